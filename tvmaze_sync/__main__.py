@@ -1,0 +1,3 @@
+from tvmaze_sync.cli import main
+
+main()

@@ -1,0 +1,288 @@
+"""The `tvmaze-sync` command: parse options, call the core, render. Nothing else.
+
+Exit codes (also in README and `--help`):
+  0 ok · 1 the cycle failed · 2 usage or configuration error ·
+  3 an external dependency is unavailable or refuses us · 75 another run holds the lock
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from tvmaze_sync import __version__, render
+from tvmaze_sync.config import Config, load_config, starter_yaml
+from tvmaze_sync.errors import ExitCode, TvmazeSyncError
+from tvmaze_sync.logs import configure_logging, redact
+from tvmaze_sync.state import StateFile
+from tvmaze_sync.store import Store
+from tvmaze_sync.sync import Runtime, run_cycle
+
+log = logging.getLogger(__name__)
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 the cycle failed; 2 usage or configuration error; "
+    "3 Sonarr/TVMaze unavailable or refusing us; 75 another run holds the lock."
+)
+
+app = typer.Typer(
+    name="tvmaze-sync",
+    help="Mirror TVMaze into a local SQLite cache, filter it, and add the shows you want to "
+    "Sonarr. Each command runs once and exits; schedule `sync` with cron or a systemd timer.\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # rich tracebacks print locals, which may hold secrets
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(help="Check or create the configuration file.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@dataclass
+class Options:
+    config_path: Path | None
+    log_level: str | None
+    log_format: str | None
+
+    def load(self) -> Config:
+        """Load the configuration and set up logging from it (flags win over the file)."""
+        config = load_config(self.config_path)
+        if self.log_level:
+            config.logging.level = self.log_level  # type: ignore[assignment]
+        if self.log_format:
+            config.logging.format = self.log_format  # type: ignore[assignment]
+        configure_logging(config.logging.level, config.logging.format, config.secrets())
+        return config
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tvmaze-sync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file. Default: $TVMAZE_SYNC_CONFIG, ./config.yaml, "
+            "$XDG_CONFIG_HOME/tvmaze-sync/config.yaml, else built-in defaults.",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        LogLevel | None, typer.Option("--log-level", help="Override logging.level.")
+    ] = None,
+    log_format: Annotated[
+        LogFormat | None, typer.Option("--log-format", help="Override logging.format.")
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    configure_logging(log_level.value if log_level else "INFO", log_format or "text")
+    ctx.obj = Options(config, log_level.value if log_level else None, log_format)
+
+
+@contextmanager
+def exit_on_error(debug: bool = False) -> Iterator[None]:
+    """Turn expected errors into one redacted line on stderr and their exit code."""
+    try:
+        yield
+    except TvmazeSyncError as error:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            log.debug("error_traceback", exc_info=True)
+        stderr.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False, markup=True)
+        raise typer.Exit(int(error.exit_code)) from None
+
+
+def options(ctx: typer.Context) -> Options:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Options)
+    return obj
+
+
+# --- sync ----------------------------------------------------------------------------------
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write nothing to Sonarr; report what would be added.")
+    ] = False,
+) -> None:
+    """Run one cycle: TVMaze -> cache -> filters -> Sonarr, then exit.
+
+    Example (crontab): `0 */6 * * * tvmaze-sync sync`
+    """
+    with exit_on_error():
+        config = options(ctx).load()
+        runtime = Runtime(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
+        summary = run_cycle(runtime)
+        render.cycle_summary(summary, fmt=config.logging.format)
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+@app.command()
+def state(
+    ctx: typer.Context,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Show the sync state and how many shows are in each processing status."""
+    with exit_on_error():
+        config = options(ctx).load()
+        data = read_state(config)
+        if fmt is OutputFormat.json:
+            typer.echo(json.dumps(data, indent=2, sort_keys=True))
+        else:
+            render.state_table(data)
+
+
+def read_state(config: Config) -> dict[str, Any]:
+    """State file plus show counts; reads only, never takes the writer lock."""
+    storage = config.storage_dir
+    state = StateFile(storage).load() if storage.exists() else None
+    counts: dict[str, int] = {}
+    if (storage / "shows.db").exists():
+        store = Store.open(storage, readonly=True)
+        try:
+            counts = store.count_by_status()
+        finally:
+            store.close()
+    return {
+        "storage_path": str(storage),
+        "state": state.to_json() if state else None,
+        "shows": {"total": sum(counts.values()), "by_status": counts},
+    }
+
+
+# --- shows ---------------------------------------------------------------------------------
+
+
+@app.command()
+def shows(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", "-s", help="Only this processing status.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 50,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """List cached shows. Example: `tvmaze-sync shows --status added --format json`."""
+    with exit_on_error():
+        config = options(ctx).load()
+        store = Store.open(config.storage_dir, readonly=True)
+        try:
+            where, params = ("processing_status = ?", [status]) if status else (None, [])
+            rows = list(store.rows_where(where, params, order_by="tvmaze_id", limit=limit))
+        finally:
+            store.close()
+        render.shows(rows, fmt=fmt.value)
+
+
+# --- config --------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check(
+    ctx: typer.Context,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Validate the configuration offline and print it resolved, secrets as ***."""
+    with exit_on_error():
+        config = options(ctx).load()
+        resolved = config.to_dict(redact=True)
+        source = str(config.source) if config.source else "built-in defaults"
+        if fmt is OutputFormat.json:
+            typer.echo(json.dumps({"source": source, "config": resolved}, indent=2))
+        else:
+            render.config(resolved, source)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("config.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter config.yaml with every option at its default."""
+    if path.exists() and not force:
+        stderr.print(f"[bold red]error:[/] {path} exists; use --force to overwrite")
+        raise typer.Exit(int(ExitCode.USAGE))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(starter_yaml(), encoding="utf-8")
+    except OSError as error:
+        stderr.print(f"[bold red]error:[/] cannot write {path}: {error.strerror}")
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+    stderr.print(f"wrote {path}")
+
+
+def main() -> None:
+    """Console-script entry: map anything that escaped the commands to an exit code."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="tvmaze-sync", standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        code = exit_.exit_code
+    except click.ClickException as error:
+        error.show()
+        code = ExitCode.USAGE
+    except (click.Abort, KeyboardInterrupt):
+        stderr.print("aborted")
+        code = 130
+    except TvmazeSyncError as error:
+        stderr.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False)
+        code = error.exit_code
+    except Exception as error:  # a bug: say so in one line, traceback only at DEBUG
+        log.debug("unexpected_error", exc_info=True)
+        stderr.print(
+            f"[bold red]unexpected error:[/] {type(error).__name__}: {redact(str(error))} "
+            "(run with --log-level DEBUG for the traceback)",
+            highlight=False,
+        )
+        code = ExitCode.CYCLE_FAILED
+    sys.exit(int(code) if isinstance(code, int) else 0)

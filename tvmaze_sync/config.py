@@ -1,0 +1,692 @@
+"""Configuration: one schema, read from YAML, `${VAR}`/`${VAR_FILE}` and the environment.
+
+The dataclasses below are the single source of truth for every option: their defaults feed
+the built-in configuration, `config init`, `config check` and the generated reference in
+docs/. Loading collects every problem before failing, so a user fixes them in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import functools
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+
+from tvmaze_sync.errors import ConfigError
+
+
+class Duration(int):
+    """Seconds, written in YAML or the environment as `30s 15m 6h 1d 1w 1y`."""
+
+    UNITS: typing.ClassVar[dict[str, int]] = {
+        "s": 1,
+        "m": 60,
+        "h": 3600,
+        "d": 86400,
+        "w": 7 * 86400,
+        "y": 365 * 86400,
+    }
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        match = re.fullmatch(r"\s*(\d+)\s*([smhdwy])\s*", text)
+        if not match:
+            raise ValueError("a duration such as 30s, 15m, 6h, 1d, 1w or 1y")
+        return cls(int(match.group(1)) * cls.UNITS[match.group(2)])
+
+    def __str__(self) -> str:
+        for unit in ("y", "w", "d", "h", "m"):
+            size = self.UNITS[unit]
+            if self and self % size == 0:
+                return f"{self // size}{unit}"
+        return f"{int(self)}s"
+
+
+class IsoDate(str):
+    """A calendar date, YYYY-MM-DD."""
+
+    __slots__ = ()
+
+
+class Url(str):
+    """An http(s) URL; a trailing slash is dropped so paths join cleanly."""
+
+    __slots__ = ()
+
+
+def opt(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
+    """Declare one option: its default, its one-line meaning, and how to treat it."""
+    meta = {"help": help, "secret": secret, "minimum": minimum}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(cls: type, help: str) -> Any:
+    return field(default_factory=cls, metadata={"help": help, "section": True})
+
+
+MonitorMode = Literal[
+    "all",
+    "future",
+    "missing",
+    "existing",
+    "firstSeason",
+    "lastSeason",
+    "pilot",
+    "recent",
+    "monitorSpecials",
+    "unmonitorSpecials",
+    "none",
+    "skip",
+]
+
+
+@dataclass
+class TvmazeConfig:
+    api_key: str | None = opt(None, "TVMaze premium API key (optional).", secret=True)
+    base_url: Url = opt(Url("https://api.tvmaze.com"), "TVMaze API base URL.")
+    rate_limit: int = opt(20, "Requests allowed per 10 seconds.", minimum=1)
+    update_window: Literal["day", "week", "month"] = opt(
+        "week", "Smallest updates window asked for on an incremental sync."
+    )
+    timeout: Duration = opt(Duration(30), "Connect/read timeout of one TVMaze request.")
+
+
+@dataclass
+class SyncConfig:
+    poll_interval: Duration = opt(Duration.parse("6h"), "Time between cycles under `serve`.")
+    retry_delay: Duration = opt(Duration.parse("1w"), "Retry a show without TVDB id after.")
+    abandon_after: Duration = opt(
+        Duration.parse("1y"), "Give up on a show without TVDB id this long after first seen."
+    )
+
+
+@dataclass
+class ListFilter:
+    include: list[str] = opt([], "Keep only shows with one of these values (empty: any).")
+    exclude: list[str] = opt([], "Drop shows with any of these values.")
+    allow_unknown: bool = opt(False, "Let a show whose value is unknown pass `include`.")
+
+
+def list_filter(include: list[str], exclude: list[str], allow_unknown: bool, help: str) -> Any:
+    return field(
+        default_factory=lambda: ListFilter(list(include), list(exclude), allow_unknown),
+        metadata={"help": help, "section": True},
+    )
+
+
+@dataclass
+class StatusFilter:
+    include: list[str] = opt([], "Keep only these TVMaze statuses (empty: any).")
+    exclude: list[str] = opt([], "Drop these TVMaze statuses.")
+    exclude_ended: bool = opt(True, "Drop shows whose status is Ended.")
+
+
+@dataclass
+class PremieredFilter:
+    after: IsoDate | None = opt(IsoDate("2010-01-01"), "Keep shows premiered on/after this.")
+    before: IsoDate | None = opt(None, "Keep shows premiered before this.")
+    allow_unknown: bool = opt(False, "Let a show with no premiere date pass.")
+
+
+@dataclass
+class RatingFilter:
+    min: float | None = opt(None, "Keep shows rated at least this (0-10).", minimum=0)
+    allow_unknown: bool = opt(True, "Let a show with no rating pass `min`.")
+
+
+@dataclass
+class KeywordFilter:
+    exclude: list[str] = opt([], "Drop shows whose title contains any of these (any case).")
+
+
+@dataclass
+class IdFilter:
+    exclude: list[int] = opt([], "TVMaze ids never to add.")
+    allow: list[int] = opt([], "TVMaze ids always added, whatever the other filters say.")
+
+
+@dataclass
+class FiltersConfig:
+    genres: ListFilter = list_filter(
+        [], ["Reality", "Talk Show", "Game Show", "News", "Sports"], False, "Genre filter."
+    )
+    types: ListFilter = list_filter(
+        ["Scripted", "Animation", "Documentary"], [], False, "Show type filter."
+    )
+    countries: ListFilter = list_filter(
+        ["US", "UK", "CA", "AU", "NZ", "IE", "GB"],
+        [],
+        True,
+        "Country (ISO code) filter; GB and UK both mean the United Kingdom. Unknown passes by "
+        "default because TVMaze leaves it empty for global web channels such as Netflix.",
+    )
+    languages: ListFilter = list_filter(["English"], [], False, "Language filter.")
+    networks: ListFilter = list_filter([], [], True, "Network or web channel name filter.")
+    status: StatusFilter = section(StatusFilter, "TVMaze status filter.")
+    premiered: PremieredFilter = section(PremieredFilter, "Premiere date filter.")
+    min_runtime: int | None = opt(20, "Keep shows with at least this runtime (minutes).")
+    max_runtime: int | None = opt(None, "Keep shows with at most this runtime (minutes).")
+    runtime_allow_unknown: bool = opt(False, "Let a show with no runtime pass.")
+    rating: RatingFilter = section(RatingFilter, "Rating filter.")
+    title: KeywordFilter = section(KeywordFilter, "Title keyword filter.")
+    ids: IdFilter = section(IdFilter, "Explicit TVMaze id lists.")
+
+
+@dataclass
+class SonarrConfig:
+    url: Url | None = opt(None, "Sonarr base URL; unset means dry run (no Sonarr).")
+    api_key: str | None = opt(None, "Sonarr API key (Settings > General).", secret=True)
+    root_folder: str = opt("/tv", "Root folder path new series go to.")
+    quality_profile: str = opt("HD-1080p", "Quality profile name.")
+    language_profile: str | None = opt(None, "Language profile name (Sonarr v3 only).")
+    monitor: MonitorMode = opt("all", "Which episodes of a new series to monitor.")
+    monitor_new_items: Literal["all", "none"] = opt(
+        "all", "Monitor seasons that appear later (Sonarr v4)."
+    )
+    search_on_add: bool = opt(True, "Search for missing episodes right after adding.")
+    season_folder: bool = opt(True, "Use season folders.")
+    tags: list[str] = opt([], "Tag labels put on every series added.")
+    create_missing_tags: bool = opt(False, "Create configured tags missing in Sonarr.")
+    on_user_removal: Literal["keep_out", "exclude_in_sonarr", "allow_readd"] = opt(
+        "keep_out", "What to do when a series this tool added was deleted in Sonarr."
+    )
+    timeout: Duration = opt(Duration(30), "Timeout of one Sonarr request.")
+
+
+@dataclass
+class StorageConfig:
+    path: str | None = opt(None, "Data directory (default $XDG_DATA_HOME/tvmaze-sync).")
+
+
+@dataclass
+class LoggingConfig:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = opt("INFO", "Log level.")
+    format: Literal["json", "text"] = opt("text", "Log line format.")
+
+
+@dataclass
+class ServerConfig:
+    enabled: bool = opt(True, "Serve HTTP endpoints under `serve`.")
+    host: str = opt("127.0.0.1", "Address `serve` listens on (0.0.0.0 in a container).")
+    port: int = opt(8080, "Port `serve` listens on.", minimum=1)
+    token: str | None = opt(None, "Bearer token required by POST endpoints.", secret=True)
+    shutdown_timeout: Duration = opt(
+        Duration.parse("5m"), "How long SIGTERM waits for a running cycle."
+    )
+
+
+@dataclass
+class Config:
+    tvmaze: TvmazeConfig = section(TvmazeConfig, "TVMaze API client.")
+    sync: SyncConfig = section(SyncConfig, "Cycle timing and the TVDB retry queue.")
+    filters: FiltersConfig = section(FiltersConfig, "Which shows you want.")
+    sonarr: SonarrConfig = section(SonarrConfig, "Where wanted shows are added.")
+    storage: StorageConfig = section(StorageConfig, "Where the cache and state live.")
+    logging: LoggingConfig = section(LoggingConfig, "Log output.")
+    server: ServerConfig = section(ServerConfig, "HTTP server of `serve`.")
+    dry_run: bool = opt(False, "Never write to Sonarr; report what would be added.")
+
+    # Where the values came from; not options.
+    source: Path | None = field(default=None, metadata={"internal": True}, compare=False)
+
+    @property
+    def sonarr_enabled(self) -> bool:
+        return self.sonarr.url is not None
+
+    @property
+    def effective_dry_run(self) -> bool:
+        return self.dry_run or not self.sonarr_enabled
+
+    @property
+    def storage_dir(self) -> Path:
+        assert self.storage.path is not None, "load_config resolves storage.path"
+        return Path(self.storage.path)
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for the log redaction filter."""
+        return [
+            str(value)
+            for option, value in iter_values(self)
+            if option.secret and value not in (None, "")
+        ]
+
+    def to_dict(self, redact: bool = True) -> dict[str, Any]:
+        """Nested plain values, secrets shown as `***` unless asked otherwise."""
+        out: dict[str, Any] = {}
+        for option, value in iter_values(self):
+            node = out
+            for part in option.path[:-1]:
+                node = node.setdefault(part, {})
+            if option.secret and redact and value not in (None, ""):
+                value = "***"
+            node[option.path[-1]] = plain(value)
+        return out
+
+    def filters_dict(self) -> dict[str, Any]:
+        return self.to_dict(redact=False)["filters"]
+
+
+# --- the schema as a flat list of options -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    path: tuple[str, ...]
+    type: Any
+    default: Any
+    help: str
+    secret: bool
+    minimum: float | None
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def env(self) -> str:
+        return "_".join(self.path).upper()
+
+    @property
+    def type_name(self) -> str:
+        return type_name(self.type)
+
+
+@functools.cache
+def schema() -> tuple[Option, ...]:
+    """Every leaf option, in declaration order (drives env names, docs and `config init`)."""
+    return tuple(_walk(Config, (), Config()))
+
+
+def iter_options() -> Iterator[Option]:
+    return iter(schema())
+
+
+def _walk(cls: type, prefix: tuple[str, ...], defaults: Any) -> Iterator[Option]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        if f.metadata.get("section"):
+            yield from _walk(hints[f.name], (*prefix, f.name), getattr(defaults, f.name))
+            continue
+        yield Option(
+            path=(*prefix, f.name),
+            type=hints[f.name],
+            default=getattr(defaults, f.name),
+            help=f.metadata.get("help", ""),
+            secret=f.metadata.get("secret", False),
+            minimum=f.metadata.get("minimum"),
+        )
+
+
+def iter_values(config: Config) -> Iterator[tuple[Option, Any]]:
+    for option in iter_options():
+        node: Any = config
+        for part in option.path:
+            node = getattr(node, part)
+        yield option, node
+
+
+def type_name(tp: Any) -> str:
+    if tp is Duration:
+        return "duration"
+    if tp is IsoDate:
+        return "date (YYYY-MM-DD)"
+    if tp is Url:
+        return "URL"
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(str(a) for a in typing.get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return f"{type_name(inner[0])} (optional)"
+    if origin is list:
+        return f"list of {type_name(typing.get_args(tp)[0])}"
+    return {str: "text", int: "integer", float: "number", bool: "boolean"}.get(tp, str(tp))
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, Duration):
+        return str(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+# --- coercion of one value ------------------------------------------------------------------
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
+    """Turn a YAML or environment value into the option's type, or raise ValueError(allowed)."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
+        if value is None or (isinstance(value, str) and value.strip() in ("", "null", "~")):
+            return None
+        return coerce(inner, value, from_env)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value in allowed:
+            return value
+        folded = {str(a).lower(): a for a in allowed}
+        if isinstance(value, str) and value.lower() in folded:
+            return folded[value.lower()]
+        raise ValueError("one of " + ", ".join(str(a) for a in allowed))
+    if origin is list:
+        item = typing.get_args(tp)[0]
+        if isinstance(value, str) and from_env:
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ValueError(f"a list of {type_name(item)}")
+        return [coerce(item, v, from_env) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError("true or false")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ValueError("a whole number")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            return int(value)
+        raise ValueError("a whole number")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ValueError("a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError("a number") from None
+    if tp is Duration:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return Duration(value)
+        if isinstance(value, str):
+            return Duration.parse(value)
+        raise ValueError("a duration such as 30s, 15m, 6h, 1d, 1w or 1y")
+    if tp is IsoDate:
+        if isinstance(value, dt.date):
+            return IsoDate(value.isoformat())
+        if isinstance(value, str):
+            try:
+                return IsoDate(dt.date.fromisoformat(value.strip()).isoformat())
+            except ValueError:
+                pass
+        raise ValueError("a date as YYYY-MM-DD")
+    if tp is Url:
+        if isinstance(value, str):
+            parts = urlsplit(value.strip())
+            if parts.scheme in ("http", "https") and parts.netloc:
+                return Url(value.strip().rstrip("/"))
+        raise ValueError("an http:// or https:// URL")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ValueError("text")
+    raise TypeError(f"no coercion for {tp!r}")
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def read_env_value(name: str, env: Mapping[str, str]) -> str | None:
+    """`NAME_FILE` (file contents, stripped) wins over `NAME`; None when neither is set."""
+    file_var = f"{name}_FILE"
+    if file_var in env:
+        path = Path(env[file_var])
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"{file_var}: cannot read {path}: {error.strerror}") from None
+    return env.get(name)
+
+
+def _resolve_refs(value: Any, key: str, env: Mapping[str, str], problems: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _resolve_refs(v, f"{key}.{k}" if key else k, env, problems) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve_refs(v, key, env, problems) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        try:
+            resolved = read_env_value(name, env)
+        except ConfigError as error:
+            problems.extend(f"{key}: {p}" for p in error.problems)
+            return ""
+        if resolved is None:
+            problems.append(
+                f"{key}: references ${{{name}}} but neither {name}_FILE nor {name} is set"
+            )
+            return ""
+        return resolved
+
+    return _REF.sub(substitute, value)
+
+
+def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    """--config, then TVMAZE_SYNC_CONFIG, then ./config.yaml, then the XDG config dir."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"--config: {explicit} does not exist or is not a file")
+        return explicit
+    if env.get("TVMAZE_SYNC_CONFIG"):
+        path = Path(env["TVMAZE_SYNC_CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"TVMAZE_SYNC_CONFIG: {path} does not exist or is not a file")
+        return path
+    local = Path("config.yaml")
+    if local.is_file():
+        return local
+    xdg = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidate = xdg / "tvmaze-sync" / "config.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def default_storage_path(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tvmaze-sync"
+
+
+def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Build the configuration: defaults < YAML file < environment. Raises ConfigError."""
+    env = os.environ if env is None else env
+    path = find_config_file(explicit, env)
+    data: Any = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}:{where} is not valid YAML") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read: {error}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{path}: top level must be a mapping of sections, got {type(data).__name__}"
+            )
+    return build_config(data, env, source=path)
+
+
+def build_config(
+    data: dict[str, Any], env: Mapping[str, str], source: Path | None = None
+) -> Config:
+    problems: list[str] = []
+    data = _resolve_refs(data, "", env, problems)
+    options = {option.path: option for option in iter_options()}
+    _check_unknown_keys(data, (), options, problems)
+    values: dict[tuple[str, ...], Any] = {}
+    for path, option in options.items():
+        raw, present, from_env, origin = _lookup(data, path), True, False, option.key
+        try:
+            env_value = read_env_value(option.env, env)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            continue
+        if env_value is not None:
+            raw, from_env, origin = env_value, True, f"{option.env} ({option.key})"
+        elif raw is _MISSING:
+            present = False
+        if not present:
+            values[path] = option.default
+            continue
+        try:
+            value = coerce(option.type, raw, from_env)
+        except ValueError as error:
+            problems.append(f"{origin}: {shown(raw, option)} is not valid; expected {error}")
+            continue
+        if option.minimum is not None and value is not None and value < option.minimum:
+            problems.append(
+                f"{origin}: {shown(raw, option)} is too small; expected at least {option.minimum:g}"
+            )
+            continue
+        values[path] = value
+    config = _assemble(values)
+    config.source = source
+    if config.storage.path is None:
+        config.storage.path = str(default_storage_path(env))
+    problems.extend(_cross_checks(config))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+_MISSING = object()
+
+
+def shown(raw: Any, option: Option) -> str:
+    """The bad value as a user may see it: secrets never printed."""
+    return "'***'" if option.secret else repr(raw)
+
+
+def _lookup(data: Any, path: tuple[str, ...]) -> Any:
+    node = data
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _check_unknown_keys(
+    data: Any, prefix: tuple[str, ...], options: dict[tuple[str, ...], Option], problems: list[str]
+) -> None:
+    if data is None:  # an empty section, e.g. every key in it commented out
+        return
+    if not isinstance(data, dict):
+        if prefix and prefix not in options:
+            problems.append(f"{'.'.join(prefix)}: expected a section (mapping), got {data!r}")
+        return
+    children = {
+        path[len(prefix)]
+        for path in options
+        if path[: len(prefix)] == prefix and len(path) > len(prefix)
+    }
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        if str(key) not in children:
+            hint = difflib.get_close_matches(str(key), sorted(children), n=1)
+            suggestion = f"; did you mean '{'.'.join((*prefix, hint[0]))}'?" if hint else ""
+            problems.append(f"{'.'.join(path)}: unknown key{suggestion}")
+        elif path not in options:
+            _check_unknown_keys(value, path, options, problems)
+
+
+def _assemble(
+    values: dict[tuple[str, ...], Any], cls: type = Config, prefix: tuple[str, ...] = ()
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        path = (*prefix, f.name)
+        if f.metadata.get("section"):
+            kwargs[f.name] = _assemble(values, hints[f.name], path)
+        elif path in values:
+            kwargs[f.name] = values[path]
+    return cls(**kwargs)
+
+
+def _cross_checks(config: Config) -> list[str]:
+    problems: list[str] = []
+    sonarr = config.sonarr
+    if sonarr.url is not None and not sonarr.api_key:
+        problems.append("sonarr.api_key: required when sonarr.url is set (env SONARR_API_KEY)")
+    if sonarr.url is not None and not sonarr.root_folder:
+        problems.append("sonarr.root_folder: required when sonarr.url is set")
+    if sonarr.url is not None and not sonarr.quality_profile:
+        problems.append("sonarr.quality_profile: required when sonarr.url is set")
+    f = config.filters
+    if f.premiered.after and f.premiered.before and f.premiered.after >= f.premiered.before:
+        problems.append(
+            f"filters.premiered: after {f.premiered.after!r} is not before {f.premiered.before!r}"
+        )
+    if f.min_runtime is not None and f.max_runtime is not None and f.min_runtime > f.max_runtime:
+        problems.append(
+            f"filters.min_runtime: {f.min_runtime} is above filters.max_runtime {f.max_runtime}"
+        )
+    if config.server.port > 65535:
+        problems.append(f"server.port: {config.server.port} is not valid; expected 1-65535")
+    return problems
+
+
+# --- the starter file ----------------------------------------------------------------------
+
+
+def starter_yaml() -> str:
+    """A commented config.yaml with every option at its default (`config init`, examples/)."""
+    lines = [
+        "# tvmaze-sync configuration. Every key is optional; shown values are the defaults.",
+        "# Any value can be `${VAR}` (or `${VAR}` with VAR_FILE set, for Docker secrets), and",
+        "# every key can be overridden by an environment variable, named beside it.",
+        "",
+    ]
+    opened: tuple[str, ...] = ()
+    for option in iter_options():
+        parents = option.path[:-1]
+        common = 0
+        while common < min(len(parents), len(opened)) and parents[common] == opened[common]:
+            common += 1
+        for depth in range(common, len(parents)):
+            if depth == 0:
+                lines.append("")
+            lines.append(f"{'  ' * depth}{parents[depth]}:")
+        opened = parents
+        indent = "  " * len(parents)
+        lines.append(f"{indent}# {option.help} [{option.type_name}] env: {option.env}")
+        value = yaml.safe_dump(
+            {option.path[-1]: plain(option.default)}, default_flow_style=True, sort_keys=False
+        ).strip()[1:-1]
+        commented = option.default is None or option.secret
+        lines.append(f"{indent}{'# ' if commented else ''}{value}")
+    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"

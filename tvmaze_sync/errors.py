@@ -1,0 +1,62 @@
+"""Exception types, each carrying the process exit code it maps to.
+
+Modules deep in the core raise these; `cli.main` turns them into one line on stderr and the
+code below, so cron, systemd and Kubernetes can tell the failures apart.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    CYCLE_FAILED = 1
+    USAGE = 2
+    DEPENDENCY = 3
+    LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
+
+
+class TvmazeSyncError(Exception):
+    """Base of every expected failure; `str(error)` is the one line a user sees."""
+
+    exit_code: ExitCode = ExitCode.CYCLE_FAILED
+
+
+class CycleError(TvmazeSyncError):
+    """The cycle could not finish (retries exhausted, storage failure mid-run)."""
+
+    exit_code = ExitCode.CYCLE_FAILED
+
+
+class ConfigError(TvmazeSyncError):
+    """Bad configuration or usage. Carries every problem found, not just the first."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        if len(self.problems) == 1:
+            message = f"configuration error: {self.problems[0]}"
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            message = f"configuration has {len(self.problems)} errors:\n{lines}"
+        super().__init__(message)
+
+
+class StorageError(TvmazeSyncError):
+    """The storage path or database cannot be used (not writable, corrupt, disk full)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DependencyError(TvmazeSyncError):
+    """An external service is unreachable or refuses us (Sonarr down, bad API key)."""
+
+    exit_code = ExitCode.DEPENDENCY
+
+
+class LockHeld(TvmazeSyncError):
+    """Another tvmaze-sync run holds the single-writer lock."""
+
+    exit_code = ExitCode.LOCKED

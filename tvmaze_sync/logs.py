@@ -1,0 +1,95 @@
+"""Logging setup: event lines as JSON or text, with every configured secret redacted.
+
+Code logs events, not prose: `log.info("page_stored page=%d shows=%d", page, n)`. The first
+word is the event name and `key=value` pairs become fields in JSON output, so logs stay
+queryable. Redaction runs on the fully formatted line (tracebacks included), which is the only
+place a secret could still slip through.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+from tvmaze_sync.timeutil import iso
+
+REDACTED = "***"
+_FIELD = re.compile(r"(\w+)=(\"[^\"]*\"|'[^']*'|\S+)")
+
+
+class Redactor:
+    """Replaces known secret values in text. Shared by log handlers and error output."""
+
+    def __init__(self) -> None:
+        self._secrets: list[str] = []
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret containing another is replaced whole.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+redact = Redactor()
+
+
+def _parse_fields(message: str) -> tuple[str, dict[str, str]]:
+    event, _, rest = message.partition(" ")
+    fields = {key: value.strip("\"'") for key, value in _FIELD.findall(rest)}
+    return event, fields
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        event, fields = _parse_fields(message)
+        entry: dict[str, object] = {
+            "ts": iso(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": event,
+            **fields,
+        }
+        if not fields and " " in message:
+            entry["message"] = message
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "text",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> None:
+    """(Re)configure the root logger for this process; safe to call more than once."""
+    redact.set_secrets(secrets)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_tvmaze_sync", False):
+            root.removeHandler(old)
+    handler._tvmaze_sync = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # Third-party chatter (connection pools, cache backends) only at DEBUG.
+    for noisy in ("urllib3", "requests_cache", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,85 @@
+"""Domain objects shared by every stage of the cycle.
+
+Raw JSON stays inside tvmaze.py, sonarr.py and store.py; everything in between speaks these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ProcessingStatus(StrEnum):
+    """Where a show stands. Stored in `shows.processing_status`."""
+
+    PENDING = "pending"  # passes the filters, not yet sent to Sonarr
+    FILTERED = "filtered"  # excluded by filters (reason in filter_reason)
+    PENDING_TVDB = "pending_tvdb"  # passes, but no TVDB id yet: retried later
+    ADDED = "added"  # this tool added it to Sonarr
+    EXISTS = "exists"  # it was already in Sonarr
+    FAILED = "failed"  # Sonarr rejected it for good, or abandoned
+    SKIPPED = "skipped"  # manually excluded
+    EXCLUDED = "excluded"  # on Sonarr's import list exclusions
+    REMOVED_BY_USER = "removed_by_user"  # we added it, the user deleted it: never re-add
+
+
+#: Statuses that record a fact about Sonarr; refilter and filter changes never touch them.
+SETTLED_IN_SONARR = frozenset(
+    {ProcessingStatus.ADDED, ProcessingStatus.EXISTS, ProcessingStatus.REMOVED_BY_USER}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Show:
+    """The filterable facts of one TVMaze show, as mapped from its JSON.
+
+    Every field but the id and title may be unknown (None); real TVMaze data has nulls and
+    missing keys everywhere, and filters decide what unknown means.
+    """
+
+    tvmaze_id: int
+    title: str
+    tvdb_id: int | None = None
+    imdb_id: str | None = None
+    language: str | None = None
+    country: str | None = None
+    type: str | None = None
+    status: str | None = None
+    premiered: str | None = None  # ISO date, YYYY-MM-DD
+    ended: str | None = None
+    network: str | None = None
+    web_channel: str | None = None
+    genres: tuple[str, ...] = ()
+    runtime: int | None = None
+    rating: float | None = None
+    updated: int | None = None  # TVMaze's `updated`, unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingResult:
+    """A filter decision: passed, or the first failing rule plus every failure."""
+
+    passed: bool
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str | None:
+        return self.reasons[0] if self.reasons else None
+
+
+@dataclass(slots=True)
+class CycleSummary:
+    """What one `sync` cycle did; rendered at the end and kept in state.json."""
+
+    started_at: str
+    finished_at: str | None = None
+    duration_seconds: float | None = None
+    ok: bool = False
+    dry_run: bool = False
+    mode: str = ""  # "full", "incremental", "resume"
+    shows_fetched: int = 0
+    requests: dict[str, int] = field(default_factory=dict)  # endpoint -> count
+    results: dict[str, int] = field(default_factory=dict)  # result -> count this cycle
+    added_titles: list[str] = field(default_factory=list)
+    would_add_titles: list[str] = field(default_factory=list)
+    error: str | None = None

@@ -1,0 +1,119 @@
+"""Terminal output: rich tables for people, JSON and CSV for scripts.
+
+Machine formats go to stdout alone (nothing else is printed there), so `| jq` always works.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tvmaze_sync.models import CycleSummary
+
+log = logging.getLogger(__name__)
+
+stdout = Console()
+
+SHOW_COLUMNS = (
+    "tvmaze_id",
+    "title",
+    "processing_status",
+    "filter_reason",
+    "tvdb_id",
+    "language",
+    "country",
+    "network",
+    "web_channel",
+    "type",
+    "status",
+    "premiered",
+    "runtime",
+    "sonarr_series_id",
+)
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
+    records = [{column: row.get(column) for column in SHOW_COLUMNS} for row in rows]
+    if fmt == "json":
+        _json(records)
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=SHOW_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return
+    table = Table(show_lines=False)
+    for column in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(
+            *(
+                "" if record[c] is None else str(record[c])
+                for c in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id")
+            )
+        )
+    stdout.print(table)
+    stdout.print(f"{len(records)} shows")
+
+
+def state_table(data: Mapping[str, Any]) -> None:
+    table = Table(title=f"tvmaze-sync state ({data['storage_path']})", show_header=False)
+    table.add_column("key")
+    table.add_column("value")
+    state = data.get("state") or {}
+    for key in sorted(state):
+        if key == "last_cycle":
+            continue
+        table.add_row(key, "" if state[key] is None else str(state[key]))
+    last = state.get("last_cycle") or {}
+    if last:
+        table.add_row(
+            "last cycle", f"{'ok' if last.get('ok') else 'FAILED'} at {last.get('finished_at')}"
+        )
+    shows_info = data["shows"]
+    table.add_row("shows (total)", str(shows_info["total"]))
+    for status, count in shows_info["by_status"].items():
+        table.add_row(f"  {status}", str(count))
+    stdout.print(table)
+
+
+def config(resolved: Mapping[str, Any], source: str) -> None:
+    import yaml
+
+    stdout.print(f"# configuration is valid (from {source})", highlight=False)
+    stdout.print(yaml.safe_dump(dict(resolved), sort_keys=False), highlight=False, markup=False)
+
+
+def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
+    """One summary per sync: a table on a terminal, one JSON log line otherwise."""
+    data = asdict(summary)
+    if fmt == "json" or not sys.stderr.isatty():
+        log.info(
+            "sync_summary %s", " ".join(f"{k}={v}" for k, v in sorted(summary.results.items()))
+        )
+        if fmt == "json":
+            sys.stderr.write(json.dumps({"event": "sync_summary", **data}, default=str) + "\n")
+        return
+    console = Console(stderr=True)
+    table = Table(title="sync summary" + (" (dry run)" if summary.dry_run else ""))
+    table.add_column("result")
+    table.add_column("shows", justify="right")
+    for result, count in sorted(summary.results.items()):
+        table.add_row(result, str(count))
+    console.print(table)
+    titles = summary.would_add_titles if summary.dry_run else summary.added_titles
+    if titles:
+        verb = "would add" if summary.dry_run else "added"
+        console.print(f"{verb}: " + ", ".join(titles[:50]) + (" …" if len(titles) > 50 else ""))

@@ -1,0 +1,119 @@
+"""state.json: the cursors of the sync (pages done, last sync times, filter hash).
+
+Written so that no crash can leave a half-written file: write `state.json.tmp`, fsync, rename
+over `state.json`, fsync the directory. `state.json.bak` is refreshed only after a whole
+successful cycle, so it is always a state from which a cycle completed. On load a corrupt
+file falls back to the backup, and a corrupt backup to a fresh state (a full resync, which the
+SQLite cache makes cheap on the Sonarr side).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tvmaze_sync.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "state.json"
+
+
+@dataclass
+class State:
+    last_full_sync: str | None = None  # ISO time the last full pass over /shows finished
+    last_incremental_sync: str | None = None
+    last_tvmaze_page: int | None = None  # last page fully stored in the current full pass
+    highest_tvmaze_id: int | None = None
+    last_filter_hash: str | None = None
+    last_updates_check: str | None = None  # ISO time of the last /updates/shows read
+    initial_sync_complete: bool = False
+    last_cycle: dict[str, Any] = field(default_factory=dict)  # CycleSummary of the last cycle
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_FIELD_TYPES = typing.get_type_hints(State)
+
+
+def _valid(data: Any) -> State:
+    """Check structure and types; raise ValueError naming the first bad key."""
+    if not isinstance(data, dict):
+        raise ValueError(f"top level is {type(data).__name__}, not an object")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(State):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        expected = _FIELD_TYPES[f.name]
+        union = typing.get_origin(expected) in (types.UnionType, typing.Union)
+        options = typing.get_args(expected) if union else (expected,)
+        allowed = tuple(typing.get_origin(a) or a for a in options)
+        if isinstance(value, bool) and bool not in allowed:
+            raise ValueError(f"{f.name} is a boolean")
+        if not isinstance(value, allowed):
+            raise ValueError(f"{f.name} has type {type(value).__name__}")
+        values[f.name] = value
+    return State(**values)
+
+
+class StateFile:
+    """state.json and its backup in the storage directory."""
+
+    def __init__(self, storage_dir: Path) -> None:
+        self.path = storage_dir / STATE_NAME
+        self.tmp = storage_dir / (STATE_NAME + ".tmp")
+        self.bak = storage_dir / (STATE_NAME + ".bak")
+
+    def load(self) -> State:
+        """The current state, recovering from corruption as the module docstring says."""
+        for candidate in (self.path, self.bak):
+            if not candidate.exists():
+                if candidate is self.path and self.bak.exists():
+                    log.warning("state_missing path=%s trying=%s", candidate, self.bak)
+                continue
+            try:
+                state = _valid(json.loads(candidate.read_text(encoding="utf-8")))
+            except (ValueError, UnicodeDecodeError) as error:
+                log.error("state_corrupt path=%s error=%s", candidate, error)
+                continue
+            except OSError as error:
+                raise StorageError(f"cannot read {candidate}: {error.strerror}") from None
+            if candidate is self.bak:
+                log.warning("state_restored_from_backup path=%s", self.bak)
+            return state
+        if self.path.exists() or self.bak.exists():
+            log.error("state_reset reason=no_valid_state_or_backup path=%s", self.path)
+        return State()
+
+    def save(self, state: State) -> None:
+        """Atomically replace state.json."""
+        self._write_atomic(self.path, state)
+
+    def backup(self, state: State) -> None:
+        """Record `state` as the last state a cycle completed from (call after success)."""
+        self._write_atomic(self.bak, state)
+
+    def _write_atomic(self, target: Path, state: State) -> None:
+        data = json.dumps(state.to_json(), indent=2, sort_keys=True).encode("utf-8")
+        try:
+            with open(self.tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(self.tmp, target)
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as error:
+            raise StorageError(f"cannot write {target}: {error.strerror}") from None

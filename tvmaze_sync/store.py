@@ -1,0 +1,331 @@
+"""The SQLite cache (`shows.db`): schema, migrations and the queries every stage shares.
+
+The database is the source of truth for shows and their processing status; state.json only
+holds cursors. Each multi-row change runs in one transaction (`Store.atomic`), so a process
+killed at any instant leaves either the old rows or the new ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from tvmaze_sync.errors import StorageError
+from tvmaze_sync.models import ProcessingStatus, Show
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "shows.db"
+
+#: Columns that come from TVMaze (rewritten on every fetch). Processing columns are not here:
+#: an upsert of fresh metadata never resets a show's status.
+METADATA_COLUMNS = (
+    "tvdb_id",
+    "imdb_id",
+    "title",
+    "language",
+    "country",
+    "type",
+    "status",
+    "premiered",
+    "ended",
+    "network",
+    "web_channel",
+    "genres",
+    "runtime",
+    "rating",
+    "tvmaze_updated_at",
+    "raw",
+)
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    """The spec's `shows` table and indexes, exactly."""
+    db["shows"].create(
+        {
+            "tvmaze_id": int,
+            "tvdb_id": int,
+            "imdb_id": str,
+            "title": str,
+            "language": str,
+            "country": str,
+            "type": str,
+            "status": str,
+            "premiered": str,
+            "ended": str,
+            "network": str,
+            "web_channel": str,
+            "genres": str,
+            "runtime": int,
+            "processing_status": str,
+            "filter_reason": str,
+            "sonarr_series_id": int,
+            "added_to_sonarr_at": str,
+            "last_checked": str,
+            "tvmaze_updated_at": int,
+            "retry_after": str,
+            "retry_count": int,
+            "error_message": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="tvmaze_id",
+        not_null={"title", "processing_status", "last_checked"},
+        defaults={"processing_status": "pending", "retry_count": 0},
+    )
+    for column in (
+        "processing_status",
+        "tvdb_id",
+        "language",
+        "country",
+        "type",
+        "premiered",
+        "retry_after",
+        "tvmaze_updated_at",
+    ):
+        db["shows"].create_index([column], index_name=f"idx_{column}")
+
+
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Full JSON, rating, lifetime counters and the ownership ledger."""
+    shows = db["shows"]
+    shows.add_column("raw", str)  # the show's full TVMaze JSON: new filters need no refetch
+    shows.add_column("rating", float)
+    shows.add_column("filter_reasons", str)  # JSON list of every failing rule
+    # 1 when TVMaze data changed since the filters last looked at the row.
+    shows.add_column("needs_filter", int, not_null_default=1)
+    # Lifetime counters survive the short cron processes, so metrics add up across runs.
+    db["counters"].create({"name": str, "label": str, "value": int}, pk=("name", "label"))
+    # Series this tool added; no refilter or rescan rewrites it (see sonarr.py).
+    db["sonarr_ledger"].create(
+        {
+            "tvdb_id": int,
+            "sonarr_series_id": int,
+            "tvmaze_id": int,
+            "title": str,
+            "added_at": str,
+            "removed_at": str,
+        },
+        pk="tvdb_id",
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1, _migration_2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def prepare_storage_dir(path: Path) -> Path:
+    """Create the storage directory if needed and prove it is writable."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"storage.path: cannot create {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StorageError(f"storage.path: {path} is not writable by this user")
+    return path
+
+
+class Store:
+    """One open `shows.db`. Not shared between threads: open one per thread."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    # --- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, storage_dir: Path, *, readonly: bool = False) -> Store:
+        """Open (creating and migrating) the database in `storage_dir`.
+
+        `readonly` opens an existing database for the read-only commands, which must never
+        block on or disturb a running writer.
+        """
+        path = storage_dir / DB_NAME
+        try:
+            if readonly:
+                if not path.exists():
+                    raise StorageError(f"no cache at {path} yet: run `tvmaze-sync sync` first")
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            else:
+                conn = sqlite3.connect(path, timeout=30)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                db.enable_wal()
+                db.execute("PRAGMA synchronous = NORMAL")
+            store = cls(db, path)
+            version = store.schema_version
+            if readonly and version < SCHEMA_VERSION:
+                raise StorageError(f"{path} is at schema {version}; run `tvmaze-sync sync` once")
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{path} has schema {version}, newer than this tvmaze-sync "
+                    f"({SCHEMA_VERSION}); upgrade tvmaze-sync"
+                )
+            if not readonly:
+                store.migrate()
+            return store
+        except sqlite3.DatabaseError as error:
+            raise StorageError(f"cannot use {path}: {error}") from None
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Apply each missing migration in its own transaction, bumping user_version."""
+        for version in range(self.schema_version, SCHEMA_VERSION):
+            with self.db.atomic():
+                MIGRATIONS[version](self.db)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+            log.info("store_migrated version=%d path=%s", version + 1, self.path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite_utils.Database]:
+        """One transaction; nests as a savepoint. Every multi-row change goes through it."""
+        with self.db.atomic() as db:
+            yield db
+
+    # --- shows ---------------------------------------------------------------------------
+
+    def upsert_shows(self, rows: Iterable[Mapping[str, Any]], now: str) -> int:
+        """Insert or refresh shows' TVMaze metadata in one transaction.
+
+        Only metadata columns and `last_checked` are written for existing rows, so their
+        processing status, Sonarr ids and retry bookkeeping survive a refetch. New rows start
+        `pending` with `created_at` = now (the "first seen" time `abandon_after` counts from).
+        """
+        batch = [dict(row) for row in rows]
+        if not batch:
+            return 0
+        with self.atomic():
+            ids = [row["tvmaze_id"] for row in batch]
+            known = set(self._existing_ids(ids))
+            fresh = [
+                {**row, "created_at": now, "updated_at": now, "last_checked": now}
+                for row in batch
+                if row["tvmaze_id"] not in known
+            ]
+            if fresh:
+                self.db["shows"].insert_all(fresh, pk="tvmaze_id")
+            columns = [c for c in METADATA_COLUMNS if c in batch[0]]
+            assignments = ", ".join(f"{c} = :{c}" for c in columns)
+            self.db.conn.executemany(
+                f"UPDATE shows SET {assignments}, last_checked = :now, updated_at = :now, "
+                "needs_filter = 1 "
+                "WHERE tvmaze_id = :tvmaze_id",
+                [{**row, "now": now} for row in batch if row["tvmaze_id"] in known],
+            )
+        return len(batch)
+
+    def _existing_ids(self, ids: list[int]) -> Iterator[int]:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (tvmaze_id,) in self.db.execute(
+                f"SELECT tvmaze_id FROM shows WHERE tvmaze_id IN ({marks})", chunk
+            ):
+                yield tvmaze_id
+
+    def get_row(self, tvmaze_id: int) -> dict[str, Any] | None:
+        rows = list(self.db["shows"].rows_where("tvmaze_id = ?", [tvmaze_id]))
+        return rows[0] if rows else None
+
+    def get_show(self, tvmaze_id: int) -> Show | None:
+        row = self.get_row(tvmaze_id)
+        return show_from_row(row) if row else None
+
+    def rows_where(
+        self, where: str | None = None, params: Iterable[Any] = (), **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Parameterised row query (sqlite-utils `rows_where`): never format values into SQL."""
+        return self.db["shows"].rows_where(where, list(params), **kwargs)
+
+    def updated_map(self) -> dict[int, int | None]:
+        """tvmaze_id -> stored `updated`, for comparing with TVMaze's updates map."""
+        return dict(self.db.execute("SELECT tvmaze_id, tvmaze_updated_at FROM shows").fetchall())
+
+    def highest_id(self) -> int | None:
+        return self.db.execute("SELECT MAX(tvmaze_id) FROM shows").fetchone()[0]
+
+    def count_by_status(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in ProcessingStatus}
+        for status, count in self.db.execute(
+            "SELECT processing_status, COUNT(*) FROM shows GROUP BY processing_status"
+        ):
+            counts[status] = count
+        return counts
+
+    # --- lifetime counters ---------------------------------------------------------------
+
+    def bump_counter(self, name: str, label: str = "", by: int = 1) -> None:
+        """Add to a lifetime counter (call inside the transaction that did the work)."""
+        self.db.execute(
+            "INSERT INTO counters (name, label, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(name, label) DO UPDATE SET value = value + excluded.value",
+            [name, label, by],
+        )
+
+    def counters(self, name: str) -> dict[str, int]:
+        return dict(
+            self.db.execute("SELECT label, value FROM counters WHERE name = ?", [name]).fetchall()
+        )
+
+
+def show_from_row(row: Mapping[str, Any]) -> Show:
+    """Rebuild the domain object from a cached row (no network: refilter works offline)."""
+    genres = row.get("genres")
+    return Show(
+        tvmaze_id=row["tvmaze_id"],
+        title=row["title"],
+        tvdb_id=row.get("tvdb_id"),
+        imdb_id=row.get("imdb_id"),
+        language=row.get("language"),
+        country=row.get("country"),
+        type=row.get("type"),
+        status=row.get("status"),
+        premiered=row.get("premiered"),
+        ended=row.get("ended"),
+        network=row.get("network"),
+        web_channel=row.get("web_channel"),
+        genres=tuple(json.loads(genres)) if genres else (),
+        runtime=row.get("runtime"),
+        rating=row.get("rating"),
+        updated=row.get("tvmaze_updated_at"),
+    )
+
+
+def row_from_show(show: Show, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The metadata columns of a show; `raw` is its full TVMaze JSON."""
+    return {
+        "tvmaze_id": show.tvmaze_id,
+        "tvdb_id": show.tvdb_id,
+        "imdb_id": show.imdb_id,
+        "title": show.title,
+        "language": show.language,
+        "country": show.country,
+        "type": show.type,
+        "status": show.status,
+        "premiered": show.premiered,
+        "ended": show.ended,
+        "network": show.network,
+        "web_channel": show.web_channel,
+        "genres": json.dumps(list(show.genres), ensure_ascii=False),
+        "runtime": show.runtime,
+        "rating": show.rating,
+        "tvmaze_updated_at": show.updated,
+        "raw": json.dumps(raw, ensure_ascii=False, separators=(",", ":")) if raw else None,
+    }

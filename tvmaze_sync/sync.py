@@ -1,0 +1,115 @@
+"""One cycle: TVMaze -> cache -> filters -> Sonarr. The only module that knows the whole cycle.
+
+Every phase is idempotent and checkpoints its own progress (pages in state.json, statuses in
+SQLite), so a cycle killed at any line is resumed by simply running the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tvmaze_sync import filters, mirror, sonarr
+from tvmaze_sync.config import Config
+from tvmaze_sync.errors import TvmazeSyncError
+from tvmaze_sync.lock import writer_lock
+from tvmaze_sync.models import CycleSummary
+from tvmaze_sync.state import State, StateFile
+from tvmaze_sync.store import Store, prepare_storage_dir
+from tvmaze_sync.timeutil import Clock, Sleep, iso, system_clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a cycle runs against; tests build one with a fake clock and simulator URLs."""
+
+    config: Config
+    clock: Clock = system_clock
+    sleep: Sleep = time.sleep
+    dry_run: bool = False  # forced from the command line, on top of the config
+    progress: bool = False  # draw a progress bar (stderr is a terminal)
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def effective_dry_run(self) -> bool:
+        return self.dry_run or self.config.effective_dry_run
+
+
+@contextmanager
+def open_storage(config: Config) -> Iterator[tuple[Store, StateFile]]:
+    """Open the cache and state file for writing (callers hold the writer lock)."""
+    storage = prepare_storage_dir(config.storage_dir)
+    store = Store.open(storage)
+    try:
+        yield store, StateFile(storage)
+    finally:
+        store.close()
+
+
+def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> CycleSummary:
+    """Run one whole cycle under the writer lock and return what it did.
+
+    Raises TvmazeSyncError subclasses for expected failures; the summary is saved to state
+    either way, and state.json.bak is refreshed only when the cycle succeeded.
+    """
+    config = runtime.config
+    started = runtime.clock()
+    summary = CycleSummary(started_at=iso(started), dry_run=runtime.effective_dry_run)
+    storage = prepare_storage_dir(config.storage_dir)
+    with writer_lock(storage), open_storage(config) as (store, state_file):
+        if on_lock:
+            on_lock()
+        state = state_file.load()
+        try:
+            _run_phases(runtime, store, state_file, state, summary)
+            summary.ok = True
+        except TvmazeSyncError as error:
+            summary.error = str(error)
+            raise
+        finally:
+            finished = runtime.clock()
+            summary.finished_at = iso(finished)
+            summary.duration_seconds = round(finished - started, 3)
+            state.last_cycle = summary_to_json(summary)
+            state_file.save(state)
+            if summary.ok:
+                state_file.backup(state)
+            log.info(
+                "cycle_finished ok=%s mode=%s duration=%.1f dry_run=%s",
+                summary.ok,
+                summary.mode,
+                summary.duration_seconds,
+                summary.dry_run,
+            )
+    return summary
+
+
+def _run_phases(
+    runtime: Runtime, store: Store, state_file: StateFile, state: State, summary: CycleSummary
+) -> None:
+    config = runtime.config
+    # 1. Sonarr first: a bad URL, key or profile fails before anything is written.
+    gateway = None
+    if config.sonarr_enabled and not runtime.effective_dry_run:
+        gateway = sonarr.connect(config.sonarr, clock=runtime.clock)
+    # 2. A changed filter config re-decides cached shows, offline.
+    processor = filters.build_processor(config.filters)
+    filters.refilter_if_changed(store, state, state_file, config.filters, processor)
+    # 3. TVMaze -> cache (checkpointed per page in state.json).
+    with mirror.open_client(config, runtime.clock, runtime.sleep) as client:
+        mirror.sync_mirror(client, store, state, state_file, runtime, summary)
+        # 4. Decide every show whose data changed.
+        filters.apply(store, processor)
+        # 5. Sonarr: library import, exclusions, adds, the TVDB retry queue.
+        sonarr.process(store, gateway, client, runtime, summary)
+
+
+def summary_to_json(summary: CycleSummary) -> dict[str, object]:
+    from dataclasses import asdict
+
+    return asdict(summary)
