@@ -78,8 +78,10 @@ class CycleSummary:
     dry_run: bool = False
     mode: str = ""  # "full", "incremental", "resume"
     shows_fetched: int = 0
-    requests: dict[str, int] = field(default_factory=dict)  # endpoint -> count
-    results: dict[str, int] = field(default_factory=dict)  # result -> count this cycle
+    # "service:endpoint:status" -> count, e.g. "tvmaze:page:200", "sonarr:series_add:201"
+    requests: dict[str, int] = field(default_factory=dict)
+    # result (a ProcessingStatus value) -> shows that reached it this cycle
+    results: dict[str, int] = field(default_factory=dict)
     added_titles: list[str] = field(default_factory=list)
     would_add_titles: list[str] = field(default_factory=list)
     error: str | None = None

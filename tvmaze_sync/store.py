@@ -272,12 +272,17 @@ class Store:
     # --- lifetime counters ---------------------------------------------------------------
 
     def bump_counter(self, name: str, label: str = "", by: int = 1) -> None:
-        """Add to a lifetime counter (call inside the transaction that did the work)."""
-        self.db.execute(
-            "INSERT INTO counters (name, label, value) VALUES (?, ?, ?) "
-            "ON CONFLICT(name, label) DO UPDATE SET value = value + excluded.value",
-            [name, label, by],
-        )
+        """Add to a lifetime counter, inside the caller's transaction when there is one.
+
+        Call it in the same transaction as the work it counts, so a kill cannot count work
+        that was rolled back.
+        """
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO counters (name, label, value) VALUES (?, ?, ?) "
+                "ON CONFLICT(name, label) DO UPDATE SET value = value + excluded.value",
+                [name, label, by],
+            )
 
     def counters(self, name: str) -> dict[str, int]:
         return dict(

@@ -75,6 +75,9 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
             finished = runtime.clock()
             summary.finished_at = iso(finished)
             summary.duration_seconds = round(finished - started, 3)
+            with store.atomic():
+                for key, count in summary.requests.items():
+                    store.bump_counter("api_requests", key, count)
             state.last_cycle = summary_to_json(summary)
             state_file.save(state)
             if summary.ok:

@@ -334,7 +334,9 @@ def _dumps(obj: Any) -> bytes:
 
 def _envelope(status: int, message: str = "") -> _Response:
     name = _REASONS.get(status, "Error")
-    return _Response(status, _dumps({"name": name, "message": message, "code": 0, "status": status}))
+    return _Response(
+        status, _dumps({"name": name, "message": message, "code": 0, "status": status})
+    )
 
 
 def _html_error(status: int) -> _Response:
@@ -441,7 +443,9 @@ class TvmazeSimulator:
                 show = copy.deepcopy(show)
                 show.pop("_embedded", None)
                 self._current[int(show["id"])] = show
-            self._templates = list(self._current.values()) or load_real_shows()
+            self._templates = [s for s in self._current.values() if isinstance(s, dict)]
+            if not self._templates:
+                self._templates = load_real_shows()
         self._current = dict(sorted(self._current.items()))
         self._max_id_ever = max(self._current, default=0)
 
@@ -767,8 +771,8 @@ class TvmazeSimulator:
         return [self._index[i] for i in self._index_ids[lo:hi]]
 
     def _route(self, method: str, kind: str, path: str, query: dict[str, list[str]]) -> _Response:
-        if method != "GET":
-            return _envelope(405, f"Method Not Allowed. This URL can only handle: GET, HEAD.")
+        if method not in ("GET", "HEAD"):
+            return _envelope(405, "Method Not Allowed. This URL can only handle: GET, HEAD.")
         if kind == "page":
             return self._serve_page(query)
         if kind == "show":
@@ -812,7 +816,9 @@ class TvmazeSimulator:
         if embeds:
             # No episodes/people are simulated: collections embed as empty and
             # next/previous episode are absent, both real possibilities.
-            embedded = {e: [] for e in embeds if e not in ("nextepisode", "previousepisode")}
+            embedded: dict[str, list[Any]] = {
+                e: [] for e in embeds if e not in ("nextepisode", "previousepisode")
+            }
             show = {**show, "_embedded": embedded}
         return _Response(200, _dumps(show))
 
@@ -936,7 +942,7 @@ def _send(handler: BaseHTTPRequestHandler, response: _Response, *, gzip_body: bo
         handler.send_header("Content-Type", response.content_type)
         handler.send_header("Access-Control-Allow-Origin", "*")
         handler.send_header("Vary", "Accept-Encoding")
-        if response.status < 429 or response.status == 404:
+        if response.status < 429:
             handler.send_header("Cache-Control", "public, max-age=3600")
         for name, value in response.extra_headers:
             handler.send_header(name, value)
