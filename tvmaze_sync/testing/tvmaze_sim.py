@@ -431,6 +431,7 @@ class TvmazeSimulator:
 
         self._synth: SyntheticShows | None = None
         self._current: dict[int, _Ref] = {}
+        owned = shows is None  # a fresh parse nobody else holds: no need to copy
         if shows is None:
             shows = load_real_shows()
         if isinstance(shows, SyntheticShows):
@@ -440,7 +441,8 @@ class TvmazeSimulator:
             self._templates = shows.templates
         else:
             for show in shows:
-                show = copy.deepcopy(show)
+                if not owned:
+                    show = copy.deepcopy(show)
                 show.pop("_embedded", None)
                 self._current[int(show["id"])] = show
             self._templates = [s for s in self._current.values() if isinstance(s, dict)]

@@ -1,0 +1,40 @@
+"""Pytest fixtures for the TVMaze simulator (loaded via ``pytest_plugins``).
+
+``tvmaze_sim`` is the everyday fixture: the real recorded shows, no faults and
+**no rate limit**, because a full sync walks ~325 pages and the real limit
+(20 calls / 10 s) would make every sync test take minutes.  Tests that want
+throttling, faults, synthetic data or a fake clock build their own simulator
+with ``tvmaze_sim_factory(**kwargs)`` (any :class:`TvmazeSimulator` argument).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+
+TvmazeSimFactory = Callable[..., TvmazeSimulator]
+
+
+@pytest.fixture
+def tvmaze_sim_factory() -> Iterator[TvmazeSimFactory]:
+    """Start simulators on demand; every one is stopped at teardown."""
+    started: list[TvmazeSimulator] = []
+
+    def make(**kwargs: Any) -> TvmazeSimulator:
+        sim = TvmazeSimulator(**kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def tvmaze_sim(tvmaze_sim_factory: TvmazeSimFactory) -> TvmazeSimulator:
+    """A running simulator over the real shows, unthrottled and fault-free."""
+    return tvmaze_sim_factory(rate_limit=None)
