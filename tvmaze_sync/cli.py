@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from rich.console import Console
 
 from tvmaze_sync import __version__, render
 from tvmaze_sync.config import Config, load_config, starter_yaml
-from tvmaze_sync.errors import ExitCode, TvmazeSyncError
+from tvmaze_sync.errors import DependencyError, ExitCode, TvmazeSyncError
 from tvmaze_sync.logs import configure_logging, redact
 from tvmaze_sync.state import StateFile
 from tvmaze_sync.store import Store
@@ -259,6 +261,52 @@ def config_init(
         stderr.print(f"[bold red]error:[/] cannot write {path}: {error.strerror}")
         raise typer.Exit(int(ExitCode.USAGE)) from None
     stderr.print(f"wrote {path}")
+
+
+# --- healthcheck ---------------------------------------------------------------------------
+
+
+@app.command()
+def healthcheck(
+    ctx: typer.Context,
+    ready: Annotated[
+        bool,
+        typer.Option("--ready", help="Probe /ready (database and Sonarr) instead of /health."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the answer.")
+    ] = 5.0,
+) -> None:
+    """Exit 0 if the local `serve` answers GET /health with 200, else 3.
+
+    For container health checks (the slim image has no curl); it asks server.host:server.port.
+
+    Example (Dockerfile): `HEALTHCHECK CMD tvmaze-sync healthcheck || exit 1`
+    """
+    with exit_on_error():
+        config = options(ctx).load()
+        url = local_url(config.server.host, config.server.port, "/ready" if ready else "/health")
+        probe(url, timeout)
+
+
+def local_url(host: str, port: int, path: str) -> str:
+    """The URL a process on the same machine uses to reach a server bound to `host`."""
+    wildcard = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+    host = wildcard.get(host, host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
+
+
+def probe(url: str, timeout: float) -> None:
+    """Raise DependencyError unless `url` answers 2xx within `timeout` seconds."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        raise DependencyError(f"{url} answered HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DependencyError(f"{url} is not answering: {reason}") from None
 
 
 def main() -> None:
