@@ -98,17 +98,25 @@ def _run_phases(
     config = runtime.config
     # 1. Sonarr first: a bad URL, key or profile fails before anything is written.
     gateway = None
-    if config.sonarr_enabled and not runtime.effective_dry_run:
-        gateway = sonarr.connect(config.sonarr, clock=runtime.clock)
+    if config.sonarr_enabled:  # read-only in a dry run: it still reports what Sonarr has
+        gateway = sonarr.connect(
+            config.sonarr,
+            clock=runtime.clock,
+            sleep=runtime.sleep,
+            requests=summary.requests,
+            read_only=runtime.effective_dry_run,
+        )
     # 2. A changed filter config re-decides cached shows, offline.
     processor = filters.build_processor(config.filters)
     filters.refilter_if_changed(store, state, state_file, config.filters, processor)
     # 3. TVMaze -> cache (checkpointed per page in state.json).
     with mirror.open_client(config, runtime.clock, runtime.sleep) as client:
         mirror.sync_mirror(client, store, state, state_file, runtime, summary)
+        # 3b. Re-fetch pending_tvdb shows now due, so the filters decide the refreshed ones.
+        sonarr.retry_pending_tvdb(store, client, runtime, summary)
         # 4. Decide every show whose data changed.
         filters.apply(store, processor)
-        # 5. Sonarr: library import, exclusions, adds, the TVDB retry queue.
+        # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
         sonarr.process(store, gateway, client, runtime, summary)
 
 

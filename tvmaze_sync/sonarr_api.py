@@ -1,0 +1,665 @@
+"""The Sonarr gateway: startup validation and every HTTP call tvmaze-sync makes to Sonarr.
+
+Everything goes through pyarr (httpx), pinned to API v3 with a timeout: pyarr would otherwise
+ask `GET /api` for the version, and Sonarr's v5 line answers `v5` there. pyarr maps HTTP errors
+to exception classes but keeps no status code, so the httpx client we hand it records the last
+status of every response (and counts it into the cycle summary); the gateway turns those into
+the errors the rest of the code acts on:
+
+- 401/403 -> `SonarrRefused` (a DependencyError: the cycle stops, exit 3);
+- timeouts, connection errors, 429 and 5xx -> retried with bounded backoff on the injected
+  sleep, then `SonarrUnavailable` (a DependencyError; callers leave the show pending);
+- 400 -> `SonarrRejected` carrying Sonarr's validation failures; 409 -> `SonarrConflict`.
+
+Secrets: the API key travels only in the `X-Api-Key` header; no message built here contains
+it (httpx and pyarr messages carry the URL, never headers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import pyarr
+from pyarr.exceptions import PyarrConnectionError, PyarrError
+
+from tvmaze_sync.config import SonarrConfig
+from tvmaze_sync.errors import ConfigError, DependencyError
+from tvmaze_sync.timeutil import Clock, Sleep, system_clock
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Attempts per request for transient failures, and the waits between them (seconds).
+ATTEMPTS = 3
+BACKOFF = (1.0, 4.0)
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Exclusions read per page; real Sonarr has no cap, but thousands in one answer is slow.
+EXCLUSION_PAGE_SIZE = 250
+
+#: `addOptions.monitor` values Sonarr v3 understands; v3 calls `lastSeason` `latestSeason`.
+V3_MONITOR = {
+    "all": "all",
+    "future": "future",
+    "missing": "missing",
+    "existing": "existing",
+    "firstSeason": "firstSeason",
+    "lastSeason": "latestSeason",
+    "pilot": "pilot",
+    "none": "none",
+}
+#: Validation failures on these properties are about our settings, not the show.
+SETTING_PROPERTIES = frozenset(
+    {"rootfolderpath", "qualityprofileid", "languageprofileid", "tags", "addoptions"}
+)
+
+
+class SonarrRefused(DependencyError):
+    """Sonarr answered 401/403: the key is wrong or lacks rights. Never retried."""
+
+
+class SonarrUnavailable(DependencyError):
+    """Sonarr did not answer usefully after the retries (timeouts, 5xx, garbage)."""
+
+
+class SonarrRejected(Exception):
+    """HTTP 400: Sonarr's validation failures, as it sent them."""
+
+    def __init__(self, failures: list[dict[str, Any]], message: str) -> None:
+        super().__init__(message)
+        self.failures = failures
+        self.message = message
+
+    @property
+    def series_exists(self) -> bool:
+        return any(f.get("errorCode") == "SeriesExistsValidator" for f in self.failures)
+
+    @property
+    def about_settings(self) -> bool:
+        """True when Sonarr objects to our configured ids or paths rather than to the show."""
+        names = {str(f.get("propertyName", "")).lower() for f in self.failures}
+        return bool(names) and names <= SETTING_PROPERTIES
+
+
+class SonarrConflict(Exception):
+    """HTTP 409: two adds raced into Sonarr's unique constraint; the series is there."""
+
+
+@dataclass(frozen=True, slots=True)
+class LibrarySeries:
+    """One series of the user's Sonarr library, as far as we need it."""
+
+    series_id: int
+    tvdb_id: int
+    title: str
+    added: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    exclusion_id: int
+    tvdb_id: int
+    title: str
+
+
+@dataclass
+class ServerInfo:
+    """What startup validation resolved: names turned into the ids an add needs."""
+
+    version: str
+    major: int
+    root_folder: str
+    quality_profile_id: int
+    language_profile_id: int | None
+    tag_ids: list[int] = field(default_factory=list)
+    monitor: str = "all"
+    monitor_new_items: str | None = None  # None: not sent (v3)
+
+    @property
+    def is_v4(self) -> bool:
+        return self.major >= 4
+
+
+def endpoint_name(method: str, path: str) -> str:
+    """`POST /api/v3/series` -> `series_add`: the label of a request in counters and metrics."""
+    parts = [p for p in path.split("/api/v3/", 1)[-1].strip("/").split("/") if p]
+    name = "_".join(p for p in parts if not p.isdigit()) or "api"
+    suffix = {"POST": "_add", "PUT": "_update", "DELETE": "_delete"}.get(method.upper(), "")
+    return name + suffix
+
+
+def _failures(message: str) -> list[dict[str, Any]]:
+    """Sonarr's 400 body is a JSON array of failures; pyarr hands it over as raw text."""
+    try:
+        data = json.loads(message)
+    except (TypeError, ValueError):
+        return []
+    if isinstance(data, list):
+        return [f for f in data if isinstance(f, dict)]
+    return []
+
+
+def _failure_text(failures: list[dict[str, Any]], fallback: str) -> str:
+    texts = [
+        f"{f.get('propertyName')}: {f.get('errorMessage')}".strip(": ")
+        if f.get("propertyName")
+        else str(f.get("errorMessage", ""))
+        for f in failures
+    ]
+    text = "; ".join(t for t in texts if t)
+    return text or fallback.strip() or "rejected without a message"
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(items) if items else "(none)"
+
+
+class SonarrGateway:
+    """One Sonarr server, validated. Build it with `connect` (sonarr.py)."""
+
+    def __init__(
+        self,
+        config: SonarrConfig,
+        *,
+        clock: Clock = system_clock,
+        sleep: Sleep = time.sleep,
+        requests: dict[str, int] | None = None,
+        read_only: bool = False,
+    ) -> None:
+        assert config.url is not None and config.api_key, "connect() needs sonarr.url and key"
+        self.config = config
+        self.url = str(config.url)
+        self.clock = clock
+        self.sleep = sleep
+        self.requests = requests if requests is not None else {}
+        self.read_only = read_only
+        self.exclusion_page_size = EXCLUSION_PAGE_SIZE
+        self.info: ServerInfo | None = None
+        self._status: int | None = None
+        self.unanswered = 0  # attempts of the last call that got no definite answer
+        timeout = float(config.timeout)
+        self.http = httpx.Client(
+            timeout=timeout,
+            follow_redirects=True,
+            event_hooks={"response": [self._on_response]},
+        )
+        self.client = pyarr.Sonarr(
+            self.url,
+            config.api_key,
+            api_ver="v3",
+            request_timeout=int(timeout),
+            session=self.http,
+        )
+        # pyarr's request layer: the same client and session, for what pyarr cannot send.
+        self.api = self.client.http_utils
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> SonarrGateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the request wrapper ----------------------------------------------------------
+
+    def _on_response(self, response: httpx.Response) -> None:
+        self._status = response.status_code
+        key = f"sonarr:{endpoint_name(response.request.method, response.url.path)}:"
+        key += str(response.status_code)
+        self.requests[key] = self.requests.get(key, 0) + 1
+
+    def _count(self, endpoint: str, outcome: str) -> None:
+        key = f"sonarr:{endpoint}:{outcome}"
+        self.requests[key] = self.requests.get(key, 0) + 1
+
+    def call(
+        self,
+        endpoint: str,
+        fn: Callable[[], T],
+        *,
+        expect: frozenset[int] = frozenset(),
+        attempts: int = ATTEMPTS,
+    ) -> T:
+        """Run one pyarr call, mapping its failures; transient ones retried with backoff.
+
+        `expect` lists the definite answers the caller handles: 400 raises SonarrRejected,
+        409 SonarrConflict, any other `_Answered`. 401/403 always raise SonarrRefused; any
+        other definite error answer raises SonarrUnavailable without a retry. `endpoint` only
+        names the call in logs and in the count of requests that got no answer at all
+        (answered ones are counted by status in `_on_response`).
+        """
+        attempt = 0
+        self.unanswered = 0
+        while True:
+            attempt += 1
+            self._status = None
+            try:
+                return fn()
+            except PyarrConnectionError as error:
+                cause = error.__cause__
+                outcome = "timeout" if isinstance(cause, httpx.TimeoutException) else "error"
+                self._count(endpoint, outcome)
+                status, detail = None, f"{outcome}: {cause or error}"
+            except Exception as error:
+                # pyarr raises its own classes, ValueError for a body that is not the JSON
+                # due, and a bare Exception(status, text) for 409, 429, 503 ...; anything
+                # else is a bug of ours and must not pass for an unavailable Sonarr.
+                if not isinstance(error, PyarrError | ValueError) and type(error) is not Exception:
+                    raise
+                status = self._status
+                detail = self._answer(endpoint, status, error, expect)
+            # A timeout or 5xx may still have done the work (an add may exist now).
+            self.unanswered += 1
+            if attempt >= attempts:
+                raise SonarrUnavailable(
+                    f"Sonarr at {self.url} is unavailable ({endpoint}: {detail}); "
+                    f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
+                )
+            wait = BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
+            log.warning(
+                "sonarr_retry endpoint=%s attempt=%d status=%s wait=%.1f detail=%r",
+                endpoint,
+                attempt,
+                status,
+                wait,
+                detail,
+            )
+            self.sleep(wait)
+
+    def _answer(
+        self, endpoint: str, status: int | None, error: BaseException, expect: frozenset[int]
+    ) -> str:
+        """Raise what a definite answer means; return a detail when it is worth a retry."""
+        text = str(error.args[-1]) if error.args else str(error)
+        if status in (401, 403):
+            raise SonarrRefused(
+                f"Sonarr at {self.url} refused the API key (HTTP {status}); check sonarr.api_key"
+            ) from None
+        if status is None or status < 400:
+            return f"unreadable answer ({type(error).__name__}, HTTP {status})"
+        if status in TRANSIENT_STATUS:
+            return f"HTTP {status}"
+        if status in expect:
+            if status == 400:
+                failures = _failures(text)
+                raise SonarrRejected(failures, _failure_text(failures, text)) from None
+            if status == 409:
+                raise SonarrConflict(text) from None
+            raise _Answered(status, text) from None
+        raise SonarrUnavailable(
+            f"Sonarr at {self.url} answered HTTP {status} to {endpoint}: {text.strip()[:200]}"
+        ) from None
+
+    # --- startup validation -----------------------------------------------------------
+
+    def validate(self) -> ServerInfo:
+        """Check every setting against the server before anything is written.
+
+        Raises DependencyError (exit 3) when Sonarr cannot be reached or refuses the key,
+        ConfigError (exit 2) naming the bad value and the valid choices otherwise.
+        """
+        status = self._get("system_status", "system/status")
+        if not isinstance(status, Mapping) or not status.get("version"):
+            raise ConfigError(
+                f"sonarr.url: {self.url} does not answer like Sonarr (no version in "
+                "/api/v3/system/status); check the URL and its URL base"
+            )
+        app = str(status.get("appName") or "Sonarr")
+        if app.lower() != "sonarr":
+            raise ConfigError(f"sonarr.url: {self.url} is {app}, not Sonarr")
+        version = str(status["version"])
+        match = re.match(r"(\d+)", version)
+        major = int(match.group(1)) if match else 0
+        if major < 3:
+            raise ConfigError(f"sonarr.url: Sonarr {version} is too old; tvmaze-sync needs v3+")
+        problems: list[str] = []
+        root = self._root_folder(problems)
+        quality = self._by_name(
+            "qualityprofile",
+            "sonarr.quality_profile",
+            "quality profile",
+            self.config.quality_profile,
+        )
+        language: int | str | None = None
+        if major >= 4:
+            if self.config.language_profile:
+                log.warning(
+                    "sonarr_language_profile_ignored version=%s value=%r reason=%s",
+                    version,
+                    self.config.language_profile,
+                    "Sonarr_v4_has_no_language_profiles",
+                )
+        elif not self.config.language_profile:
+            names = [p.get("name", "") for p in self._list("languageprofile", "languageprofile")]
+            problems.append(
+                f"sonarr.language_profile: required by Sonarr v3 ({version}); "
+                f"available: {_names(names)}"
+            )
+        else:
+            language = self._by_name(
+                "languageprofile",
+                "sonarr.language_profile",
+                "language profile",
+                self.config.language_profile,
+            )
+        monitor = self._monitor(major, version, problems)
+        new_items: str | None = self.config.monitor_new_items
+        if major < 4:
+            if new_items != "all":  # v3 monitors new seasons; only a different wish is lost
+                log.warning(
+                    "sonarr_monitor_new_items_ignored version=%s value=%s reason=%s",
+                    version,
+                    new_items,
+                    "needs_Sonarr_v4",
+                )
+            new_items = None
+        problems.extend(item for item in (quality, language) if isinstance(item, str))
+        tag_ids = self._tags(problems)
+        if problems:
+            raise ConfigError(problems)
+        assert isinstance(quality, int)
+        assert root is not None
+        self.info = ServerInfo(
+            version=version,
+            major=major,
+            root_folder=root,
+            quality_profile_id=quality,
+            language_profile_id=language if isinstance(language, int) else None,
+            tag_ids=tag_ids,
+            monitor=monitor,
+            monitor_new_items=new_items,
+        )
+        log.info(
+            "sonarr_validated url=%s version=%s root_folder=%r quality_profile_id=%d tags=%s",
+            self.url,
+            version,
+            root,
+            quality,
+            ",".join(map(str, tag_ids)) or "-",
+        )
+        return self.info
+
+    def _get(self, endpoint: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        try:
+            return self.call(
+                endpoint, lambda: self.api.request(path, params=params), expect=frozenset({404})
+            )
+        except _Answered:
+            raise ConfigError(
+                f"sonarr.url: {self.url} answers 404 for /api/v3/{path}; is it Sonarr "
+                "(with its URL base, e.g. http://host:8989/sonarr)?"
+            ) from None
+
+    def _list(self, endpoint: str, path: str) -> list[dict[str, Any]]:
+        data = self._get(endpoint, path)
+        if not isinstance(data, list):
+            raise SonarrUnavailable(
+                f"Sonarr at {self.url} sent an unreadable answer for /api/v3/{path}"
+            )
+        return [item for item in data if isinstance(item, dict)]
+
+    def _root_folder(self, problems: list[str]) -> str | None:
+        wanted = self.config.root_folder
+        folders = self._list("rootfolder", "rootfolder")
+        paths = [str(f.get("path", "")) for f in folders]
+
+        def norm(path: str) -> str:
+            return path.rstrip("/\\") or path
+
+        for folder in folders:
+            if norm(str(folder.get("path", ""))) == norm(wanted):
+                if folder.get("accessible") is False:
+                    # Every add would be rejected and wrongly marked failed: stop instead.
+                    raise SonarrUnavailable(
+                        f"Sonarr at {self.url}: root folder '{folder['path']}' is not "
+                        "accessible to Sonarr (missing or unmounted); fix it in Sonarr"
+                    )
+                return str(folder["path"])
+        problems.append(
+            f"sonarr.root_folder: root folder '{wanted}' not found in Sonarr; "
+            f"available: {_names(paths)}"
+        )
+        return None
+
+    def _by_name(self, path: str, key: str, what: str, wanted: str) -> int | str:
+        """The id of the item named `wanted` (exact, else the one case-insensitive match),
+        or the problem to report."""
+        items = self._list(path, path)
+        names = [str(item.get("name", "")) for item in items]
+        exact = [item for item in items if item.get("name") == wanted]
+        folded = [item for item in items if str(item.get("name", "")).lower() == wanted.lower()]
+        match = exact or (folded if len(folded) == 1 else [])
+        if match:
+            return int(match[0]["id"])
+        return f"{key}: {what} '{wanted}' not found in Sonarr; available: {_names(names)}"
+
+    def _monitor(self, major: int, version: str, problems: list[str]) -> str:
+        monitor = self.config.monitor
+        if major >= 4:
+            return monitor
+        if monitor not in V3_MONITOR:
+            problems.append(
+                f"sonarr.monitor: '{monitor}' needs Sonarr v4 (this is {version}); "
+                f"Sonarr v3 accepts: {_names(list(V3_MONITOR))}"
+            )
+            return monitor
+        return V3_MONITOR[monitor]
+
+    def _tags(self, problems: list[str]) -> list[int]:
+        wanted = list(dict.fromkeys(self.config.tags))
+        if not wanted:
+            return []
+        tags = self._list("tag", "tag")
+        # Sonarr stores labels lower-cased, so compare without case.
+        by_label = {str(t.get("label", "")).lower(): int(t["id"]) for t in tags if "id" in t}
+        missing = [label for label in wanted if label.lower() not in by_label]
+        if missing and not self.config.create_missing_tags:
+            problems.append(
+                f"sonarr.tags: tag{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(repr(m) for m in missing)} not found in Sonarr; available: "
+                f"{_names([str(t.get('label', '')) for t in tags])} "
+                "(or set sonarr.create_missing_tags: true)"
+            )
+            return []
+        if missing and self.read_only:
+            log.warning("sonarr_tags_not_created dry_run=true labels=%s", ",".join(missing))
+            return [by_label[label.lower()] for label in wanted if label.lower() in by_label]
+        for label in missing:
+            created = self.call(
+                "tag_add",
+                lambda: self.client.tag.create(label),  # noqa: B023 - called at once
+            )
+            by_label[label.lower()] = int(created["id"])
+            log.info("sonarr_tag_created label=%r id=%d", label, created["id"])
+        return [by_label[label.lower()] for label in wanted]
+
+    # --- reads of a cycle -------------------------------------------------------------
+
+    def library(self) -> dict[int, LibrarySeries]:
+        """Every series in Sonarr by tvdb id, from one complete, successful read.
+
+        Raises SonarrUnavailable when the read fails or the answer is not a whole, well-formed
+        list: nothing may be concluded from part of a library.
+        """
+        data = self._get("series", "series")
+        if not isinstance(data, list):
+            raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable series list")
+        library: dict[int, LibrarySeries] = {}
+        for item in data:
+            try:
+                entry = LibrarySeries(
+                    series_id=int(item["id"]),
+                    tvdb_id=int(item["tvdbId"]),
+                    title=str(item.get("title") or ""),
+                    added=item.get("added"),
+                )
+            except (KeyError, TypeError, ValueError):
+                raise SonarrUnavailable(
+                    f"Sonarr at {self.url} sent a malformed series entry; library read ignored"
+                ) from None
+            library[entry.tvdb_id] = entry
+        return library
+
+    def exclusions(self) -> dict[int, Exclusion]:
+        """Every Import List Exclusion by tvdb id, reading all pages of `/paged`.
+
+        Falls back to the deprecated plain list only when `/paged` answers 404 (old v3). A
+        read whose pages do not add up to `totalRecords` is done again once, then refused.
+        """
+        for _ in range(2):
+            try:
+                records, total = self._exclusion_pages()
+            except _Answered:  # 404: a v3 Sonarr from before the paged endpoint
+                log.info("sonarr_exclusions_fallback reason=paged_404")
+                records, total = self._list("importlistexclusion", "importlistexclusion"), None
+            parsed = self._parse_exclusions(records)
+            if total is None or len({e.exclusion_id for e in parsed}) == total:
+                return {e.tvdb_id: e for e in parsed}
+            log.warning("sonarr_exclusions_shifted read=%d total=%d", len(parsed), total)
+        raise SonarrUnavailable(
+            f"Sonarr at {self.url}: import list exclusions changed while being read; "
+            "retried next cycle"
+        )
+
+    def _exclusion_pages(self) -> tuple[list[dict[str, Any]], int]:
+        records: list[dict[str, Any]] = []
+        page, size = 1, self.exclusion_page_size
+        while True:
+            params = {"page": page, "pageSize": size, "sortKey": "id", "sortDirection": "ascending"}
+            data = self.call(
+                "importlistexclusion_paged",
+                lambda: self.api.request(
+                    "importlistexclusion/paged",
+                    params=params,  # noqa: B023 - called at once
+                ),
+                expect=frozenset({404}),
+            )
+            if not isinstance(data, Mapping) or not isinstance(data.get("records"), list):
+                raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable exclusion page")
+            total = int(data.get("totalRecords") or 0)
+            batch = data["records"]
+            records.extend(batch)
+            if not batch or len(records) >= total or page * size >= total:
+                return records, total
+            page += 1
+
+    def _parse_exclusions(self, records: list[Any]) -> list[Exclusion]:
+        parsed = []
+        for item in records:
+            try:
+                parsed.append(
+                    Exclusion(int(item["id"]), int(item["tvdbId"]), str(item.get("title") or ""))
+                )
+            except (KeyError, TypeError, ValueError):
+                raise SonarrUnavailable(
+                    f"Sonarr at {self.url} sent a malformed exclusion; exclusions ignored"
+                ) from None
+        return parsed
+
+    def lookup(self, tvdb_id: int) -> dict[str, Any] | None:
+        """The lookup result for this tvdb id, or None when Sonarr's metadata has none.
+
+        Only a result carrying the same tvdb id counts: never add a show by title.
+        """
+        results = self.call("series_lookup", lambda: self.client.series.lookup(f"tvdb:{tvdb_id}"))
+        for result in results:
+            if isinstance(result, dict) and result.get("tvdbId") == tvdb_id:
+                return result
+        return None
+
+    def series_by_tvdb(self, tvdb_id: int) -> LibrarySeries | None:
+        """The library entry for one tvdb id (after a 400 "exists"), or None."""
+        try:
+            found = self.call("series", lambda: self.client.series.get(tvdb_id, tvdb=True))
+        except SonarrUnavailable:
+            return None
+        for item in found if isinstance(found, list) else []:
+            if isinstance(item, dict) and item.get("tvdbId") == tvdb_id and item.get("id"):
+                return LibrarySeries(int(item["id"]), tvdb_id, str(item.get("title") or ""))
+        return None
+
+    # --- writes -----------------------------------------------------------------------
+
+    def add_body(self, lookup: Mapping[str, Any]) -> dict[str, Any]:
+        """The POST /series body: the lookup result plus our settings."""
+        info = self.info
+        assert info is not None, "validate() first"
+        body = dict(lookup)
+        body.pop("path", None)  # let Sonarr build the folder under rootFolderPath
+        body.update(
+            {
+                "qualityProfileId": info.quality_profile_id,
+                "rootFolderPath": info.root_folder,
+                "seasonFolder": self.config.season_folder,
+                "monitored": self.config.monitor != "none",
+                "tags": list(info.tag_ids),
+                "addOptions": {
+                    "monitor": info.monitor,
+                    "searchForMissingEpisodes": self.config.search_on_add,
+                    "searchForCutoffUnmetEpisodes": False,
+                    "ignoreEpisodesWithFiles": False,
+                    "ignoreEpisodesWithoutFiles": False,
+                },
+            }
+        )
+        if info.is_v4:
+            body.pop("languageProfileId", None)
+            if info.monitor_new_items is not None:
+                body["monitorNewItems"] = info.monitor_new_items
+        else:
+            body["languageProfileId"] = info.language_profile_id
+        return body
+
+    def add(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /api/v3/series. Raises SonarrRejected (400), SonarrConflict (409), ...
+
+        Not pyarr's `series.add`: it demands a language profile id (v4 has none), replaces
+        `addOptions` without `monitor`, and sends neither `tags` nor `monitorNewItems`. Its
+        request layer sends our body instead, with the same session, timeout and errors.
+        """
+        assert not self.read_only, "dry run: no write to Sonarr"
+        created = self.call(
+            "series_add",
+            lambda: self.api.request("series", method="POST", json_data=dict(body)),
+            expect=frozenset({400, 409}),
+        )
+        if not isinstance(created, dict) or not created.get("id"):
+            raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable answer to an add")
+        return created
+
+    def add_exclusion(self, tvdb_id: int, title: str) -> None:
+        """POST one Import List Exclusion, so every list tool keeps the series out.
+
+        Only `tvdbId` and `title`: Sonarr's resource has no `year`, whatever pyarr's docstring
+        suggests.
+        """
+        assert not self.read_only, "dry run: no write to Sonarr"
+        data: dict[str, Any] = {"tvdbId": tvdb_id, "title": title}
+        try:
+            self.call(
+                "importlistexclusion_add",
+                lambda: self.client.import_list_exclusion.add(data),
+                expect=frozenset({400}),
+            )
+        except SonarrRejected as rejected:
+            if "already been added" not in rejected.message:
+                raise
+            log.info("sonarr_exclusion_exists tvdb_id=%d", tvdb_id)
+
+
+class _Answered(Exception):
+    """A definite HTTP answer (not transient, not handled above); callers decide."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(status, text)
+        self.status = status
+        self.text = text
