@@ -19,9 +19,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tvmaze_sync import __version__, render
 from tvmaze_sync.config import Config, load_config, starter_yaml
@@ -129,8 +129,13 @@ def exit_on_error(debug: bool = False) -> Iterator[None]:
     except TvmazeSyncError as error:
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             log.debug("error_traceback", exc_info=True)
-        stderr.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False, markup=True)
+        print_error(str(error))
         raise typer.Exit(int(error.exit_code)) from None
+
+
+def print_error(message: str, label: str = "error") -> None:
+    """One redacted error line on stderr; the message is escaped, never read as rich markup."""
+    stderr.print(f"[bold red]{label}:[/] {escape(redact(message))}", highlight=False)
 
 
 def options(ctx: typer.Context) -> Options:
@@ -252,15 +257,15 @@ def config_init(
 ) -> None:
     """Write a commented starter config.yaml with every option at its default."""
     if path.exists() and not force:
-        stderr.print(f"[bold red]error:[/] {path} exists; use --force to overwrite")
+        print_error(f"{path} exists; use --force to overwrite")
         raise typer.Exit(int(ExitCode.USAGE))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(starter_yaml(), encoding="utf-8")
     except OSError as error:
-        stderr.print(f"[bold red]error:[/] cannot write {path}: {error.strerror}")
+        print_error(f"cannot write {path}: {error.strerror}")
         raise typer.Exit(int(ExitCode.USAGE)) from None
-    stderr.print(f"wrote {path}")
+    stderr.print(f"wrote {escape(str(path))}", highlight=False)
 
 
 # --- healthcheck ---------------------------------------------------------------------------
@@ -314,23 +319,27 @@ def main() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(prog_name="tvmaze-sync", standalone_mode=False)
-    except click.exceptions.Exit as exit_:
+    except typer.Exit as exit_:
         code = exit_.exit_code
-    except click.ClickException as error:
-        error.show()
-        code = ExitCode.USAGE
-    except (click.Abort, KeyboardInterrupt):
+    except typer.TyperException as error:
+        # Typer vendors its own click: usage errors are its exceptions, not click's.
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        else:
+            stderr.print(f"error: {error.format_message()}", highlight=False, markup=False)
+        code = getattr(error, "exit_code", ExitCode.USAGE)
+    except (typer.Abort, KeyboardInterrupt):
         stderr.print("aborted")
         code = 130
     except TvmazeSyncError as error:
-        stderr.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False)
+        print_error(str(error))
         code = error.exit_code
     except Exception as error:  # a bug: say so in one line, traceback only at DEBUG
         log.debug("unexpected_error", exc_info=True)
-        stderr.print(
-            f"[bold red]unexpected error:[/] {type(error).__name__}: {redact(str(error))} "
-            "(run with --log-level DEBUG for the traceback)",
-            highlight=False,
+        print_error(
+            f"{type(error).__name__}: {error} (run with --log-level DEBUG for the traceback)",
+            label="unexpected error",
         )
         code = ExitCode.CYCLE_FAILED
     sys.exit(int(code) if isinstance(code, int) else 0)

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import functools
+import math
 import os
 import re
 import types
@@ -40,7 +41,7 @@ class Duration(int):
 
     @classmethod
     def parse(cls, text: str) -> Duration:
-        match = re.fullmatch(r"\s*(\d+)\s*([smhdwy])\s*", text)
+        match = re.fullmatch(r"\s*(\d{1,12})\s*([smhdwy])\s*", text)
         if not match:
             raise ValueError("a duration such as 30s, 15m, 6h, 1d, 1w or 1y")
         return cls(int(match.group(1)) * cls.UNITS[match.group(2)])
@@ -101,12 +102,14 @@ class TvmazeConfig:
     update_window: Literal["day", "week", "month"] = opt(
         "week", "Smallest updates window asked for on an incremental sync."
     )
-    timeout: Duration = opt(Duration(30), "Connect/read timeout of one TVMaze request.")
+    timeout: Duration = opt(Duration(30), "Connect/read timeout of one TVMaze request.", minimum=1)
 
 
 @dataclass
 class SyncConfig:
-    poll_interval: Duration = opt(Duration.parse("6h"), "Time between cycles under `serve`.")
+    poll_interval: Duration = opt(
+        Duration.parse("6h"), "Time between cycles under `serve`.", minimum=1
+    )
     retry_delay: Duration = opt(Duration.parse("1w"), "Retry a show without TVDB id after.")
     abandon_after: Duration = opt(
         Duration.parse("1y"), "Give up on a show without TVDB id this long after first seen."
@@ -203,7 +206,7 @@ class SonarrConfig:
     on_user_removal: Literal["keep_out", "exclude_in_sonarr", "allow_readd"] = opt(
         "keep_out", "What to do when a series this tool added was deleted in Sonarr."
     )
-    timeout: Duration = opt(Duration(30), "Timeout of one Sonarr request.")
+    timeout: Duration = opt(Duration(30), "Timeout of one Sonarr request.", minimum=1)
 
 
 @dataclass
@@ -410,16 +413,19 @@ def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
             raise ValueError("a whole number")
         if isinstance(value, int):
             return value
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
             return int(value)
         raise ValueError("a whole number")
     if tp is float:
         if isinstance(value, bool):
             raise ValueError("a number")
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError("a number") from None
+        if not math.isfinite(number):
+            raise ValueError("a finite number")
+        return number
     if tp is Duration:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return Duration(value)
@@ -427,7 +433,7 @@ def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
             return Duration.parse(value)
         raise ValueError("a duration such as 30s, 15m, 6h, 1d, 1w or 1y")
     if tp is IsoDate:
-        if isinstance(value, dt.date):
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return IsoDate(value.isoformat())
         if isinstance(value, str):
             try:
@@ -462,6 +468,8 @@ def read_env_value(name: str, env: Mapping[str, str]) -> str | None:
             return path.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise ConfigError(f"{file_var}: cannot read {path}: {error.strerror}") from None
+        except (UnicodeDecodeError, ValueError):  # binary contents; a NUL in the path
+            raise ConfigError(f"{file_var}: {path} is not a readable UTF-8 text file") from None
     return env.get(name)
 
 
@@ -527,7 +535,9 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}:{where} is not valid YAML") from None
+            problem = getattr(error, "problem", None)
+            detail = f" ({problem})" if problem else ""
+            raise ConfigError(f"{path}:{where} is not valid YAML{detail}") from None
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: cannot read: {error}") from None
         if not isinstance(data, dict):
@@ -565,8 +575,11 @@ def build_config(
             problems.append(f"{origin}: {shown(raw, option)} is not valid; expected {error}")
             continue
         if option.minimum is not None and value is not None and value < option.minimum:
+            least = (
+                Duration(int(option.minimum)) if option.type is Duration else f"{option.minimum:g}"
+            )
             problems.append(
-                f"{origin}: {shown(raw, option)} is too small; expected at least {option.minimum:g}"
+                f"{origin}: {shown(raw, option)} is too small; expected at least {least}"
             )
             continue
         values[path] = value
@@ -604,7 +617,9 @@ def _check_unknown_keys(
         return
     if not isinstance(data, dict):
         if prefix and prefix not in options:
-            problems.append(f"{'.'.join(prefix)}: expected a section (mapping), got {data!r}")
+            holds_secret = any(o.secret for p, o in options.items() if p[: len(prefix)] == prefix)
+            got = "'***'" if holds_secret else repr(data)
+            problems.append(f"{'.'.join(prefix)}: {got} is not valid; expected a section (mapping)")
         return
     children = {
         path[len(prefix)]
@@ -685,7 +700,10 @@ def starter_yaml() -> str:
         indent = "  " * len(parents)
         lines.append(f"{indent}# {option.help} [{option.type_name}] env: {option.env}")
         value = yaml.safe_dump(
-            {option.path[-1]: plain(option.default)}, default_flow_style=True, sort_keys=False
+            {option.path[-1]: plain(option.default)},
+            default_flow_style=True,
+            sort_keys=False,
+            width=1 << 30,  # one line per option, however long its default list
         ).strip()[1:-1]
         commented = option.default is None or option.secret
         lines.append(f"{indent}{'# ' if commented else ''}{value}")

@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Iterable
 from typing import TextIO
+from urllib.parse import quote, quote_plus
 
 from tvmaze_sync.timeutil import iso
 
@@ -28,8 +29,23 @@ class Redactor:
         self._secrets: list[str] = []
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
+        # Each secret also in the spellings it takes inside a repr, a JSON string or a URL,
+        # so an escaped copy (a traceback's locals, a query string) is caught too.
         # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+        forms: set[str] = set()
+        for secret in secrets:
+            if secret and len(secret) >= 3:
+                forms.update(
+                    (
+                        secret,
+                        repr(secret)[1:-1],
+                        json.dumps(secret)[1:-1],
+                        json.dumps(secret, ensure_ascii=False)[1:-1],
+                        quote(secret, safe=""),
+                        quote_plus(secret, safe=""),
+                    )
+                )
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
@@ -49,19 +65,23 @@ def _parse_fields(message: str) -> tuple[str, dict[str, str]]:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        # Redact before encoding: JSON escaping would hide a secret holding `"` or `\`.
+        message = redact(record.getMessage())
         event, fields = _parse_fields(message)
         entry: dict[str, object] = {
             "ts": iso(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": event,
-            **fields,
         }
-        if not fields and " " in message:
-            entry["message"] = message
+        for key, value in fields.items():  # a field never overwrites ts, level, logger, event
+            entry[key if key not in entry else f"{key}_"] = value
+        if _FIELD.sub("", message.partition(" ")[2]).strip():
+            entry["message"] = message  # text the fields do not carry is not lost
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = redact(record.exc_text)
         return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 

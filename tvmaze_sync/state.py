@@ -82,7 +82,7 @@ class StateFile:
                 continue
             try:
                 state = _valid(json.loads(candidate.read_text(encoding="utf-8")))
-            except (ValueError, UnicodeDecodeError) as error:
+            except (ValueError, UnicodeDecodeError, RecursionError) as error:
                 log.error("state_corrupt path=%s error=%s", candidate, error)
                 continue
             except OSError as error:

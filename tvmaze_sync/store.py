@@ -164,6 +164,7 @@ class Store:
         block on or disturb a running writer.
         """
         path = storage_dir / DB_NAME
+        conn: sqlite3.Connection | None = None
         try:
             if readonly:
                 if not path.exists():
@@ -190,7 +191,13 @@ class Store:
                 store.migrate()
             return store
         except sqlite3.DatabaseError as error:
+            if conn is not None:
+                conn.close()
             raise StorageError(f"cannot use {path}: {error}") from None
+        except StorageError:
+            if conn is not None:
+                conn.close()
+            raise
 
     @property
     def schema_version(self) -> int:
@@ -222,7 +229,8 @@ class Store:
         processing status, Sonarr ids and retry bookkeeping survive a refetch. New rows start
         `pending` with `created_at` = now (the "first seen" time `abandon_after` counts from).
         """
-        batch = [dict(row) for row in rows]
+        # One row per id (the last wins): a show listed twice must not fail the insert.
+        batch = list({row["tvmaze_id"]: dict(row) for row in rows}.values())
         if not batch:
             return 0
         with self.atomic():

@@ -1,0 +1,231 @@
+"""The `tvmaze-sync` shell: exit codes, one-line errors, machine output on stdout alone."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_tvmaze import TvmazeSimFactory
+from tests.helpers_cli import clean_env, data_dir, run_cli
+from tvmaze_sync import __version__, cli
+from tvmaze_sync.cli import main
+from tvmaze_sync.errors import ExitCode
+from tvmaze_sync.models import ProcessingStatus, Show
+from tvmaze_sync.state import State, StateFile
+from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
+from tvmaze_sync.testing.tvmaze_sim import load_real_shows
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert lines[0].startswith("error: "), stderr
+    return lines[0]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    """A default storage path with three shows and a state file, as a cycle leaves them."""
+    storage = prepare_storage_dir(data_dir(tmp_path))
+    store = Store.open(storage)
+    rows = [
+        row_from_show(Show(tvmaze_id=i, title=f"Show {i}", genres=("Drama",)), {"id": i})
+        for i in (1, 2, 3)
+    ]
+    store.upsert_shows(rows, "2025-01-01T00:00:00Z")
+    with store.atomic():
+        store.db.execute(
+            "UPDATE shows SET processing_status = ? WHERE tvmaze_id = 2",
+            [ProcessingStatus.ADDED.value],
+        )
+    store.close()
+    StateFile(storage).save(State(last_tvmaze_page=4, highest_tvmaze_id=3))
+    return storage
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"tvmaze-sync {__version__}"
+
+
+def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for code in ExitCode:
+        assert f"{int(code)} " in text
+    assert "75 another run holds the lock" in text
+
+
+def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "sync", env={"DRY_RUN": "maybe"})
+    assert result.returncode == ExitCode.USAGE
+    line = _one_error_line(result.stderr)
+    assert "DRY_RUN (dry_run): 'maybe' is not valid; expected true or false" in line
+    assert result.stdout == ""
+    assert not data_dir(tmp_path).exists()  # nothing touched before the config is valid
+
+
+def test_debug_may_add_the_traceback(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--log-level", "DEBUG", "sync", env={"DRY_RUN": "maybe"})
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.strip().splitlines()[-1].startswith("error: configuration error")
+
+
+@pytest.fixture
+def call_main(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., tuple[int, str, str]]]:
+    """`main()` in this process (fast), with the same isolation as `run_cli`.
+
+    Process exit codes are proven by the subprocess tests; these check how `main` maps
+    every other kind of failure.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    monkeypatch.chdir(tmp_path)
+
+    def call(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        for name in list(os.environ):
+            monkeypatch.delenv(name)
+        for name, value in clean_env(tmp_path, env).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "argv", ["tvmaze-sync", *args])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        out, err = capsys.readouterr()
+        code = exit_.value.code
+        return (code if isinstance(code, int) else 1), out, err
+
+    yield call
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(), ("config",), ("sync", "--bogus"), ("state", "--format", "xml"), ("no-such-command",)],
+)
+def test_usage_errors_exit_2_without_a_traceback(
+    call_main: Callable[..., tuple[int, str, str]], args: tuple[str, ...]
+) -> None:
+    code, _, err = call_main(*args)
+    assert code == ExitCode.USAGE, err
+    assert "Traceback" not in err
+    assert "unexpected error" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "fragment"),
+    [
+        (("--config", "missing.yaml", "state"), {}, "--config: missing.yaml does not exist"),
+        (("state",), {"TVMAZE_SYNC_CONFIG": "/nope.yaml"}, "TVMAZE_SYNC_CONFIG: /nope.yaml"),
+        (("state",), {"FILTERS_PREMIERED_AFTER": "[/]"}, "'[/]' is not valid"),
+        (("state",), {"FILTERS_PREMIERED_AFTER": "[bold]x"}, "'[bold]x' is not valid"),
+        (("shows",), {}, "no cache at"),
+    ],
+)
+def test_errors_are_one_literal_line(
+    call_main: Callable[..., tuple[int, str, str]],
+    args: tuple[str, ...],
+    env: dict[str, str],
+    fragment: str,
+) -> None:
+    code, out, err = call_main(*args, env=env)
+    assert code == ExitCode.USAGE, err
+    assert fragment in _one_error_line(err)
+    assert out == ""
+
+
+def test_an_unexpected_error_is_one_line_too(
+    call_main: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(config: object) -> dict[str, object]:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli, "read_state", broken)
+    code, _, err = call_main("state")
+    assert code == ExitCode.CYCLE_FAILED
+    lines = err.strip().splitlines()
+    assert lines == [
+        "unexpected error: KeyError: 'a bug' (run with --log-level DEBUG for the traceback)"
+    ]
+
+
+def test_invalid_yaml_exits_2_naming_the_line(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("sonarr:\n  url: [\n", encoding="utf-8")
+    result = run_cli(tmp_path, "config", "check")
+    assert result.returncode == ExitCode.USAGE
+    assert "config.yaml: line 3 is not valid YAML" in _one_error_line(result.stderr)
+
+
+def test_state_json_is_one_document_on_stdout(tmp_path: Path, cache: Path) -> None:
+    result = run_cli(tmp_path, "--log-level", "DEBUG", "state", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)  # fails on anything besides one JSON document
+    assert set(document) == {"storage_path", "state", "shows"}
+    assert document["storage_path"] == str(cache)
+    assert document["state"]["last_tvmaze_page"] == 4
+    assert document["shows"]["total"] == 3
+    assert document["shows"]["by_status"]["added"] == 1
+    assert document["shows"]["by_status"]["pending"] == 2
+    assert set(document["shows"]["by_status"]) == {s.value for s in ProcessingStatus}
+
+
+def test_state_before_any_sync(
+    tmp_path: Path, call_main: Callable[..., tuple[int, str, str]]
+) -> None:
+    code, out, err = call_main("state", "--format", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["state"] is None and document["shows"]["total"] == 0
+    assert not data_dir(tmp_path).exists()  # reading never creates the storage
+
+
+def test_state_table(cache: Path, call_main: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, err = call_main("state")
+    assert code == 0, err
+    assert "added" in out and "pending" in out
+
+
+def test_shows_json_is_one_array_with_stable_keys(tmp_path: Path, cache: Path) -> None:
+    result = run_cli(tmp_path, "--log-format", "json", "shows", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["tvmaze_id"] for row in rows] == [1, 2, 3]
+    assert len({tuple(row) for row in rows}) == 1  # every row has the same keys
+    assert rows[0]["title"] == "Show 1"
+
+
+def test_shows_filters(cache: Path, call_main: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = call_main("shows", "--status", "added", "--format", "json")
+    assert code == 0
+    assert [row["tvmaze_id"] for row in json.loads(out)] == [2]
+    code, out, _ = call_main("shows", "-n", "1", "--format", "json")
+    assert len(json.loads(out)) == 1
+    code, out, _ = call_main("shows", "--status", "filtered", "--format", "json")
+    assert json.loads(out) == []
+
+
+def test_sync_on_defaults_exits_0(tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory) -> None:
+    """A whole cycle on the built-in defaults, TVMaze played by the simulator."""
+    sim = tvmaze_sim_factory(shows=load_real_shows()[:300], rate_limit=None)
+    result = run_cli(tmp_path, "sync", env={"TVMAZE_BASE_URL": sim.url}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    storage = data_dir(tmp_path)
+    assert (storage / "shows.db").is_file()
+    state = StateFile(storage).load()
+    assert state.last_cycle["ok"] is True
+    assert state.last_cycle["dry_run"] is True  # no sonarr.url: a dry run
+    assert (storage / "state.json.bak").is_file()  # a successful cycle refreshes the backup

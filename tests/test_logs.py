@@ -1,0 +1,146 @@
+"""Logging: JSON and text event lines, and no configured secret in any line, ever."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.helpers_cli import run_cli
+from tvmaze_sync.config import build_config
+from tvmaze_sync.logs import configure_logging, redact
+
+SECRETS = {
+    "SONARR_API_KEY": "0123456789abcdef0123456789abcdef",
+    "TVMAZE_API_KEY": 'tvm"aze\\key/+&=',  # JSON, repr and URLs all escape these
+    "SERVER_TOKEN": "tøken-with-ünïcode",
+}
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """Route logging to a buffer; restore the root logger and the redactor afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    yield buffer
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    redact.set_secrets([])
+
+
+def configured_secrets() -> list[str]:
+    env = {**SECRETS, "SONARR_URL": "http://sonarr:8989"}
+    return build_config({}, env).secrets()
+
+
+def lines(buffer: io.StringIO) -> list[str]:
+    return buffer.getvalue().splitlines()
+
+
+def test_json_lines_carry_ts_level_event_and_fields(stream: io.StringIO) -> None:
+    configure_logging("INFO", "json", stream=stream)
+    log = logging.getLogger("tvmaze_sync.test")
+    log.info("page_stored page=%d shows=%d", 12, 250)
+    log.warning("state_corrupt path=%s error=%s", "/data/state.json", "Expecting value: line 1")
+    log.info("cycle_started")
+    log.info("weird level=x event=y ts=z")
+    log.debug("hidden at INFO")
+    records = [json.loads(line) for line in lines(stream)]
+    assert len(records) == 4
+    first = records[0]
+    assert first["event"] == "page_stored" and first["level"] == "info"
+    assert first["page"] == "12" and first["shows"] == "250"
+    assert first["logger"] == "tvmaze_sync.test"
+    assert first["ts"].endswith("Z") and "T" in first["ts"]
+    assert "message" not in first  # the fields say it all
+    # A value with spaces is cut by the key=value parser: the whole text is kept too.
+    assert records[1]["message"].endswith("error=Expecting value: line 1")
+    assert records[2]["event"] == "cycle_started"
+    # Fields never overwrite the reserved keys.
+    assert (records[3]["event"], records[3]["level"]) == ("weird", "info")
+    assert (records[3]["event_"], records[3]["level_"], records[3]["ts_"]) == ("y", "x", "z")
+
+
+def test_text_lines(stream: io.StringIO) -> None:
+    configure_logging("debug", "text", stream=stream)
+    logging.getLogger("tvmaze_sync.test").debug("page_stored page=%d", 3)
+    (line,) = lines(stream)
+    stamp, level, message = line.split(maxsplit=2)
+    assert len(stamp) == len("2025-01-01T00:00:00") and level == "DEBUG"
+    assert message == "page_stored page=3"
+
+
+def test_configure_twice_keeps_one_handler(stream: io.StringIO) -> None:
+    configure_logging("INFO", "text", stream=stream)
+    configure_logging("INFO", "json", stream=stream)
+    logging.getLogger("tvmaze_sync.test").info("once")
+    assert len(lines(stream)) == 1
+    assert json.loads(lines(stream)[0])["event"] == "once"
+
+
+def _log_secrets_every_way(secrets: list[str]) -> None:
+    log = logging.getLogger("tvmaze_sync.test")
+    for secret in secrets:
+        log.info("request url=%s key=%s", f"http://h/x?apikey={quote(secret, safe='')}", secret)
+        log.warning("quoted data=%r", {"api_key": secret})
+        try:
+            api_key = secret
+            raise RuntimeError(f"Sonarr refused key {api_key!r}")
+        except RuntimeError:
+            log.exception("sonarr_failed")
+        try:
+            raise ValueError(secret)
+        except ValueError:
+            log.error("plain_error", exc_info=True)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_no_secret_reaches_a_log_line(stream: io.StringIO, fmt: str) -> None:
+    secrets = configured_secrets()
+    assert len(secrets) == 3
+    configure_logging("DEBUG", fmt, secrets, stream=stream)
+    _log_secrets_every_way(secrets)
+    output = stream.getvalue()
+    assert "Traceback" in output and "***" in output
+    for secret in secrets:
+        forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe="")}
+        for form in forms:
+            assert form not in output, (secret, form)
+    if fmt == "json":
+        for line in lines(stream):
+            json.loads(line)  # redaction keeps every line valid JSON
+
+
+def test_short_values_are_not_redacted_everywhere(stream: io.StringIO) -> None:
+    """A one-letter 'secret' would blank every such letter; only real secrets are matched."""
+    configure_logging("INFO", "text", ["a"], stream=stream)
+    logging.getLogger("t").info("page_stored page=a")
+    assert "page=a" in stream.getvalue()
+
+
+def test_cli_log_lines_never_show_secrets(tmp_path: Path) -> None:
+    """Through the real entry point, at DEBUG (tracebacks on), against a Sonarr that is down."""
+    env = {
+        **SECRETS,
+        "SONARR_URL": "http://127.0.0.1:9",  # discard port: refused at once
+        "SONARR_TIMEOUT": "2s",
+        "TVMAZE_BASE_URL": "http://127.0.0.1:9",
+        "TVMAZE_TIMEOUT": "2s",
+        "STORAGE_PATH": str(tmp_path / "data"),
+    }
+    result = run_cli(tmp_path, "--log-level", "DEBUG", "--log-format", "json", "sync", env=env)
+    assert result.returncode in (0, 1, 3), result.stderr
+    output = result.stdout + result.stderr
+    for secret in SECRETS.values():
+        assert secret not in output
+        assert json.dumps(secret)[1:-1] not in output
+    if result.returncode:
+        assert result.stderr.strip().splitlines()[-1].startswith("error:")

@@ -1,0 +1,59 @@
+"""Project hygiene that CI must catch: the README's promises, the lint, the exit-code table."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tvmaze_sync.errors import ExitCode
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _first_code_block(markdown: str) -> list[str]:
+    match = re.search(r"^```[^\n]*\n(.*?)^```", markdown, flags=re.S | re.M)
+    assert match, "README has no code block"
+    return match.group(1).splitlines()
+
+
+def _test_command() -> str:
+    lines = [line for line in _first_code_block(README) if "pytest" in line]
+    assert len(lines) == 1, lines
+    return lines[0].split("#", 1)[0].strip()  # the comment after the command is for people
+
+
+def test_readme_opens_with_the_two_newcomer_commands() -> None:
+    head = README.split("```", 2)
+    assert len(head[0].strip().splitlines()) <= 2, "the commands come first"
+    block = _first_code_block(README)
+    assert any("tvmaze-sync sync" in line for line in block)
+    assert _test_command()
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = _test_command()
+    assert command in script.splitlines(), f"{command!r} is not a line of .ci/run"
+
+
+def test_every_exit_code_is_in_the_readme_table() -> None:
+    section = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\|\s*(\d+)\s*\|\s*([^|]+?)\s*\|", section, flags=re.M)
+    table = {int(code): meaning for code, meaning in rows}
+    assert set(table) == {int(code) for code in ExitCode}
+    assert all(meaning for meaning in table.values())
+
+
+def test_ruff_is_clean_on_the_whole_repository() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,170 @@
+"""state.json: atomic saves, a backup only on request, and recovery from every corruption."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from tvmaze_sync.errors import StorageError
+from tvmaze_sync.state import State, StateFile
+
+GOOD = State(
+    last_full_sync="2025-01-15T10:30:00Z",
+    last_tvmaze_page=280,
+    highest_tvmaze_id=70123,
+    last_filter_hash="a1b2c3d4e5f6",
+    initial_sync_complete=True,
+    last_cycle={"ok": True, "results": {"added": 2}},
+)
+OLDER = State(last_tvmaze_page=12, highest_tvmaze_id=3000)
+
+CORRUPTIONS = {
+    "truncated": lambda good: good[: len(good) // 2],
+    "empty": lambda good: b"",
+    "garbage": lambda good: bytes(range(256)) * 4,
+    "nul_bytes": lambda good: b"\x00" * 64,
+    "deeply_nested": lambda good: b"[" * 100_000,
+    "not_an_object": lambda good: b'["last_tvmaze_page", 3]',
+    "wrong_type_int": lambda good: json.dumps({"last_tvmaze_page": "280"}).encode(),
+    "float_for_int": lambda good: json.dumps({"highest_tvmaze_id": 1.5}).encode(),
+    "bool_for_int": lambda good: json.dumps({"last_tvmaze_page": True}).encode(),
+    "wrong_type_bool": lambda good: json.dumps({"initial_sync_complete": "yes"}).encode(),
+    "wrong_type_str": lambda good: json.dumps({"last_full_sync": 12345}).encode(),
+    "wrong_type_dict": lambda good: json.dumps({"last_cycle": []}).encode(),
+}
+
+
+def _events(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage().split()[0] for r in caplog.records if r.name == "tvmaze_sync.state"]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> StateFile:
+    return StateFile(tmp_path)
+
+
+def test_missing_file_is_a_fresh_state_silently(
+    files: StateFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert files.load() == State()
+    assert _events(caplog) == []
+    assert not files.path.exists()  # loading never writes
+
+
+def test_save_then_load_round_trips_without_leaving_a_tmp(files: StateFile) -> None:
+    files.save(GOOD)
+    assert files.load() == GOOD
+    assert not files.tmp.exists()
+    assert not files.bak.exists()  # only backup() writes the .bak
+    assert json.loads(files.path.read_text(encoding="utf-8"))["last_tvmaze_page"] == 280
+    files.save(OLDER)
+    assert files.load() == OLDER
+    assert sorted(p.name for p in files.path.parent.iterdir()) == ["state.json"]
+
+
+def test_backup_writes_only_the_bak(files: StateFile) -> None:
+    files.save(OLDER)
+    files.backup(GOOD)
+    assert files.load() == OLDER
+    assert json.loads(files.bak.read_text(encoding="utf-8"))["highest_tvmaze_id"] == 70123
+    assert not files.tmp.exists()
+
+
+def test_unknown_keys_are_ignored(files: StateFile) -> None:
+    files.path.write_text(json.dumps({**GOOD.to_json(), "from_the_future": 1}), encoding="utf-8")
+    assert files.load() == GOOD
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupt_state_with_a_good_backup_is_restored(
+    files: StateFile, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    files.save(OLDER)
+    files.backup(GOOD)
+    files.path.write_bytes(CORRUPTIONS[kind](files.path.read_bytes()))
+    caplog.set_level(logging.INFO)
+    assert files.load() == GOOD
+    assert _events(caplog) == ["state_corrupt", "state_restored_from_backup"]
+    assert str(files.path) in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_both_corrupt_starts_fresh_and_says_so(
+    files: StateFile, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    files.save(GOOD)
+    files.backup(GOOD)
+    corrupt = CORRUPTIONS[kind](files.path.read_bytes())
+    files.path.write_bytes(corrupt)
+    files.bak.write_bytes(corrupt)
+    caplog.set_level(logging.INFO)
+    assert files.load() == State()
+    assert _events(caplog) == ["state_corrupt", "state_corrupt", "state_reset"]
+    assert all(r.levelno == logging.ERROR for r in caplog.records if r.name.endswith("state"))
+
+
+def test_missing_state_with_a_backup_uses_the_backup(
+    files: StateFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    files.backup(GOOD)
+    caplog.set_level(logging.INFO)
+    assert files.load() == GOOD
+    assert _events(caplog) == ["state_missing", "state_restored_from_backup"]
+
+
+def test_corrupt_state_without_a_backup_starts_fresh(
+    files: StateFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    files.path.write_text("{", encoding="utf-8")
+    caplog.set_level(logging.INFO)
+    assert files.load() == State()
+    assert _events(caplog) == ["state_corrupt", "state_reset"]
+
+
+def test_a_recovered_state_is_saved_whole_next_time(files: StateFile) -> None:
+    files.backup(GOOD)
+    files.path.write_text('{"last_tvmaze_page": ', encoding="utf-8")
+    state = files.load()
+    state.last_tvmaze_page = 281
+    files.save(state)
+    reloaded = files.load()
+    assert reloaded.last_tvmaze_page == 281 and reloaded.highest_tvmaze_id == 70123
+
+
+def test_a_stale_tmp_from_a_killed_write_is_harmless(files: StateFile) -> None:
+    files.save(GOOD)
+    files.tmp.write_text('{"last_tvmaze_page": 9', encoding="utf-8")  # died mid-write
+    assert files.load() == GOOD
+    files.save(OLDER)
+    assert files.load() == OLDER and not files.tmp.exists()
+
+
+def test_unwritable_directory_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    with pytest.raises(StorageError, match="cannot write"):
+        StateFile(tmp_path / "file").save(GOOD)
+
+
+def test_unreadable_state_is_a_storage_error(files: StateFile) -> None:
+    files.path.mkdir()  # a directory where the file should be
+    with pytest.raises(StorageError, match="cannot read"):
+        files.load()
+
+
+def test_save_replaces_atomically(files: StateFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that dies before the rename leaves the previous state.json untouched."""
+    files.save(OLDER)
+
+    def die(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", die)
+    with pytest.raises(StorageError, match="No space left on device"):
+        files.save(GOOD)
+    monkeypatch.undo()
+    assert files.load() == OLDER
