@@ -17,17 +17,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tvmaze_sync import __version__, render
+from tvmaze_sync import __version__, metrics, render
 from tvmaze_sync.config import Config, load_config, starter_yaml
-from tvmaze_sync.errors import DependencyError, ExitCode, TvmazeSyncError
+from tvmaze_sync.errors import DependencyError, ExitCode, LockHeld, TvmazeSyncError
 from tvmaze_sync.logs import configure_logging, redact
-from tvmaze_sync.state import StateFile
+from tvmaze_sync.state import read_state
 from tvmaze_sync.store import Store
 from tvmaze_sync.sync import Runtime, run_cycle
 
@@ -153,15 +153,43 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write nothing to Sonarr; report what would be added.")
     ] = False,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            help="After the cycle (even a failed one), write its metrics to this file in "
+            "node_exporter textfile format, atomically. Name it *.prom.",
+            show_default=False,
+        ),
+    ] = None,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(
+            "--pushgateway",
+            metavar="URL",
+            help="After the cycle (even a failed one), push its metrics to this Prometheus "
+            "Pushgateway (job tvmaze_sync). A failed push is a warning.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run one cycle: TVMaze -> cache -> filters -> Sonarr, then exit.
 
-    Example (crontab): `0 */6 * * * tvmaze-sync sync`
+    Example (crontab): `0 */6 * * * tvmaze-sync sync --metrics-file /var/lib/prom/tvmaze.prom`
     """
     with exit_on_error():
         config = options(ctx).load()
+        metrics.check_export_targets(metrics_file, pushgateway)
         runtime = Runtime(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
-        summary = run_cycle(runtime)
+        export = {"metrics_file": metrics_file, "pushgateway": pushgateway}
+        try:
+            summary = run_cycle(runtime)
+        except LockHeld:
+            raise  # the run holding the lock exports its own cycle
+        except BaseException:
+            metrics.export(config, **export, cycle_ok=False)
+            raise
+        metrics.export(config, **export, cycle_ok=True)
         render.cycle_summary(summary, fmt=config.logging.format)
 
 
@@ -178,29 +206,30 @@ def state(
     """Show the sync state and how many shows are in each processing status."""
     with exit_on_error():
         config = options(ctx).load()
-        data = read_state(config)
+        data = read_state(config.storage_dir)
         if fmt is OutputFormat.json:
             typer.echo(json.dumps(data, indent=2, sort_keys=True))
         else:
             render.state_table(data)
 
 
-def read_state(config: Config) -> dict[str, Any]:
-    """State file plus show counts; reads only, never takes the writer lock."""
-    storage = config.storage_dir
-    state = StateFile(storage).load() if storage.exists() else None
-    counts: dict[str, int] = {}
-    if (storage / "shows.db").exists():
-        store = Store.open(storage, readonly=True)
-        try:
-            counts = store.count_by_status()
-        finally:
-            store.close()
-    return {
-        "storage_path": str(storage),
-        "state": state.to_json() if state else None,
-        "shows": {"total": sum(counts.values()), "by_status": counts},
-    }
+# --- serve ---------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(ctx: typer.Context) -> None:
+    """Run as a service until SIGTERM: a cycle every sync.poll_interval (the first at start)
+    and HTTP endpoints on server.host:server.port.
+
+    GET /health /ready /metrics /state /shows /sonarr/list; POST /trigger /refilter (a bearer
+    token when server.token is set, else loopback clients only).
+    Example (container): `SERVER_HOST=0.0.0.0 tvmaze-sync serve`
+    """
+    from tvmaze_sync import server
+
+    with exit_on_error():
+        config = options(ctx).load()
+        server.serve(config)
 
 
 # --- shows ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tvmaze_sync.errors import StorageError
+from tvmaze_sync.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +118,23 @@ class StateFile:
                 os.close(directory)
         except OSError as error:
             raise StorageError(f"cannot write {target}: {error.strerror}") from None
+
+
+def read_state(storage_dir: Path) -> dict[str, Any]:
+    """State file plus show counts, for `tvmaze-sync state` and GET /state.
+
+    Reads only (a read-only connection, no writer lock), so it never waits on a cycle.
+    """
+    state = StateFile(storage_dir).load() if storage_dir.exists() else None
+    counts: dict[str, int] = {}
+    if (storage_dir / DB_NAME).exists():
+        store = Store.open(storage_dir, readonly=True)
+        try:
+            counts = store.count_by_status()
+        finally:
+            store.close()
+    return {
+        "storage_path": str(storage_dir),
+        "state": state.to_json() if state else None,
+        "shows": {"total": sum(counts.values()), "by_status": counts},
+    }

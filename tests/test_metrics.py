@@ -1,0 +1,437 @@
+"""Metrics: every value comes from the store and state file, whichever process reports it.
+
+The collector is checked against a hand-seeded store, then the cron exports (`sync
+--metrics-file`, `sync --pushgateway`) run as real processes against the simulators and
+their output is parsed back with prometheus_client's own parser.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.fixtures_sonarr import SONARR_API_KEY
+from tests.helpers_cli import run_cli
+from tvmaze_sync.lock import writer_lock
+from tvmaze_sync.metrics import METRICS, build_registry, read_snapshot, split_request_key
+from tvmaze_sync.models import ProcessingStatus, Show
+from tvmaze_sync.state import State, StateFile
+from tvmaze_sync.store import Store, row_from_show
+from tvmaze_sync.testing.httpserver import LoopbackServer
+from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
+from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, load_real_shows
+
+P = ProcessingStatus
+
+
+# --- helpers shared with test_server.py -------------------------------------------------------
+
+
+def small_real_shows() -> list[dict[str, Any]]:
+    """The real recorded shows with id < 750: three index pages, a realistic mix of outcomes
+    under the default filters, and every TVDB id known to the Sonarr simulator's catalogue."""
+    return [show for show in load_real_shows() if show["id"] < 750]
+
+
+def write_config(
+    path: Path,
+    storage: Path,
+    tvmaze_url: str,
+    sonarr: SonarrSimulator | None = None,
+    sonarr_key: str = SONARR_API_KEY,
+    **server: Any,
+) -> Path:
+    data: dict[str, Any] = {
+        "tvmaze": {"base_url": tvmaze_url, "rate_limit": 1000, "timeout": "10s"},
+        "storage": {"path": str(storage)},
+        "sync": {"poll_interval": "1h"},
+    }
+    if sonarr is not None:
+        data["sonarr"] = {
+            "url": sonarr.url,
+            "api_key": sonarr_key,
+            "root_folder": "/tv",
+            "quality_profile": "HD-1080p",
+            "tags": ["auto-sync"],
+            "timeout": "10s",
+        }
+    if server:
+        data["server"] = server
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def families(text: str) -> dict[str, Metric]:
+    """Parse exposition text; counters are keyed by their sample name (`..._total`)."""
+    out: dict[str, Metric] = {}
+    for family in text_string_to_metric_families(text):
+        name = family.name + "_total" if family.type == "counter" else family.name
+        out[name] = family
+    return out
+
+
+def samples(family: Metric, label: str | None = None) -> dict[str, float]:
+    """label value -> sample value (created/other suffixes ignored)."""
+    out: dict[str, float] = {}
+    for sample in family.samples:
+        if sample.name.endswith("_created"):
+            continue
+        out[sample.labels[label] if label else ""] = sample.value
+    return out
+
+
+def value(family: Metric) -> float | None:
+    values = samples(family)
+    return values.get("")
+
+
+def read_store(storage: Path) -> dict[str, Any]:
+    """What the metrics must equal, read straight from SQLite."""
+    store = Store.open(storage, readonly=True)
+    try:
+        return {
+            "by_status": store.count_by_status(),
+            "highest_id": store.highest_id() or 0,
+            "processed": store.counters("shows_processed"),
+            "requests": store.counters("api_requests"),
+            "reasons": [
+                row["filter_reason"]
+                for row in store.rows_where("processing_status = ?", ["filtered"])
+            ],
+        }
+    finally:
+        store.close()
+
+
+# --- the collector over a seeded store --------------------------------------------------------
+
+SEEDED: list[tuple[int, ProcessingStatus, str | None]] = [
+    (1, P.FILTERED, "genre_excluded:Reality"),
+    (2, P.FILTERED, "genre_excluded:News"),
+    (3, P.FILTERED, "language_not_included:Japanese"),
+    (4, P.FILTERED, "status_ended"),
+    (5, P.ADDED, None),
+    (6, P.EXISTS, None),
+    (7, P.PENDING_TVDB, None),
+    (8, P.PENDING_TVDB, None),
+    (9, P.PENDING, None),
+    (10, P.FAILED, None),
+]
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Path:
+    storage = tmp_path / "data"
+    storage.mkdir()
+    store = Store.open(storage)
+    try:
+        rows = [row_from_show(Show(tvmaze_id=i, title=f"Show {i}")) for i, _, _ in SEEDED]
+        store.upsert_shows(rows, now="2025-01-01T00:00:00Z")
+        with store.atomic():
+            for tvmaze_id, status, reason in SEEDED:
+                store.db.execute(
+                    "UPDATE shows SET processing_status = ?, filter_reason = ? WHERE tvmaze_id = ?",
+                    [status.value, reason, tvmaze_id],
+                )
+            # a pending show backing off after a Sonarr 5xx
+            store.db.execute("UPDATE shows SET retry_after = ? WHERE tvmaze_id = 9", ["2030"])
+            store.bump_counter("shows_processed", P.ADDED.value, 7)
+            store.bump_counter("shows_processed", P.FILTERED.value, 40)
+            store.bump_counter("api_requests", "tvmaze:page:200", 12)
+            store.bump_counter("api_requests", "sonarr:series_add:201", 7)
+            store.bump_counter("api_requests", "odd", 1)
+    finally:
+        store.close()
+    state = State(
+        initial_sync_complete=True,
+        highest_tvmaze_id=10,
+        last_cycle={
+            "started_at": "2025-01-15T10:00:00Z",
+            "finished_at": "2025-01-15T10:02:05Z",
+            "duration_seconds": 125.5,
+            "ok": True,
+            "results": {"added": 2, "filtered": 3},
+        },
+    )
+    StateFile(storage).save(state)
+    return storage
+
+
+def test_collector_reports_what_the_store_and_state_hold(seeded: Path) -> None:
+    registry = build_registry(seeded, next_run=lambda: 1_800_000_000.0, sonarr_healthy=lambda: True)
+    got = families(generate_latest(registry).decode())
+
+    assert value(got["tvmaze_sync_last_run_timestamp"]) == 1736935325.0  # 2025-01-15T10:02:05Z
+    assert value(got["tvmaze_sync_last_run_duration_seconds"]) == 125.5
+    assert value(got["tvmaze_sync_next_run_timestamp"]) == 1_800_000_000.0
+    assert value(got["tvmaze_sync_initial_complete"]) == 1.0
+    assert value(got["tvmaze_sync_healthy"]) == 1.0
+    assert value(got["tvmaze_shows_highest_id"]) == 10.0
+    assert value(got["tvmaze_sonarr_healthy"]) == 1.0
+
+    totals = samples(got["tvmaze_shows_total"], "status")
+    assert totals == {
+        status.value: float(sum(1 for _, s, _ in SEEDED if s is status)) for status in P
+    }
+    # Rule only: the value after ':' would make one series per genre, language...
+    assert samples(got["tvmaze_shows_filtered_by_reason"], "reason") == {
+        "genre_excluded": 2.0,
+        "language_not_included": 1.0,
+        "status_ended": 1.0,
+    }
+    assert samples(got["tvmaze_shows_pending_retry"], "reason") == {
+        "no_tvdb": 2.0,
+        "sonarr_error": 1.0,
+    }
+    lifetime = samples(got["tvmaze_shows_processed_total"], "result")
+    assert lifetime["added"] == 7.0 and lifetime["filtered"] == 40.0 and lifetime["failed"] == 0.0
+    last = samples(got["tvmaze_sync_shows_processed"], "result")
+    assert last["added"] == 2.0 and last["filtered"] == 3.0 and last["exists"] == 0.0
+    requests = {
+        (s.labels["service"], s.labels["endpoint"], s.labels["status"]): s.value
+        for s in got["tvmaze_api_requests_total"].samples
+        if s.name.endswith("_total")
+    }
+    assert requests == {
+        ("tvmaze", "page", "200"): 12.0,
+        ("sonarr", "series_add", "201"): 7.0,
+        ("odd", "unknown", "unknown"): 1.0,
+    }
+
+
+def test_every_listed_metric_is_exported_with_its_type_and_labels(seeded: Path) -> None:
+    registry = build_registry(seeded, next_run=lambda: 1.0, sonarr_healthy=lambda: False)
+    got = families(generate_latest(registry).decode())
+    assert set(got) == {spec.name for spec in METRICS}
+    for spec in METRICS:
+        family = got[spec.name]
+        assert family.type == spec.kind, spec.name
+        assert family.samples, spec.name
+        for sample in family.samples:
+            assert set(sample.labels) == set(spec.labels), spec.name
+    assert value(got["tvmaze_sonarr_healthy"]) == 0.0
+
+
+def test_a_missing_storage_reads_as_empty_not_as_an_error(tmp_path: Path) -> None:
+    registry = build_registry(tmp_path / "never-created")
+    got = families(generate_latest(registry).decode())
+    assert value(got["tvmaze_sync_healthy"]) is None  # no cycle yet: unknown, not "failed"
+    assert value(got["tvmaze_sync_next_run_timestamp"]) is None  # cron: no schedule known
+    assert value(got["tvmaze_sonarr_healthy"]) is None  # not configured
+    assert set(samples(got["tvmaze_shows_total"], "status").values()) == {0.0}
+
+
+def test_healthy_override_reports_a_failure_the_state_never_saw(seeded: Path) -> None:
+    registry = build_registry(seeded, healthy_override=False)
+    assert value(families(generate_latest(registry).decode())["tvmaze_sync_healthy"]) == 0.0
+
+
+def test_snapshot_tolerates_a_corrupt_database(tmp_path: Path) -> None:
+    (tmp_path / "shows.db").write_bytes(b"this is not sqlite" * 100)
+    snap = read_snapshot(tmp_path)
+    assert snap.by_status == {}
+
+
+def test_split_request_key() -> None:
+    assert split_request_key("sonarr:series:lookup:200") == ["sonarr", "series", "lookup:200"]
+    assert split_request_key("tvmaze:page") == ["tvmaze", "page", "unknown"]
+
+
+# --- cron exports, real processes against the simulators --------------------------------------
+
+
+@pytest.fixture
+def cron(tmp_path: Path, tvmaze_sim_factory: Any, sonarr_sim: SonarrSimulator) -> dict[str, Any]:
+    tvmaze: TvmazeSimulator = tvmaze_sim_factory(shows=small_real_shows(), rate_limit=None)
+    storage = tmp_path / "data"
+    config = write_config(tmp_path / "config.yaml", storage, tvmaze.url, sonarr_sim)
+    return {"config": config, "storage": storage, "tvmaze": tvmaze, "sonarr": sonarr_sim}
+
+
+def test_sync_metrics_file_holds_what_the_store_says(tmp_path: Path, cron: dict[str, Any]) -> None:
+    prom = tmp_path / "prom" / "tvmaze.prom"
+    prom.parent.mkdir()
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--metrics-file", str(prom))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in prom.parent.iterdir()) == ["tvmaze.prom"]  # no temp left
+    got = families(prom.read_text())
+    assert set(got) == {spec.name for spec in METRICS}
+
+    stored = read_store(cron["storage"])
+    state = StateFile(cron["storage"]).load()
+    totals = samples(got["tvmaze_shows_total"], "status")
+    assert totals == {k: float(v) for k, v in stored["by_status"].items()}
+    assert sum(totals.values()) == len(small_real_shows())
+    assert value(got["tvmaze_shows_highest_id"]) == float(stored["highest_id"])
+    lifetime = samples(got["tvmaze_shows_processed_total"], "result")
+    assert {k: v for k, v in lifetime.items() if v} == {
+        k: float(v) for k, v in stored["processed"].items() if v
+    }
+    requests = {
+        ":".join((s.labels["service"], s.labels["endpoint"], s.labels["status"])): s.value
+        for s in got["tvmaze_api_requests_total"].samples
+        if s.name.endswith("_total")
+    }
+    assert requests == {k: float(v) for k, v in stored["requests"].items()}
+    assert requests.get("tvmaze:page:200", 0) >= 3  # three index pages were fetched
+    rules: dict[str, float] = {}
+    for reason in stored["reasons"]:
+        rule = (reason or "unknown").split(":", 1)[0]
+        rules[rule] = rules.get(rule, 0.0) + 1
+    assert samples(got["tvmaze_shows_filtered_by_reason"], "reason") == rules
+    assert all(":" not in r for r in rules)
+    last = state.last_cycle
+    assert value(got["tvmaze_sync_healthy"]) == 1.0 and last["ok"] is True
+    assert value(got["tvmaze_sync_last_run_duration_seconds"]) == last["duration_seconds"]
+    cycle = samples(got["tvmaze_sync_shows_processed"], "result")
+    assert {k: v for k, v in cycle.items() if v} == {
+        k: float(v) for k, v in last["results"].items() if v
+    }
+    assert value(got["tvmaze_sync_initial_complete"]) == float(state.initial_sync_complete)
+    assert value(got["tvmaze_sonarr_healthy"]) == 1.0
+    assert value(got["tvmaze_sync_next_run_timestamp"]) is None  # cron knows no schedule
+
+    # A second process reading the same storage reports exactly the same numbers.
+    again = tmp_path / "prom" / "again.prom"
+    registry = build_registry(cron["storage"], sonarr_healthy=lambda: True)
+    again.write_bytes(generate_latest(registry))
+    assert again.read_text() == prom.read_text()
+
+
+def test_a_failed_cycle_still_exports_healthy_0(tmp_path: Path, cron: dict[str, Any]) -> None:
+    prom = tmp_path / "failed.prom"
+    cron["sonarr"].unauthorized = True  # as if the key had been rotated: the cycle must stop
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--metrics-file", str(prom))
+    assert result.returncode == 3, result.stderr
+    got = families(prom.read_text())
+    assert value(got["tvmaze_sync_healthy"]) == 0.0
+    assert StateFile(cron["storage"]).load().last_cycle["ok"] is False
+    assert value(got["tvmaze_sonarr_healthy"]) == 0.0
+
+
+def test_a_cycle_failing_before_it_starts_exports_healthy_0(tmp_path: Path) -> None:
+    storage = tmp_path / "not-a-dir"
+    storage.write_text("a file where the storage directory should be")
+    config = write_config(tmp_path / "config.yaml", storage, "http://127.0.0.1:9")
+    prom = tmp_path / "early.prom"
+    result = run_cli(tmp_path, "-c", str(config), "sync", "--metrics-file", str(prom))
+    assert result.returncode == 2, result.stderr
+    assert value(families(prom.read_text())["tvmaze_sync_healthy"]) == 0.0
+
+
+def test_bad_export_targets_are_refused_before_the_cycle(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.yaml", tmp_path / "data", "http://127.0.0.1:9")
+    missing = tmp_path / "nope" / "x.prom"
+    result = run_cli(tmp_path, "-c", str(config), "sync", "--metrics-file", str(missing))
+    assert result.returncode == 2
+    assert "--metrics-file" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli(tmp_path, "-c", str(config), "sync", "--pushgateway", "ftp://gw")
+    assert result.returncode == 2
+    assert "--pushgateway" in result.stderr
+    assert not (tmp_path / "data" / "state.json").exists()  # no cycle ran
+
+
+def test_lock_held_exports_nothing(tmp_path: Path, cron: dict[str, Any]) -> None:
+    prom = tmp_path / "locked.prom"
+    cron["storage"].mkdir()
+    with writer_lock(cron["storage"]):
+        result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--metrics-file", str(prom))
+    assert result.returncode == 75
+    assert not prom.exists()  # the run holding the lock exports its own cycle
+
+
+class _Gateway(BaseHTTPRequestHandler):
+    """A Pushgateway stand-in: records each push (method, path, body)."""
+
+    def do_PUT(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server.pushes.append((self.command, self.path, self.rfile.read(length)))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway() -> Iterator[LoopbackServer]:
+    with LoopbackServer(_Gateway, pushes=[]) as server:
+        yield server
+
+
+def test_pushgateway_receives_the_same_metrics(
+    tmp_path: Path, cron: dict[str, Any], gateway: LoopbackServer
+) -> None:
+    prom = tmp_path / "both.prom"
+    result = run_cli(
+        tmp_path,
+        "-c",
+        str(cron["config"]),
+        "sync",
+        "--metrics-file",
+        str(prom),
+        "--pushgateway",
+        gateway.url,
+    )
+    assert result.returncode == 0, result.stderr
+    assert gateway.httpd is not None
+    pushes = gateway.httpd.pushes  # type: ignore[attr-defined]
+    assert [(m, p) for m, p, _ in pushes] == [("PUT", "/metrics/job/tvmaze_sync")]
+    pushed = families(pushes[0][2].decode())
+    assert set(pushed) == {spec.name for spec in METRICS}
+    assert samples(pushed["tvmaze_shows_total"], "status") == samples(
+        families(prom.read_text())["tvmaze_shows_total"], "status"
+    )
+
+
+def test_a_failed_push_is_a_warning_not_an_exit_code(tmp_path: Path, cron: dict[str, Any]) -> None:
+    unreachable = "http://pushuser:pushpassword@127.0.0.1:9"
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--pushgateway", unreachable)
+    assert result.returncode == 0, result.stderr
+    assert "metrics_push_failed" in result.stderr
+    assert "pushpassword" not in result.stderr
+
+
+def test_no_secret_reaches_the_metrics(tmp_path: Path, cron: dict[str, Any]) -> None:
+    prom = tmp_path / "secret.prom"
+    config = yaml.safe_load(cron["config"].read_text())
+    config["tvmaze"]["api_key"] = "tvmaze-premium-secret"
+    config["server"] = {"token": "server-token-secret"}
+    cron["config"].write_text(yaml.safe_dump(config))
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--metrics-file", str(prom))
+    assert result.returncode == 0, result.stderr
+    text = prom.read_text() + json.dumps(StateFile(cron["storage"]).load().to_json())
+    for secret in ("tvmaze-premium-secret", "server-token-secret", SONARR_API_KEY):
+        assert secret not in text
+        assert secret not in result.stderr
+
+
+def test_metrics_reads_never_wait_for_a_writer(seeded: Path) -> None:
+    """A scrape while another connection holds a write transaction still answers."""
+    writer = Store.open(seeded)
+    done = threading.Event()
+    try:
+        writer.db.execute("BEGIN IMMEDIATE")
+        writer.db.execute("UPDATE shows SET title = 'x' WHERE tvmaze_id = 1")
+
+        def scrape() -> None:
+            generate_latest(build_registry(seeded))
+            done.set()
+
+        thread = threading.Thread(target=scrape, daemon=True)
+        thread.start()
+        assert done.wait(10)
+    finally:
+        writer.db.execute("ROLLBACK")
+        writer.close()

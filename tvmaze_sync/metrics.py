@@ -1,0 +1,433 @@
+"""Prometheus metrics, read from the store and the state file at scrape time.
+
+A cron `sync` is a short process, so nothing is kept in memory between runs: every value is
+read from what `shows.db` (statuses, lifetime counters) and `state.json` (the last cycle)
+hold when the registry is collected. A cron run exporting through `--metrics-file` or
+`--pushgateway` and a long-running `serve` answering `/metrics` therefore report the same
+numbers for the same storage directory.
+
+Two values are not stored facts and come from the process instead:
+- `tvmaze_sync_next_run_timestamp`: only `serve` knows its schedule. A cron run leaves the
+  metric without a sample (the schedule lives in the crontab, which we cannot see; a guess
+  from `sync.poll_interval` would be wrong whenever cron uses another period).
+- `tvmaze_sonarr_healthy`: a live `GET /api/v3/system/status` (`probe_sonarr`); no sample
+  when Sonarr is not configured, since "unreachable" would be a false alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textfile
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tvmaze_sync.config import Config, SonarrConfig
+from tvmaze_sync.errors import ConfigError, StorageError
+from tvmaze_sync.models import ProcessingStatus
+from tvmaze_sync.state import State, StateFile
+from tvmaze_sync.store import DB_NAME, Store
+from tvmaze_sync.timeutil import parse_iso
+
+log = logging.getLogger(__name__)
+
+PUSH_JOB = "tvmaze_sync"
+PUSH_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One exported metric; the list below is the single source for the metrics reference."""
+
+    name: str  # as scraped (counters end in _total)
+    kind: Literal["gauge", "counter"]
+    labels: tuple[str, ...]
+    help: str
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "tvmaze_sync_last_run_timestamp",
+        "gauge",
+        (),
+        "Unix time the last sync cycle finished (successfully or not; see healthy).",
+    ),
+    MetricSpec(
+        "tvmaze_sync_last_run_duration_seconds", "gauge", (), "Duration of the last sync cycle."
+    ),
+    MetricSpec(
+        "tvmaze_sync_next_run_timestamp",
+        "gauge",
+        (),
+        "Unix time of the next scheduled cycle (serve only; no sample under cron).",
+    ),
+    MetricSpec(
+        "tvmaze_sync_initial_complete",
+        "gauge",
+        (),
+        "1 once the initial full sync of the TVMaze index has completed.",
+    ),
+    MetricSpec(
+        "tvmaze_sync_healthy", "gauge", (), "1 if the last sync cycle completed successfully."
+    ),
+    MetricSpec("tvmaze_shows_total", "gauge", ("status",), "Cached shows by processing status."),
+    MetricSpec(
+        "tvmaze_shows_filtered_by_reason",
+        "gauge",
+        ("reason",),
+        "Filtered shows by the rule that first excluded them (rule only, no value).",
+    ),
+    MetricSpec("tvmaze_shows_highest_id", "gauge", (), "Highest TVMaze id seen."),
+    MetricSpec(
+        "tvmaze_shows_processed_total",
+        "counter",
+        ("result",),
+        "Shows that reached each result, over the life of the cache.",
+    ),
+    MetricSpec(
+        "tvmaze_sync_shows_processed",
+        "gauge",
+        ("result",),
+        "Shows that reached each result in the last cycle.",
+    ),
+    MetricSpec(
+        "tvmaze_api_requests_total",
+        "counter",
+        ("service", "endpoint", "status"),
+        "HTTP requests made to TVMaze and Sonarr, over the life of the cache.",
+    ),
+    MetricSpec(
+        "tvmaze_sonarr_healthy",
+        "gauge",
+        (),
+        "1 if Sonarr answered GET /api/v3/system/status (no sample when not configured).",
+    ),
+    MetricSpec(
+        "tvmaze_shows_pending_retry",
+        "gauge",
+        ("reason",),
+        "Shows awaiting a retry: no_tvdb (no TVDB id yet), sonarr_error (transient failure).",
+    ),
+)
+
+SPECS = {spec.name: spec for spec in METRICS}
+
+#: Reasons of `tvmaze_shows_pending_retry`, always exported (0 when empty).
+RETRY_REASONS = ("no_tvdb", "sonarr_error")
+
+
+# --- what the store and the state file hold -------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """Every stored fact the metrics need, read in one short read-only pass."""
+
+    state: State = field(default_factory=State)
+    by_status: dict[str, int] = field(default_factory=dict)
+    filtered_by_rule: dict[str, int] = field(default_factory=dict)
+    pending_retry: dict[str, int] = field(default_factory=dict)
+    highest_id: int | None = None
+    processed_lifetime: dict[str, int] = field(default_factory=dict)
+    api_requests: dict[str, int] = field(default_factory=dict)
+
+
+# The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
+# labelling by value would give one series per genre, language, network... (unbounded).
+_FILTERED_BY_RULE_SQL = """
+SELECT CASE WHEN instr(filter_reason, ':') > 0
+            THEN substr(filter_reason, 1, instr(filter_reason, ':') - 1)
+            ELSE COALESCE(NULLIF(filter_reason, ''), 'unknown') END AS rule,
+       COUNT(*)
+FROM shows WHERE processing_status = ? GROUP BY rule
+"""
+
+_PENDING_RETRY_SQL = """
+SELECT CASE WHEN processing_status = ? THEN 'no_tvdb' ELSE 'sonarr_error' END AS reason,
+       COUNT(*)
+FROM shows
+WHERE processing_status = ? OR (processing_status = ? AND retry_after IS NOT NULL)
+GROUP BY reason
+"""
+
+
+def read_snapshot(storage_dir: Path) -> Snapshot:
+    """Read the metrics' facts without ever blocking a writer (read-only SQLite, WAL).
+
+    A storage directory or database that does not exist yet reads as empty; an unreadable
+    one is logged and reads as empty too, so a scrape still reports `healthy` and friends.
+    """
+    snap = Snapshot()
+    if storage_dir.is_dir():
+        try:
+            snap.state = StateFile(storage_dir).load()
+        except StorageError as error:
+            log.warning("metrics_state_unreadable error=%s", error)
+    if not (storage_dir / DB_NAME).exists():
+        return snap
+    try:
+        store = Store.open(storage_dir, readonly=True)
+    except StorageError as error:
+        log.warning("metrics_store_unreadable error=%s", error)
+        return snap
+    try:
+        snap.by_status = store.count_by_status()
+        snap.highest_id = store.highest_id()
+        snap.filtered_by_rule = dict(
+            store.db.execute(_FILTERED_BY_RULE_SQL, [ProcessingStatus.FILTERED]).fetchall()
+        )
+        pending = ProcessingStatus.PENDING_TVDB
+        snap.pending_retry = dict(
+            store.db.execute(
+                _PENDING_RETRY_SQL, [pending, pending, ProcessingStatus.PENDING]
+            ).fetchall()
+        )
+        snap.processed_lifetime = store.counters("shows_processed")
+        snap.api_requests = store.counters("api_requests")
+    except sqlite3.DatabaseError as error:
+        log.warning("metrics_store_unreadable error=%s", error)
+    finally:
+        store.close()
+    return snap
+
+
+# --- the collector --------------------------------------------------------------------------
+
+
+def _gauge(name: str, value: float | None = None) -> GaugeMetricFamily:
+    spec = SPECS[name]
+    if spec.labels:
+        return GaugeMetricFamily(name, spec.help, labels=spec.labels)
+    return GaugeMetricFamily(name, spec.help, value=value)
+
+
+def _counter(name: str) -> CounterMetricFamily:
+    spec = SPECS[name]
+    return CounterMetricFamily(name, spec.help, labels=spec.labels)
+
+
+def _by_status(counts: dict[str, int]) -> dict[str, int]:
+    """Every status present (0 when absent), so rate() and alerts see each series from the start."""
+    out = {status.value: 0 for status in ProcessingStatus}
+    for key, value in counts.items():
+        out[str(key)] = int(value)
+    return out
+
+
+class SyncCollector(Collector):
+    """Reads a fresh `Snapshot` on every collect; safe to call from many threads at once.
+
+    `next_run` and `sonarr_healthy` are the process-held values (see the module docstring);
+    `healthy_override` lets a cron run that failed before it could record its cycle (for
+    example, an unwritable storage path) still export `healthy 0`.
+    """
+
+    def __init__(
+        self,
+        storage_dir: Path,
+        *,
+        next_run: Callable[[], float | None] | None = None,
+        sonarr_healthy: Callable[[], bool | None] | None = None,
+        healthy_override: bool | None = None,
+    ) -> None:
+        self.storage_dir = storage_dir
+        self.next_run = next_run or (lambda: None)
+        self.sonarr_healthy = sonarr_healthy or (lambda: None)
+        self.healthy_override = healthy_override
+
+    def collect(self) -> Iterator[Metric]:
+        snap = read_snapshot(self.storage_dir)
+        state = snap.state
+        last = state.last_cycle or {}
+
+        finished = _timestamp(last.get("finished_at"))
+        yield _gauge("tvmaze_sync_last_run_timestamp", finished)
+        duration = last.get("duration_seconds")
+        yield _gauge(
+            "tvmaze_sync_last_run_duration_seconds",
+            float(duration) if isinstance(duration, (int, float)) else None,
+        )
+        yield _gauge("tvmaze_sync_next_run_timestamp", self.next_run())
+        yield _gauge("tvmaze_sync_initial_complete", 1.0 if state.initial_sync_complete else 0.0)
+        healthy: bool | None = bool(last.get("ok")) if last else None
+        if self.healthy_override is not None:
+            healthy = self.healthy_override
+        yield _gauge("tvmaze_sync_healthy", None if healthy is None else float(healthy))
+
+        family = _gauge("tvmaze_shows_total")
+        for status, count in _by_status(snap.by_status).items():
+            family.add_metric([status], count)
+        yield family
+
+        family = _gauge("tvmaze_shows_filtered_by_reason")
+        for rule, count in sorted(snap.filtered_by_rule.items()):
+            family.add_metric([str(rule)], count)
+        yield family
+
+        highest = max(
+            (v for v in (snap.highest_id, state.highest_tvmaze_id) if v is not None), default=0
+        )
+        yield _gauge("tvmaze_shows_highest_id", highest)
+
+        counter = _counter("tvmaze_shows_processed_total")
+        for result, count in _by_status(snap.processed_lifetime).items():
+            counter.add_metric([result], count)
+        yield counter
+
+        family = _gauge("tvmaze_sync_shows_processed")
+        results = last.get("results") if isinstance(last.get("results"), dict) else {}
+        for result, count in _by_status(results or {}).items():
+            family.add_metric([result], count)
+        yield family
+
+        counter = _counter("tvmaze_api_requests_total")
+        for key, count in sorted(snap.api_requests.items()):
+            counter.add_metric(split_request_key(key), count)
+        yield counter
+
+        sonarr = self.sonarr_healthy()
+        yield _gauge("tvmaze_sonarr_healthy", None if sonarr is None else float(sonarr))
+
+        family = _gauge("tvmaze_shows_pending_retry")
+        for reason in RETRY_REASONS:
+            family.add_metric([reason], snap.pending_retry.get(reason, 0))
+        yield family
+
+
+def split_request_key(key: str) -> list[str]:
+    """Split "tvmaze:page:200" into service, endpoint, status ("unknown" fills gaps)."""
+    parts = key.split(":", 2)
+    return parts + ["unknown"] * (3 - len(parts))
+
+
+def _timestamp(text: object) -> float | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        return None
+
+
+def build_registry(storage_dir: Path, **collector_options: object) -> CollectorRegistry:
+    """A registry holding only our collector (no process/platform metrics: a cron run's
+    would describe a process that has already exited)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SyncCollector(storage_dir, **collector_options))  # type: ignore[arg-type]
+    return registry
+
+
+# --- cron-mode export -----------------------------------------------------------------------
+
+
+def check_export_targets(metrics_file: Path | None, pushgateway: str | None) -> None:
+    """Refuse unusable targets before the cycle runs, so a typo is exit 2, not a lost export."""
+    problems: list[str] = []
+    if metrics_file is not None:
+        parent = metrics_file.parent
+        if not parent.is_dir():
+            problems.append(f"--metrics-file: directory {parent} does not exist")
+        elif metrics_file.is_dir():
+            problems.append(f"--metrics-file: {metrics_file} is a directory")
+    if pushgateway is not None:
+        parts = urlsplit(pushgateway)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(
+                f"--pushgateway: {_safe_url(pushgateway)!r} is not an http:// or https:// URL"
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
+def export(
+    config: Config,
+    *,
+    metrics_file: Path | None = None,
+    pushgateway: str | None = None,
+    cycle_ok: bool | None = None,
+) -> None:
+    """Write the textfile and/or push, after a cycle. Never raises: a failed export is a
+    warning, because the cycle's own outcome decides the exit code."""
+    if metrics_file is None and pushgateway is None:
+        return
+    probe = probe_sonarr(config.sonarr)
+    registry = build_registry(
+        config.storage_dir,
+        sonarr_healthy=lambda: None if probe is None else probe.ok,
+        healthy_override=None if cycle_ok is None or cycle_ok else False,
+    )
+    if metrics_file is not None:
+        try:
+            write_to_textfile(str(metrics_file), registry)
+            log.info("metrics_written path=%s", metrics_file)
+        except OSError as error:
+            log.warning("metrics_write_failed path=%s error=%s", metrics_file, error.strerror)
+    if pushgateway is not None:
+        try:
+            push_to_gateway(pushgateway, job=PUSH_JOB, registry=registry, timeout=PUSH_TIMEOUT)
+            log.info("metrics_pushed gateway=%s", _safe_url(pushgateway))
+        except Exception as error:  # urllib raises many types; none may fail the cycle
+            log.warning(
+                "metrics_push_failed gateway=%s error=%s",
+                _safe_url(pushgateway),
+                _safe_url(str(error)),
+            )
+
+
+def _safe_url(text: str) -> str:
+    """Drop `user:password@` from anything URL-like before it reaches a log line."""
+    parts = urlsplit(text)
+    if parts.password is None and parts.username is None:
+        return text
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return parts._replace(netloc=host).geturl()
+
+
+# --- Sonarr reachability --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SonarrProbe:
+    ok: bool
+    version: str | None = None
+    reason: str | None = None  # why not ok, one line, never holding the API key
+    refused: bool = False  # Sonarr answered but refused the key: waiting will not help
+
+
+def probe_sonarr(config: SonarrConfig) -> SonarrProbe | None:
+    """One cheap `GET /api/v3/system/status` with the configured key and timeout.
+
+    None when Sonarr is not configured. The full validation (profiles, folders, tags) is the
+    cycle's job; this only answers "does Sonarr answer us right now", for /ready and
+    `tvmaze_sonarr_healthy`.
+    """
+    if config.url is None or not config.api_key:
+        return None
+    from pyarr import PyarrAccessRestricted, PyarrConnectionError, PyarrUnauthorizedError, Sonarr
+
+    try:
+        with Sonarr(
+            host=str(config.url),
+            api_key=config.api_key,
+            request_timeout=int(config.timeout),
+            api_ver="v3",
+        ) as client:
+            status = client.system.get_status()
+    except (PyarrUnauthorizedError, PyarrAccessRestricted):
+        return SonarrProbe(
+            False, reason="Sonarr refused the API key (check sonarr.api_key)", refused=True
+        )
+    except PyarrConnectionError:
+        return SonarrProbe(False, reason=f"Sonarr at {_safe_url(str(config.url))} is unreachable")
+    except Exception as error:
+        return SonarrProbe(False, reason=f"Sonarr answered with an error ({type(error).__name__})")
+    version = status.get("version") if isinstance(status, dict) else None
+    return SonarrProbe(True, version=str(version) if version else None)

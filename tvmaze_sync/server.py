@@ -1,0 +1,671 @@
+"""`tvmaze-sync serve`: the HTTP endpoints and the poll loop, over the same core as the CLI.
+
+A daemon face of the cron tool, so the spec's container works unchanged: one cycle at start
+and then every `sync.poll_interval`, under the same writer lock as cron runs (a cron `sync`
+holding it makes a scheduled cycle log `cycle_skipped`, not fail).
+
+Threads: the standard library's ThreadingHTTPServer answers each request in its own thread
+and every request opens its own read-only Store, so a scrape or a query never waits for a
+running cycle (SQLite WAL lets readers run beside the writer). The cycle runs in the
+scheduler thread, or in a short-lived thread for POST /trigger; `_busy` keeps this process to
+one cycle or refilter at a time.
+
+Shutdown (SIGTERM/SIGINT): stop scheduling, let a running cycle finish for up to
+`server.shutdown_timeout` (the cycle saves state.json itself when it ends), then stop the
+HTTP server and return, so the process exits 0. A cycle still running after the timeout is
+asked to stop at its next wait (its sleeps raise), which unwinds through the cycle's own
+state save; one still stuck after that is abandoned, which every cycle survives by design.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import re
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tvmaze_sync import __version__, filters
+from tvmaze_sync.config import Config
+from tvmaze_sync.errors import (
+    ConfigError,
+    CycleError,
+    DependencyError,
+    LockHeld,
+    StorageError,
+    TvmazeSyncError,
+)
+from tvmaze_sync.lock import writer_lock
+from tvmaze_sync.metrics import SonarrProbe, build_registry, probe_sonarr
+from tvmaze_sync.models import ProcessingStatus
+from tvmaze_sync.state import read_state
+from tvmaze_sync.store import Store, prepare_storage_dir
+from tvmaze_sync.sync import Runtime, run_cycle
+from tvmaze_sync.timeutil import Clock, iso, system_clock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_OFFSET = 10**9
+#: How long POST /trigger waits to learn whether its cycle got the writer lock.
+TRIGGER_WAIT = 5.0
+#: After shutdown_timeout, how long an interrupted cycle gets to unwind and save state.
+ABORT_GRACE = 15.0
+#: /ready answers from a probe at most this old, so a probe storm never floods Sonarr.
+PROBE_MAX_AGE = 1.0
+
+#: Statuses `/sonarr/list` offers: shows that pass the filters and that Sonarr can import
+#: (pending = decided and waiting, added/exists = already in Sonarr, so a list-driven Sonarr
+#: keeps them). pending_tvdb has no usable TVDB id; failed, skipped, excluded and
+#: removed_by_user are shows the user or Sonarr said no to.
+SONARR_LIST_STATUSES = (ProcessingStatus.PENDING, ProcessingStatus.ADDED, ProcessingStatus.EXISTS)
+
+#: Columns /shows returns; `raw` (the full TVMaze JSON) is left out, it is large.
+SHOW_FIELDS = (
+    "tvmaze_id",
+    "title",
+    "processing_status",
+    "filter_reason",
+    "filter_reasons",
+    "tvdb_id",
+    "imdb_id",
+    "language",
+    "country",
+    "type",
+    "status",
+    "premiered",
+    "ended",
+    "network",
+    "web_channel",
+    "genres",
+    "runtime",
+    "rating",
+    "sonarr_series_id",
+    "added_to_sonarr_at",
+    "retry_after",
+    "retry_count",
+    "error_message",
+    "last_checked",
+    "tvmaze_updated_at",
+)
+
+
+# --- pure request logic (unit-tested without a socket) --------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and IPv4-mapped loopback; anything unparsable is not loopback."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def authorize(
+    authorization: str | None, client_host: str, token: str | None
+) -> tuple[HTTPStatus, str] | None:
+    """May this client use a POST endpoint? None if so, else the status and why not.
+
+    With `server.token` set, `Authorization: Bearer <token>` must match (constant-time, so
+    response timing does not leak the token). Without a token only loopback clients may
+    write: an unauthenticated endpoint that starts work must not face the network.
+    """
+    if token:
+        scheme, _, given = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode("utf-8"), token.encode("utf-8")
+        ):
+            return HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token"
+        return None
+    if not is_loopback(client_host):
+        return (
+            HTTPStatus.FORBIDDEN,
+            "POST endpoints answer only loopback clients while server.token is unset",
+        )
+    return None
+
+
+class BadRequest(ValueError):
+    """A query value we refuse; its message is the one line the client sees (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class ShowsQuery:
+    status: ProcessingStatus | None = None
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def _int_param(params: Mapping[str, list[str]], name: str, default: int, lo: int, hi: int) -> int:
+    if name not in params:
+        return default
+    text = params[name][0]
+    if not _DIGITS.fullmatch(text) or not lo <= int(text) <= hi:
+        raise BadRequest(f"{name}: {_shown(text)} is not valid; expected an integer {lo}-{hi}")
+    return int(text)
+
+
+def parse_shows_query(query: str) -> ShowsQuery:
+    """`status=&limit=&offset=` -> ShowsQuery, or BadRequest naming the bad parameter."""
+    params = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(params) - {"status", "limit", "offset"})
+    if unknown:
+        raise BadRequest(
+            f"unknown parameter {_shown(unknown[0])}; expected status, limit or offset"
+        )
+    for name, values in params.items():
+        if len(values) > 1:
+            raise BadRequest(f"{name}: given more than once")
+    status = None
+    if "status" in params:
+        text = params["status"][0]
+        try:
+            status = ProcessingStatus(text)
+        except ValueError:
+            allowed = ", ".join(s.value for s in ProcessingStatus)
+            raise BadRequest(f"status: {_shown(text)} is not one of {allowed}") from None
+    return ShowsQuery(
+        status=status,
+        limit=_int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=_int_param(params, "offset", 0, 0, MAX_OFFSET),
+    )
+
+
+# --- read-only queries (each opens and closes its own connection) ---------------------------
+
+
+def _decode_json_list(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def query_shows(store: Store, query: ShowsQuery) -> dict[str, Any]:
+    """One page of cached shows, parameterised SQL only, ordered by TVMaze id."""
+    where, params = ("processing_status = ?", [query.status.value]) if query.status else (None, [])
+    total = store.db["shows"].count_where(where, params)
+    rows = store.rows_where(
+        where,
+        params,
+        select=", ".join(SHOW_FIELDS),
+        order_by="tvmaze_id",
+        limit=query.limit,
+        offset=query.offset,
+    )
+    shows = []
+    for row in rows:
+        row["genres"] = _decode_json_list(row.get("genres"))
+        row["filter_reasons"] = _decode_json_list(row.get("filter_reasons"))
+        shows.append(row)
+    return {"total": total, "limit": query.limit, "offset": query.offset, "shows": shows}
+
+
+def sonarr_list(store: Store) -> list[dict[str, Any]]:
+    """The shows Sonarr's "Custom List" import list should hold, in its wire format.
+
+    Sonarr reads `[{"title": str, "tvdbId": int}]` (ImportLists/Custom/CustomAPIResource.cs)
+    and ignores other keys; `imdbId` rides along for other consumers. A `pending` row still
+    marked needs_filter has not been judged by the filters yet, so it is not offered.
+    """
+    marks = ",".join("?" * len(SONARR_LIST_STATUSES))
+    rows = store.rows_where(
+        f"tvdb_id IS NOT NULL AND (processing_status IN ({marks}) "
+        "AND NOT (processing_status = ? AND needs_filter = 1))",
+        [*(s.value for s in SONARR_LIST_STATUSES), ProcessingStatus.PENDING.value],
+        select="title, tvdb_id, imdb_id",
+        order_by="tvmaze_id",
+    )
+    return [
+        {"title": row["title"], "tvdbId": int(row["tvdb_id"]), "imdbId": row["imdb_id"]}
+        for row in rows
+    ]
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+class Service:
+    """Everything `serve` runs: the schedule, the cycle, the probes, the endpoints' logic."""
+
+    def __init__(self, config: Config, clock: Clock = system_clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.storage_dir = config.storage_dir
+        self.stopping = threading.Event()  # set by SIGTERM/SIGINT: no new cycles
+        self._abort = threading.Event()  # set after shutdown_timeout: cycle sleeps raise
+        self._busy = threading.Lock()  # one cycle or refilter at a time in this process
+        self.running: str | None = None  # "cycle" or "refilter" while _busy is held
+        self.next_run: float | None = None
+        self._probe_lock = threading.Lock()
+        self._probe: SonarrProbe | None = None
+        self._probe_at: float | None = None  # time.monotonic() of the last probe
+        self.registry = build_registry(
+            self.storage_dir,
+            next_run=lambda: self.next_run,
+            sonarr_healthy=lambda: None if self._probe is None else self._probe.ok,
+        )
+
+    # --- cycles ------------------------------------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        """The cycle's sleep: a rate-limit wait, cut short once shutdown gives up waiting."""
+        if self._abort.wait(seconds):
+            raise CycleError("serve is shutting down: cycle interrupted at a wait")
+
+    def _run_cycle(self, trigger: str, on_lock: Callable[[], None] | None = None) -> str:
+        """One cycle; the caller holds `_busy`. Returns "ok", "failed" or "lock_held"."""
+        self.running = "cycle"
+        log.info("cycle_starting trigger=%s", trigger)
+        try:
+            run_cycle(Runtime(config=self.config, sleep=self._sleep), on_lock=on_lock)
+            return "ok"
+        except LockHeld:
+            log.warning("cycle_skipped trigger=%s reason=lock_held", trigger)
+            return "lock_held"
+        except TvmazeSyncError as error:
+            log.error("cycle_failed trigger=%s error=%r", trigger, str(error))
+            return "failed"
+        except Exception:  # a bug must not take the server down; the next cycle retries
+            log.exception("cycle_crashed trigger=%s", trigger)
+            return "failed"
+        finally:
+            self.running = None
+
+    def trigger(self) -> tuple[HTTPStatus, dict[str, Any]]:
+        """POST /trigger: start one cycle in the background.
+
+        Waits (briefly) until the cycle holds the writer lock, so 202 means it really runs and
+        a cron `sync` holding the lock is a 409, not a silent no-op.
+        """
+        if self.stopping.is_set():
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "shutting down"}
+        if not self._busy.acquire(blocking=False):
+            return HTTPStatus.CONFLICT, {"error": f"a {self.running or 'cycle'} is running"}
+        decided = threading.Event()
+        outcome: dict[str, str] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = self._run_cycle("http", on_lock=decided.set)
+            finally:
+                self._busy.release()
+                decided.set()
+                self.refresh_probe()
+
+        threading.Thread(target=work, name="cycle-trigger", daemon=True).start()
+        decided.wait(TRIGGER_WAIT)
+        if outcome.get("result") == "lock_held":
+            return HTTPStatus.CONFLICT, {"error": "another tvmaze-sync run holds the lock"}
+        return HTTPStatus.ACCEPTED, {"status": "started"}
+
+    def refilter(self) -> tuple[HTTPStatus, dict[str, Any]]:
+        """POST /refilter: re-decide the cached shows now, under the writer lock."""
+        if self.stopping.is_set():
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "shutting down"}
+        if not self._busy.acquire(blocking=False):
+            return HTTPStatus.CONFLICT, {"error": f"a {self.running or 'cycle'} is running"}
+        self.running = "refilter"
+        try:
+            report = filters.run_refilter(self.config)
+        except LockHeld:
+            return HTTPStatus.CONFLICT, {"error": "another tvmaze-sync run holds the lock"}
+        except StorageError as error:
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(error)}
+        except TvmazeSyncError as error:
+            return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(error)}
+        finally:
+            self.running = None
+            self._busy.release()
+        return HTTPStatus.OK, report.to_json()
+
+    def schedule(self) -> None:
+        """The poll loop: a cycle now, then every poll_interval, until `stopping`."""
+        interval = float(self.config.sync.poll_interval)
+        due = self.clock()
+        while not self.stopping.is_set():
+            self.next_run = due
+            wait = due - self.clock()
+            if wait > 0 and self.stopping.wait(wait):
+                return
+            # A triggered cycle or a refilter may be running: the scheduled one follows it.
+            while not self._busy.acquire(timeout=0.2):
+                if self.stopping.is_set():
+                    return
+            if self.stopping.is_set():
+                self._busy.release()
+                return
+            started = self.clock()
+            self.next_run = started + interval
+            try:
+                self._run_cycle("schedule")
+            finally:
+                self._busy.release()
+            self.refresh_probe()
+            due = max(started + interval, self.clock())
+
+    # --- readiness ---------------------------------------------------------------------
+
+    def refresh_probe(self, max_age: float = 0.0) -> SonarrProbe | None:
+        """Ask Sonarr again unless the last answer is younger than `max_age` seconds."""
+        with self._probe_lock:
+            now = time.monotonic()
+            if self._probe_at is None or now - self._probe_at >= max_age:
+                self._probe = probe_sonarr(self.config.sonarr)
+                self._probe_at = now
+            return self._probe
+
+    def readiness(self) -> tuple[HTTPStatus, dict[str, Any]]:
+        """GET /ready: the cache opens and, when configured, Sonarr answers."""
+        try:
+            store = Store.open(self.storage_dir, readonly=True)
+            try:
+                store.db.execute("SELECT 1 FROM shows LIMIT 1").fetchall()
+            finally:
+                store.close()
+        except (StorageError, OSError) as error:
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"ready": False, "reason": str(error)}
+        except Exception as error:  # sqlite3 errors past open: the cache is not usable
+            return HTTPStatus.SERVICE_UNAVAILABLE, {
+                "ready": False,
+                "reason": f"database: {type(error).__name__}",
+            }
+        probe = self.refresh_probe(max_age=PROBE_MAX_AGE)
+        if probe is not None and not probe.ok:
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"ready": False, "reason": probe.reason}
+        body: dict[str, Any] = {"ready": True}
+        if probe is not None:
+            body["sonarr_version"] = probe.version
+        return HTTPStatus.OK, body
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "running": self.running,
+            "stopping": self.stopping.is_set(),
+            "next_run": iso(self.next_run) if self.next_run is not None else None,
+        }
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Fail fast before listening: storage usable, schema current, Sonarr not refusing us.
+
+        The cache is created under the writer lock (so /ready is green before the first cycle
+        ends); a cron run holding the lock already has it, so LockHeld is fine here.
+        """
+        storage = prepare_storage_dir(self.storage_dir)
+        try:
+            with writer_lock(storage):
+                Store.open(storage).close()
+        except LockHeld:
+            log.info("serve_storage_busy reason=lock_held")
+        probe = self.refresh_probe()
+        if probe is not None and probe.refused:
+            raise DependencyError(probe.reason or "Sonarr refused the API key")
+        if probe is not None and not probe.ok:
+            log.warning("sonarr_unavailable reason=%r", probe.reason)
+
+    def shutdown(self) -> bool:
+        """Stop scheduling and wait for a running cycle; True when nothing was left running."""
+        self.stopping.set()
+        timeout = float(self.config.server.shutdown_timeout)
+        log.info("shutdown_started running=%s timeout=%.0f", self.running, timeout)
+        if self._busy.acquire(timeout=timeout):
+            self._busy.release()
+            return True
+        log.warning("shutdown_timeout running=%s action=interrupt", self.running)
+        self._abort.set()
+        if self._busy.acquire(timeout=ABORT_GRACE):
+            self._busy.release()
+            return True
+        log.error("shutdown_cycle_abandoned resumes=next_run")
+        return False
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # a hung client never blocks exit
+    allow_reuse_address = True
+    service: Service
+
+
+class _HttpServer6(_HttpServer):
+    address_family = socket.AF_INET6
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    protocol_version = "HTTP/1.1"
+    server_version = f"tvmaze-sync/{__version__}"
+    sys_version = ""  # no Python version in the Server header
+    timeout = 30  # a client that stalls mid-request gives its thread back
+
+    GET_ROUTES = ("/health", "/ready", "/metrics", "/state", "/shows", "/sonarr/list")
+    POST_ROUTES = ("/trigger", "/refilter")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The standard library writes every request to stderr; ours go to DEBUG as events.
+        pass
+
+    def _send(
+        self, status: HTTPStatus, body: bytes, content_type: str = "application/json"
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        if status == HTTPStatus.UNAUTHORIZED:
+            self.send_header("WWW-Authenticate", 'Bearer realm="tvmaze-sync"')
+        self.end_headers()
+        self.wfile.write(body)
+        log.debug("http_request method=%s path=%s status=%d", self.command, self.path, status)
+
+    def _json(self, status: HTTPStatus, data: Any) -> None:
+        self._send(status, (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def _route(self) -> tuple[str, str]:
+        parts = urlsplit(self.path)
+        return parts.path.rstrip("/") or "/", parts.query
+
+    def do_GET(self) -> None:
+        path, query = self._route()
+        service = self.server.service
+        try:
+            if path == "/health":
+                self._json(HTTPStatus.OK, service.health())
+            elif path == "/ready":
+                self._json(*service.readiness())
+            elif path == "/metrics":
+                self._send(HTTPStatus.OK, generate_latest(service.registry), CONTENT_TYPE_LATEST)
+            elif path == "/state":
+                self._json(HTTPStatus.OK, read_state(service.storage_dir))
+            elif path == "/shows":
+                shows_query = parse_shows_query(query)
+                with _read_store(service) as store:
+                    self._json(HTTPStatus.OK, query_shows(store, shows_query))
+            elif path == "/sonarr/list":
+                with _read_store(service) as store:
+                    self._json(HTTPStatus.OK, sonarr_list(store))
+            elif path in self.POST_ROUTES:
+                self._method_not_allowed("POST")
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {path}"})
+        except BadRequest as error:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+        except StorageError as error:
+            self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(error)})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as error:
+            log.exception("http_error method=GET path=%s", path)
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": type(error).__name__})
+
+    def do_POST(self) -> None:
+        path, _ = self._route()
+        service = self.server.service
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) <= 65536:
+            self.rfile.read(int(length))  # no endpoint takes a body; drain it for keep-alive
+        if path not in self.POST_ROUTES:
+            if path in self.GET_ROUTES:
+                self._method_not_allowed("GET")
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {path}"})
+            return
+        refusal = authorize(
+            self.headers.get("Authorization"), self.client_address[0], service.config.server.token
+        )
+        if refusal is not None:
+            self._json(refusal[0], {"error": refusal[1]})
+            return
+        try:
+            if path == "/trigger":
+                self._json(*service.trigger())
+            else:
+                self._json(*service.refilter())
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as error:
+            log.exception("http_error method=POST path=%s", path)
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": type(error).__name__})
+
+    def _method_not_allowed(self, allowed: str) -> None:
+        body = json.dumps({"error": f"use {allowed}"}).encode()
+        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+        self.send_header("Allow", allowed)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def _read_store(service: Service) -> Iterator[Store]:
+    """A read-only connection for one request: never shared between threads, never a writer."""
+    store = Store.open(service.storage_dir, readonly=True)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def make_http_server(service: Service) -> _HttpServer:
+    """Bind `server.host:server.port`; a bind failure is a configuration error (exit 2)."""
+    host, port = service.config.server.host, service.config.server.port
+    server_class = _HttpServer6 if ":" in host else _HttpServer
+    try:
+        httpd = server_class((host, port), Handler)
+    except OSError as error:
+        raise ConfigError(
+            f"server.port: cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
+    httpd.service = service
+    return httpd
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def _banner_value(value: Any) -> str:
+    if isinstance(value, list):
+        text = ",".join(str(v) for v in value)
+    elif isinstance(value, bool):
+        text = str(value).lower()
+    else:
+        text = "" if value is None else str(value)
+    if not text or re.search(r"[\s\"']", text):
+        text = '"' + text.replace('"', "'") + '"'
+    return text
+
+
+def banner_fields(config: Config) -> str:
+    """Every option as key=value on one line (secrets as ***), so JSON logs get fields too."""
+    fields: list[str] = []
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping):
+                walk(value, f"{prefix}{key}_")
+            else:
+                fields.append(f"{prefix}{key}={_banner_value(value)}")
+
+    walk(config.to_dict(redact=True), "")
+    return " ".join(fields)
+
+
+def serve(config: Config, clock: Clock = system_clock) -> None:
+    """Run until SIGTERM/SIGINT, then shut down cleanly and return (the CLI exits 0).
+
+    Raises ConfigError/StorageError (exit 2) or DependencyError (exit 3) at startup only.
+    """
+    service = Service(config, clock)
+    service.prepare()
+    httpd = make_http_server(service) if config.server.enabled else None
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal_received signal=%s", signal.Signals(signum).name)
+        service.stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    threads: list[threading.Thread] = []
+    if httpd is not None:
+        threads.append(
+            threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
+        )
+    threads.append(threading.Thread(target=service.schedule, name="scheduler", daemon=True))
+    probe = service._probe
+    log.info(
+        "serve_started version=%s listen=%s storage=%s sonarr=%s sonarr_version=%s "
+        "poll_interval=%s",
+        __version__,
+        f"{config.server.host}:{config.server.port}" if httpd is not None else "disabled",
+        config.storage_dir,
+        "disabled" if probe is None else "ok" if probe.ok else "unavailable",
+        (probe.version if probe is not None else None) or "-",
+        config.sync.poll_interval,
+    )
+    log.info("serve_config %s", banner_fields(config))
+    for thread in threads:
+        thread.start()
+    try:
+        while not service.stopping.wait(0.5):
+            pass
+        finished = service.shutdown()
+        log.info("shutdown_complete cycle_finished=%s", finished)
+    finally:
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
