@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tvmaze_sync.errors import ExitCode
 
@@ -57,3 +60,50 @@ def test_ruff_is_clean_on_the_whole_repository() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_plain_non_editable_install_works(tmp_path: Path) -> None:
+    """`pip install .` (what pipx does too): the wheel carries every module and data file."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if build.returncode != 0 and "Could not find a version" in build.stderr:
+        pytest.skip("no package index reachable to fetch the build backend")
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("tvmaze_sync-*.whl")
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", f"--target={target}", wheel],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    env = {**os.environ, "PYTHONPATH": str(target), "HOME": str(tmp_path)}
+    env["XDG_DATA_HOME"] = env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
+    probe = (
+        "import tvmaze_sync, tvmaze_sync.cli;"
+        "from tvmaze_sync.testing.tvmaze_sim import load_real_shows;"
+        "print(tvmaze_sync.__file__, len(load_real_shows()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,  # not the checkout: the installed copy must stand alone
+        check=True,
+    ).stdout
+    assert out.startswith(str(target)) and int(out.split()[1]) > 100
+    script = target / "bin" / "tvmaze-sync"
+    for args in (["--version"], ["config", "check", "--format", "json"]):
+        result = subprocess.run(
+            [str(script), *args], capture_output=True, text=True, env=env, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
