@@ -1,0 +1,593 @@
+"""The TVMaze client over real loopback HTTP (the simulator), and the JSON -> Show mapping.
+
+Clocks are fake: backoff and rate-limit waits advance them instantly, so a 429 storm costs
+milliseconds. Every client here is built by `tvmaze.connect`, as a cycle builds it.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import logging
+import random
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.fixtures_tvmaze import TvmazeSimFactory
+from tests.helpers_tvmaze import UNLIMITED, FakeClock
+from tvmaze_sync import __version__
+from tvmaze_sync.config import Duration, TvmazeConfig, Url
+from tvmaze_sync.errors import CycleError, DependencyError
+from tvmaze_sync.models import Show
+from tvmaze_sync.testing.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows
+from tvmaze_sync.tvmaze import (
+    CACHE_NAME,
+    RetryPolicy,
+    TvmazeClient,
+    basic_auth,
+    connect,
+    parse_retry_after,
+    show_from_tvmaze,
+)
+
+# --- mapping ---------------------------------------------------------------------------------
+
+ABSENT = object()  # the key is missing altogether (2016 shapes)
+
+
+def channel(name: str, code: Any) -> dict[str, Any]:
+    """A network/webChannel object; `code` ABSENT/None/str shapes its country."""
+    obj: dict[str, Any] = {"id": 1, "name": name}
+    if code is not ABSENT:
+        obj["country"] = None if code is None else {"name": "X", "code": code, "timezone": "Z"}
+    return obj
+
+
+# Each variant: (value put in the JSON or ABSENT, what the Show field must be).
+text_variants = st.sampled_from([(ABSENT, None), (None, None), ("", None), ("English", "English")])
+channel_variants = st.sampled_from(
+    [
+        (ABSENT, None, None),
+        (None, None, None),
+        ("no_country_key", "Chan", None),
+        ("null_country", "Chan", None),
+        ("country", "Chan", "GB"),
+    ]
+)
+
+
+def build_channel(kind: Any) -> Any:
+    if kind is ABSENT or kind is None:
+        return kind
+    code = {"no_country_key": ABSENT, "null_country": None, "country": "GB"}[kind]
+    return channel("Chan", code)
+
+
+@st.composite
+def tvmaze_json(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A show object with every field absent, null or set, and the Show fields it means."""
+    data: dict[str, Any] = {"id": draw(st.integers(1, 10**7))}
+    expect: dict[str, Any] = {"tvmaze_id": data["id"]}
+
+    def put(key: str, value: Any) -> None:
+        if value is not ABSENT:
+            data[key] = value
+
+    name = draw(st.sampled_from([ABSENT, None, "Top Gear", "Kröniken 日本"]))
+    put("name", name)
+    expect["title"] = name if isinstance(name, str) else ""
+    for key in ("language", "type", "status"):
+        value, mapped = draw(text_variants)
+        put(key, value)
+        expect[key] = mapped
+    for key in ("premiered", "ended"):
+        value = draw(st.sampled_from([ABSENT, None, "2013-06-24", "2013"]))
+        put(key, value)
+        expect[key] = value if value == "2013-06-24" else None
+    network_kind, network_name, network_country = draw(channel_variants)
+    web_kind, web_name, web_country = draw(channel_variants)
+    put("network", build_channel(network_kind))
+    put("webChannel", build_channel(web_kind))
+    expect["network"], expect["web_channel"] = network_name, web_name
+    if network_country:
+        expect["country"] = network_country
+    else:  # the web channel answers for a network without a country, or no network at all
+        expect["country"] = web_country
+    if web_kind == "country" and network_kind == "country":
+        data["webChannel"]["country"]["code"] = "US"  # the network must win
+    runtime = draw(st.sampled_from([ABSENT, None, 30]))
+    average = draw(st.sampled_from([ABSENT, None, 45]))
+    put("runtime", runtime)
+    put("averageRuntime", average)
+    expect["runtime"] = 30 if runtime == 30 else (45 if average == 45 else None)
+    externals_kind = draw(st.sampled_from([ABSENT, None, "nulls", "set"]))
+    if externals_kind == "nulls":
+        data["externals"] = {"tvrage": None, "thetvdb": None, "imdb": None}
+    elif externals_kind == "set":
+        data["externals"] = {"tvrage": 1, "thetvdb": 264492, "imdb": "tt1553656"}
+    else:
+        put("externals", externals_kind)
+    expect["tvdb_id"] = 264492 if externals_kind == "set" else None
+    expect["imdb_id"] = "tt1553656" if externals_kind == "set" else None
+    genres = draw(st.sampled_from([ABSENT, None, [], ["Drama", "Comedy"]]))
+    put("genres", genres)
+    expect["genres"] = ("Drama", "Comedy") if isinstance(genres, list) and genres else ()
+    rating = draw(st.sampled_from([ABSENT, None, {"average": None}, {"average": 7}]))
+    put("rating", rating)
+    expect["rating"] = 7.0 if rating == {"average": 7} else None
+    updated = draw(st.sampled_from([ABSENT, None, 1704794065]))
+    put("updated", updated)
+    expect["updated"] = updated if isinstance(updated, int) else None
+    return data, expect
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=tvmaze_json())
+def test_mapping_of_every_null_and_missing_combination(
+    case: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    data, expect = case
+    before = copy.deepcopy(data)
+    assert show_from_tvmaze(data) == Show(**expect)
+    assert data == before  # pure: the raw JSON kept in the cache is untouched
+
+
+JUNK_KEYS = [
+    "name", "network", "webChannel", "externals", "genres", "runtime", "rating",
+    "averageRuntime", "premiered", "language", "updated",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    junk=st.dictionaries(
+        st.sampled_from(JUNK_KEYS),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+            ),
+            max_leaves=6,
+        ),
+    )
+)
+def test_mapping_never_fails_on_wrong_types(junk: dict[str, Any]) -> None:
+    show = show_from_tvmaze({"id": 5, **junk})
+    assert show.tvmaze_id == 5
+    assert isinstance(show.title, str)
+    assert all(isinstance(g, str) for g in show.genres)
+    assert show.runtime is None or (isinstance(show.runtime, int) and show.runtime > 0)
+
+
+def real(shape: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first recorded real show with this shape (fails if the data set lacks it)."""
+    return next(s for s in load_real_shows() if shape(s))
+
+
+REAL_CASES: list[tuple[str, Callable[[dict[str, Any]], bool], Callable[[Show], bool]]] = [
+    (
+        "network null, web channel set",
+        lambda s: s["network"] is None and bool(s["webChannel"]),
+        lambda show: show.network is None and show.web_channel is not None,
+    ),
+    (
+        "web channel with null country",
+        lambda s: s["network"] is None and bool(s["webChannel"]) and not s["webChannel"]["country"],
+        lambda show: show.country is None and show.web_channel is not None,
+    ),
+    (
+        "premiered null",
+        lambda s: s["premiered"] is None,
+        lambda show: show.premiered is None,
+    ),
+    (
+        "runtime null, averageRuntime set",
+        lambda s: s["runtime"] is None and bool(s.get("averageRuntime")),
+        lambda show: show.runtime is not None and show.runtime > 0,
+    ),
+    (
+        "thetvdb null",
+        lambda s: s["externals"]["thetvdb"] is None,
+        lambda show: show.tvdb_id is None,
+    ),
+    ("genres empty", lambda s: s["genres"] == [], lambda show: show.genres == ()),
+    ("language null", lambda s: s["language"] is None, lambda show: show.language is None),
+    (
+        "2016 shape without officialSite/averageRuntime/ended",
+        lambda s: "officialSite" not in s and "averageRuntime" not in s,
+        lambda show: show.title != "",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("shape", "check"), [c[1:] for c in REAL_CASES], ids=[c[0] for c in REAL_CASES]
+)
+def test_real_shapes_map_as_the_spec_says(
+    shape: Callable[[dict[str, Any]], bool], check: Callable[[Show], bool]
+) -> None:
+    data = real(shape)
+    show = show_from_tvmaze(data)
+    assert check(show)
+    assert show.tvmaze_id == data["id"] and show.title == data["name"]
+    assert show.updated == data["updated"]
+
+
+def test_network_without_country_takes_the_web_channels() -> None:
+    data = {"id": 1, "network": channel("BBC", None), "webChannel": channel("iPlayer", "GB")}
+    assert show_from_tvmaze(data).country == "GB"
+    data["network"] = channel("BBC", "GB")
+    data["webChannel"] = channel("Netflix", "US")
+    assert show_from_tvmaze(data).country == "GB"
+
+
+def test_every_real_show_maps() -> None:
+    shows = load_real_shows()
+    mapped = [show_from_tvmaze(s) for s in shows]
+    assert [m.tvmaze_id for m in mapped] == [s["id"] for s in shows]
+    assert all(m.title == s["name"] for m, s in zip(mapped, shows, strict=True))
+    # The data set really has the awkward shapes, and they come out unknown, not wrong.
+    assert sum(m.country is None for m in mapped) > 50
+    assert sum(m.tvdb_id is None for m in mapped) > 10
+    runtime_from_average = [
+        m for m, s in zip(mapped, shows, strict=True) if s["runtime"] is None and m.runtime
+    ]
+    assert runtime_from_average
+
+
+def test_id_is_required() -> None:
+    with pytest.raises(ValueError):
+        show_from_tvmaze({"name": "no id"})
+
+
+# --- the client against the simulator ----------------------------------------------------
+
+
+@contextmanager
+def client_for(
+    sim: TvmazeSimulator | str,
+    cache_dir: Path | None,
+    clock: FakeClock,
+    **config: Any,
+) -> Iterator[TvmazeClient]:
+    settings = {"base_url": Url(sim if isinstance(sim, str) else sim.url), "rate_limit": UNLIMITED}
+    settings.update(config)
+    with connect(
+        TvmazeConfig(**settings), cache_dir, clock=clock, sleep=clock.sleep, rng=random.Random(7)
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sim(tvmaze_sim_factory: TvmazeSimFactory, clock: FakeClock) -> TvmazeSimulator:
+    """A few real shows, compact ids, fake clock for windows and the limiter."""
+    shows = load_real_shows()[:40]
+    for number, show in enumerate(shows, start=1):
+        show["id"] = number * 10  # pages 0 and 1, with gaps
+    return tvmaze_sim_factory(shows=shows, rate_limit=None, clock=clock, rate_clock=clock)
+
+
+def test_endpoints_and_identity(sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock) -> None:
+    with client_for(sim, tmp_path, clock) as client:
+        page = client.get_page(0)
+        assert page is not None and [s["id"] for s in page] == list(range(10, 250, 10))
+        assert client.get_page(2) is None
+        assert client.get_show(10) == sim.get_show(10)
+        assert client.get_show(11) is None
+        assert client.get_updates(None) == sim.updates_map()
+    assert sim.user_agents == {f"tvmaze-sync/{__version__}": sim.total_requests}
+    assert client.requests == {
+        "tvmaze:page:200": 1,
+        "tvmaze:page:404": 1,
+        "tvmaze:show:200": 1,
+        "tvmaze:show:404": 1,
+        "tvmaze:updates:200": 1,
+    }
+
+
+def test_counts_go_straight_into_a_summary(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    counts = {"tvmaze:page:200": 4, "sonarr:status:200": 1}
+    with client_for(sim, tmp_path, clock) as client:
+        client.get_page(0)
+        client.count_into(counts)
+        client.get_page(0)
+        client.get_show(10)
+    assert counts == {
+        "tvmaze:page:200": 5,
+        "sonarr:status:200": 1,
+        "tvmaze:page:cached": 1,
+        "tvmaze:show:200": 1,
+    }
+
+
+def test_429_storm_is_ridden_out_honouring_retry_after(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    sim.fail_next(4, status=429)
+    with client_for(sim, tmp_path, clock) as client:
+        assert client.get_page(0) is not None
+    assert client.requests == {"tvmaze:page:429": 4, "tvmaze:page:200": 1}
+    assert len(clock.backoffs) == 4 and all(s >= 1.0 for s in clock.backoffs)  # Retry-After: 1
+    assert clock.backoffs[-1] >= 4  # and it still backs off exponentially beyond that
+
+
+def test_server_retry_after_is_a_floor(
+    tvmaze_sim_factory: TvmazeSimFactory, tmp_path: Path, clock: FakeClock
+) -> None:
+    # The simulator's own limiter: 2 calls per 60 s on the fake clock, Retry-After to match.
+    sim = tvmaze_sim_factory(
+        shows=load_real_shows()[:5], rate_limit=2, rate_window=60, clock=clock, rate_clock=clock
+    )
+    with client_for(sim, tmp_path, clock) as client:
+        for show in load_real_shows()[:5]:
+            assert client.get_show(show["id"])["id"] == show["id"]  # type: ignore[index]
+    throttled = client.requests["tvmaze:show:429"]
+    assert throttled >= 2
+    assert len(clock.backoffs) == throttled and all(s >= 55 for s in clock.backoffs)
+
+
+def test_5xx_then_success(sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock) -> None:
+    sim.fail_next(3, status=503, kind="show")
+    sim.fail_next(1, status=500, kind="page")
+    with client_for(sim, tmp_path, clock) as client:
+        assert client.get_show(10) is not None
+        assert client.get_page(1) is not None
+    assert client.requests["tvmaze:show:503"] == 3
+    assert client.requests["tvmaze:page:500"] == 1
+    assert len(clock.backoffs) == 4
+
+
+def test_truncated_body_is_retried_and_never_served_from_the_cache(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    sim.truncate_rate = 1.0
+
+    def sleep_then_heal(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 2:
+            sim.truncate_rate = 0.0
+
+    with connect(
+        TvmazeConfig(base_url=Url(sim.url), rate_limit=UNLIMITED),
+        tmp_path,
+        clock=clock,
+        sleep=sleep_then_heal,
+    ) as client:
+        assert [s["id"] for s in client.get_page(0) or []] == list(range(10, 250, 10))
+        assert client.requests == {"tvmaze:page:invalid": 2, "tvmaze:page:200": 1}
+        # The good body replaced the bad one in the cache.
+        assert client.get_page(0) == sim.index_page(0)
+        assert client.requests["tvmaze:page:cached"] == 1
+    assert len(clock.backoffs) == 2
+
+
+def test_exhausted_retries_fail_the_cycle_with_a_clear_message(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    sim.fail_next(50, status=502)
+    policy = RetryPolicy()
+    with client_for(sim, tmp_path, clock) as client, pytest.raises(CycleError) as failure:
+        client.get_page(1)
+    message = str(failure.value)
+    assert "page 1" in message and f"{policy.attempts} attempts" in message
+    assert "HTTP 502" in message
+    assert sim.total_requests == policy.attempts
+    assert len(clock.backoffs) == policy.attempts - 1
+    # Bounded: the whole wait stays under the sum of the capped backoffs.
+    assert sum(clock.backoffs) <= sum(min(policy.cap, 2**i) for i in range(policy.attempts))
+
+
+def test_a_huge_retry_after_fails_at_once(
+    tvmaze_sim_factory: TvmazeSimFactory, tmp_path: Path, clock: FakeClock
+) -> None:
+    sim = tvmaze_sim_factory(
+        shows=load_real_shows()[:3], rate_limit=1, rate_window=3600, clock=clock, rate_clock=clock
+    )
+    with client_for(sim, tmp_path, clock) as client:
+        client.get_show(1)
+        with pytest.raises(CycleError, match="asked to wait 3600s"):
+            client.get_show(2)
+    assert clock.backoffs == []
+
+
+def test_connection_refused_is_retried_then_fails(tmp_path: Path, clock: FakeClock) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused = pytest.raises(CycleError, match="connection refused")
+    with client_for(f"http://127.0.0.1:{port}", tmp_path, clock) as client, refused:
+        client.get_updates("day")
+    assert client.requests == {"tvmaze:updates:error": RetryPolicy().attempts}
+
+
+def test_read_timeout_is_retried(sim: TvmazeSimulator, clock: FakeClock) -> None:
+    sim.slow_rate, sim.slow_seconds = 1.0, 0.5
+
+    def sleep_then_heal(seconds: float) -> None:
+        clock.sleep(seconds)
+        sim.slow_rate = 0.0
+
+    session = requests.Session()
+    client = TvmazeClient(session, sim.url, clock=clock, sleep=sleep_then_heal, timeout=(1, 0.05))
+    with client.session:
+        assert client.get_show(10) is not None
+    assert client.requests == {"tvmaze:show:timeout": 1, "tvmaze:show:200": 1}
+
+
+def test_refusal_is_a_dependency_error_without_the_key(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    sim.fail_next(1, status=401)
+    refused = pytest.raises(DependencyError)
+    with client_for(sim, tmp_path, clock, api_key="alice:s3cr3t-key") as client, refused as failure:
+        client.get_page(0)
+    assert "s3cr3t" not in str(failure.value) and "HTTP 401" in str(failure.value)
+
+
+def test_other_client_errors_are_not_retried(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    sim.fail_next(1, status=400)
+    with client_for(sim, tmp_path, clock) as client, pytest.raises(CycleError, match="HTTP 400"):
+        client.get_page(0)
+    assert clock.backoffs == []
+
+
+def test_api_key_is_sent_but_never_stored_or_logged(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sim.fail_next(1, status=503)
+    with client_for(sim, tmp_path, clock, api_key="alice:s3cr3t-key") as client:
+        client.get_page(0)
+        client.get_show(10)
+        client.get_updates("day")
+    assert sim.api_keys == {"s3cr3t-key": sim.total_requests}
+    encoded = base64.b64encode(b"alice:s3cr3t-key")
+    for path in tmp_path.iterdir():
+        data = path.read_bytes()
+        assert b"s3cr3t" not in data and encoded not in data, path
+    assert "s3cr3t" not in caplog.text and encoded.decode() not in caplog.text
+    assert (tmp_path / CACHE_NAME).exists()
+
+
+def test_basic_auth_forms() -> None:
+    assert basic_auth("alice:key") == ("alice", "key")
+    assert basic_auth("barekey") == ("", "barekey")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7", 7.0), (None, None), ("soon", None), ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0)],
+)
+def test_retry_after_forms(header: str | None, expected: float | None) -> None:
+    assert parse_retry_after(header, now=1445412480.0) == expected
+
+
+def test_zero_429s_at_the_rate_limit_using_the_whole_allowance(
+    tvmaze_sim_factory: TvmazeSimFactory, tmp_path: Path, clock: FakeClock
+) -> None:
+    # The simulator counts 20 calls per 10 s on the same fake clock the client paces with.
+    sim = tvmaze_sim_factory(
+        shows=load_real_shows()[:10], rate_limit=20, rate_window=10, clock=clock, rate_clock=clock
+    )
+    start = clock()
+    with client_for(sim, None, clock, rate_limit=20) as client:
+        for _ in range(100):
+            client.get_updates("day")
+    assert sim.throttled == 0
+    assert client.requests == {"tvmaze:updates:200": 100}
+    floor = 99 / 20 * 10
+    assert floor <= clock() - start <= floor * 1.02
+
+
+def test_a_bursting_client_would_be_throttled(
+    tvmaze_sim_factory: TvmazeSimFactory, clock: FakeClock
+) -> None:
+    """The pacing above is what avoids 429s: without it the same calls are throttled."""
+    sim = tvmaze_sim_factory(
+        shows=load_real_shows()[:10], rate_limit=20, rate_window=10, clock=clock, rate_clock=clock
+    )
+    with client_for(sim, None, clock) as client:
+        for _ in range(30):
+            client.get_updates("day")
+    assert sim.throttled > 0
+
+
+def test_timeouts_come_from_the_config(sim: TvmazeSimulator, clock: FakeClock) -> None:
+    with client_for(sim, None, clock, timeout=Duration(45)) as client:
+        assert client.timeout == (10.0, 45.0)
+    with client_for(sim, None, clock, timeout=Duration(4)) as client:
+        assert client.timeout == (4.0, 4.0)
+
+
+# --- cache policy ------------------------------------------------------------------------
+
+
+def test_updates_map_is_never_cached(sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock):
+    with client_for(sim, tmp_path, clock) as client:
+        client.get_updates("week")
+        sim.update_show(10, name="Renamed")
+        assert client.get_updates("week") == {10: sim.get_show(10)["updated"]}  # type: ignore[index]
+    assert sim.requests_by_kind["updates"] == 2
+
+
+def test_cached_show_is_refetched_when_older_than_announced(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    with client_for(sim, tmp_path, clock) as client:
+        first = client.get_show(10)
+        assert client.get_show(10) == first  # a cache hit: no request
+        assert sim.requests_by_kind["show"] == 1
+        changed = sim.update_show(10, name="Renamed", network=None)
+        # Without an announcement the cached copy is fine for an hour, as TVMaze's own is…
+        assert client.get_show(10) == first
+        # …but a copy older than the updates map says is never served.
+        assert client.get_show(10, min_updated=changed["updated"]) == changed
+        assert client.get_show(10) == changed  # and the cache now holds the new copy
+    assert sim.requests_by_kind["show"] == 2
+    assert client.requests["tvmaze:show:cached"] == 4
+
+
+def test_cached_page_hiding_an_announced_change_is_refetched(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    with client_for(sim, tmp_path, clock) as client:
+        client.get_page(0)
+        changed = sim.update_show(20, status="Ended")
+        sim.refresh_index()
+        assert client.get_page(0, expect={}) != sim.index_page(0)  # nothing announced: cache
+        page = client.get_page(0, expect={20: changed["updated"]})
+        assert page == sim.index_page(0)
+        # A new show the cached copy lacks also counts as hidden.
+        added = sim.add_show(show_id=30 + 1)
+        sim.refresh_index()
+        page = client.get_page(0, expect={31: added["updated"]})
+        assert page is not None and 31 in [s["id"] for s in page]
+    assert sim.requests_by_kind["page"] == 3
+
+
+def test_a_404_is_never_cached(sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock) -> None:
+    with client_for(sim, tmp_path, clock) as client:
+        assert client.get_page(2) is None
+        sim.add_show(show_id=600)
+        sim.refresh_index()
+        page = client.get_page(2)
+        assert page is not None and [s["id"] for s in page] == [600]
+
+
+def test_cache_file_lives_in_the_storage_dir_and_outlives_the_cycle(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    with client_for(sim, tmp_path, clock) as client:
+        client.get_page(0)
+    assert (tmp_path / CACHE_NAME).is_file()
+    with client_for(sim, tmp_path, clock) as client:  # a rerun within TVMaze's max-age
+        client.get_page(0)
+    assert client.requests == {"tvmaze:page:cached": 1}
+    assert sim.requests_by_kind["page"] == 1
+
+
+def test_changed_fields_reach_the_mapping(sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock):
+    sim.update_show(10, network=None, webChannel=None, runtime=None, averageRuntime=DELETE)
+    with client_for(sim, tmp_path, clock) as client:
+        data = client.get_show(10)
+    assert data is not None
+    show = show_from_tvmaze(data)
+    assert (show.network, show.web_channel, show.country, show.runtime) == (None,) * 4

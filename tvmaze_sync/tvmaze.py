@@ -1,0 +1,501 @@
+"""The TVMaze client: one session per cycle, the rate limit, the HTTP cache, retries, JSON -> Show.
+
+Raw TVMaze JSON stays in here (and in the `raw` column); the rest of the program sees `Show`.
+The HTTP cache policy is written down in docs/tvmaze-cache.md.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_cache import DO_NOT_CACHE, CachedSession
+
+from tvmaze_sync import __version__
+from tvmaze_sync.config import TvmazeConfig
+from tvmaze_sync.errors import CycleError, DependencyError
+from tvmaze_sync.models import Show
+from tvmaze_sync.ratelimit import TokenBucket
+from tvmaze_sync.timeutil import Clock, Sleep
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"tvmaze-sync/{__version__}"
+CACHE_NAME = "tvmaze_http_cache.sqlite"
+PAGE_SIZE = 250  # /shows?page=N holds ids 250·N … 250·N+249
+RATE_PERIOD = 10.0  # tvmaze.rate_limit counts calls per this many seconds
+#: TVMaze's load balancers cache every answer for an hour; used when a response has no
+#: Cache-Control of its own, so nothing is ever cached forever.
+DEFAULT_MAX_AGE = 3600
+#: Request headers/params never written to the cache, neither in keys nor in stored requests.
+SECRET_PARAMETERS = ("Authorization", "apikey", "api_key")
+
+
+# --- JSON -> Show ------------------------------------------------------------------------
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _positive(value: Any) -> int | None:
+    number = _int(value)
+    return number if number is not None and number > 0 else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _date(value: Any) -> str | None:
+    return value if isinstance(value, str) and _DATE.fullmatch(value) else None
+
+
+def _country(channel: Mapping[str, Any]) -> str | None:
+    return _text(_obj(channel.get("country")).get("code"))
+
+
+def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
+    """Map one TVMaze show object to a `Show`, per the spec's Response Mapping table.
+
+    Total over real data: every key may be absent (2016 objects lack several) or null, and a
+    wrong-typed value counts as unknown rather than failing the page. The country comes from
+    the network, else from the web channel (Netflix-like global channels have none). `runtime`
+    falls back to `averageRuntime`, which TVMaze fills when episode lengths vary. Raises
+    ValueError only when there is no integer id, the one thing a row cannot do without.
+    """
+    tvmaze_id = _int(data.get("id"))
+    if tvmaze_id is None:
+        raise ValueError("TVMaze show object without an integer id")
+    network = _obj(data.get("network"))
+    web_channel = _obj(data.get("webChannel"))
+    externals = _obj(data.get("externals"))
+    genres = data.get("genres")
+    return Show(
+        tvmaze_id=tvmaze_id,
+        title=data["name"] if isinstance(data.get("name"), str) else "",
+        tvdb_id=_positive(externals.get("thetvdb")),
+        imdb_id=_text(externals.get("imdb")),
+        language=_text(data.get("language")),
+        country=_country(network) or _country(web_channel),
+        type=_text(data.get("type")),
+        status=_text(data.get("status")),
+        premiered=_date(data.get("premiered")),
+        ended=_date(data.get("ended")),
+        network=_text(network.get("name")),
+        web_channel=_text(web_channel.get("name")),
+        genres=tuple(g for g in genres if _text(g)) if isinstance(genres, list) else (),
+        runtime=_positive(data.get("runtime")) or _positive(data.get("averageRuntime")),
+        rating=_number(_obj(data.get("rating")).get("average")),
+        updated=_int(data.get("updated")),
+    )
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+class RateLimitedAdapter(HTTPAdapter):
+    """Takes a token for every request that really goes on the wire.
+
+    Sitting below requests-cache, it never sees cache hits, so they cost no allowance.
+    """
+
+    def __init__(self, limiter: TokenBucket) -> None:
+        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+        self.limiter = limiter
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.limiter.acquire()
+        return super().send(request, **kwargs)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter; `Retry-After` is a floor on each wait."""
+
+    attempts: int = 6  # tries per request, the first included
+    base: float = 1.0  # first backoff (seconds), doubled per attempt
+    cap: float = 60.0  # longest backoff
+    max_retry_after: float = 300.0  # a longer Retry-After fails the cycle instead of waiting
+
+    def delay(self, attempt: int, rng: random.Random, retry_after: float | None) -> float:
+        """Wait before try `attempt + 1` ("equal jitter": half fixed, half random)."""
+        backoff = min(self.cap, self.base * 2 ** (attempt - 1))
+        jittered = backoff / 2 + rng.uniform(0, backoff / 2)
+        return max(jittered, retry_after or 0.0)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class _Retry(Exception):
+    """One failed attempt worth retrying; the message is the reason shown to the user."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class TvmazeClient:
+    """The TVMaze endpoints the mirror needs, over one session shared by the whole cycle.
+
+    Every request is counted in `requests` as "tvmaze:<endpoint>:<status>" (status is the HTTP
+    code, "cached" for a local cache hit, "invalid" for an undecodable 200, "timeout" or
+    "error" when no response came). Call `count_into(summary.requests)` to count straight
+    into a cycle's summary.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        timeout: tuple[float, float] = (10.0, 30.0),
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.sleep = sleep
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.rng = rng or random.Random()
+        self.requests: dict[str, int] = {}
+        self._cached = isinstance(session, CachedSession)
+
+    def count_into(self, counts: dict[str, int]) -> None:
+        """Count from now on into `counts`, adding what was counted so far."""
+        for key, value in self.requests.items():
+            counts[key] = counts.get(key, 0) + value
+        self.requests = counts
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    def get_page(
+        self, page: int, *, expect: Mapping[int, int] | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The show index page `page` (ids 250·page …), or None on 404 (past the end).
+
+        `expect` maps ids to the `updated` the updates map announced: a locally cached page
+        that lacks one of them or holds an older copy is refetched from the network.
+        """
+        what = f"page {page}"
+        got = self._get("page", "/shows", {"page": page}, what, _is_list)
+        if got is None:
+            return None
+        data, from_cache = got
+        if from_cache and expect and _hides_change(data, expect):
+            log.debug("tvmaze_cache_stale what=%s", what)
+            got = self._get("page", "/shows", {"page": page}, what, _is_list, force_refresh=True)
+            if got is None:
+                return None
+            data = got[0]
+        return [show for show in data if isinstance(show, dict)]
+
+    def get_show(
+        self, tvmaze_id: int, *, min_updated: int | None = None, fresh: bool = False
+    ) -> dict[str, Any] | None:
+        """The show's current object, or None when TVMaze has no such show (404).
+
+        With `min_updated`, a locally cached copy older than that is not trusted: the show is
+        refetched from the network. `fresh` skips the local cache outright (to confirm that
+        a show is gone, a cached copy proves nothing).
+        """
+        what = f"show {tvmaze_id}"
+        path = f"/shows/{tvmaze_id}"
+        got = self._get("show", path, None, what, _is_show, force_refresh=fresh)
+        if got is None:
+            return None
+        data, from_cache = got
+        if from_cache and min_updated is not None and _updated(data) < min_updated:
+            log.debug("tvmaze_cache_stale what=%s", what)
+            got = self._get("show", path, None, what, _is_show, force_refresh=True)
+            if got is None:
+                return None
+            data = got[0]
+        return data
+
+    def get_updates(self, since: str | None) -> dict[int, int]:
+        """TVMaze's updates map, id -> `updated`, for `since` in day/week/month (None: all).
+
+        Never served from the local cache: it is how the mirror learns what changed.
+        """
+        params = {"since": since} if since else None
+        what = f"updates since={since or 'all'}"
+        got = self._get("updates", "/updates/shows", params, what, _is_dict, no_cache=True)
+        if got is None:
+            raise CycleError(f"TVMaze has no {what} (HTTP 404 from {self.base_url})")
+        updates: dict[int, int] = {}
+        for key, value in got[0].items():
+            show_id, updated = _int(key), _int(value)
+            if show_id is not None and updated is not None:
+                updates[show_id] = updated
+        return updates
+
+    # --- the retry loop ------------------------------------------------------------------
+
+    def _get(
+        self,
+        endpoint: str,
+        path: str,
+        params: dict[str, Any] | None,
+        what: str,
+        valid: Callable[[Any], bool],
+        *,
+        force_refresh: bool = False,
+        no_cache: bool = False,
+    ) -> tuple[Any, bool] | None:
+        """(decoded JSON, served from local cache) or None on 404; retries transient failures.
+
+        Raises CycleError when the retries are exhausted, DependencyError when TVMaze refuses
+        our credentials.
+        """
+        url = self.base_url + path
+        policy = self.retry
+        reason = ""
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                # A retry never trusts the cache: the entry may be the very body that failed.
+                return self._attempt(
+                    endpoint, url, params, what, valid, force_refresh or attempt > 1, no_cache
+                )
+            except _Retry as problem:
+                reason, retry_after = str(problem), problem.retry_after
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                raise CycleError(
+                    f"TVMaze asked to wait {retry_after:.0f}s before retrying {what}; "
+                    "giving up for this cycle (pages already stored are kept)"
+                )
+            if attempt == policy.attempts:
+                break
+            delay = policy.delay(attempt, self.rng, retry_after)
+            log.warning(
+                "tvmaze_retry what=%r attempt=%d reason=%r wait=%.1f", what, attempt, reason, delay
+            )
+            self.sleep(delay)
+        raise CycleError(
+            f"TVMaze {what}: still failing after {policy.attempts} attempts (last: {reason}); "
+            "pages already stored are kept, the next run resumes"
+        )
+
+    def _attempt(
+        self,
+        endpoint: str,
+        url: str,
+        params: dict[str, Any] | None,
+        what: str,
+        valid: Callable[[Any], bool],
+        force_refresh: bool,
+        no_cache: bool,
+    ) -> tuple[Any, bool] | None:
+        kwargs: dict[str, Any] = {}
+        if self._cached:
+            if no_cache:
+                kwargs["expire_after"] = DO_NOT_CACHE
+            elif force_refresh:
+                kwargs["force_refresh"] = True
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout, **kwargs)
+            body = response.content  # a body cut short on the wire raises here
+        except requests.Timeout:
+            self._count(endpoint, "timeout")
+            raise _Retry("timeout") from None
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as error:
+            self._count(endpoint, "error")
+            raise _Retry(_connection_reason(error)) from None
+        status = response.status_code
+        from_cache = bool(getattr(response, "from_cache", False))
+        if status == 200:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = _INVALID
+            if data is _INVALID or not valid(data):
+                self._count(endpoint, "invalid")
+                self._forget(response)
+                raise _Retry("invalid or truncated JSON body")
+            self._count(endpoint, "cached" if from_cache else "200")
+            return data, from_cache
+        self._count(endpoint, str(status))
+        if status == 404:
+            return None
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+            raise _Retry("HTTP 429 (rate limited)", retry_after)
+        if status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+            raise _Retry(f"HTTP {status}", retry_after)
+        if status in (401, 403):
+            raise DependencyError(
+                f"TVMaze refused {what} with HTTP {status}; check tvmaze.api_key "
+                "(expected as username:apikey for a premium account)"
+            )
+        raise CycleError(f"TVMaze answered {what} with HTTP {status}")
+
+    def _forget(self, response: requests.Response) -> None:
+        """Drop a cached copy of a bad body so no later request is served it."""
+        key = getattr(response, "cache_key", None)
+        if self._cached and key:
+            self.session.cache.delete(key)  # type: ignore[attr-defined]
+
+    def _count(self, endpoint: str, status: str) -> None:
+        key = f"tvmaze:{endpoint}:{status}"
+        self.requests[key] = self.requests.get(key, 0) + 1
+
+    def close(self) -> None:
+        self.session.close()
+
+
+_INVALID = object()
+
+
+def _is_list(data: Any) -> bool:
+    return isinstance(data, list)
+
+
+def _is_dict(data: Any) -> bool:
+    return isinstance(data, dict)
+
+
+def _is_show(data: Any) -> bool:
+    return isinstance(data, dict) and _int(data.get("id")) is not None
+
+
+def _updated(show: Mapping[str, Any]) -> int:
+    return _int(show.get("updated")) or 0
+
+
+def _hides_change(page: list[Any], expect: Mapping[int, int]) -> bool:
+    """Whether a page copy lacks an announced show or holds an older copy of one."""
+    on_page = {_int(show.get("id")): _updated(show) for show in page if isinstance(show, Mapping)}
+    return any(on_page.get(show_id, -1) < updated for show_id, updated in expect.items())
+
+
+def _connection_reason(error: Exception) -> str:
+    text = str(error).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "timed out" in text or "timeout" in text:
+        return "timeout"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "body cut short"
+    return "connection failed"
+
+
+# --- building the client ---------------------------------------------------------------------
+
+
+def basic_auth(api_key: str) -> tuple[str, str]:
+    """TVMaze premium credentials for HTTP Basic: `username:apikey`, or a bare key."""
+    user, sep, key = api_key.partition(":")
+    return (user, key) if sep else ("", api_key)
+
+
+def build_session(
+    config: TvmazeConfig, cache_dir: Path | None, limiter: TokenBucket
+) -> requests.Session:
+    """The cycle's session: cached in `cache_dir` (None: no cache), rate limited, identified.
+
+    The API key travels as an Authorization header, never in a URL, so it cannot reach a log
+    line, an exception message or a cache key; requests-cache also redacts that header from
+    the requests it stores.
+    """
+    session: requests.Session
+    if cache_dir is None:
+        session = requests.Session()
+    else:
+        cached = CachedSession(
+            str(cache_dir / CACHE_NAME),
+            backend="sqlite",
+            cache_control=True,  # TVMaze sends Cache-Control: public, max-age=3600
+            expire_after=DEFAULT_MAX_AGE,
+            allowable_codes=(200,),  # a 404 past the last page must be asked again
+            allowable_methods=("GET",),
+            ignored_parameters=SECRET_PARAMETERS,
+            stale_if_error=False,
+            wal=True,
+            fast_save=True,  # a lost cache entry costs one request; durability is not needed
+        )
+        cached.cache.delete(expired=True)  # keep the file to the last hour's responses
+        session = cached
+    adapter = RateLimitedAdapter(limiter)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    if config.api_key:
+        session.auth = basic_auth(config.api_key)
+    return session
+
+
+@contextmanager
+def connect(
+    config: TvmazeConfig,
+    cache_dir: Path | None,
+    *,
+    clock: Clock,
+    sleep: Sleep,
+    rng: random.Random | None = None,
+) -> Iterator[TvmazeClient]:
+    """A client for one cycle; the session (and its cache file) is closed on exit."""
+    limiter = TokenBucket(config.rate_limit, RATE_PERIOD, clock=clock, sleep=sleep)
+    session = build_session(config, cache_dir, limiter)
+    timeout = float(config.timeout)
+    client = TvmazeClient(
+        session,
+        str(config.base_url),
+        clock=clock,
+        sleep=sleep,
+        timeout=(min(10.0, timeout), timeout),
+        rng=rng,
+    )
+    try:
+        yield client
+    finally:
+        client.close()
