@@ -76,7 +76,9 @@ def sample(option: Option) -> tuple[str, Any]:
 
 
 # Options that only load together with another one (cross checks).
-COMPANIONS = {("sonarr", "url"): {"SONARR_API_KEY": "companion-key"}}
+COMPANIONS: dict[tuple[str, ...], dict[str, str]] = {
+    ("sonarr", "url"): {"SONARR_API_KEY": "companion-key"}
+}
 
 
 def test_env_names_are_unique_and_never_another_options_file_form() -> None:

@@ -8,9 +8,20 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tvmaze_sync.errors import StorageError
 from tvmaze_sync.state import State, StateFile
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_field = st.sampled_from([f for f in State().to_json()] + ["other"])
 
 GOOD = State(
     last_full_sync="2025-01-15T10:30:00Z",
@@ -168,3 +179,20 @@ def test_save_replaces_atomically(files: StateFile, monkeypatch: pytest.MonkeyPa
         files.save(GOOD)
     monkeypatch.undo()
     assert files.load() == OLDER
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    document=st.one_of(_json, st.dictionaries(_field, _json, max_size=5)),
+    raw=st.binary(max_size=40),
+)
+def test_any_file_contents_load_as_a_state(tmp_path: Path, document: object, raw: bytes) -> None:
+    """Whatever is on disk, load() returns a State (a good one or a fresh one), never raises."""
+    files = StateFile(tmp_path)
+    files.path.write_text(json.dumps(document), encoding="utf-8")
+    files.bak.write_bytes(raw)
+    state = files.load()
+    assert isinstance(state, State)
+    json.dumps(state.to_json())  # and it can be saved again

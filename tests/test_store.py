@@ -74,11 +74,11 @@ def test_empty_directory_is_migrated_to_the_current_schema(store: Store) -> None
     assert store.schema_version == SCHEMA_VERSION == len(store_module.MIGRATIONS)
     assert pragma(store, "user_version") == SCHEMA_VERSION
     assert set(store.db.table_names()) >= {"shows", "counters", "sonarr_ledger"}
-    columns = store.db["shows"].columns_dict
+    columns = store.db.table("shows").columns_dict
     for column in ("tvmaze_id", "title", "processing_status", "last_checked", "raw", "rating"):
         assert column in columns
-    assert {index.name for index in store.db["shows"].indexes} >= SPEC_INDEXES
-    assert store.db["shows"].pks == ["tvmaze_id"]
+    assert {index.name for index in store.db.table("shows").indexes} >= SPEC_INDEXES
+    assert store.db.table("shows").pks == ["tvmaze_id"]
 
 
 def test_pragmas(store: Store) -> None:
@@ -94,7 +94,7 @@ def _v1_database(path: Path) -> None:
     with db.atomic():
         store_module.MIGRATIONS[0](db)
         db.execute("PRAGMA user_version = 1")
-    db["shows"].insert_all(
+    db.table("shows").insert_all(
         [
             {
                 "tvmaze_id": 1,
@@ -129,10 +129,10 @@ def test_an_older_database_is_upgraded_with_its_rows_intact(tmp_path: Path) -> N
         assert rows[1]["needs_filter"] == 1 and rows[1]["raw"] is None
         fresh = Store.open(prepare_storage_dir(tmp_path / "fresh"))
         try:  # the upgraded schema is the one a new database gets
-            assert store.db["shows"].columns_dict == fresh.db["shows"].columns_dict
+            assert store.db.table("shows").columns_dict == fresh.db.table("shows").columns_dict
             assert set(store.db.table_names()) == set(fresh.db.table_names())
-            assert {i.name for i in store.db["shows"].indexes} == {
-                i.name for i in fresh.db["shows"].indexes
+            assert {i.name for i in store.db.table("shows").indexes} == {
+                i.name for i in fresh.db.table("shows").indexes
             }
         finally:
             fresh.close()
@@ -224,7 +224,7 @@ def test_upsert_with_a_show_listed_twice(store: Store) -> None:
     store.upsert_shows(rows, "2025-01-01T00:00:00Z")
     row = store.get_row(3)
     assert row is not None and row["title"] == "Second"
-    assert store.db["shows"].count == 1
+    assert store.db.table("shows").count == 1
 
 
 def test_upsert_is_one_transaction(store: Store) -> None:
@@ -232,7 +232,7 @@ def test_upsert_is_one_transaction(store: Store) -> None:
     bad = {**row_from_show(make_show(2)), "title": None}  # NOT NULL
     with pytest.raises(sqlite3.IntegrityError):
         store.upsert_shows([good, bad], "2025-01-01T00:00:00Z")
-    assert store.db["shows"].count == 0
+    assert store.db.table("shows").count == 0
     assert not store.db.conn.in_transaction
 
 

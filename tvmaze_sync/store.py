@@ -242,7 +242,7 @@ class Store:
                 if row["tvmaze_id"] not in known
             ]
             if fresh:
-                self.db["shows"].insert_all(fresh, pk="tvmaze_id")
+                self.db.table("shows").insert_all(fresh, pk="tvmaze_id")
             columns = [c for c in METADATA_COLUMNS if c in batch[0]]
             assignments = ", ".join(f"{c} = :{c}" for c in columns)
             self.db.conn.executemany(
