@@ -630,7 +630,11 @@ def _check_unknown_keys(
         path = (*prefix, str(key))
         if str(key) not in children:
             hint = difflib.get_close_matches(str(key), sorted(children), n=1)
-            suggestion = f"; did you mean '{'.'.join((*prefix, hint[0]))}'?" if hint else ""
+            suggestion = (
+                f"; did you mean '{'.'.join((*prefix, hint[0]))}'?"
+                if hint
+                else f"; expected one of {', '.join(sorted(children))}"
+            )
             problems.append(f"{'.'.join(path)}: unknown key{suggestion}")
         elif path not in options:
             _check_unknown_keys(value, path, options, problems)
