@@ -24,6 +24,7 @@ import requests
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_QUALITY_PROFILES, SONARR_TAG
 from tests.helpers_cli import clean_env, run_cli
 from tests.test_metrics import families, read_store, samples, small_real_shows, value, write_config
+from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.metrics import METRICS
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.server import BadRequest, authorize, is_loopback, parse_shows_query
@@ -341,6 +342,15 @@ def test_trigger_runs_a_cycle(served: Served) -> None:
     assert StateFile(served.storage).load().last_cycle["ok"] is True
 
 
+def test_trigger_while_a_cron_run_holds_the_lock_is_409(served: Served) -> None:
+    with writer_lock(served.storage):
+        response = served.post("/trigger", headers=AUTH)
+        assert response.status_code == 409, response.text
+        assert "lock" in response.json()["error"]
+        assert served.post("/refilter", headers=AUTH).status_code == 409
+    assert "cycle_skipped trigger=http reason=lock_held" in served.output()
+
+
 def test_methods_and_unknown_paths(served: Served) -> None:
     assert served.get("/trigger").status_code == 405
     assert served.post("/metrics", headers=AUTH).status_code == 405
@@ -401,9 +411,9 @@ def test_parse_shows_query() -> None:
 def test_a_running_cycle_blocks_nothing_but_another_cycle_and_sigterm_lets_it_finish(
     tmp_path: Path,
 ) -> None:
-    """No token: POSTs from loopback are allowed. TVMaze answers each request after 0.5 s,
+    """No token: POSTs from loopback are allowed. TVMaze answers each request after 0.7 s,
     so the first (full) cycle runs for seconds while the endpoints are exercised."""
-    tvmaze = TvmazeSimulator(small_real_shows(), rate_limit=None, slow_rate=1.0, slow_seconds=0.5)
+    tvmaze = TvmazeSimulator(small_real_shows(), rate_limit=None, slow_rate=1.0, slow_seconds=0.7)
     with tvmaze:
         port = free_port()
         config = write_config(tmp_path / "config.yaml", tmp_path / "data", tvmaze.url, port=port)

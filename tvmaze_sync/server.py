@@ -534,9 +534,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path, _ = self._route()
         service = self.server.service
-        length = self.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) <= 65536:
+        length = self.headers.get("Content-Length") or "0"
+        if length.isdigit() and int(length) <= 65536:
             self.rfile.read(int(length))  # no endpoint takes a body; drain it for keep-alive
+        else:
+            self.close_connection = True  # an unread body must not pass for the next request
         if path not in self.POST_ROUTES:
             if path in self.GET_ROUTES:
                 self._method_not_allowed("GET")
