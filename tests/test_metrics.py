@@ -25,6 +25,7 @@ from tests.helpers_cli import run_cli
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.metrics import METRICS, build_registry, read_snapshot, split_request_key
 from tvmaze_sync.models import ProcessingStatus, Show
+from tvmaze_sync.sonarr import Reason
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import Store, row_from_show
 from tvmaze_sync.testing.httpserver import LoopbackServer
@@ -108,6 +109,13 @@ def read_store(storage: Path) -> dict[str, Any]:
                 row["filter_reason"]
                 for row in store.rows_where("processing_status = ?", ["filtered"])
             ],
+            "waiting": dict(
+                store.db.execute(
+                    "SELECT status_reason, COUNT(*) FROM shows WHERE processing_status = ? "
+                    "GROUP BY status_reason",
+                    [P.PENDING_TVDB.value],
+                ).fetchall()
+            ),
         }
     finally:
         store.close()
@@ -143,8 +151,10 @@ def seeded(tmp_path: Path) -> Path:
                     "UPDATE shows SET processing_status = ?, filter_reason = ? WHERE tvmaze_id = ?",
                     [status.value, reason, tvmaze_id],
                 )
-            # a pending show backing off after a Sonarr 5xx
-            store.db.execute("UPDATE shows SET retry_after = ? WHERE tvmaze_id = 9", ["2030"])
+            for tvmaze_id, why in ((7, Reason.NO_TVDB_ID), (8, Reason.TVDB_NOT_IN_SONARR)):
+                store.db.execute(
+                    "UPDATE shows SET status_reason = ? WHERE tvmaze_id = ?", [why, tvmaze_id]
+                )
             store.bump_counter("shows_processed", P.ADDED.value, 7)
             store.bump_counter("shows_processed", P.FILTERED.value, 40)
             store.bump_counter("api_requests", "tvmaze:page:200", 12)
@@ -190,8 +200,8 @@ def test_collector_reports_what_the_store_and_state_hold(seeded: Path) -> None:
         "status_ended": 1.0,
     }
     assert samples(got["tvmaze_shows_pending_retry"], "reason") == {
-        "no_tvdb": 2.0,
-        "sonarr_error": 1.0,
+        "no_tvdb_id": 1.0,
+        "tvdb_not_in_sonarr": 1.0,
     }
     lifetime = samples(got["tvmaze_shows_processed_total"], "result")
     assert lifetime["added"] == 7.0 and lifetime["filtered"] == 40.0 and lifetime["failed"] == 0.0
@@ -290,6 +300,10 @@ def test_sync_metrics_file_holds_what_the_store_says(tmp_path: Path, cron: dict[
         rules[rule] = rules.get(rule, 0.0) + 1
     assert samples(got["tvmaze_shows_filtered_by_reason"], "reason") == rules
     assert all(":" not in r for r in rules)
+    waiting = samples(got["tvmaze_shows_pending_retry"], "reason")
+    assert {k: v for k, v in waiting.items() if v} == {
+        k: float(v) for k, v in stored["waiting"].items()
+    }
     last = state.last_cycle
     assert value(got["tvmaze_sync_healthy"]) == 1.0 and last["ok"] is True
     assert value(got["tvmaze_sync_last_run_duration_seconds"]) == last["duration_seconds"]

@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from tvmaze_sync.config import Config, SonarrConfig
 from tvmaze_sync.errors import ConfigError, StorageError
 from tvmaze_sync.models import ProcessingStatus
+from tvmaze_sync.sonarr import Reason
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import DB_NAME, Store
 from tvmaze_sync.timeutil import parse_iso
@@ -112,14 +113,16 @@ METRICS: tuple[MetricSpec, ...] = (
         "tvmaze_shows_pending_retry",
         "gauge",
         ("reason",),
-        "Shows awaiting a retry: no_tvdb (no TVDB id yet), sonarr_error (transient failure).",
+        "Shows waiting for a TVDB id Sonarr knows (pending_tvdb), by why: no_tvdb_id (TVMaze "
+        "has none yet) or tvdb_not_in_sonarr (Sonarr's lookup found nothing).",
     ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
 
-#: Reasons of `tvmaze_shows_pending_retry`, always exported (0 when empty).
-RETRY_REASONS = ("no_tvdb", "sonarr_error")
+#: Reasons of `tvmaze_shows_pending_retry`, always exported (0 when empty). Shows that failed
+#: on a Sonarr outage stay `pending` and are simply retried next cycle: no retry queue.
+RETRY_REASONS = (Reason.NO_TVDB_ID.value, Reason.TVDB_NOT_IN_SONARR.value)
 
 
 # --- what the store and the state file hold -------------------------------------------------
@@ -149,11 +152,8 @@ FROM shows WHERE processing_status = ? GROUP BY rule
 """
 
 _PENDING_RETRY_SQL = """
-SELECT CASE WHEN processing_status = ? THEN 'no_tvdb' ELSE 'sonarr_error' END AS reason,
-       COUNT(*)
-FROM shows
-WHERE processing_status = ? OR (processing_status = ? AND retry_after IS NOT NULL)
-GROUP BY reason
+SELECT COALESCE(status_reason, 'unknown') AS reason, COUNT(*)
+FROM shows WHERE processing_status = ? GROUP BY reason
 """
 
 
@@ -182,11 +182,8 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
         snap.filtered_by_rule = dict(
             store.db.execute(_FILTERED_BY_RULE_SQL, [ProcessingStatus.FILTERED]).fetchall()
         )
-        pending = ProcessingStatus.PENDING_TVDB
         snap.pending_retry = dict(
-            store.db.execute(
-                _PENDING_RETRY_SQL, [pending, pending, ProcessingStatus.PENDING]
-            ).fetchall()
+            store.db.execute(_PENDING_RETRY_SQL, [ProcessingStatus.PENDING_TVDB]).fetchall()
         )
         snap.processed_lifetime = store.counters("shows_processed")
         snap.api_requests = store.counters("api_requests")
@@ -295,8 +292,8 @@ class SyncCollector(Collector):
         yield _gauge("tvmaze_sonarr_healthy", None if sonarr is None else float(sonarr))
 
         family = _gauge("tvmaze_shows_pending_retry")
-        for reason in RETRY_REASONS:
-            family.add_metric([reason], snap.pending_retry.get(reason, 0))
+        for reason, count in {**dict.fromkeys(RETRY_REASONS, 0), **snap.pending_retry}.items():
+            family.add_metric([str(reason)], count)
         yield family
 
 
