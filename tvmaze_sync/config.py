@@ -630,12 +630,13 @@ def _check_unknown_keys(
         path = (*prefix, str(key))
         if str(key) not in children:
             hint = difflib.get_close_matches(str(key), sorted(children), n=1)
-            suggestion = (
-                f"; did you mean '{'.'.join((*prefix, hint[0]))}'?"
-                if hint
-                else f"; expected one of {', '.join(sorted(children))}"
-            )
-            problems.append(f"{'.'.join(path)}: unknown key{suggestion}")
+            where = ".".join(path)
+            if hint:
+                guess = ".".join((*prefix, hint[0]))
+                problems.append(f"{where}: unknown key; did you mean '{guess}'?")
+            else:
+                allowed = ", ".join(sorted(children))
+                problems.append(f"{where}: unknown key; expected one of {allowed}")
         elif path not in options:
             _check_unknown_keys(value, path, options, problems)
 
