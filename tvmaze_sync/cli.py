@@ -42,7 +42,8 @@ app = typer.Typer(
     name="tvmaze-sync",
     help="Mirror TVMaze into a local SQLite cache, filter it, and add the shows you want to "
     "Sonarr. Each command runs once and exits; schedule `sync` with cron or a systemd timer.\n\n"
-    + EXIT_CODES_HELP,
+    "Example: `tvmaze-sync --config ~/tvmaze.yaml sync --dry-run`. Shell completion: "
+    "`tvmaze-sync --install-completion`.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # rich tracebacks print locals, which may hold secrets
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -101,8 +102,8 @@ def main_callback(
         typer.Option(
             "--config",
             "-c",
-            help="Config file. Default: $TVMAZE_SYNC_CONFIG, ./config.yaml, "
-            "$XDG_CONFIG_HOME/tvmaze-sync/config.yaml, else built-in defaults.",
+            help="Config file. Default: $TVMAZE_SYNC_CONFIG, else ./config.yaml, else "
+            "config.yaml in the XDG config dir (~/.config/tvmaze-sync), else built-in defaults.",
             show_default=False,
         ),
     ] = None,
@@ -203,7 +204,10 @@ def state(
         OutputFormat.table
     ),
 ) -> None:
-    """Show the sync state and how many shows are in each processing status."""
+    """Show the sync state and how many shows are in each processing status.
+
+    Example: `tvmaze-sync state --format json`
+    """
     with exit_on_error():
         config = options(ctx).load()
         data = read_state(config.storage_dir)
@@ -268,7 +272,11 @@ def config_check(
         OutputFormat.table
     ),
 ) -> None:
-    """Validate the configuration offline and print it resolved, secrets as ***."""
+    """Validate the configuration offline and print it resolved, secrets as ***.
+
+    Every problem is listed at once; exit 2 if there is any. Example:
+    `SONARR_URL=http://sonarr:8989 tvmaze-sync --config config.yaml config check`
+    """
     with exit_on_error():
         config = options(ctx).load()
         resolved = config.to_dict(redact=True)
@@ -284,7 +292,10 @@ def config_init(
     path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("config.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented starter config.yaml with every option at its default."""
+    """Write a commented starter config.yaml with every option at its default.
+
+    Example: `tvmaze-sync config init ~/.config/tvmaze-sync/config.yaml`
+    """
     if path.exists() and not force:
         print_error(f"{path} exists; use --force to overwrite")
         raise typer.Exit(int(ExitCode.USAGE))
