@@ -10,12 +10,13 @@ import json
 import logging
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from tvmaze_sync.logs import redact
 from tvmaze_sync.models import CycleSummary
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,11 @@ def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
         table.add_column(column)
     for record in records:
         table.add_row(
-            *(
-                "" if record[c] is None else str(record[c])
-                for c in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id")
+            *_cells(
+                *(
+                    record[c]
+                    for c in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id")
+                )
             )
         )
     stdout.print(table)
@@ -96,24 +99,129 @@ def config(resolved: Mapping[str, Any], source: str) -> None:
     stdout.print(yaml.safe_dump(dict(resolved), sort_keys=False), highlight=False, markup=False)
 
 
+#: Results every sync summary shows, zero or not: what did not happen is news too.
+SUMMARY_RESULTS = (
+    "added",
+    "exists",
+    "failed",
+    "pending_tvdb",
+    "filtered",
+    "excluded",
+    "removed_by_user",
+)
+
+
+def summary_counts(summary: CycleSummary) -> dict[str, int]:
+    """The fixed results first, then any other result the cycle reached (e.g. pending)."""
+    counts = {result: summary.results.get(result, 0) for result in SUMMARY_RESULTS}
+    counts.update({k: v for k, v in sorted(summary.results.items()) if k not in counts})
+    return counts
+
+
 def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
-    """One summary per sync: a table on a terminal, one JSON log line otherwise."""
-    data = asdict(summary)
-    if fmt == "json" or not sys.stderr.isatty():
+    """One summary per sync: a table on a terminal, else exactly one log line.
+
+    In json logging that line is one JSON object (event `sync_summary`) with the counts as
+    top-level fields and the titles as lists, so `jq 'select(.event=="sync_summary")'` works.
+    """
+    counts = summary_counts(summary)
+    titles = summary.would_add_titles if summary.dry_run else summary.added_titles
+    if fmt == "json":
+        line = {
+            "ts": summary.finished_at or summary.started_at,
+            "level": "info",
+            "logger": __name__,
+            "event": "sync_summary",
+            "ok": summary.ok,
+            "dry_run": summary.dry_run,
+            "mode": summary.mode,
+            "duration_seconds": summary.duration_seconds,
+            "shows_fetched": summary.shows_fetched,
+            **counts,
+            "would_add": len(summary.would_add_titles),
+            "added_titles": summary.added_titles,
+            "would_add_titles": summary.would_add_titles,
+            "requests": summary.requests,
+        }
+        sys.stderr.write(redact(json.dumps(line, ensure_ascii=False, default=str)) + "\n")
+        return
+    if not sys.stderr.isatty():
         log.info(
-            "sync_summary %s", " ".join(f"{k}={v}" for k, v in sorted(summary.results.items()))
+            "sync_summary dry_run=%s %s %s=%r",
+            summary.dry_run,
+            " ".join(f"{k}={v}" for k, v in counts.items()),
+            "would_add" if summary.dry_run else "titles",
+            "; ".join(titles),
         )
-        if fmt == "json":
-            sys.stderr.write(json.dumps({"event": "sync_summary", **data}, default=str) + "\n")
         return
     console = Console(stderr=True)
     table = Table(title="sync summary" + (" (dry run)" if summary.dry_run else ""))
     table.add_column("result")
     table.add_column("shows", justify="right")
-    for result, count in sorted(summary.results.items()):
+    for result, count in counts.items():
         table.add_row(result, str(count))
+    if summary.dry_run:
+        table.add_row("would add", str(len(summary.would_add_titles)))
     console.print(table)
-    titles = summary.would_add_titles if summary.dry_run else summary.added_titles
     if titles:
         verb = "would add" if summary.dry_run else "added"
-        console.print(f"{verb}: " + ", ".join(titles[:50]) + (" …" if len(titles) > 50 else ""))
+        more = f" … and {len(titles) - 50} more" if len(titles) > 50 else ""
+        shown = ", ".join(titles[:50]) + more
+        console.print(f"{verb}: {shown}", highlight=False, markup=False)
+
+
+def _cells(*values: object) -> list[Text]:
+    """Table cells as plain text: titles such as "[REC]" are data, never rich markup."""
+    return [Text("" if value is None else str(value)) for value in values]
+
+
+def refilter_report(report: Mapping[str, Any], dry_run: bool, fmt: str = "table") -> None:
+    """Counts per status transition, then the titles (JSON lists every title)."""
+    if fmt == "json":
+        _json({"dry_run": dry_run, **report})
+        return
+    title = "refilter (dry run: nothing written)" if dry_run else "refilter"
+    table = Table(title=title)
+    table.add_column("transition")
+    table.add_column("shows", justify="right")
+    for transition, count in report["transitions"].items():
+        table.add_row(*_cells(transition.replace("->", " -> "), count))
+    table.add_row(*_cells("reasons changed, status kept", report["reasons_updated"]))
+    table.add_row(*_cells("evaluated", report["evaluated"]))
+    stdout.print(table)
+    for transition, titles in report["titles"].items():
+        more = (
+            f" … and {len(titles) - 50} more (--format json lists all)" if len(titles) > 50 else ""
+        )
+        stdout.print(f"{transition}: {'; '.join(titles[:50])}{more}", markup=False, highlight=False)
+
+
+def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
+    """Every rule, the show's value and the verdict, then what the stored status means."""
+    if fmt == "json":
+        _json(data)
+        return
+    if data["allowed"]:
+        verdict = "passes: on filters.ids.allow, which wins over every rule"
+    elif data["passed"]:
+        verdict = "passes every rule"
+    else:
+        verdict = "fails: " + ", ".join(data["reasons"])
+    stored = data["stored_status"]
+    if data["stored_reasons"]:
+        stored += " (" + ", ".join(data["stored_reasons"]) + ")"
+    for line in (
+        f"{data['title']} (TVMaze {data['tvmaze_id']})",
+        f"stored status: {stored}",
+        f"current filters: {verdict}",
+    ):
+        stdout.print(line, markup=False, highlight=False)
+    table = Table()
+    for column in ("rule", "setting", "show's value", "result"):
+        table.add_column(column)
+    for v in data["verdicts"]:
+        result = "pass" if v["passed"] else f"FAIL {v['reason']}"
+        table.add_row(*_cells(v["rule"], v["setting"], v["value"], result if v["active"] else "-"))
+    stdout.print(table)
+    for note in data["notes"]:
+        stdout.print(f"note: {note}", markup=False, highlight=False)

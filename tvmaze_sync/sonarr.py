@@ -370,6 +370,14 @@ class _Cycle:
                     log.info(
                         "sonarr_exclusion_lifted tvmaze_id=%d tvdb_id=%d", row["tvmaze_id"], tvdb_id
                     )
+            # The mirror brought a TVDB id to a show that had none: no need to wait for the
+            # retry queue (a show Sonarr's lookup did not know still waits for its retry).
+            store.db.execute(
+                "UPDATE shows SET processing_status = ?, status_reason = NULL, "
+                "retry_after = NULL, updated_at = ? WHERE processing_status = ? "
+                "AND status_reason = ? AND tvdb_id IS NOT NULL AND needs_filter = 0",
+                [P.PENDING.value, stamp, P.PENDING_TVDB.value, Reason.NO_TVDB_ID.value],
+            )
             for row in _candidates(store):
                 decision = _decide(row["tvdb_id"], self.library, self.blocked, self.exclusions)
                 if decision is P.EXISTS:

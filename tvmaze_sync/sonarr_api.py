@@ -512,26 +512,37 @@ class SonarrGateway:
     def exclusions(self) -> dict[int, Exclusion]:
         """Every Import List Exclusion by tvdb id, reading all pages of `/paged`.
 
-        Falls back to the deprecated plain list only when `/paged` answers 404 (old v3). A
-        read whose pages do not add up to `totalRecords` is done again once, then refused.
+        Falls back to the deprecated plain list only when `/paged` answers 404 (old v3).
+        Pages are read oldest first (id ascending), so a new exclusion lands on the last page;
+        a read during which `totalRecords` changed, or whose records do not add up to it, is
+        done again once, then refused. (A deletion and an addition between two page reads
+        would still go unseen; the next cycle reads them.)
         """
         for _ in range(2):
             try:
-                records, total = self._exclusion_pages()
+                records, totals = self._exclusion_pages()
             except _Answered:  # 404: a v3 Sonarr from before the paged endpoint
                 log.info("sonarr_exclusions_fallback reason=paged_404")
-                records, total = self._list("importlistexclusion", "importlistexclusion"), None
+                records = self._list("importlistexclusion", "importlistexclusion")
+                totals = {len(records)}
             parsed = self._parse_exclusions(records)
-            if total is None or len({e.exclusion_id for e in parsed}) == total:
+            unique = len({e.exclusion_id for e in parsed})
+            if len(totals) == 1 and unique == next(iter(totals)):
                 return {e.tvdb_id: e for e in parsed}
-            log.warning("sonarr_exclusions_shifted read=%d total=%d", len(parsed), total)
+            log.warning(
+                "sonarr_exclusions_shifted read=%d totals=%s",
+                unique,
+                ",".join(map(str, sorted(totals))),
+            )
         raise SonarrUnavailable(
             f"Sonarr at {self.url}: import list exclusions changed while being read; "
             "retried next cycle"
         )
 
-    def _exclusion_pages(self) -> tuple[list[dict[str, Any]], int]:
+    def _exclusion_pages(self) -> tuple[list[dict[str, Any]], set[int]]:
+        """Every page's records, and every `totalRecords` the pages announced."""
         records: list[dict[str, Any]] = []
+        totals: set[int] = set()
         page, size = 1, self.exclusion_page_size
         while True:
             params = {"page": page, "pageSize": size, "sortKey": "id", "sortDirection": "ascending"}
@@ -546,10 +557,11 @@ class SonarrGateway:
             if not isinstance(data, Mapping) or not isinstance(data.get("records"), list):
                 raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable exclusion page")
             total = int(data.get("totalRecords") or 0)
+            totals.add(total)
             batch = data["records"]
             records.extend(batch)
-            if not batch or len(records) >= total or page * size >= total:
-                return records, total
+            if not batch or page * size >= total:
+                return records, totals
             page += 1
 
     def _parse_exclusions(self, records: list[Any]) -> list[Exclusion]:
