@@ -11,9 +11,13 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.fixtures_sonarr import SonarrFactory
+from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tvmaze_sync.config import build_config
+from tvmaze_sync.errors import ExitCode
 from tvmaze_sync.logs import configure_logging, redact
+from tvmaze_sync.testing.tvmaze_sim import load_real_shows
 
 SECRETS = {
     "SONARR_API_KEY": "0123456789abcdef0123456789abcdef",
@@ -126,21 +130,32 @@ def test_short_values_are_not_redacted_everywhere(stream: io.StringIO) -> None:
     assert "page=a" in stream.getvalue()
 
 
-def test_cli_log_lines_never_show_secrets(tmp_path: Path) -> None:
-    """Through the real entry point, at DEBUG (tracebacks on), against a Sonarr that is down."""
+@pytest.mark.parametrize("sonarr_accepts_the_key", [True, False], ids=["cycle", "refused"])
+def test_cli_log_lines_never_show_secrets(
+    tmp_path: Path,
+    tvmaze_sim_factory: TvmazeSimFactory,
+    sonarr_sim_factory: SonarrFactory,
+    sonarr_accepts_the_key: bool,
+) -> None:
+    """The real entry point at DEBUG (HTTP client logs and tracebacks on), over real sockets:
+    a whole cycle that adds shows, and a run whose Sonarr key is refused (exit 3)."""
+    tvmaze = tvmaze_sim_factory(shows=load_real_shows()[:250], rate_limit=None)
+    key = SECRETS["SONARR_API_KEY"] if sonarr_accepts_the_key else "another-key-entirely"
+    sonarr = sonarr_sim_factory(api_key=key)
     env = {
         **SECRETS,
-        "SONARR_URL": "http://127.0.0.1:9",  # discard port: refused at once
-        "SONARR_TIMEOUT": "2s",
-        "TVMAZE_BASE_URL": "http://127.0.0.1:9",
-        "TVMAZE_TIMEOUT": "2s",
+        "SONARR_URL": sonarr.url,
+        "TVMAZE_BASE_URL": tvmaze.url,
         "STORAGE_PATH": str(tmp_path / "data"),
     }
     result = run_cli(tmp_path, "--log-level", "DEBUG", "--log-format", "json", "sync", env=env)
-    assert result.returncode in (0, 1, 3), result.stderr
+    if sonarr_accepts_the_key:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == ExitCode.DEPENDENCY, result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     output = result.stdout + result.stderr
+    assert output.count("\n") > 5  # it did log
     for secret in SECRETS.values():
-        assert secret not in output
-        assert json.dumps(secret)[1:-1] not in output
-    if result.returncode:
-        assert result.stderr.strip().splitlines()[-1].startswith("error:")
+        for form in (secret, json.dumps(secret)[1:-1], quote(secret, safe="")):
+            assert form not in output, form

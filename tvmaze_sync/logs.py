@@ -111,5 +111,6 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Third-party chatter (connection pools, cache backends) only at DEBUG.
+    chatter = root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
     for noisy in ("urllib3", "requests_cache", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(chatter)
