@@ -31,8 +31,12 @@ def stream() -> Iterator[io.StringIO]:
     """Route logging to a buffer; restore the root logger and the redactor afterwards."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    chatter = {name: logging.getLogger(name).level for name in ("urllib3", "requests_cache")}
+    chatter |= {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
     buffer = io.StringIO()
     yield buffer
+    for name, old in chatter.items():
+        logging.getLogger(name).setLevel(old)
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
@@ -88,6 +92,16 @@ def test_configure_twice_keeps_one_handler(stream: io.StringIO) -> None:
     logging.getLogger("tvmaze_sync.test").info("once")
     assert len(lines(stream)) == 1
     assert json.loads(lines(stream)[0])["event"] == "once"
+
+
+def test_http_library_chatter_only_at_debug(stream: io.StringIO) -> None:
+    configure_logging("INFO", "text", stream=stream)
+    assert logging.getLogger("urllib3").getEffectiveLevel() == logging.WARNING
+    configure_logging("ERROR", "text", stream=stream)
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.ERROR
+    configure_logging("DEBUG", "text", stream=stream)
+    for name in ("urllib3", "requests_cache", "httpx", "httpcore"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.DEBUG
 
 
 def _log_secrets_every_way(secrets: list[str]) -> None:
