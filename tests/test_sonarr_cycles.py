@@ -368,3 +368,26 @@ def test_every_request_conforms_to_sonarrs_openapi(
         ("GET", "/api/v3/importlistexclusion", 200),
         ("POST", "/api/v3/importlistexclusion", 201),
     } <= kinds
+
+
+def test_the_summary_counts_every_outcome_of_a_cycle(
+    tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
+) -> None:
+    shows = real_shows(range(1, 7))
+    clock = FakeClock()
+    tvmaze = tvmaze_sim_factory(shows=_without_tvdb(shows, 6), rate_limit=None, clock=clock)
+    tvdb = {s["id"]: s["externals"]["thetvdb"] for s in shows}
+    sonarr_sim.add_series(tvdb[2])
+    sonarr_sim.add_exclusion(tvdb[3], "excluded")
+    filters = copy.deepcopy(OPEN_FILTERS)
+    filters["ids"] = {"exclude": [4]}
+    config = make_config(tmp_path, sonarr_sim, tvmaze, filters=filters)
+    summary = cycle(config, clock)
+    assert summary.results == {
+        "added": 2,
+        "exists": 1,
+        "excluded": 1,
+        "filtered": 1,
+        "pending_tvdb": 1,
+    }
+    assert summary.added_titles == [shows[0]["name"], shows[4]["name"]]

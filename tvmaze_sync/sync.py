@@ -16,7 +16,7 @@ from tvmaze_sync import filters, mirror, sonarr
 from tvmaze_sync.config import Config
 from tvmaze_sync.errors import TvmazeSyncError
 from tvmaze_sync.lock import writer_lock
-from tvmaze_sync.models import CycleSummary
+from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import Store, prepare_storage_dir
 from tvmaze_sync.timeutil import Clock, Sleep, iso, system_clock
@@ -114,8 +114,9 @@ def _run_phases(
         mirror.sync_mirror(client, store, state, state_file, runtime, summary)
         # 3b. Re-fetch pending_tvdb shows now due, so the filters decide the refreshed ones.
         sonarr.retry_pending_tvdb(store, client, runtime, summary)
-        # 4. Decide every show whose data changed.
-        filters.apply(store, processor)
+        # 4. Decide every show whose data changed (the newly filtered count in the summary).
+        if filtered := filters.apply(store, processor).by_result()[ProcessingStatus.FILTERED]:
+            summary.results[ProcessingStatus.FILTERED.value] = filtered
         # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
         sonarr.process(store, gateway, client, runtime, summary)
 
