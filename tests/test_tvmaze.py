@@ -259,7 +259,8 @@ def client_for(
     clock: FakeClock,
     **config: Any,
 ) -> Iterator[TvmazeClient]:
-    settings = {"base_url": Url(sim if isinstance(sim, str) else sim.url), "rate_limit": UNLIMITED}
+    url = Url(sim if isinstance(sim, str) else sim.url)
+    settings: dict[str, Any] = {"base_url": url, "rate_limit": UNLIMITED}
     settings.update(config)
     with connect(
         TvmazeConfig(**settings), cache_dir, clock=clock, sleep=clock.sleep, rng=random.Random(7)
@@ -525,6 +526,10 @@ def test_updates_map_is_never_cached(sim: TvmazeSimulator, tmp_path: Path, clock
         client.get_updates("week")
         sim.update_show(10, name="Renamed")
         assert client.get_updates("week") == {10: sim.get_show(10)["updated"]}  # type: ignore[index]
+        client.get_page(0, use_cache=False)  # a full pass's read is not stored either
+        assert list(client.session.cache.responses.keys()) == []  # type: ignore[attr-defined]
+        client.get_page(0)
+        assert sim.requests_by_kind["page"] == 2
     assert sim.requests_by_kind["updates"] == 2
 
 

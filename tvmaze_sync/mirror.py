@@ -8,8 +8,8 @@ Which run does what (docs/tvmaze-mirror.md says why):
 * resume — a full pass is in progress (`last_tvmaze_page` is set): continue after it.
 * incremental — read /updates/shows for the smallest window covering the time since the last
   check, compare with the stored `updated`, fetch only what changed or is new: a page when
-  at least two changed ids share it, the show alone otherwise, and alone again when the
-  (up to 24 h stale) page copy turned out older than announced.
+  it is expected to serve at least two changed ids, the show alone otherwise, and alone
+  again when the (up to 24 h stale) page copy turned out older than announced.
 
 A full pass ends with a catch-up against the updates map, because the page index may lag a
 day behind: after it, every run is incremental and the cache holds the newest data seen.
@@ -57,8 +57,9 @@ WINDOWS: dict[str, int] = {"day": DAY, "week": 7 * DAY, "month": 28 * DAY}
 UPDATES_LAG = 2 * 3600
 #: The show index (pages) is cached for up to 24 hours.
 INDEX_LAG = DAY
-#: A page is fetched instead of its shows when at least this many changed ids share it.
-MIN_SHARE = 2
+#: A page is fetched instead of its changed shows when it is expected to serve at least this
+#: many of them (each counted by the chance its page copy already holds the change).
+MIN_SHARE = 2.0
 #: Without a progress bar, one log line per this many pages.
 LOG_EVERY_PAGES = 25
 #: Rows written per transaction when shows are fetched one by one.
@@ -133,12 +134,32 @@ def changed_ids(announced: Mapping[int, int], stored: Mapping[int, int | None]) 
     }
 
 
-def plan_fetches(wanted: Mapping[int, int], min_share: int = MIN_SHARE) -> FetchPlan:
-    """Group changed ids by index page: a page serves them all for one request."""
+def index_hit_chance(updated: int, now: float) -> float:
+    """Chance that the show index already lists a change made at `updated`.
+
+    A page copy is up to INDEX_LAG old, so an older change is certainly on it; a change
+    made t seconds ago is on a copy of uniformly random age with chance t / INDEX_LAG.
+    """
+    return min(1.0, max(0.0, (now - updated) / INDEX_LAG))
+
+
+def plan_fetches(wanted: Mapping[int, int], now: float, min_share: float = MIN_SHARE) -> FetchPlan:
+    """The pages worth a request: those expected to serve at least `min_share` changed ids.
+
+    A page costs one request plus one per changed show its copy turns out to hide, the
+    shows alone one each; so a page pays when it serves more than one, and a page of
+    changes made minutes ago (not indexed yet, most likely) is skipped.
+    """
     by_page: dict[int, dict[int, int]] = {}
     for show_id, updated in wanted.items():
         by_page.setdefault(page_of(show_id), {})[show_id] = updated
-    return FetchPlan({p: ids for p, ids in by_page.items() if len(ids) >= min_share})
+    return FetchPlan(
+        {
+            page: ids
+            for page, ids in by_page.items()
+            if sum(index_hit_chance(u, now) for u in ids.values()) >= min_share
+        }
+    )
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -334,7 +355,7 @@ class _Mirror:
         suspects: list[int] = []
         page = start_page
         try:
-            while (shows := self.client.get_page(page)) is not None:
+            while (shows := self.client.get_page(page, use_cache=False)) is not None:
                 suspects += self.store_page(page, shows, {})
                 ids = [i for s in shows if (i := tvmaze._int(s.get("id"))) is not None]
                 state.last_tvmaze_page = page
@@ -377,7 +398,7 @@ class _Mirror:
         announced = self.client.get_updates(since)
         stored = self.store.updated_map()
         wanted = changed_ids(announced, stored)
-        plan = plan_fetches(wanted)
+        plan = plan_fetches(wanted, read_at)
         highest = max(stored, default=0)
         scan_from = page_of(highest)
         log.info(

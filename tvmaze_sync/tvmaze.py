@@ -204,6 +204,11 @@ class TvmazeClient:
         self.rng = rng or random.Random()
         self.requests: dict[str, int] = {}
         self._cached = isinstance(session, CachedSession)
+        self._storing = True
+        if isinstance(session, CachedSession):
+            # With cache_control on, requests-cache lets a response's max-age override a
+            # per-request DO_NOT_CACHE for the write; this filter makes "no cache" mean it.
+            session.settings.filter_fn = self._storable
 
     def count_into(self, counts: dict[str, int]) -> None:
         """Count from now on into `counts`, adding what was counted so far."""
@@ -214,15 +219,17 @@ class TvmazeClient:
     # --- endpoints -----------------------------------------------------------------------
 
     def get_page(
-        self, page: int, *, expect: Mapping[int, int] | None = None
+        self, page: int, *, expect: Mapping[int, int] | None = None, use_cache: bool = True
     ) -> list[dict[str, Any]] | None:
         """The show index page `page` (ids 250·page …), or None on 404 (past the end).
 
         `expect` maps ids to the `updated` the updates map announced: a locally cached page
-        that lacks one of them or holds an older copy is refetched from the network.
+        that lacks one of them or holds an older copy is refetched from the network. Without
+        `use_cache` the local cache is neither read nor written (a full pass re-reads TVMaze
+        on purpose, and would only fill the cache with pages nobody asks for again).
         """
         what = f"page {page}"
-        got = self._get("page", "/shows", {"page": page}, what, _is_list)
+        got = self._get("page", "/shows", {"page": page}, what, _is_list, no_cache=not use_cache)
         if got is None:
             return None
         data, from_cache = got
@@ -336,6 +343,7 @@ class TvmazeClient:
                 kwargs["expire_after"] = DO_NOT_CACHE
             elif force_refresh:
                 kwargs["force_refresh"] = True
+        self._storing = not no_cache
         try:
             response = self.session.get(url, params=params, timeout=self.timeout, **kwargs)
             body = response.content  # a body cut short on the wire raises here
@@ -349,6 +357,8 @@ class TvmazeClient:
         ) as error:
             self._count(endpoint, "error")
             raise _Retry(_connection_reason(error)) from None
+        finally:
+            self._storing = True
         status = response.status_code
         from_cache = bool(getattr(response, "from_cache", False))
         if status == 200:
@@ -377,6 +387,9 @@ class TvmazeClient:
                 "(expected as username:apikey for a premium account)"
             )
         raise CycleError(f"TVMaze answered {what} with HTTP {status}")
+
+    def _storable(self, response: requests.Response) -> bool:
+        return self._storing
 
     def _forget(self, response: requests.Response) -> None:
         """Drop a cached copy of a bad body so no later request is served it."""
