@@ -23,10 +23,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tvmaze_sync import __version__, metrics, render
+from tvmaze_sync import __version__, filters, metrics, query, render
 from tvmaze_sync.config import Config, load_config, starter_yaml
 from tvmaze_sync.errors import DependencyError, ExitCode, LockHeld, TvmazeSyncError
 from tvmaze_sync.logs import configure_logging, redact
+from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.state import read_state
 from tvmaze_sync.store import Store
 from tvmaze_sync.sync import Runtime, run_cycle
@@ -69,6 +70,12 @@ class LogLevel(StrEnum):
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
 
 
 @dataclass
@@ -243,23 +250,107 @@ def serve(ctx: typer.Context) -> None:
 def shows(
     ctx: typer.Context,
     status: Annotated[
-        str | None, typer.Option("--status", "-s", help="Only this processing status.")
+        ProcessingStatus | None, typer.Option("--status", "-s", help="Only this processing status.")
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            "-r",
+            help="Only shows failing this rule (language_not_included) or with this exact "
+            "reason (genre_excluded:Reality).",
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", "-q", help="Title contains this (any case).")
+    ] = None,
+    country: Annotated[
+        str | None, typer.Option("--country", help="Country code (GB and UK are the same).")
+    ] = None,
+    language: Annotated[str | None, typer.Option("--language", help="Language, any case.")] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", help="Network or web channel name, any case.")
+    ] = None,
+    premiered_after: Annotated[
+        str | None,
+        typer.Option("--premiered-after", metavar="YYYY-MM-DD", help="Premiered on or after."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 50,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            help=f"One of {', '.join(query.SORT_KEYS)}; add :desc to reverse (title:desc).",
+        ),
+    ] = "id",
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ListFormat.table
+    ),
+) -> None:
+    """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
+    with exit_on_error():
+        config = options(ctx).load()
+        wanted = query.ShowQuery(
+            status=status.value if status else None,
+            reason=reason,
+            search=search,
+            country=country,
+            language=language,
+            network=network,
+            premiered_after=premiered_after,
+            limit=limit,
+            sort=sort,
+        )
+        store = Store.open(config.storage_dir, readonly=True)
+        try:
+            rows = query.query_shows(store, wanted)
+        finally:
+            store.close()
+        render.shows(rows, fmt=fmt.value)
+
+
+@app.command()
+def refilter(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would change; write nothing.")
+    ] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
         OutputFormat.table
     ),
 ) -> None:
-    """List cached shows. Example: `tvmaze-sync shows --status added --format json`."""
+    """Re-decide every filtered or unsent show against the current filters, offline.
+
+    Shows that now pass are queued for Sonarr; shows already in Sonarr are never touched.
+    `sync` does this by itself when the filters change. Example: `tvmaze-sync refilter --dry-run`
+    """
+    with exit_on_error():
+        config = options(ctx).load()
+        report = filters.run_refilter(config, dry_run=dry_run)
+        render.refilter_report(report.to_json(), dry_run=dry_run, fmt=fmt.value)
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    show: Annotated[str, typer.Argument(help="TVMaze id, or (part of) a title.")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Why a show is (not) wanted: every filter rule, the show's value, pass or fail.
+
+    Example: `tvmaze-sync explain "Under the Dome"`
+    """
     with exit_on_error():
         config = options(ctx).load()
         store = Store.open(config.storage_dir, readonly=True)
         try:
-            where, params = ("processing_status = ?", [status]) if status else (None, [])
-            rows = list(store.rows_where(where, params, order_by="tvmaze_id", limit=limit))
+            row = query.find_show(store, show)
         finally:
             store.close()
-        render.shows(rows, fmt=fmt.value)
+        explanation = query.explain(filters.build_processor(config.filters), row)
+        render.explanation(explanation.to_json(), fmt=fmt.value)
 
 
 # --- config --------------------------------------------------------------------------------

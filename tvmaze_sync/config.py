@@ -135,6 +135,7 @@ class StatusFilter:
     include: list[str] = opt([], "Keep only these TVMaze statuses (empty: any).")
     exclude: list[str] = opt([], "Drop these TVMaze statuses.")
     exclude_ended: bool = opt(True, "Drop shows whose status is Ended.")
+    allow_unknown: bool = opt(False, "Let a show with no status pass `include`.")
 
 
 @dataclass
@@ -147,7 +148,7 @@ class PremieredFilter:
 @dataclass
 class RatingFilter:
     min: float | None = opt(None, "Keep shows rated at least this (0-10).", minimum=0)
-    allow_unknown: bool = opt(True, "Let a show with no rating pass `min`.")
+    allow_unknown: bool = opt(False, "Let a show with no rating pass `min`.")
 
 
 @dataclass
@@ -177,7 +178,9 @@ class FiltersConfig:
         "default because TVMaze leaves it empty for global web channels such as Netflix.",
     )
     languages: ListFilter = list_filter(["English"], [], False, "Language filter.")
-    networks: ListFilter = list_filter([], [], True, "Network or web channel name filter.")
+    networks: ListFilter = list_filter(
+        [], [], False, "Network or web channel name filter (a show matches by either)."
+    )
     status: StatusFilter = section(StatusFilter, "TVMaze status filter.")
     premiered: PremieredFilter = section(PremieredFilter, "Premiere date filter.")
     min_runtime: int | None = opt(20, "Keep shows with at least this runtime (minutes).")

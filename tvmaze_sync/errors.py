@@ -50,6 +50,12 @@ class StorageError(TvmazeSyncError):
     exit_code = ExitCode.USAGE
 
 
+class UsageError(TvmazeSyncError):
+    """A command asks for something that cannot be (an unknown show, an ambiguous title)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class DependencyError(TvmazeSyncError):
     """An external service is unreachable or refuses us (Sonarr down, bad API key)."""
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tvmaze_sync.logs import redact
 from tvmaze_sync.models import CycleSummary
@@ -59,9 +60,11 @@ def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
         table.add_column(column)
     for record in records:
         table.add_row(
-            *(
-                "" if record[c] is None else str(record[c])
-                for c in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id")
+            *_cells(
+                *(
+                    record[c]
+                    for c in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id")
+                )
             )
         )
     stdout.print(table)
@@ -165,3 +168,60 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         more = f" … and {len(titles) - 50} more" if len(titles) > 50 else ""
         shown = ", ".join(titles[:50]) + more
         console.print(f"{verb}: {shown}", highlight=False, markup=False)
+
+
+def _cells(*values: object) -> list[Text]:
+    """Table cells as plain text: titles such as "[REC]" are data, never rich markup."""
+    return [Text("" if value is None else str(value)) for value in values]
+
+
+def refilter_report(report: Mapping[str, Any], dry_run: bool, fmt: str = "table") -> None:
+    """Counts per status transition, then the titles (JSON lists every title)."""
+    if fmt == "json":
+        _json({"dry_run": dry_run, **report})
+        return
+    title = "refilter (dry run: nothing written)" if dry_run else "refilter"
+    table = Table(title=title)
+    table.add_column("transition")
+    table.add_column("shows", justify="right")
+    for transition, count in report["transitions"].items():
+        table.add_row(*_cells(transition.replace("->", " -> "), count))
+    table.add_row(*_cells("reasons changed, status kept", report["reasons_updated"]))
+    table.add_row(*_cells("evaluated", report["evaluated"]))
+    stdout.print(table)
+    for transition, titles in report["titles"].items():
+        more = (
+            f" … and {len(titles) - 50} more (--format json lists all)" if len(titles) > 50 else ""
+        )
+        stdout.print(f"{transition}: {'; '.join(titles[:50])}{more}", markup=False, highlight=False)
+
+
+def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
+    """Every rule, the show's value and the verdict, then what the stored status means."""
+    if fmt == "json":
+        _json(data)
+        return
+    if data["allowed"]:
+        verdict = "passes: on filters.ids.allow, which wins over every rule"
+    elif data["passed"]:
+        verdict = "passes every rule"
+    else:
+        verdict = "fails: " + ", ".join(data["reasons"])
+    stored = data["stored_status"]
+    if data["stored_reasons"]:
+        stored += " (" + ", ".join(data["stored_reasons"]) + ")"
+    for line in (
+        f"{data['title']} (TVMaze {data['tvmaze_id']})",
+        f"stored status: {stored}",
+        f"current filters: {verdict}",
+    ):
+        stdout.print(line, markup=False, highlight=False)
+    table = Table()
+    for column in ("rule", "setting", "show's value", "result"):
+        table.add_column(column)
+    for v in data["verdicts"]:
+        result = "pass" if v["passed"] else f"FAIL {v['reason']}"
+        table.add_row(*_cells(v["rule"], v["setting"], v["value"], result if v["active"] else "-"))
+    stdout.print(table)
+    for note in data["notes"]:
+        stdout.print(f"note: {note}", markup=False, highlight=False)

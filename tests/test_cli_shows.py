@@ -1,0 +1,364 @@
+"""`shows`, `refilter` and `explain` through the real Typer app (CliRunner), over a real cache."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from tests.helpers_cli import clean_env
+from tvmaze_sync.cli import app
+from tvmaze_sync.config import FiltersConfig
+from tvmaze_sync.errors import ExitCode
+from tvmaze_sync.filters import apply, build_processor
+from tvmaze_sync.models import ProcessingStatus, Show
+from tvmaze_sync.state import StateFile
+from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
+
+P = ProcessingStatus
+
+
+def show(tvmaze_id: int, title: str, **changes: Any) -> Show:
+    fields: dict[str, Any] = dict(
+        tvmaze_id=tvmaze_id,
+        title=title,
+        tvdb_id=70000 + tvmaze_id,
+        language="English",
+        country="US",
+        type="Scripted",
+        status="Running",
+        premiered="2016-07-15",
+        network="HBO",
+        genres=("Drama",),
+        runtime=50,
+        rating=8.0,
+    )
+    fields.update(changes)
+    return Show(**fields)
+
+
+SHOWS = [
+    show(1, "Under the Dome", network="CBS", status="Ended", premiered="2013-06-24"),
+    show(2, "Shōgun Élite", language="Japanese", country=None, network=None, web_channel="Hulu"),
+    show(3, "Doctor Who", country="GB", network="BBC One", premiered="2005-03-26"),
+    show(4, "Doctor Who (2023)", country="GB", network="BBC One", premiered="2023-11-25"),
+    show(5, "Stranger Things", country=None, network=None, web_channel="Netflix"),
+    show(6, "[/] Markup [bold]Title", premiered=None),
+    show(7, "Bake Off", country="UK", genres=("Reality", "Food"), type="Reality"),
+    show(8, "Added Show", premiered="2019-01-01"),
+    show(9, "Excluded Show", premiered="2018-01-01"),
+    show(10, "Removed Show"),
+    show(11, "Failed Show"),
+    show(12, "No TVDB Yet", tvdb_id=None, premiered="2024-02-02", rating=None),
+    show(13, "100% Pure_Fun", premiered="2009-12-12"),
+]
+# Sonarr outcomes set after the filters ran (status, status_reason, error_message).
+OUTCOMES: dict[int, tuple[ProcessingStatus, str | None, str | None]] = {
+    8: (P.ADDED, None, None),
+    9: (P.EXCLUDED, "sonarr_exclusion", None),
+    10: (P.REMOVED_BY_USER, "deleted_in_sonarr", None),
+    11: (P.FAILED, "rejected_by_sonarr", "Path is already configured for an existing series"),
+    12: (P.PENDING_TVDB, "no_tvdb_id", None),
+}
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    """A cache decided under the default filters, with a few Sonarr outcomes."""
+    path = prepare_storage_dir(tmp_path / "data")
+    store = Store.open(path)
+    store.upsert_shows([row_from_show(s, {"id": s.tvmaze_id}) for s in SHOWS], "2025-01-01T00:00Z")
+    apply(store, build_processor(FiltersConfig()))
+    with store.atomic():
+        for tvmaze_id, (status, reason, error) in OUTCOMES.items():
+            store.db.execute(
+                "UPDATE shows SET processing_status = ?, status_reason = ?, error_message = ?, "
+                "retry_after = ?, sonarr_series_id = ? WHERE tvmaze_id = ?",
+                [
+                    status.value,
+                    reason,
+                    error,
+                    "2025-02-01T00:00:00Z" if status == P.PENDING_TVDB else None,
+                    400 + tvmaze_id if status == P.ADDED else None,
+                    tvmaze_id,
+                ],
+            )
+    store.close()
+    return path
+
+
+@pytest.fixture
+def cli(tmp_path: Path, storage: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Invoke the app in-process with an isolated environment (no stray config or options)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    monkeypatch.chdir(tmp_path)
+    env = clean_env(tmp_path, {"STORAGE_PATH": str(storage)})
+    runner = CliRunner()
+
+    def invoke(*args: str, **extra_env: str) -> Result:
+        for name in list(os.environ):
+            monkeypatch.delenv(name)
+        return runner.invoke(app, list(args), env={**env, **extra_env}, catch_exceptions=False)
+
+    yield invoke
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def ids(result: Result) -> list[int]:
+    assert result.exit_code == 0, result.output
+    return [row["tvmaze_id"] for row in json.loads(result.stdout)]
+
+
+def rows(storage: Path) -> list[dict[str, Any]]:
+    store = Store.open(storage, readonly=True)
+    try:
+        return list(store.rows_where(order_by="tvmaze_id"))
+    finally:
+        store.close()
+
+
+# --- shows ---------------------------------------------------------------------------------
+
+
+def test_shows_filters(cli: Any) -> None:
+    j = ("--format", "json")
+    assert ids(cli("shows", "--status", "pending", *j)) == [4, 5]
+    assert ids(cli("shows", "--status", "filtered", *j)) == [1, 2, 3, 6, 7, 13]
+    assert ids(cli("shows", "--reason", "language_not_included", *j)) == [2]
+    assert ids(cli("shows", "--reason", "status_ended", *j)) == [1]
+    assert ids(cli("shows", "-r", "genre_excluded:Reality", *j)) == [7]
+    assert ids(cli("shows", "-r", "genre_excluded:reality", *j)) == [7]  # any case
+    assert ids(cli("shows", "-r", "type_not_included", *j)) == [7]  # any failure, not just first
+    assert ids(cli("shows", "-r", "genre_excluded:Food", *j)) == []
+    assert ids(cli("shows", "--search", "doctor", *j)) == [3, 4]
+    assert ids(cli("shows", "--search", "ÉLITE", *j)) == [2]  # Unicode case folding
+    assert ids(cli("shows", "--country", "uk", *j)) == [3, 4, 7]  # GB and UK alike
+    assert ids(cli("shows", "--country", "GB", *j)) == [3, 4, 7]
+    assert ids(cli("shows", "--language", "japanese", *j)) == [2]
+    assert ids(cli("shows", "--network", "netflix", *j)) == [5]  # a web channel counts
+    assert ids(cli("shows", "--network", "bbc one", *j)) == [3, 4]
+    assert ids(cli("shows", "--premiered-after", "2019-01-01", *j)) == [4, 8, 12]
+    assert ids(cli("shows", "--country", "GB", "--premiered-after", "2010-01-01", *j)) == [4, 7]
+    assert ids(cli("shows", "--limit", "2", *j)) == [1, 2]
+
+
+def test_shows_sorts(cli: Any) -> None:
+    j = ("--format", "json")
+    titles = [s.title for s in sorted(SHOWS, key=lambda s: s.title.casefold())]
+    result = cli("shows", "--sort", "title", *j)
+    assert [row["title"] for row in json.loads(result.stdout)] == titles
+    result = cli("shows", "--sort", "title:desc", *j)
+    assert [row["title"] for row in json.loads(result.stdout)] == titles[::-1]
+    newest = ids(cli("shows", "--sort", "premiered:desc", "-n", "3", *j))
+    assert newest == [12, 4, 8]
+    unknown_last = ids(cli("shows", "--sort", "premiered", *j))
+    assert unknown_last[0] == 3 and unknown_last[-1] == 6  # no premiere date sorts last
+    assert ids(cli("shows", "--sort", "id:desc", "-n", "2", *j)) == [13, 12]
+
+
+def test_shows_formats(cli: Any) -> None:
+    as_csv = cli("shows", "--format", "csv", "--status", "pending")
+    assert as_csv.exit_code == 0
+    records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [r["title"] for r in records] == ["Doctor Who (2023)", "Stranger Things"]
+    assert records[1]["web_channel"] == "Netflix" and records[1]["country"] == ""
+    table = cli("shows", "--search", "markup", COLUMNS="200")
+    assert table.exit_code == 0, table.output
+    assert "[/] Markup [bold]Title" in table.stdout  # a title is text, never rich markup
+    assert "1 shows" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--sort", "title; DROP TABLE shows"), "--sort 'title; DROP TABLE shows' is not one of"),
+        (("--sort", "rating:sideways"), "is not one of"),
+        (("--premiered-after", "2020-13-01"), "is not a date as YYYY-MM-DD"),
+        (("--premiered-after", "' OR 1=1 --"), "is not a date"),
+    ],
+)
+def test_bad_values_are_one_line_and_exit_2(cli: Any, args: tuple[str, ...], fragment: str) -> None:
+    result = cli("shows", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_bad_status_is_a_usage_error(cli: Any) -> None:
+    result = cli("shows", "--status", "pending' OR '1'='1")
+    assert result.exit_code == ExitCode.USAGE
+    assert "Traceback" not in result.output
+
+
+INJECTIONS = [
+    "' OR '1'='1",
+    '" OR 1=1 --',
+    "x'); DROP TABLE shows; --",
+    "%",
+    "_",
+    "\\",
+    "*",
+    "1 UNION SELECT * FROM counters",
+]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+@pytest.mark.parametrize("option", ["--reason", "--search", "--country", "--language", "--network"])
+def test_sql_injection_attempts_are_harmless(
+    cli: Any, storage: Path, option: str, payload: str
+) -> None:
+    before = rows(storage)
+    result = cli("shows", option, payload, "--format", "json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    if option == "--search":  # a literal substring: only titles containing it
+        assert [r["title"] for r in found] == [s.title for s in SHOWS if payload in s.title]
+    else:
+        assert found == []
+    assert rows(storage) == before
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_injection_in_explain_and_sort_is_harmless(cli: Any, storage: Path, payload: str) -> None:
+    before = rows(storage)
+    assert cli("explain", payload).exit_code in (0, ExitCode.USAGE)
+    assert cli("shows", "--sort", payload).exit_code == ExitCode.USAGE
+    assert rows(storage) == before
+
+
+# --- refilter ------------------------------------------------------------------------------
+
+
+def test_refilter_dry_run_writes_nothing(cli: Any, storage: Path) -> None:
+    before, state_before = rows(storage), StateFile(storage).load()
+    result = cli(
+        "refilter",
+        "--dry-run",
+        "--format",
+        "json",
+        FILTERS_LANGUAGES_INCLUDE="English,Japanese",
+        FILTERS_STATUS_EXCLUDE_ENDED="false",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True
+    assert report["transitions"] == {"filtered->pending": 2}
+    assert sorted(report["titles"]["filtered->pending"]) == ["Shōgun Élite", "Under the Dome"]
+    assert rows(storage) == before
+    assert StateFile(storage).load() == state_before
+
+    table = cli("refilter", "--dry-run", FILTERS_LANGUAGES_INCLUDE="English,Japanese")
+    assert table.exit_code == 0
+    assert "dry run: nothing written" in table.stdout
+    assert "filtered -> pending" in table.stdout and "Shōgun Élite" in table.stdout
+    assert rows(storage) == before
+
+
+def test_refilter_writes_and_records_the_hash(cli: Any, storage: Path) -> None:
+    result = cli("refilter", "--format", "json", FILTERS_LANGUAGES_INCLUDE="English,Japanese")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["transitions"] == {"filtered->pending": 1}
+    after = {row["tvmaze_id"]: row for row in rows(storage)}
+    assert after[2]["processing_status"] == "pending"
+    assert after[8]["processing_status"] == "added"  # never touched
+    assert after[9]["processing_status"] == "excluded"
+    assert StateFile(storage).load().last_filter_hash is not None
+
+
+# --- explain -------------------------------------------------------------------------------
+
+
+def test_explain_by_id_lists_every_rule(cli: Any) -> None:
+    result = cli("explain", "2", COLUMNS="200")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Shōgun Élite (TVMaze 2)" in out
+    assert "stored status: filtered (language_not_included:Japanese)" in out
+    assert "current filters: fails: language_not_included:Japanese" in out
+    for rule in ("genres", "types", "countries", "languages", "networks", "status", "premiered"):
+        assert rule in out
+    assert "FAIL language_not_included:Japanese" in out
+    assert "include English; unknown fails" in out
+
+
+def test_explain_json_by_title(cli: Any) -> None:
+    result = cli("explain", "stranger things", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tvmaze_id"] == 5 and data["passed"] is True
+    countries = next(v for v in data["verdicts"] if v["rule"] == "countries")
+    assert countries["value"] == "(unknown)" and countries["passed"] is True
+    assert [v["rule"] for v in data["verdicts"]] == [
+        "ids",
+        "title",
+        "genres",
+        "types",
+        "countries",
+        "languages",
+        "networks",
+        "status",
+        "premiered",
+        "runtime",
+        "rating",
+    ]
+    assert "queued for Sonarr" in " ".join(data["notes"])
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("9", "import list exclusions"),
+        ("Removed Show", "deleted in Sonarr: never re-added"),
+        ("11", "last error: Path is already configured for an existing series"),
+        ("12", "no TVDB id for it yet: retried later (next try after 2025-02-01T00:00:00Z"),
+        ("8", "tvmaze-sync added it (Sonarr series id 408)"),
+    ],
+)
+def test_explain_names_non_filter_reasons(cli: Any, key: str, fragment: str) -> None:
+    result = cli("explain", key, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert fragment in " ".join(json.loads(result.stdout)["notes"])
+
+
+def test_explain_says_when_filters_would_change_the_stored_status(cli: Any) -> None:
+    data = json.loads(
+        cli("explain", "2", "--format", "json", FILTERS_LANGUAGES_INCLUDE="Japanese").stdout
+    )
+    assert data["passed"] is True and data["stored_status"] == "filtered"
+    assert any("makes it pending" in note for note in data["notes"])
+
+
+def test_explain_ids_allow(cli: Any) -> None:
+    result = cli("explain", "1", COLUMNS="200", FILTERS_IDS_ALLOW="1")
+    assert "passes: on filters.ids.allow, which wins over every rule" in result.stdout
+    assert "FAIL status_ended" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("doctor", "2 shows match 'doctor': 3 (Doctor Who), 4 (Doctor Who (2023)); give the id"),
+        ("999", "no cached show has TVMaze id 999"),
+        ("no such show", "no cached show matches 'no such show'"),
+    ],
+)
+def test_explain_ambiguous_or_unknown_is_exit_2(cli: Any, key: str, fragment: str) -> None:
+    result = cli("explain", key)
+    assert result.exit_code == ExitCode.USAGE
+    assert fragment in result.stderr
+
+
+def test_explain_exact_title_wins_over_partial_matches(cli: Any) -> None:
+    assert json.loads(cli("explain", "doctor who", "--format", "json").stdout)["tvmaze_id"] == 3
