@@ -1,4 +1,4 @@
-"""The Sonarr gateway: startup validation and every HTTP call tvmaze-sync makes to Sonarr.
+"""The Sonarr gateway: every HTTP call tvmaze-sync makes to Sonarr, and what its answers mean.
 
 Everything goes through pyarr (httpx), pinned to API v3 with a timeout: pyarr would otherwise
 ask `GET /api` for the version, and Sonarr's v5 line answers `v5` there. pyarr maps HTTP errors
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,17 +43,6 @@ TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 #: Exclusions read per page; real Sonarr has no cap, but thousands in one answer is slow.
 EXCLUSION_PAGE_SIZE = 250
 
-#: `addOptions.monitor` values Sonarr v3 understands; v3 calls `lastSeason` `latestSeason`.
-V3_MONITOR = {
-    "all": "all",
-    "future": "future",
-    "missing": "missing",
-    "existing": "existing",
-    "firstSeason": "firstSeason",
-    "lastSeason": "latestSeason",
-    "pilot": "pilot",
-    "none": "none",
-}
 #: Validation failures on these properties are about our settings, not the show.
 SETTING_PROPERTIES = frozenset(
     {"rootfolderpath", "qualityprofileid", "languageprofileid", "tags", "addoptions"}
@@ -157,12 +145,8 @@ def _failure_text(failures: list[dict[str, Any]], fallback: str) -> str:
     return text or fallback.strip() or "rejected without a message"
 
 
-def _names(items: list[str]) -> str:
-    return ", ".join(items) if items else "(none)"
-
-
 class SonarrGateway:
-    """One Sonarr server, validated. Build it with `connect` (sonarr.py)."""
+    """One Sonarr server. `sonarr.connect` builds it and validates the settings against it."""
 
     def __init__(
         self,
@@ -299,96 +283,10 @@ class SonarrGateway:
             f"Sonarr at {self.url} answered HTTP {status} to {endpoint}: {text.strip()[:200]}"
         ) from None
 
-    # --- startup validation -----------------------------------------------------------
+    # --- plain reads ------------------------------------------------------------------
 
-    def validate(self) -> ServerInfo:
-        """Check every setting against the server before anything is written.
-
-        Raises DependencyError (exit 3) when Sonarr cannot be reached or refuses the key,
-        ConfigError (exit 2) naming the bad value and the valid choices otherwise.
-        """
-        status = self._get("system_status", "system/status")
-        if not isinstance(status, Mapping) or not status.get("version"):
-            raise ConfigError(
-                f"sonarr.url: {self.url} does not answer like Sonarr (no version in "
-                "/api/v3/system/status); check the URL and its URL base"
-            )
-        app = str(status.get("appName") or "Sonarr")
-        if app.lower() != "sonarr":
-            raise ConfigError(f"sonarr.url: {self.url} is {app}, not Sonarr")
-        version = str(status["version"])
-        match = re.match(r"(\d+)", version)
-        major = int(match.group(1)) if match else 0
-        if major < 3:
-            raise ConfigError(f"sonarr.url: Sonarr {version} is too old; tvmaze-sync needs v3+")
-        problems: list[str] = []
-        root = self._root_folder(problems)
-        quality = self._by_name(
-            "qualityprofile",
-            "sonarr.quality_profile",
-            "quality profile",
-            self.config.quality_profile,
-        )
-        language: int | str | None = None
-        if major >= 4:
-            if self.config.language_profile:
-                log.warning(
-                    "sonarr_language_profile_ignored version=%s value=%r reason=%s",
-                    version,
-                    self.config.language_profile,
-                    "Sonarr_v4_has_no_language_profiles",
-                )
-        elif not self.config.language_profile:
-            names = [p.get("name", "") for p in self._list("languageprofile", "languageprofile")]
-            problems.append(
-                f"sonarr.language_profile: required by Sonarr v3 ({version}); "
-                f"available: {_names(names)}"
-            )
-        else:
-            language = self._by_name(
-                "languageprofile",
-                "sonarr.language_profile",
-                "language profile",
-                self.config.language_profile,
-            )
-        monitor = self._monitor(major, version, problems)
-        new_items: str | None = self.config.monitor_new_items
-        if major < 4:
-            if new_items != "all":  # v3 monitors new seasons; only a different wish is lost
-                log.warning(
-                    "sonarr_monitor_new_items_ignored version=%s value=%s reason=%s",
-                    version,
-                    new_items,
-                    "needs_Sonarr_v4",
-                )
-            new_items = None
-        problems.extend(item for item in (quality, language) if isinstance(item, str))
-        tag_ids = self._tags(problems)
-        if problems:
-            raise ConfigError(problems)
-        assert isinstance(quality, int)
-        assert root is not None
-        self.info = ServerInfo(
-            version=version,
-            major=major,
-            root_folder=root,
-            quality_profile_id=quality,
-            language_profile_id=language if isinstance(language, int) else None,
-            tag_ids=tag_ids,
-            monitor=monitor,
-            monitor_new_items=new_items,
-        )
-        log.info(
-            "sonarr_validated url=%s version=%s root_folder=%r quality_profile_id=%d tags=%s",
-            self.url,
-            version,
-            root,
-            quality,
-            ",".join(map(str, tag_ids)) or "-",
-        )
-        return self.info
-
-    def _get(self, endpoint: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def get(self, endpoint: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET one resource; a 404 means the URL does not point at Sonarr's API."""
         try:
             return self.call(
                 endpoint, lambda: self.api.request(path, params=params), expect=frozenset({404})
@@ -399,88 +297,20 @@ class SonarrGateway:
                 "(with its URL base, e.g. http://host:8989/sonarr)?"
             ) from None
 
-    def _list(self, endpoint: str, path: str) -> list[dict[str, Any]]:
-        data = self._get(endpoint, path)
+    def get_list(self, endpoint: str, path: str) -> list[dict[str, Any]]:
+        """GET a list resource, refusing anything that is not a list."""
+        data = self.get(endpoint, path)
         if not isinstance(data, list):
             raise SonarrUnavailable(
                 f"Sonarr at {self.url} sent an unreadable answer for /api/v3/{path}"
             )
         return [item for item in data if isinstance(item, dict)]
 
-    def _root_folder(self, problems: list[str]) -> str | None:
-        wanted = self.config.root_folder
-        folders = self._list("rootfolder", "rootfolder")
-        paths = [str(f.get("path", "")) for f in folders]
-
-        def norm(path: str) -> str:
-            return path.rstrip("/\\") or path
-
-        for folder in folders:
-            if norm(str(folder.get("path", ""))) == norm(wanted):
-                if folder.get("accessible") is False:
-                    # Every add would be rejected and wrongly marked failed: stop instead.
-                    raise SonarrUnavailable(
-                        f"Sonarr at {self.url}: root folder '{folder['path']}' is not "
-                        "accessible to Sonarr (missing or unmounted); fix it in Sonarr"
-                    )
-                return str(folder["path"])
-        problems.append(
-            f"sonarr.root_folder: root folder '{wanted}' not found in Sonarr; "
-            f"available: {_names(paths)}"
-        )
-        return None
-
-    def _by_name(self, path: str, key: str, what: str, wanted: str) -> int | str:
-        """The id of the item named `wanted` (exact, else the one case-insensitive match),
-        or the problem to report."""
-        items = self._list(path, path)
-        names = [str(item.get("name", "")) for item in items]
-        exact = [item for item in items if item.get("name") == wanted]
-        folded = [item for item in items if str(item.get("name", "")).lower() == wanted.lower()]
-        match = exact or (folded if len(folded) == 1 else [])
-        if match:
-            return int(match[0]["id"])
-        return f"{key}: {what} '{wanted}' not found in Sonarr; available: {_names(names)}"
-
-    def _monitor(self, major: int, version: str, problems: list[str]) -> str:
-        monitor = self.config.monitor
-        if major >= 4:
-            return monitor
-        if monitor not in V3_MONITOR:
-            problems.append(
-                f"sonarr.monitor: '{monitor}' needs Sonarr v4 (this is {version}); "
-                f"Sonarr v3 accepts: {_names(list(V3_MONITOR))}"
-            )
-            return monitor
-        return V3_MONITOR[monitor]
-
-    def _tags(self, problems: list[str]) -> list[int]:
-        wanted = list(dict.fromkeys(self.config.tags))
-        if not wanted:
-            return []
-        tags = self._list("tag", "tag")
-        # Sonarr stores labels lower-cased, so compare without case.
-        by_label = {str(t.get("label", "")).lower(): int(t["id"]) for t in tags if "id" in t}
-        missing = [label for label in wanted if label.lower() not in by_label]
-        if missing and not self.config.create_missing_tags:
-            problems.append(
-                f"sonarr.tags: tag{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(repr(m) for m in missing)} not found in Sonarr; available: "
-                f"{_names([str(t.get('label', '')) for t in tags])} "
-                "(or set sonarr.create_missing_tags: true)"
-            )
-            return []
-        if missing and self.read_only:
-            log.warning("sonarr_tags_not_created dry_run=true labels=%s", ",".join(missing))
-            return [by_label[label.lower()] for label in wanted if label.lower() in by_label]
-        for label in missing:
-            created = self.call(
-                "tag_add",
-                lambda: self.client.tag.create(label),  # noqa: B023 - called at once
-            )
-            by_label[label.lower()] = int(created["id"])
-            log.info("sonarr_tag_created label=%r id=%d", label, created["id"])
-        return [by_label[label.lower()] for label in wanted]
+    def create_tag(self, label: str) -> int:
+        """POST /tag (only when `create_missing_tags` asks for it); the new tag's id."""
+        assert not self.read_only, "dry run: no write to Sonarr"
+        created = self.call("tag_add", lambda: self.client.tag.create(label))
+        return int(created["id"])
 
     # --- reads of a cycle -------------------------------------------------------------
 
@@ -490,7 +320,7 @@ class SonarrGateway:
         Raises SonarrUnavailable when the read fails or the answer is not a whole, well-formed
         list: nothing may be concluded from part of a library.
         """
-        data = self._get("series", "series")
+        data = self.get("series", "series")
         if not isinstance(data, list):
             raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable series list")
         library: dict[int, LibrarySeries] = {}
@@ -523,7 +353,7 @@ class SonarrGateway:
                 records, totals = self._exclusion_pages()
             except _Answered:  # 404: a v3 Sonarr from before the paged endpoint
                 log.info("sonarr_exclusions_fallback reason=paged_404")
-                records = self._list("importlistexclusion", "importlistexclusion")
+                records = self.get_list("importlistexclusion", "importlistexclusion")
                 totals = {len(records)}
             parsed = self._parse_exclusions(records)
             unique = len({e.exclusion_id for e in parsed})
