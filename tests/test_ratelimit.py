@@ -91,16 +91,6 @@ def test_oversleeping_does_not_shift_later_slots() -> None:
     assert bucket.acquire() == pytest.approx(1.01 - 0.705)  # slot 1.01, not 0.705 + 0.505
 
 
-def test_defer_blocks_every_request_until_the_server_allows() -> None:
-    clock = FakeClock(0.0)
-    bucket = TokenBucket(20, 10.0, clock=clock, sleep=clock.sleep)
-    bucket.acquire()
-    start = clock()
-    bucket.defer(7.0)
-    bucket.acquire()
-    assert clock() - start == pytest.approx(7.0)
-
-
 def test_waited_time_is_reported() -> None:
     clock = FakeClock(0.0)
     bucket = TokenBucket(2, 1.0, margin=0.0, clock=clock, sleep=clock.sleep)

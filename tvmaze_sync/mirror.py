@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -41,7 +41,7 @@ from tvmaze_sync.models import SETTLED_IN_SONARR, CycleSummary
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import Store, row_from_show
 from tvmaze_sync.timeutil import Clock, Sleep, iso, parse_iso
-from tvmaze_sync.tvmaze import PAGE_SIZE, TvmazeClient, show_from_tvmaze
+from tvmaze_sync.tvmaze import PAGE_SIZE, TvmazeClient, int_or_none, show_from_tvmaze
 
 if TYPE_CHECKING:
     from tvmaze_sync.sync import Runtime
@@ -215,7 +215,6 @@ class _Tally:
     singles: int = 0
     upserted: int = 0
     deleted: int = 0
-    kept_gone: list[int] = field(default_factory=list)
 
 
 class _Mirror:
@@ -275,11 +274,11 @@ class _Mirror:
         fresh = []
         listed = set()
         for obj in shows:
-            show_id = tvmaze._int(obj.get("id"))
+            show_id = int_or_none(obj.get("id"))
             if show_id is None:
                 continue
             listed.add(show_id)
-            updated = tvmaze._int(obj.get("updated"))
+            updated = int_or_none(obj.get("updated"))
             if show_id in wanted and (updated or 0) >= wanted[show_id]:
                 del wanted[show_id]
             # Never let a page copy (up to a day stale) overwrite a newer stored one.
@@ -306,7 +305,7 @@ class _Mirror:
                 gone.append(show_id)
             else:
                 row = self.store.get_row(show_id)
-                if row is None or _newer(tvmaze._int(obj.get("updated")), row["tvmaze_updated_at"]):
+                if row is None or _newer(int_or_none(obj.get("updated")), row["tvmaze_updated_at"]):
                     batch.append(obj)
             if len(batch) + len(gone) >= SINGLES_BATCH:
                 self._flush(batch, gone)
@@ -336,7 +335,6 @@ class _Mirror:
                 self.tally.deleted += 1
                 log.info("show_gone tvmaze_id=%d action=deleted", show_id)
             elif self.store.get_row(show_id) is not None:
-                self.tally.kept_gone.append(show_id)
                 log.info("show_gone tvmaze_id=%d action=kept reason=in_sonarr", show_id)
 
     # --- full pass -----------------------------------------------------------------------
@@ -357,7 +355,7 @@ class _Mirror:
         try:
             while (shows := self.client.get_page(page, use_cache=False)) is not None:
                 suspects += self.store_page(page, shows, {})
-                ids = [i for s in shows if (i := tvmaze._int(s.get("id"))) is not None]
+                ids = [i for s in shows if (i := int_or_none(s.get("id"))) is not None]
                 state.last_tvmaze_page = page
                 state.highest_tvmaze_id = max([state.highest_tvmaze_id or 0, *ids])
                 self.state_file.save(state)

@@ -64,8 +64,3 @@ class TokenBucket:
             # must not shift every later slot.
             self._due = max(self._due, now + wait) + self.interval
             return wait
-
-    def defer(self, seconds: float) -> None:
-        """Send nothing for `seconds` from now (the server asked us to back off)."""
-        with self._lock:
-            self._due = max(self._due, self._clock() + seconds + (self.burst - 1) * self.interval)

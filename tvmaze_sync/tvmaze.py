@@ -54,7 +54,8 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """An integer JSON value (or digit string) as int; anything else (bools too) as None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -65,7 +66,7 @@ def _int(value: Any) -> int | None:
 
 
 def _positive(value: Any) -> int | None:
-    number = _int(value)
+    number = int_or_none(value)
     return number if number is not None and number > 0 else None
 
 
@@ -92,7 +93,7 @@ def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
     falls back to `averageRuntime`, which TVMaze fills when episode lengths vary. Raises
     ValueError only when there is no integer id, the one thing a row cannot do without.
     """
-    tvmaze_id = _int(data.get("id"))
+    tvmaze_id = int_or_none(data.get("id"))
     if tvmaze_id is None:
         raise ValueError("TVMaze show object without an integer id")
     network = _obj(data.get("network"))
@@ -115,7 +116,7 @@ def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
         genres=tuple(g for g in genres if _text(g)) if isinstance(genres, list) else (),
         runtime=_positive(data.get("runtime")) or _positive(data.get("averageRuntime")),
         rating=_number(_obj(data.get("rating")).get("average")),
-        updated=_int(data.get("updated")),
+        updated=int_or_none(data.get("updated")),
     )
 
 
@@ -276,7 +277,7 @@ class TvmazeClient:
             raise CycleError(f"TVMaze has no {what} (HTTP 404 from {self.base_url})")
         updates: dict[int, int] = {}
         for key, value in got[0].items():
-            show_id, updated = _int(key), _int(value)
+            show_id, updated = int_or_none(key), int_or_none(value)
             if show_id is not None and updated is not None:
                 updates[show_id] = updated
         return updates
@@ -417,16 +418,18 @@ def _is_dict(data: Any) -> bool:
 
 
 def _is_show(data: Any) -> bool:
-    return isinstance(data, dict) and _int(data.get("id")) is not None
+    return isinstance(data, dict) and int_or_none(data.get("id")) is not None
 
 
 def _updated(show: Mapping[str, Any]) -> int:
-    return _int(show.get("updated")) or 0
+    return int_or_none(show.get("updated")) or 0
 
 
 def _hides_change(page: list[Any], expect: Mapping[int, int]) -> bool:
     """Whether a page copy lacks an announced show or holds an older copy of one."""
-    on_page = {_int(show.get("id")): _updated(show) for show in page if isinstance(show, Mapping)}
+    on_page = {
+        int_or_none(show.get("id")): _updated(show) for show in page if isinstance(show, Mapping)
+    }
     return any(on_page.get(show_id, -1) < updated for show_id, updated in expect.items())
 
 
