@@ -151,7 +151,7 @@ def status_of(store: Store, tvmaze_id: int) -> str:
     return str(row["processing_status"])
 
 
-def ledger(store: Store) -> dict[int, dict[str, Any]]:
+def ledger_rows(store: Store) -> dict[int, dict[str, Any]]:
     return {row["tvdb_id"]: row for row in store.db.table("sonarr_ledger").rows}
 
 

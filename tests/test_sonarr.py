@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.fixtures_sonarr import SONARR_V3_VERSION, SonarrFactory
 from tests.sonarr_helpers import (
@@ -18,7 +20,7 @@ from tests.sonarr_helpers import (
     FakeClock,
     Sleeps,
     catalogue_shows,
-    ledger,
+    ledger_rows,
     lookups,
     make_config,
     open_store,
@@ -27,10 +29,10 @@ from tests.sonarr_helpers import (
     seed,
     status_of,
 )
-from tvmaze_sync import render, sonarr
+from tvmaze_sync import ledger, render, sonarr, sonarr_api
 from tvmaze_sync.errors import ConfigError, DependencyError, ExitCode
-from tvmaze_sync.models import CycleSummary, Show
-from tvmaze_sync.sonarr_api import SonarrGateway, endpoint_name
+from tvmaze_sync.models import CycleSummary, ProcessingStatus, Show
+from tvmaze_sync.sonarr_api import Exclusion, LibrarySeries, SonarrGateway, endpoint_name
 from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
 from tvmaze_sync.timeutil import iso
 
@@ -251,7 +253,7 @@ def test_201_is_added_with_id_time_ledger_and_counters(
     assert row["processing_status"] == "added"
     assert row["sonarr_series_id"] == series["id"]
     assert row["added_to_sonarr_at"] == iso(clock())
-    assert ledger(store)[show.tvdb_id or 0] | {"exclusion_posted_at": None} == {
+    assert ledger_rows(store)[show.tvdb_id or 0] | {"exclusion_posted_at": None} == {
         "tvdb_id": show.tvdb_id,
         "sonarr_series_id": series["id"],
         "tvmaze_id": show.tvmaze_id,
@@ -297,7 +299,7 @@ def test_library_import_marks_exists_without_lookup_or_add(
     assert f"tvdb:{shows[0].tvdb_id}" not in lookups(sonarr_sim)
     assert shows[0].tvdb_id not in posted_tvdb_ids(sonarr_sim)
     assert summary.results == {"exists": 1, "added": 2}
-    assert shows[0].tvdb_id not in ledger(store)  # not ours
+    assert shows[0].tvdb_id not in ledger_rows(store)  # not ours
 
 
 def _race_after_lookup(sim: SonarrSimulator, tvdb_id: int) -> None:
@@ -327,7 +329,7 @@ def test_400_series_exists_is_exists_not_ours(sonarr_sim: SonarrSimulator, tmp_p
     assert row is not None and row["processing_status"] == "exists"
     assert row["sonarr_series_id"] == sonarr_sim.series_by_tvdb(show.tvdb_id or 0)["id"]  # type: ignore[index]
     assert summary.results == {"exists": 1} and summary.added_titles == []
-    assert ledger(store) == {}  # someone else's series: never ours to manage
+    assert ledger_rows(store) == {}  # someone else's series: never ours to manage
 
 
 def test_409_race_is_exists(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
@@ -339,7 +341,7 @@ def test_409_race_is_exists(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None
     summary = run_sonarr(config, store, FakeClock())
     assert [r.status for r in sonarr_sim.requests_to("/api/v3/series", "POST")] == [409]
     assert status_of(store, show.tvmaze_id) == "exists"
-    assert summary.results == {"exists": 1} and ledger(store) == {}
+    assert summary.results == {"exists": 1} and ledger_rows(store) == {}
 
 
 def test_other_400_is_failed_with_sonarrs_message(
@@ -359,7 +361,7 @@ def test_other_400_is_failed_with_sonarrs_message(
     assert "Path" in row["error_message"] and "another series" in row["error_message"].lower()
     assert status_of(store, good.tvmaze_id) == "added"
     assert summary.results == {"added": 1, "failed": 1}
-    assert taken.tvdb_id not in ledger(store)
+    assert taken.tvdb_id not in ledger_rows(store)
 
 
 def test_no_tvdb_id_or_empty_lookup_is_pending_tvdb_with_retry_after(
@@ -400,7 +402,7 @@ def test_401_mid_cycle_stops_and_marks_nothing(sonarr_sim: SonarrSimulator, tmp_
     assert status_of(store, first.tvmaze_id) == "added"
     assert status_of(store, second.tvmaze_id) == "pending"
     assert status_of(store, third.tvmaze_id) == "pending"
-    assert set(ledger(store)) == {first.tvdb_id}  # no intent left behind by the refused call
+    assert set(ledger_rows(store)) == {first.tvdb_id}  # no intent left behind by the refused call
 
 
 def test_5xx_is_retried_within_the_cycle(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
@@ -462,7 +464,9 @@ def test_a_timed_out_add_that_landed_is_recorded_as_ours(
     assert [r.status for r in sonarr_sim.requests_to("/api/v3/series", "POST")] == [201, 400]
     assert summary.requests["sonarr:series_add:timeout"] == 1
     assert status_of(store, show.tvmaze_id) == "added"
-    assert ledger(store)[show.tvdb_id or 0]["sonarr_series_id"] == sonarr_sim.library()[0]["id"]
+    assert (
+        ledger_rows(store)[show.tvdb_id or 0]["sonarr_series_id"] == sonarr_sim.library()[0]["id"]
+    )
     assert summary.added_titles == [show.title]
 
 
@@ -496,7 +500,7 @@ def test_killed_between_201_and_commit_the_rerun_posts_nothing_and_owns_it(
     monkeypatch.undo()
     assert posted_tvdb_ids(sonarr_sim) == [shows[0].tvdb_id, shows[1].tvdb_id]
     assert status_of(store, shows[1].tvmaze_id) == "pending"  # the 201 never committed
-    assert ledger(store)[shows[1].tvdb_id or 0]["added_at"] is None  # but the intent did
+    assert ledger_rows(store)[shows[1].tvdb_id or 0]["added_at"] is None  # but the intent did
 
     store.close()
     store = open_store(config)  # a new process
@@ -504,7 +508,7 @@ def test_killed_between_201_and_commit_the_rerun_posts_nothing_and_owns_it(
     posted = posted_tvdb_ids(sonarr_sim)
     assert sorted(posted) == sorted(s.tvdb_id or 0 for s in shows)  # each exactly once
     assert {status_of(store, s.tvmaze_id) for s in shows} == {"added"}
-    recovered = ledger(store)[shows[1].tvdb_id or 0]
+    recovered = ledger_rows(store)[shows[1].tvdb_id or 0]
     assert recovered["sonarr_series_id"] == sonarr_sim.series_by_tvdb(shows[1].tvdb_id or 0)["id"]  # type: ignore[index]
     assert recovered["added_at"] is not None
     assert summary.results == {"added": 2} and shows[1].title in summary.added_titles
@@ -525,7 +529,7 @@ def test_an_intent_whose_post_never_arrived_is_dropped_and_retried(
     with pytest.raises(Killed):
         run_sonarr(config, store, FakeClock())
     monkeypatch.undo()
-    assert ledger(store)[show.tvdb_id or 0]["added_at"] is None
+    assert ledger_rows(store)[show.tvdb_id or 0]["added_at"] is None
     run_sonarr(config, store, FakeClock())
     assert status_of(store, show.tvmaze_id) == "added"
     assert posted_tvdb_ids(sonarr_sim) == [show.tvdb_id]
@@ -563,7 +567,7 @@ def test_dry_run_reads_sonarr_writes_nothing_and_reports(
     assert summary.results == {"exists": 1, "excluded": 1, "pending_tvdb": 1}
     assert list(store.rows_where(order_by="tvmaze_id")) == before  # no status changed
     assert [r.method for r in sonarr_sim.request_log if r.method != "GET"] == []
-    assert store.counters("shows_processed") == {} and ledger(store) == {}
+    assert store.counters("shows_processed") == {} and ledger_rows(store) == {}
 
 
 def test_dry_run_by_flag_and_without_sonarr(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
@@ -634,3 +638,79 @@ def test_retry_after_uses_the_injected_clock(sonarr_sim: SonarrSimulator, tmp_pa
     clock = FakeClock(START + 5 * WEEK)
     run_sonarr(config, store, clock)
     assert store.get_row(1)["retry_after"] == iso(START + 6 * WEEK)  # type: ignore[index]
+
+
+def test_403_on_the_library_read_stops_before_anything_is_marked(
+    sonarr_sim: SonarrSimulator, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path, sonarr_sim)
+    store = open_store(config)
+    shows = catalogue_shows(sonarr_sim, 2)
+    seed(store, *shows)
+    sonarr_sim.fail_next(1, 403, "/api/v3/series", method="GET")
+    with pytest.raises(DependencyError, match=r"refused the API key \(HTTP 403\)") as caught:
+        run_sonarr(config, store, FakeClock())
+    assert caught.value.exit_code == 3
+    assert {status_of(store, s.tvmaze_id) for s in shows} == {"pending"}
+    assert not sonarr_sim.requests_to("/api/v3/series", "POST")
+    assert len(sonarr_sim.requests_to("/api/v3/series", "GET")) == 1  # never retried
+
+
+# --- properties -----------------------------------------------------------------------------
+
+
+@given(st.text())
+def test_any_400_body_becomes_a_rejection_with_a_message(text: str) -> None:
+    failures = sonarr_api._failures(text)
+    message = sonarr_api._failure_text(failures, text)
+    rejected = sonarr_api.SonarrRejected(failures, message)
+    assert message and isinstance(rejected.series_exists, bool)
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"propertyName": st.sampled_from(["TvdbId", "Path", "RootFolderPath", "Title"])},
+            optional={
+                "errorMessage": st.text(max_size=20),
+                "errorCode": st.sampled_from(["SeriesExistsValidator", "NotEmptyValidator"]),
+            },
+        ),
+        max_size=4,
+    )
+)
+def test_sonarr_failure_arrays_are_read_whole(failures: list[dict[str, Any]]) -> None:
+    rejected = sonarr_api.SonarrRejected(sonarr_api._failures(json.dumps(failures)), "x")
+    assert rejected.failures == failures
+    assert rejected.series_exists == any(
+        f.get("errorCode") == "SeriesExistsValidator" for f in failures
+    )
+    assert rejected.about_settings == (
+        bool(failures) and all(f["propertyName"] == "RootFolderPath" for f in failures)
+    )
+
+
+@given(
+    tvdb=st.one_of(st.none(), st.integers(1, 6)),
+    library=st.sets(st.integers(1, 6)),
+    blocked=st.sets(st.integers(1, 6)),
+    excluded=st.sets(st.integers(1, 6)),
+)
+def test_decisions_without_requests_follow_a_fixed_precedence(
+    tvdb: int | None, library: set[int], blocked: set[int], excluded: set[int]
+) -> None:
+    """No id waits; in Sonarr means exists (even if once ours or excluded); then our
+    deleted series; then the user's exclusions; only what is left is looked up and added."""
+    lib = {t: LibrarySeries(t, t, "s") for t in library}
+    exc = {t: Exclusion(t, t, "e") for t in excluded}
+    got = ledger.decide(tvdb, lib, blocked, exc)
+    if tvdb is None:
+        assert got is ProcessingStatus.PENDING_TVDB
+    elif tvdb in library:
+        assert got is ProcessingStatus.EXISTS
+    elif tvdb in blocked:
+        assert got is ProcessingStatus.REMOVED_BY_USER
+    elif tvdb in excluded:
+        assert got is ProcessingStatus.EXCLUDED
+    else:
+        assert got is None

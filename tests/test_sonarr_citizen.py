@@ -15,7 +15,7 @@ from tests.sonarr_helpers import (
     WEEK,
     FakeClock,
     cycle,
-    ledger,
+    ledger_rows,
     lookups,
     make_config,
     open_store,
@@ -211,10 +211,10 @@ def test_a_series_the_user_deleted_is_never_added_again(world_factory: Any) -> N
     assert world.status(3) == "removed_by_user"
     assert summary.results == {"removed_by_user": 1}
     store = world.store()
-    entry = ledger(store)[world.tvdb[3]]
+    entry = ledger_rows(store)[world.tvdb[3]]
     assert entry["removed_at"] is not None and entry["sonarr_series_id"] is not None
     line = sonarr.explain(store, store.get_row(3)) or ""
-    assert "deleted there by the user" in line and entry["removed_at"] in line
+    assert "it was deleted there" in line and entry["removed_at"] in line
     assert store.count_by_status()["removed_by_user"] == 1
     store.close()
 
@@ -293,7 +293,7 @@ def test_a_deletion_that_added_its_own_exclusion_posts_none(world_factory: Any) 
     assert world.status(5) == "removed_by_user"
     assert world.sonarr.posts_to("/api/v3/importlistexclusion") == []
     store = world.store()
-    assert ledger(store)[world.tvdb[5]]["exclusion_posted_at"] is not None
+    assert ledger_rows(store)[world.tvdb[5]]["exclusion_posted_at"] is not None
     store.close()
 
 
@@ -307,7 +307,7 @@ def test_allow_readd_adds_a_deleted_series_again(world_factory: Any) -> None:
     assert world.posts(1) == 2 and world.status(1) == "added"
     assert first is not None and again is not None and again["id"] != first["id"]
     store = world.store()
-    entry = ledger(store)[world.tvdb[1]]
+    entry = ledger_rows(store)[world.tvdb[1]]
     assert (entry["sonarr_series_id"], entry["removed_at"]) == (again["id"], None)
     store.close()
 
@@ -322,7 +322,7 @@ def test_a_series_the_tool_did_not_add_is_never_touched(world_factory: Any) -> N
         world.cycle()
     assert world.status(6) == "exists" and world.posts(6) == 0
     store = world.store()
-    assert world.tvdb[6] not in ledger(store)
+    assert world.tvdb[6] not in ledger_rows(store)
     store.close()
 
 
@@ -347,7 +347,7 @@ def test_a_failed_or_partial_library_read_concludes_nothing(
     assert caught.value.exit_code == 3
     assert world.status(4) == "added"
     store = world.store()
-    assert ledger(store)[world.tvdb[4]]["removed_at"] is None
+    assert ledger_rows(store)[world.tvdb[4]]["removed_at"] is None
     store.close()
     assert world.posts(4) == 1
     # Once Sonarr answers in full, the removal is concluded.

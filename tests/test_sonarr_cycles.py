@@ -27,7 +27,7 @@ from tests.sonarr_helpers import (
     WEEK,
     FakeClock,
     cycle,
-    ledger,
+    ledger_rows,
     make_config,
     open_store,
     posted_tvdb_ids,
@@ -216,7 +216,7 @@ def test_kill_9_during_adds_then_rerun_posts_nothing_twice(
     store = Store.open(tmp_path / "data")
     try:
         assert store.count_by_status()["added"] == 12
-        owned = ledger(store)
+        owned = ledger_rows(store)
         assert len(owned) == 12 and all(e["sonarr_series_id"] for e in owned.values())
         # The add that was in flight at the kill is recorded as ours, not as `exists`.
         in_flight = store.get_row(shows[3]["id"])
@@ -277,6 +277,11 @@ def test_cli_dry_run_summary_shows_and_state(
         tmp_path, "--config", str(config_path), "shows", "--status", "excluded", "--format", "json"
     )
     assert [r["title"] for r in json.loads(result.stdout)] == [shows[0]["name"]]
+    result = run_cli(
+        tmp_path, "--config", str(config_path), "explain", str(shows[0]["id"]), "--format", "json"
+    )
+    notes = json.loads(result.stdout)["notes"]
+    assert any("is on Sonarr's Import List Exclusions" in note for note in notes), notes
     result = run_cli(tmp_path, "--config", str(config_path), "state", "--format", "json")
     by_status = json.loads(result.stdout)["shows"]["by_status"]
     assert (by_status["excluded"], by_status["removed_by_user"], by_status["added"]) == (1, 0, 3)

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tvmaze_sync import __version__, filters, metrics, query, render
+from tvmaze_sync import __version__, filters, metrics, query, render, sonarr
 from tvmaze_sync.config import Config, load_config, starter_yaml
 from tvmaze_sync.errors import DependencyError, ExitCode, LockHeld, TvmazeSyncError
 from tvmaze_sync.logs import configure_logging, redact
@@ -347,9 +347,12 @@ def explain(
         store = Store.open(config.storage_dir, readonly=True)
         try:
             row = query.find_show(store, show)
+            sonarr_note = sonarr.explain(store, row)  # removal date, exclusion, ownership
         finally:
             store.close()
         explanation = query.explain(filters.build_processor(config.filters), row)
+        if sonarr_note:
+            explanation.notes.append(sonarr_note)
         render.explanation(explanation.to_json(), fmt=fmt.value)
 
 

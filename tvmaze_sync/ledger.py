@@ -373,28 +373,28 @@ def preview(
 
 
 def explain(store: Store, row: Mapping[str, Any]) -> str | None:
-    """One line on why Sonarr holds or refuses this show (for `explain`), or None."""
+    """What the Sonarr side knows about this show beyond its status, for `explain`: who
+    added it and when, when the user deleted it, which exclusion keeps it out, why it waits."""
     status = row.get("processing_status")
     item = entry(store, row.get("tvdb_id"))
-    if status == P.REMOVED_BY_USER and item:
+    if status == P.REMOVED_BY_USER and item and item["removed_at"]:
         return (
-            f"added to Sonarr by tvmaze-sync on {item['added_at']}, deleted there by the user "
-            f"(noticed {item['removed_at']}); not added again (sonarr.on_user_removal)"
+            f"tvmaze-sync added it to Sonarr on {item['added_at']}; it was deleted there "
+            f"(noticed {item['removed_at']}), so it is not added again "
+            "(sonarr.on_user_removal)"
+        )
+    if status == P.ADDED and item and item["added_at"]:
+        return (
+            f"tvmaze-sync added it to Sonarr on {item['added_at']} "
+            f"as series {item['sonarr_series_id']}"
         )
     if status == P.EXCLUDED:
-        return f"on Sonarr's Import List Exclusions (tvdb {row.get('tvdb_id')}); never added"
-    if status == P.ADDED and item:
         return (
-            f"added to Sonarr by tvmaze-sync on {item['added_at']} "
-            f"(series {item['sonarr_series_id']})"
+            f"TheTVDB id {row.get('tvdb_id')} is on Sonarr's Import List Exclusions; "
+            "remove the exclusion in Sonarr to have it added"
         )
-    if status == P.EXISTS:
-        return f"already in Sonarr (series {row.get('sonarr_series_id')}), not added by tvmaze-sync"
-    if status == P.PENDING_TVDB:
-        return (
-            f"waiting for a TheTVDB id Sonarr knows ({row.get('status_reason')}); "
-            f"retried after {row.get('retry_after')}"
-        )
-    if status == P.FAILED:
-        return f"{row.get('status_reason')}: {row.get('error_message')}"
+    if status == P.PENDING_TVDB and row.get("status_reason") == Reason.TVDB_NOT_IN_SONARR:
+        return f"Sonarr's metadata does not know TheTVDB id {row.get('tvdb_id')} yet"
+    if status == P.FAILED and row.get("status_reason") == Reason.ABANDONED_NO_TVDB:
+        return "given up: no TheTVDB id within sync.abandon_after of first seeing it"
     return None
