@@ -21,6 +21,7 @@ from typing import Any
 
 from tvmaze_sync.errors import StorageError
 from tvmaze_sync.store import DB_NAME, Store
+from tvmaze_sync.timeutil import parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class State:
 
 
 _FIELD_TYPES = typing.get_type_hints(State)
+#: ISO times that code parses (mirror.choose_mode); a value that does not parse is corrupt.
+_TIMES = ("last_full_sync", "last_incremental_sync", "last_updates_check")
 
 
 def _valid(data: Any) -> State:
@@ -62,8 +65,24 @@ def _valid(data: Any) -> State:
             raise ValueError(f"{f.name} is a boolean")
         if not isinstance(value, allowed):
             raise ValueError(f"{f.name} has type {type(value).__name__}")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"{f.name} is negative")  # pages and ids count from 0
+        times = [(f.name, value)] if f.name in _TIMES else []
+        if f.name == "last_cycle":
+            times = [(f"last_cycle.{k}", value.get(k)) for k in ("started_at", "finished_at")]
+        for name, text in times:
+            if isinstance(text, str) and not _is_time(text):
+                raise ValueError(f"{name} is not an ISO time")
         values[f.name] = value
     return State(**values)
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_iso(text)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 class StateFile:
