@@ -350,7 +350,7 @@ def test_explain_ids_allow(cli: Any) -> None:
     ("key", "fragment"),
     [
         ("doctor", "2 shows match 'doctor': 3 (Doctor Who), 4 (Doctor Who (2023)); give the id"),
-        ("999", "no cached show has TVMaze id 999"),
+        ("999", "no cached show has TVMaze id 999 or such a title"),
         ("no such show", "no cached show matches 'no such show'"),
     ],
 )
@@ -362,3 +362,8 @@ def test_explain_ambiguous_or_unknown_is_exit_2(cli: Any, key: str, fragment: st
 
 def test_explain_exact_title_wins_over_partial_matches(cli: Any) -> None:
     assert json.loads(cli("explain", "doctor who", "--format", "json").stdout)["tvmaze_id"] == 3
+
+
+def test_explain_digits_are_an_id_then_a_title(cli: Any) -> None:
+    assert json.loads(cli("explain", "13", "--format", "json").stdout)["tvmaze_id"] == 13
+    assert json.loads(cli("explain", "100", "--format", "json").stdout)["tvmaze_id"] == 13

@@ -130,14 +130,14 @@ def query_shows(store: Store, query: ShowQuery) -> list[dict[str, Any]]:
 def find_show(store: Store, key: str) -> dict[str, Any]:
     """The one cached show a TVMaze id or title names; UsageError when none or several do.
 
-    A title matches exactly (any case) first, then as a part of a title.
+    Digits are an id first (then a title: "1899" and "24" are shows). A title matches
+    exactly (any case) first, then as a part of a title.
     """
     key = key.strip()
     if key.isdigit():
         row = store.get_row(int(key))
-        if row is None:
-            raise UsageError(f"no cached show has TVMaze id {key}")
-        return row
+        if row is not None:
+            return row
     for search in (False, True):
         rows = query_shows(store, ShowQuery(search=key, limit=None, sort="id"))
         if not search:
@@ -148,6 +148,8 @@ def find_show(store: Store, key: str) -> dict[str, Any]:
             listed = ", ".join(f"{r['tvmaze_id']} ({r['title']})" for r in rows[:10])
             more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
             raise UsageError(f"{len(rows)} shows match {key!r}: {listed}{more}; give the id")
+    if key.isdigit():
+        raise UsageError(f"no cached show has TVMaze id {key} or such a title")
     raise UsageError(f"no cached show matches {key!r}")
 
 
