@@ -27,6 +27,7 @@ from tvmaze_sync.errors import TvmazeSyncError
 from tvmaze_sync.ledger import Reason
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.sonarr_api import (
+    ATTEMPTS,
     Exclusion,
     LibrarySeries,
     SonarrConflict,
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 
 P = ProcessingStatus
 
-#: Shows in a row whose add got no answer (after each one's own retries) before the cycle
-#: stops talking to Sonarr: a dead Sonarr costs a few timeouts, not one per pending show.
+#: Shows in a row whose add got no answer before the cycle stops talking to Sonarr: a dead
+#: Sonarr costs a few timeouts, not one per pending show.
 MAX_CONSECUTIVE_UNAVAILABLE = 3
 
 
@@ -257,6 +258,9 @@ class _Cycle:
                 continue
             if decision is not None:  # reconcile settled these; only a race gets here
                 continue
+            # Once a show went unanswered, the next ones get one try each: a dead Sonarr
+            # costs one show's retries, not every show's.
+            self.gateway.attempts = 1 if unavailable else ATTEMPTS
             try:
                 self._add(row, stamp)
                 unavailable = 0

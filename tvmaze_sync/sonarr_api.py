@@ -165,6 +165,8 @@ class SonarrGateway:
         self.requests = requests if requests is not None else {}
         self.read_only = read_only
         self.exclusion_page_size = EXCLUSION_PAGE_SIZE
+        #: Tries per request; the Sonarr phase drops it to 1 once Sonarr stops answering.
+        self.attempts = ATTEMPTS
         self.info: ServerInfo | None = None
         self._status: int | None = None
         self.unanswered = 0  # attempts of the last call that got no definite answer
@@ -211,7 +213,7 @@ class SonarrGateway:
         fn: Callable[[], T],
         *,
         expect: frozenset[int] = frozenset(),
-        attempts: int = ATTEMPTS,
+        attempts: int | None = None,
     ) -> T:
         """Run one pyarr call, mapping its failures; transient ones retried with backoff.
 
@@ -221,6 +223,7 @@ class SonarrGateway:
         names the call in logs and in the count of requests that got no answer at all
         (answered ones are counted by status in `_on_response`).
         """
+        attempts = attempts or self.attempts
         attempt = 0
         self.unanswered = 0
         while True:
