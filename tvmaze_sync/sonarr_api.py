@@ -288,21 +288,21 @@ class SonarrGateway:
 
     # --- plain reads ------------------------------------------------------------------
 
-    def get(self, endpoint: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET one resource; a 404 means the URL does not point at Sonarr's API."""
+    def get(self, path: str, fn: Callable[[], Any] | None = None) -> Any:
+        """GET /api/v3/<path> with pyarr's call for it (`fn`), else with its request layer
+        (for what pyarr 6.9 lacks). A 404 means the URL does not point at Sonarr's API."""
+        fetch = fn or (lambda: self.api.request(path))
         try:
-            return self.call(
-                endpoint, lambda: self.api.request(path, params=params), expect=frozenset({404})
-            )
+            return self.call(endpoint_name("GET", path), fetch, expect=frozenset({404}))
         except _Answered:
             raise ConfigError(
                 f"sonarr.url: {self.url} answers 404 for /api/v3/{path}; is it Sonarr "
                 "(with its URL base, e.g. http://host:8989/sonarr)?"
             ) from None
 
-    def get_list(self, endpoint: str, path: str) -> list[dict[str, Any]]:
-        """GET a list resource, refusing anything that is not a list."""
-        data = self.get(endpoint, path)
+    def get_list(self, path: str, fn: Callable[[], Any] | None = None) -> list[dict[str, Any]]:
+        """`get` for a list resource, refusing anything that is not a list."""
+        data = self.get(path, fn)
         if not isinstance(data, list):
             raise SonarrUnavailable(
                 f"Sonarr at {self.url} sent an unreadable answer for /api/v3/{path}"
@@ -323,7 +323,7 @@ class SonarrGateway:
         Raises SonarrUnavailable when the read fails or the answer is not a whole, well-formed
         list: nothing may be concluded from part of a library.
         """
-        data = self.get("series", "series")
+        data = self.get("series", self.client.series.get)
         if not isinstance(data, list):
             raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable series list")
         library: dict[int, LibrarySeries] = {}
@@ -356,7 +356,9 @@ class SonarrGateway:
                 records, totals = self._exclusion_pages()
             except _Answered:  # 404: a v3 Sonarr from before the paged endpoint
                 log.info("sonarr_exclusions_fallback reason=paged_404")
-                records = self.get_list("importlistexclusion", "importlistexclusion")
+                records = self.get_list(
+                    "importlistexclusion", self.client.import_list_exclusion.get
+                )
                 totals = {len(records)}
             parsed = self._parse_exclusions(records)
             unique = len({e.exclusion_id for e in parsed})

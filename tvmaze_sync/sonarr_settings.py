@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from tvmaze_sync.errors import ConfigError
 from tvmaze_sync.sonarr_api import ServerInfo, SonarrGateway, SonarrUnavailable
@@ -32,6 +33,12 @@ V3_MONITOR = {
 }
 
 
+def _language_profiles(gateway: SonarrGateway) -> list[dict[str, Any]]:
+    # pyarr 6.9 has no language profile call (v3 only; v4 answers a "Deprecated" stub), so
+    # this one goes through its request layer.
+    return gateway.get_list("languageprofile")
+
+
 def _names(items: list[str]) -> str:
     return ", ".join(items) if items else "(none)"
 
@@ -42,7 +49,7 @@ def validate(gateway: SonarrGateway) -> ServerInfo:
     Raises DependencyError (exit 3) when Sonarr cannot be reached or refuses the key,
     ConfigError (exit 2) naming the bad value and the valid choices otherwise.
     """
-    status = gateway.get("system_status", "system/status")
+    status = gateway.get("system/status", gateway.client.system.get_status)
     if not isinstance(status, Mapping) or not status.get("version"):
         raise ConfigError(
             f"sonarr.url: {gateway.url} does not answer like Sonarr (no version in "
@@ -59,8 +66,7 @@ def validate(gateway: SonarrGateway) -> ServerInfo:
     problems: list[str] = []
     root = _root_folder(gateway, problems)
     quality = _by_name(
-        gateway,
-        "qualityprofile",
+        gateway.get_list("qualityprofile", gateway.client.quality_profile.get),
         "sonarr.quality_profile",
         "quality profile",
         gateway.config.quality_profile,
@@ -75,15 +81,14 @@ def validate(gateway: SonarrGateway) -> ServerInfo:
                 "Sonarr_v4_has_no_language_profiles",
             )
     elif not gateway.config.language_profile:
-        names = [p.get("name", "") for p in gateway.get_list("languageprofile", "languageprofile")]
+        names = [p.get("name", "") for p in _language_profiles(gateway)]
         problems.append(
             f"sonarr.language_profile: required by Sonarr v3 ({version}); "
             f"available: {_names(names)}"
         )
     else:
         language = _by_name(
-            gateway,
-            "languageprofile",
+            _language_profiles(gateway),
             "sonarr.language_profile",
             "language profile",
             gateway.config.language_profile,
@@ -128,7 +133,7 @@ def validate(gateway: SonarrGateway) -> ServerInfo:
 
 def _root_folder(gateway: SonarrGateway, problems: list[str]) -> str | None:
     wanted = gateway.config.root_folder
-    folders = gateway.get_list("rootfolder", "rootfolder")
+    folders = gateway.get_list("rootfolder", gateway.client.root_folder.get)
     paths = [str(f.get("path", "")) for f in folders]
 
     def norm(path: str) -> str:
@@ -150,10 +155,9 @@ def _root_folder(gateway: SonarrGateway, problems: list[str]) -> str | None:
     return None
 
 
-def _by_name(gateway: SonarrGateway, path: str, key: str, what: str, wanted: str) -> int | str:
+def _by_name(items: list[dict[str, Any]], key: str, what: str, wanted: str) -> int | str:
     """The id of the item named `wanted` (exact, else the one case-insensitive match),
     or the problem to report."""
-    items = gateway.get_list(path, path)
     names = [str(item.get("name", "")) for item in items]
     exact = [item for item in items if item.get("name") == wanted]
     folded = [item for item in items if str(item.get("name", "")).lower() == wanted.lower()]
@@ -180,7 +184,7 @@ def _tags(gateway: SonarrGateway, problems: list[str]) -> list[int]:
     wanted = list(dict.fromkeys(gateway.config.tags))
     if not wanted:
         return []
-    tags = gateway.get_list("tag", "tag")
+    tags = gateway.get_list("tag", gateway.client.tag.get)
     # Sonarr stores labels lower-cased, so compare without case.
     by_label = {str(t.get("label", "")).lower(): int(t["id"]) for t in tags if "id" in t}
     missing = [label for label in wanted if label.lower() not in by_label]
