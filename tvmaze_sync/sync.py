@@ -7,6 +7,7 @@ SQLite), so a cycle killed at any line is resumed by simply running the next one
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from tvmaze_sync import filters, mirror, sonarr
 from tvmaze_sync.config import Config
-from tvmaze_sync.errors import TvmazeSyncError
+from tvmaze_sync.errors import CycleError, TvmazeSyncError
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.state import State, StateFile
@@ -71,13 +72,20 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
         except TvmazeSyncError as error:
             summary.error = str(error)
             raise
+        except sqlite3.Error as error:  # the disk filled up or went read-only mid-run
+            summary.error = f"storage failed mid-run: {error} (in {storage})"
+            kept = "finished work is kept, the next run resumes"
+            raise CycleError(f"{summary.error}; {kept}") from error
         finally:
             finished = runtime.clock()
             summary.finished_at = iso(finished)
             summary.duration_seconds = round(finished - started, 3)
-            with store.atomic():
-                for key, count in summary.requests.items():
-                    store.bump_counter("api_requests", key, count)
+            try:
+                with store.atomic():
+                    for key, count in summary.requests.items():
+                        store.bump_counter("api_requests", key, count)
+            except sqlite3.Error as error:  # must not hide why the cycle failed
+                log.warning("request_counts_lost error=%s", error)
             state.last_cycle = summary_to_json(summary)
             state_file.save(state)
             if summary.ok:
