@@ -319,7 +319,7 @@ def test_explain_json_by_title(cli: Any) -> None:
 @pytest.mark.parametrize(
     ("key", "fragment"),
     [
-        ("9", "import list exclusions"),
+        ("9", "import list exclusions: never added, whatever the filters say [sonarr_exclusion]"),
         ("Removed Show", "deleted in Sonarr: never re-added"),
         ("11", "last error: Path is already configured for an existing series"),
         ("12", "no TVDB id for it yet: retried later (next try after 2025-02-01T00:00:00Z"),

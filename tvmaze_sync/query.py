@@ -196,6 +196,8 @@ def _status_notes(row: dict[str, Any]) -> list[str]:
             note += f" (next try after {row['retry_after']}, tries {row.get('retry_count') or 0})"
         if row.get("sonarr_series_id"):
             note += f" (Sonarr series id {row['sonarr_series_id']})"
+        if row.get("status_reason"):
+            note += f" [{row['status_reason']}]"
         notes.append(note)
     if row.get("error_message"):
         notes.append(f"last error: {row['error_message']}")
