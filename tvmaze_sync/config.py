@@ -96,7 +96,9 @@ MonitorMode = Literal[
 
 @dataclass
 class TvmazeConfig:
-    api_key: str | None = opt(None, "TVMaze premium API key (optional).", secret=True)
+    api_key: str | None = opt(
+        None, "TVMaze premium credentials as username:apikey (optional).", secret=True
+    )
     base_url: Url = opt(Url("https://api.tvmaze.com"), "TVMaze API base URL.")
     rate_limit: int = opt(20, "Requests allowed per 10 seconds.", minimum=1)
     update_window: Literal["day", "week", "month"] = opt(
