@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -66,7 +67,9 @@ LOG_EVERY_PAGES = 25
 SINGLES_BATCH = 100
 
 
-class Mode:
+class Mode(StrEnum):
+    """`CycleSummary.mode` of a cycle's mirror phase."""
+
     FULL = "full"
     RESUME = "resume"
     INCREMENTAL = "incremental"
@@ -90,7 +93,7 @@ def choose_window(needed: float, floor: str) -> str | None:
     return None
 
 
-def choose_mode(state: State, now: float, update_window: str) -> tuple[str, str | None]:
+def choose_mode(state: State, now: float, update_window: str) -> tuple[Mode, str | None]:
     """(mode, since): what this run does, and the updates window of an incremental run."""
     if state.last_tvmaze_page is not None:
         previous = state.last_cycle.get("started_at")
@@ -346,7 +349,8 @@ class _Mirror:
         started weeks ago, so it catches up over the largest window.
         """
         state = self.state
-        known_highest = state.highest_tvmaze_id or self.store.highest_id()
+        # A rescan knows roughly how many pages there are; a first pass does not.
+        known_highest = state.highest_tvmaze_id if state.initial_sync_complete else None
         total = page_of(known_highest) + 1 if known_highest else None
         log.info("full_sync_started mode=%s page=%d", self.summary.mode, start_page)
         progress = _Progress(self.runtime.progress, total, start_page)
@@ -448,7 +452,7 @@ def sync_mirror(
     if mode == Mode.INCREMENTAL and store.highest_id() is None:
         log.warning("cache_empty reason=state_says_synced action=full_sync")
         mode = Mode.FULL
-    summary.mode = mode
+    summary.mode = mode.value
     mirror = _Mirror(client, store, state, state_file, runtime, summary)
     if mode == Mode.INCREMENTAL:
         assert since is not None
