@@ -180,7 +180,6 @@ class _Progress:
     def __init__(self, enabled: bool, total: int | None, start_page: int) -> None:
         self.pages = 0
         self.shows = 0
-        self.start_page = start_page
         self._bar: Progress | None = None
         if enabled:
             self._bar = Progress(
