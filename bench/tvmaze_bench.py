@@ -109,7 +109,9 @@ def incremental_requests() -> list[Figure]:
             rng = random.Random(7)
             sync_at = T0 + 7 * DAY
             new_count = round(WEEK_CHANGED * WEEK_NEW_SHARE)
-            events = [(rng.uniform(T0, sync_at), i) for i in rng.sample(sim.show_ids, WEEK_CHANGED)]
+            events: list[tuple[float, int | None]] = [
+                (rng.uniform(T0, sync_at), i) for i in rng.sample(sim.show_ids, WEEK_CHANGED)
+            ]
             events += [(rng.uniform(T0, sync_at), None) for _ in range(new_count)]
             events.sort(key=lambda e: e[0])
             refreshed = False
