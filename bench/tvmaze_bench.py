@@ -37,7 +37,7 @@ WEEK_NEW_SHARE = 0.01
 INCREMENTAL_TARGET = 0.20
 
 RATE = 20  # calls per 10 s, TVMaze's documented allowance and our default
-SPEED_SHOWS = 9_600  # 40 pages: a 20 s floor at that rate
+SPEED_SHOWS = 14_400  # 60 pages: a 30 s floor at that rate
 SPEED_TARGET = 1.10
 
 RSS_SHOWS = 100_000
