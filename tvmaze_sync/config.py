@@ -545,11 +545,16 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
             raise ConfigError(f"{path}:{where} is not valid YAML{detail}") from None
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: cannot read: {error}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: is nested too deeply to be a config file") from None
         if not isinstance(data, dict):
             raise ConfigError(
                 f"{path}: top level must be a mapping of sections, got {type(data).__name__}"
             )
-    return build_config(data, env, source=path)
+    try:
+        return build_config(data, env, source=path)
+    except RecursionError:  # an alias inside its own anchor (`a: &x [*x]`) never ends
+        raise ConfigError(f"{path}: an alias inside its own anchor, or nested too deeply") from None
 
 
 def build_config(
