@@ -408,6 +408,7 @@ def test_parse_shows_query() -> None:
 # --- the cycle's timing: busy, SIGTERM ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_running_cycle_blocks_nothing_but_another_cycle_and_sigterm_lets_it_finish(
     tmp_path: Path,
 ) -> None:
@@ -445,6 +446,7 @@ def test_a_running_cycle_blocks_nothing_but_another_cycle_and_sigterm_lets_it_fi
         store.close()
 
 
+@pytest.mark.slow
 def test_sigterm_past_shutdown_timeout_interrupts_the_cycle_and_saves_state(
     tmp_path: Path, tvmaze_sim_factory: Any
 ) -> None:
