@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from tests.helpers_cli import clean_env
+from tvmaze_sync import render
 from tvmaze_sync.cli import app
 from tvmaze_sync.config import FiltersConfig
 from tvmaze_sync.errors import ExitCode
@@ -101,6 +103,8 @@ def cli(tmp_path: Path, storage: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     monkeypatch.chdir(tmp_path)
+    # Wide and fixed: rich reads COLUMNS once, when the console is made at import.
+    monkeypatch.setattr(render, "stdout", Console(width=200))
     env = clean_env(tmp_path, {"STORAGE_PATH": str(storage)})
     runner = CliRunner()
 
@@ -174,7 +178,7 @@ def test_shows_formats(cli: Any) -> None:
     records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["title"] for r in records] == ["Doctor Who (2023)", "Stranger Things"]
     assert records[1]["web_channel"] == "Netflix" and records[1]["country"] == ""
-    table = cli("shows", "--search", "markup", COLUMNS="200")
+    table = cli("shows", "--search", "markup")
     assert table.exit_code == 0, table.output
     assert "[/] Markup [bold]Title" in table.stdout  # a title is text, never rich markup
     assert "1 shows" in table.stdout
@@ -281,7 +285,7 @@ def test_refilter_writes_and_records_the_hash(cli: Any, storage: Path) -> None:
 
 
 def test_explain_by_id_lists_every_rule(cli: Any) -> None:
-    result = cli("explain", "2", COLUMNS="200")
+    result = cli("explain", "2")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Shōgun Élite (TVMaze 2)" in out
@@ -341,7 +345,7 @@ def test_explain_says_when_filters_would_change_the_stored_status(cli: Any) -> N
 
 
 def test_explain_ids_allow(cli: Any) -> None:
-    result = cli("explain", "1", COLUMNS="200", FILTERS_IDS_ALLOW="1")
+    result = cli("explain", "1", FILTERS_IDS_ALLOW="1")
     assert "passes: on filters.ids.allow, which wins over every rule" in result.stdout
     assert "FAIL status_ended" in result.stdout
 
