@@ -35,7 +35,9 @@ class ConfigError(TvmazeSyncError):
     exit_code = ExitCode.USAGE
 
     def __init__(self, problems: list[str] | str) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        given = [problems] if isinstance(problems, str) else list(problems)
+        # One line per problem whatever a key, value or path held (a newline, an escape code).
+        self.problems = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in p) for p in given]
         if len(self.problems) == 1:
             message = f"configuration error: {self.problems[0]}"
         else:
