@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -212,52 +211,43 @@ def test_healthcheck_exit_codes_and_ready_path(tmp_path: Path) -> None:
     assert gone.exit_code == 3 and "is not answering" in gone.output
 
 
-@pytest.fixture
-def serve_process(tmp_path: Path, tvmaze_sim_factory: Any) -> Iterator[dict[str, str]]:
+def test_healthcheck_against_a_real_serve(tmp_path: Path, tvmaze_sim_factory: Any) -> None:
+    """The image's HEALTHCHECK, run as Docker would, against `serve` started with the
+    image's environment: healthy while it runs, unhealthy once SIGTERM has stopped it."""
     pytest.importorskip("tvmaze_sync.server", reason="serve has not landed yet")
     from tvmaze_sync.testing.tvmaze_sim import load_real_shows
 
     sim = tvmaze_sim_factory(shows=load_real_shows()[:30], rate_limit=None)
+    overrides = {"SERVER_PORT": str(free_port()), "TVMAZE_BASE_URL": sim.url}
     env = {
-        "SERVER_PORT": str(free_port()),
-        "TVMAZE_BASE_URL": sim.url,
-        "SERVER_SHUTDOWN_TIMEOUT": "30s",
-        "LOGGING_FORMAT": "text",
-    }
-    full_env = {
         **os.environ,
         **image_env(),
         "HOME": str(tmp_path),
         "TVMAZE_SYNC_CONFIG": str(ROOT / "docker" / "config.yaml"),
         "STORAGE_PATH": str(tmp_path / "data"),
-        **env,
+        "SERVER_SHUTDOWN_TIMEOUT": "30s",
+        **overrides,
     }
-    proc = subprocess.Popen(
-        [str(BIN / "tvmaze-sync"), "serve"],
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "tvmaze-sync"), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
-        yield env
+        deadline = time.monotonic() + 20
+        result = run_healthcheck(overrides, tmp_path)
+        while result.returncode != 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            result = run_healthcheck(overrides, tmp_path)
+        served = log_path.read_text(encoding="utf-8")
+        assert result.returncode == 0, f"{result.stderr}\nserve said:\n{served}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert run_healthcheck(overrides, tmp_path).returncode == 1
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def test_healthcheck_against_a_real_serve(serve_process: dict[str, str], tmp_path: Path) -> None:
-    deadline = time.monotonic() + 20
-    result = run_healthcheck(serve_process, tmp_path)
-    while result.returncode != 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        result = run_healthcheck(serve_process, tmp_path)
-    assert result.returncode == 0, result.stderr
+            proc.kill()
+            proc.wait()
 
 
 # --- docker-compose.yml --------------------------------------------------------------------
