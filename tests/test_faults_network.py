@@ -114,6 +114,8 @@ def test_tvmaze_5xx_truncated_bodies_and_429_bursts_the_mirror_ends_equal(
         rate_clock=clock,
         error_rate=0.10,
         truncate_rate=0.05,
+        slow_rate=1.0,  # 5 ms per answer: the watcher below gets to act mid-pass
+        slow_seconds=0.005,
         seed=5,
     ).start()
     storage = tmp_path / "data"
@@ -212,6 +214,7 @@ def test_sonarr_5xx_mid_cycle_leaves_the_rest_pending_and_the_next_cycle_adds_th
 ) -> None:
     tvmaze = tvmaze_sim_factory(shows=compact_real_shows()[:SONARR_SHOWS], rate_limit=None)
     sonarr = sonarr_sim_factory()
+    sonarr.latency = 0.002  # lets the watcher cut in mid-way through the adds
     config = _sonarr_config(tmp_path, tvmaze, sonarr)
     clock = FakeClock()
 
