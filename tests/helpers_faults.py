@@ -59,7 +59,9 @@ def write_config(
     return path
 
 
-def spawn_sync(home: Path, config: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
+def spawn_sync(
+    home: Path, config: Path, *args: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start `python -m tvmaze_sync sync` in a clean environment; output goes to files.
 
     Files, not pipes: a process killed mid-write must never block on a full pipe, and the
@@ -159,8 +161,8 @@ def snapshot_diff(got: Mapping[str, Any], want: Mapping[str, Any], limit: int = 
         if a["columns"] != b["columns"]:
             problems.append(f"{table}: columns {a['columns']} != {b['columns']}")
             continue
-        extra = Counter(a["rows"]) - Counter(b["rows"])
-        missing = Counter(b["rows"]) - Counter(a["rows"])
+        extra: Counter[tuple[Any, ...]] = Counter(a["rows"]) - Counter(b["rows"])
+        missing: Counter[tuple[Any, ...]] = Counter(b["rows"]) - Counter(a["rows"])
         for row in list(extra)[:limit]:
             problems.append(f"{table}: unexpected {dict(zip(a['columns'], row, strict=True))}")
         for row in list(missing)[:limit]:
