@@ -206,7 +206,7 @@ def assert_marked_as_sonarr_says(storage: Path, sonarr: SonarrSimulator) -> None
     assert duplicate_adds(sonarr) == {}
 
 
-def test_sonarr_5xx_mid_cycle_leaves_the_rest_pending_and_the_next_cycle_adds_them(
+def test_sonarr_5xx_mid_cycle_then_401_marks_nothing_wrongly_and_the_next_cycle_adds_the_rest(
     tmp_path: Path,
     tvmaze_sim_factory: TvmazeSimFactory,
     sonarr_sim_factory: SonarrFactory,
@@ -230,6 +230,16 @@ def test_sonarr_5xx_mid_cycle_leaves_the_rest_pending_and_the_next_cycle_adds_th
     added_before = len(successful_adds(sonarr))
     assert 8 <= added_before < reference["added"]
     assert rows_by_status(storage, P.PENDING.value)  # the rest wait, unmarked
+
+    # Then Sonarr is back but refuses the key: exit 3 again, and not one show is marked.
+    sonarr.reset_faults()
+    sonarr.unauthorized = True
+    before = db_snapshot(storage)
+    clock.advance(3600)
+    with pytest.raises(DependencyError) as raised:
+        run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
+    assert raised.value.exit_code == ExitCode.DEPENDENCY
+    assert snapshot_diff(db_snapshot(storage), before) == []
 
     sonarr.reset_faults()
     clock.advance(3600)
