@@ -11,7 +11,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from tvmaze_sync import filters, mirror, sonarr
 from tvmaze_sync.config import Config
@@ -34,7 +35,6 @@ class Runtime:
     sleep: Sleep = time.sleep
     dry_run: bool = False  # forced from the command line, on top of the config
     progress: bool = False  # draw a progress bar (stderr is a terminal)
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def effective_dry_run(self) -> bool:
@@ -42,12 +42,11 @@ class Runtime:
 
 
 @contextmanager
-def open_storage(config: Config) -> Iterator[tuple[Store, StateFile]]:
-    """Open the cache and state file for writing (callers hold the writer lock)."""
-    storage = prepare_storage_dir(config.storage_dir)
+def open_store(storage: Path) -> Iterator[Store]:
+    """Open the cache for writing (callers hold the writer lock)."""
     store = Store.open(storage)
     try:
-        yield store, StateFile(storage)
+        yield store
     finally:
         store.close()
 
@@ -62,9 +61,10 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
     started = runtime.clock()
     summary = CycleSummary(started_at=iso(started), dry_run=runtime.effective_dry_run)
     storage = prepare_storage_dir(config.storage_dir)
-    with writer_lock(storage), open_storage(config) as (store, state_file):
+    with writer_lock(storage), open_store(storage) as store:
         if on_lock:
             on_lock()
+        state_file = StateFile(storage)
         state = state_file.load()
         try:
             _run_phases(runtime, store, state_file, state, summary)
@@ -86,7 +86,7 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
                         store.bump_counter("api_requests", key, count)
             except sqlite3.Error as error:  # must not hide why the cycle failed
                 log.warning("request_counts_lost error=%s", error)
-            state.last_cycle = summary_to_json(summary)
+            state.last_cycle = asdict(summary)
             state_file.save(state)
             if summary.ok:
                 state_file.backup(state)
@@ -127,9 +127,3 @@ def _run_phases(
             summary.results[ProcessingStatus.FILTERED.value] = filtered
         # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
         sonarr.process(store, gateway, client, runtime, summary)
-
-
-def summary_to_json(summary: CycleSummary) -> dict[str, object]:
-    from dataclasses import asdict
-
-    return asdict(summary)
