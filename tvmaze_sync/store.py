@@ -49,7 +49,7 @@ METADATA_COLUMNS = (
 
 def _migration_1(db: sqlite_utils.Database) -> None:
     """The spec's `shows` table and indexes, exactly."""
-    db["shows"].create(
+    db.table("shows").create(
         {
             "tvmaze_id": int,
             "tvdb_id": int,
@@ -91,21 +91,21 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         "retry_after",
         "tvmaze_updated_at",
     ):
-        db["shows"].create_index([column], index_name=f"idx_{column}")
+        db.table("shows").create_index([column], index_name=f"idx_{column}")
 
 
 def _migration_2(db: sqlite_utils.Database) -> None:
     """Full JSON, rating, lifetime counters and the ownership ledger."""
-    shows = db["shows"]
+    shows = db.table("shows")
     shows.add_column("raw", str)  # the show's full TVMaze JSON: new filters need no refetch
     shows.add_column("rating", float)
     shows.add_column("filter_reasons", str)  # JSON list of every failing rule
     # 1 when TVMaze data changed since the filters last looked at the row.
     shows.add_column("needs_filter", int, not_null_default=1)
     # Lifetime counters survive the short cron processes, so metrics add up across runs.
-    db["counters"].create({"name": str, "label": str, "value": int}, pk=("name", "label"))
+    db.table("counters").create({"name": str, "label": str, "value": int}, pk=("name", "label"))
     # Series this tool added; no refilter or rescan rewrites it (see sonarr.py).
-    db["sonarr_ledger"].create(
+    db.table("sonarr_ledger").create(
         {
             "tvdb_id": int,
             "sonarr_series_id": int,
