@@ -196,3 +196,31 @@ def test_any_file_contents_load_as_a_state(tmp_path: Path, document: object, raw
     state = files.load()
     assert isinstance(state, State)
     json.dumps(state.to_json())  # and it can be saved again
+
+
+def test_read_state_answers_on_a_read_only_file_system(tmp_path: Path) -> None:
+    """`tvmaze-sync state` on a read-only mount: nothing can be written, all is read."""
+    from tests.helpers_faults import remount, tmpfs
+    from tvmaze_sync.state import read_state
+    from tvmaze_sync.store import Store
+
+    with tmpfs(tmp_path / "mnt", "16m") as mount:
+        if isinstance(mount, str):
+            pytest.skip(mount)
+        storage = mount / "data"
+        storage.mkdir()
+        store = Store.open(storage)
+        store.db.table("shows").insert_all(
+            {"tvmaze_id": i, "title": f"Show {i}", "last_checked": "now"} for i in range(1, 4)
+        )
+        store.close()
+        StateFile(storage).save(GOOD)
+        files = sorted(p.name for p in storage.iterdir())
+        remount(mount, "ro")
+        try:
+            shown = read_state(storage)
+        finally:
+            remount(mount, "rw")
+        assert shown["state"] == GOOD.to_json()
+        assert shown["shows"]["total"] == 3 and shown["shows"]["by_status"]["pending"] == 3
+        assert sorted(p.name for p in storage.iterdir()) == files

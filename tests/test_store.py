@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,3 +303,144 @@ def test_unusable_storage_path_exits_2_through_the_cli(tmp_path: Path, how: str)
     assert lines[0].startswith("error: storage.path: ")
     assert str(storage) in lines[0]
     assert "Traceback" not in result.stderr
+
+
+# --- migration 4: the rows filters.apply decides ----------------------------------------------
+
+
+def test_apply_reads_only_the_rows_needing_a_decision_through_the_partial_index(
+    store: Store,
+) -> None:
+    from tvmaze_sync.config import FiltersConfig
+    from tvmaze_sync.filters import apply, build_processor
+
+    (index,) = [i for i in store.db.table("shows").indexes if i.name == "idx_needs_filter"]
+    assert index.columns == ["tvmaze_id"]
+    sql = store.db.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'idx_needs_filter'"
+    ).fetchone()[0]
+    assert sql.endswith("WHERE needs_filter = 1")
+    store.upsert_shows([row_from_show(make_show(i)) for i in range(1, 41)], "2025-01-01T00:00:00Z")
+    processor = build_processor(FiltersConfig())
+    apply(store, processor)
+    store.upsert_shows([row_from_show(make_show(i)) for i in (7, 30)], "2025-01-02T00:00:00Z")
+
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        report = apply(store, processor)
+    finally:
+        store.db.conn.set_trace_callback(None)
+
+    assert report.evaluated == 2
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "shows" in s]
+    assert reads, statements
+    for read in reads:  # the statement as run, values bound: its plan is apply's plan
+        plan = " | ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {read}"))
+        assert "USING INDEX idx_needs_filter" in plan, (read, plan)
+    waiting = "SELECT COUNT(*) FROM shows INDEXED BY idx_needs_filter WHERE needs_filter = 1"
+    assert store.db.execute(waiting).fetchone()[0] == 0
+
+
+# --- read-only storage, and a directory this user cannot write ----------------------------------
+
+
+@pytest.fixture
+def mount(tmp_path: Path) -> Iterator[Path]:
+    from tests.helpers_faults import tmpfs
+
+    with tmpfs(tmp_path / "mnt", "16m") as mounted:
+        if isinstance(mounted, str):
+            pytest.skip(mounted)
+        yield mounted
+
+
+def _cache(storage: Path, shows: int = 5) -> None:
+    store = Store.open(prepare_storage_dir(storage))
+    store.upsert_shows(
+        [row_from_show(make_show(i)) for i in range(1, shows + 1)], "2025-01-01T00:00:00Z"
+    )
+    store.close()
+
+
+def _files(directory: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_size for path in sorted(directory.iterdir())}
+
+
+def test_read_only_file_system_is_read_and_named(mount: Path) -> None:
+    from tests.helpers_faults import remount
+
+    storage = mount / "data"
+    _cache(storage)
+    before = _files(storage)
+    remount(mount, "ro")
+    try:
+        reader = Store.open(storage, readonly=True)  # no -shm can be created: immutable
+        try:
+            assert reader.count_by_status()["pending"] == 5
+            assert reader.get_show(3) == make_show(3)
+            with pytest.raises(sqlite3.OperationalError):
+                reader.db.execute("DELETE FROM shows")
+        finally:
+            reader.close()
+        with pytest.raises(StorageError, match=r"is not writable: read-only file system$"):
+            prepare_storage_dir(storage)
+        with pytest.raises(StorageError, match=r"shows\.db: read-only file system; SQLite said"):
+            Store.open(storage)
+        assert _files(storage) == before
+    finally:
+        remount(mount, "rw")
+
+
+def test_read_only_file_system_after_a_killed_writer(mount: Path) -> None:
+    """A writer killed before its last checkpoint leaves commits in -wal: read through it, or
+    refuse clearly when its -shm is gone (immutable would silently read the older file)."""
+    from tests.helpers_faults import remount
+
+    storage = mount / "data"
+    _cache(storage)
+    killed = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from tests.test_store import make_show\n"
+        "from tvmaze_sync.store import Store, row_from_show\n"
+        "store = Store.open(Path(sys.argv[1]))\n"
+        "store.upsert_shows([row_from_show(make_show(i)) for i in range(6, 9)], 'now')\n"
+        "os._exit(9)\n"
+    )
+    root = Path(__file__).parent.parent
+    done = subprocess.run([sys.executable, "-c", killed, str(storage)], cwd=root, check=False)
+    assert done.returncode == 9
+    assert (storage / f"{DB_NAME}-wal").stat().st_size > 0
+    remount(mount, "ro")
+    try:
+        reader = Store.open(storage, readonly=True)
+        assert reader.count_by_status()["pending"] == 8  # the -wal's commits included
+        reader.close()
+    finally:
+        remount(mount, "rw")
+    (storage / f"{DB_NAME}-shm").unlink()
+    remount(mount, "ro")
+    try:
+        with pytest.raises(StorageError, match=r"shows\.db-wal holds changes not yet in the"):
+            Store.open(storage, readonly=True)
+    finally:
+        remount(mount, "rw")
+    reader = Store.open(storage, readonly=True)  # writable again: SQLite replays the -wal
+    assert reader.count_by_status()["pending"] == 8
+    reader.close()
+
+
+def test_a_directory_this_user_cannot_write_is_named(tmp_path: Path) -> None:
+    if not _chmod_is_enforced(tmp_path):
+        pytest.skip("running as root: chmod cannot make a directory unwritable")
+    storage = tmp_path / "data"
+    _cache(storage)
+    storage.chmod(0o500)
+    try:
+        with pytest.raises(StorageError, match=r"cannot read .*shows\.db: SQLite must create"):
+            Store.open(storage, readonly=True)
+        with pytest.raises(StorageError, match=r"is not writable by this user$"):
+            prepare_storage_dir(storage)
+    finally:
+        storage.chmod(0o700)

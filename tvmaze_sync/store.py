@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -128,12 +129,62 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     db.table("sonarr_ledger").add_column("exclusion_posted_at", str)
 
 
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Let `filters.apply` find the rows awaiting a decision without scanning the table."""
+    # Each cycle changes a page or two of a 100k-row cache; the partial index holds just
+    # those rows, and in tvmaze_id order, so apply visits them in table order. (sqlite-utils'
+    # create_index cannot make a partial index.)
+    db.execute("CREATE INDEX idx_needs_filter ON shows (tvmaze_id) WHERE needs_filter = 1")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_2,
     _migration_3,
+    _migration_4,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+#: Free space below which a failed write is put down to a full disk.
+FULL_BELOW = 1 << 20
+#: SQLite primary result codes that can come from the file system rather than the file.
+_FILE_SYSTEM_CODES = frozenset(
+    {sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY}
+)
+
+
+def _read_only_file_system(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def file_system_trouble(directory: Path) -> str | None:
+    """Why nothing can be written under `directory`, when the file system itself says so.
+
+    Called after a write failed: SQLite reports a full disk as a bare "disk I/O error" when
+    it is the `-shm` or `-wal` file that cannot grow.
+    """
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    if stats.f_flag & os.ST_RDONLY:
+        return "read-only file system"
+    blocks = stats.f_bfree if os.geteuid() == 0 else stats.f_bavail  # root may use the reserve
+    free = blocks * stats.f_frsize
+    if free < FULL_BELOW:
+        return f"the disk is full ({free // 1024} KiB free)"
+    return None
+
+
+def _reason(error: sqlite3.Error, directory: Path) -> str:
+    """SQLite's message, led by the file system's trouble when that is the cause."""
+    code = getattr(error, "sqlite_errorcode", None)
+    trouble = file_system_trouble(directory) if code and code & 0xFF in _FILE_SYSTEM_CODES else None
+    return f"{trouble}; SQLite said: {error}" if trouble else str(error)
 
 
 def prepare_storage_dir(path: Path) -> Path:
@@ -143,8 +194,47 @@ def prepare_storage_dir(path: Path) -> Path:
     except OSError as error:
         raise StorageError(f"storage.path: cannot create {path}: {error.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
+        if _read_only_file_system(path):
+            raise StorageError(f"storage.path: {path} is not writable: read-only file system")
         raise StorageError(f"storage.path: {path} is not writable by this user")
     return path
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write, and never blocks or disturbs a writer.
+
+    A WAL reader needs the `-shm` file beside the database, and creates it when no
+    connection has the database open; the fallbacks below are for where it cannot.
+    """
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=30)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the WAL
+        return conn
+    except sqlite3.OperationalError as error:
+        conn.close()
+        if error.sqlite_errorcode != sqlite3.SQLITE_CANTOPEN:
+            raise
+        directory = path.parent
+        if not _read_only_file_system(directory):
+            if os.access(directory, os.W_OK):
+                raise
+            raise StorageError(
+                f"cannot read {path}: SQLite must create {path.name}-shm beside it and this "
+                f"user cannot write {directory}; run as the user that runs sync"
+            ) from None
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise StorageError(
+                f"cannot read {path} on a read-only file system: {wal.name} holds changes "
+                "not yet in the database; open it once where it is writable"
+            ) from None
+    # Safe because nobody can be writing: the file system is read-only, and with no (or an
+    # empty) -wal file the main file holds every commit and no connection has it open (a
+    # WAL connection keeps a -wal file while open). `immutable=1` reads it without locks or
+    # the -shm file. A writer reaching these files through another, writable mount (a
+    # second container) would change the main file only when it checkpoints.
+    return sqlite3.connect(f"{uri}&immutable=1", uri=True)
 
 
 class Store:
@@ -169,7 +259,7 @@ class Store:
             if readonly:
                 if not path.exists():
                     raise StorageError(f"no cache at {path} yet: run `tvmaze-sync sync` first")
-                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                conn = _connect_readonly(path)
             else:
                 conn = sqlite3.connect(path, timeout=30)
             db = sqlite_utils.Database(conn)
@@ -193,7 +283,7 @@ class Store:
         except sqlite3.DatabaseError as error:
             if conn is not None:
                 conn.close()
-            raise StorageError(f"cannot use {path}: {error}") from None
+            raise StorageError(f"cannot use {path}: {_reason(error, storage_dir)}") from None
         except StorageError:
             if conn is not None:
                 conn.close()
