@@ -167,12 +167,12 @@ def file_system_trouble(directory: Path) -> str | None:
     Called after a write failed: SQLite reports a full disk as a bare "disk I/O error" when
     it is the `-shm` or `-wal` file that cannot grow.
     """
+    if _read_only_file_system(directory):
+        return "read-only file system"
     try:
         stats = os.statvfs(directory)
     except OSError:
         return None
-    if stats.f_flag & os.ST_RDONLY:
-        return "read-only file system"
     blocks = stats.f_bfree if os.geteuid() == 0 else stats.f_bavail  # root may use the reserve
     free = blocks * stats.f_frsize
     if free < FULL_BELOW:
@@ -232,8 +232,8 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     # Safe because nobody can be writing: the file system is read-only, and with no (or an
     # empty) -wal file the main file holds every commit and no connection has it open (a
     # WAL connection keeps a -wal file while open). `immutable=1` reads it without locks or
-    # the -shm file. A writer reaching these files through another, writable mount (a
-    # second container) would change the main file only when it checkpoints.
+    # the -shm file. (Only a writer on another, writable mount of the same files could
+    # appear meanwhile, and it changes the main file only when it checkpoints.)
     return sqlite3.connect(f"{uri}&immutable=1", uri=True)
 
 
