@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, run_cli
-from tvmaze_sync import __version__, cli
+from tvmaze_sync import __version__, state
 from tvmaze_sync.cli import main
 from tvmaze_sync.errors import ExitCode
 from tvmaze_sync.models import ProcessingStatus, Show
@@ -63,6 +63,22 @@ def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
     for code in ExitCode:
         assert f"{int(code)} " in text
     assert "75 another run holds the lock" in text
+
+
+def test_help_loads_none_of_the_core(tmp_path: Path) -> None:
+    """Cron pays start-up on every run and shell completion on every TAB: `--help` must not
+    load the SQLite, YAML, HTTP or metrics layers (bench/startup_bench.py times it)."""
+    result = run_cli(tmp_path, "--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    loaded = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "tvmaze_sync.cli" in loaded  # the probe sees our imports
+    heavy = {"sqlite3", "sqlite_utils", "yaml", "requests", "pyarr", "httpx", "prometheus_client"}
+    core = {"config", "store", "state", "sync", "filters", "sonarr", "metrics", "render"}
+    assert loaded & (heavy | {f"tvmaze_sync.{name}" for name in core}) == set()
 
 
 def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -153,7 +169,7 @@ def test_an_unexpected_error_is_one_line_too(
     def broken(config: object) -> dict[str, object]:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(cli, "read_state", broken)
+    monkeypatch.setattr(state, "read_state", broken)  # `state` imports it when it runs
     code, _, err = call_main("state")
     assert code == ExitCode.CYCLE_FAILED
     lines = err.strip().splitlines()

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tvmaze_sync.config import FiltersConfig
 from tvmaze_sync.errors import ExitCode
 from tvmaze_sync.filters import apply, build_processor
 from tvmaze_sync.models import ProcessingStatus, Show
+from tvmaze_sync.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.state import StateFile
 from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
 
@@ -182,6 +184,34 @@ def test_shows_formats(cli: Any) -> None:
     assert table.exit_code == 0, table.output
     assert "[/] Markup [bold]Title" in table.stdout  # a title is text, never rich markup
     assert "1 shows" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        ShowQuery(),
+        ShowQuery(status=P.FILTERED),
+        ShowQuery(country="uk", sort="premiered:desc"),
+        ShowQuery(reason="genre_excluded", search="o"),
+        ShowQuery(status=P.SKIPPED),
+    ],
+)
+def test_count_and_offset_page_through_one_listing(storage: Path, wanted: ShowQuery) -> None:
+    """The server's GET /shows pages with these: pages laid end to end are the whole listing."""
+    store = Store.open(storage, readonly=True)
+    try:
+        everything = query_shows(store, replace(wanted, limit=None))
+        assert count_shows(store, wanted) == len(everything)
+        pages = [
+            query_shows(store, replace(wanted, limit=2, offset=offset))
+            for offset in range(0, len(everything) + 2, 2)
+        ]
+    finally:
+        store.close()
+    assert [row for page in pages for row in page] == everything
+    for row in everything:
+        assert "raw" not in row and "needs_filter" not in row
+        assert isinstance(row["genres"], list)
 
 
 @pytest.mark.parametrize(

@@ -3,34 +3,36 @@
 Exit codes (also in README and `--help`):
   0 ok · 1 the cycle failed · 2 usage or configuration error ·
   3 an external dependency is unavailable or refuses us · 75 another run holds the lock
+
+Each command imports the core it calls in its own body: `--help`, `--version` and shell
+completion (which runs the program on every TAB) then load only Typer, rich and the cheap
+modules below (errors, logs, models, query).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tvmaze_sync import __version__, filters, metrics, query, render, sonarr
-from tvmaze_sync.config import Config, load_config, starter_yaml
+from tvmaze_sync import __version__
 from tvmaze_sync.errors import DependencyError, ExitCode, LockHeld, TvmazeSyncError
 from tvmaze_sync.logs import configure_logging, redact
 from tvmaze_sync.models import ProcessingStatus
-from tvmaze_sync.state import read_state
-from tvmaze_sync.store import Store
-from tvmaze_sync.sync import Runtime, run_cycle
+from tvmaze_sync.query import SORT_KEYS
+
+if TYPE_CHECKING:
+    from tvmaze_sync.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -55,42 +57,29 @@ app.add_typer(config_app, name="config")
 stderr = Console(stderr=True, soft_wrap=True)
 
 
-class LogFormat(StrEnum):
-    json = "json"
-    text = "text"
-
-
-class LogLevel(StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
+# Choices as Literal types: Typer offers their values, and mypy checks the logging ones
+# against config.LoggingConfig.
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["json", "text"]
+OutputFormat = Literal["table", "json"]
+ListFormat = Literal["table", "json", "csv"]
 
 
 @dataclass
 class Options:
     config_path: Path | None
-    log_level: str | None
-    log_format: str | None
+    log_level: LogLevel | None
+    log_format: LogFormat | None
 
     def load(self) -> Config:
         """Load the configuration and set up logging from it (flags win over the file)."""
+        from tvmaze_sync.config import load_config
+
         config = load_config(self.config_path)
         if self.log_level:
-            config.logging.level = self.log_level  # type: ignore[assignment]
+            config.logging.level = self.log_level
         if self.log_format:
-            config.logging.format = self.log_format  # type: ignore[assignment]
+            config.logging.format = self.log_format
         configure_logging(config.logging.level, config.logging.format, config.secrets())
         return config
 
@@ -125,8 +114,8 @@ def main_callback(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    configure_logging(log_level.value if log_level else "INFO", log_format or "text")
-    ctx.obj = Options(config, log_level.value if log_level else None, log_format)
+    configure_logging(log_level or "INFO", log_format or "text")
+    ctx.obj = Options(config, log_level, log_format)
 
 
 @contextmanager
@@ -185,19 +174,24 @@ def sync(
 
     Example (crontab): `0 */6 * * * tvmaze-sync sync --metrics-file /var/lib/prom/tvmaze.prom`
     """
+    from tvmaze_sync import metrics, render
+    from tvmaze_sync.sync import Runtime, run_cycle
+
     with exit_on_error():
         config = options(ctx).load()
         metrics.check_export_targets(metrics_file, pushgateway)
         runtime = Runtime(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
-        export = {"metrics_file": metrics_file, "pushgateway": pushgateway}
+        export = functools.partial(
+            metrics.export, config, metrics_file=metrics_file, pushgateway=pushgateway
+        )
         try:
             summary = run_cycle(runtime)
         except LockHeld:
             raise  # the run holding the lock exports its own cycle
         except BaseException:
-            metrics.export(config, **export, cycle_ok=False)
+            export(cycle_ok=False)
             raise
-        metrics.export(config, **export, cycle_ok=True)
+        export(cycle_ok=True)
         render.cycle_summary(summary, fmt=config.logging.format)
 
 
@@ -207,18 +201,19 @@ def sync(
 @app.command()
 def state(
     ctx: typer.Context,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        OutputFormat.table
-    ),
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
 ) -> None:
     """Show the sync state and how many shows are in each processing status.
 
     Example: `tvmaze-sync state --format json`
     """
+    from tvmaze_sync import render
+    from tvmaze_sync.state import read_state
+
     with exit_on_error():
         config = options(ctx).load()
         data = read_state(config.storage_dir)
-        if fmt is OutputFormat.json:
+        if fmt == "json":
             typer.echo(json.dumps(data, indent=2, sort_keys=True))
         else:
             render.state_table(data)
@@ -280,18 +275,19 @@ def shows(
         str,
         typer.Option(
             "--sort",
-            help=f"One of {', '.join(query.SORT_KEYS)}; add :desc to reverse (title:desc).",
+            help=f"One of {', '.join(SORT_KEYS)}; add :desc to reverse (title:desc).",
         ),
     ] = "id",
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        ListFormat.table
-    ),
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
 ) -> None:
     """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
+    from tvmaze_sync import query, render
+    from tvmaze_sync.store import Store
+
     with exit_on_error():
         config = options(ctx).load()
         wanted = query.ShowQuery(
-            status=status.value if status else None,
+            status=status,
             reason=reason,
             search=search,
             country=country,
@@ -306,7 +302,7 @@ def shows(
             rows = query.query_shows(store, wanted)
         finally:
             store.close()
-        render.shows(rows, fmt=fmt.value)
+        render.shows(rows, fmt=fmt)
 
 
 @app.command()
@@ -315,33 +311,35 @@ def refilter(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would change; write nothing.")
     ] = False,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        OutputFormat.table
-    ),
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
 ) -> None:
     """Re-decide every filtered or unsent show against the current filters, offline.
 
     Shows that now pass are queued for Sonarr; shows already in Sonarr are never touched.
     `sync` does this by itself when the filters change. Example: `tvmaze-sync refilter --dry-run`
     """
+    from tvmaze_sync import filters, render
+
     with exit_on_error():
         config = options(ctx).load()
         report = filters.run_refilter(config, dry_run=dry_run)
-        render.refilter_report(report.to_json(), dry_run=dry_run, fmt=fmt.value)
+        render.refilter_report(report.to_json(), dry_run=dry_run, fmt=fmt)
 
 
 @app.command()
 def explain(
     ctx: typer.Context,
     show: Annotated[str, typer.Argument(help="TVMaze id, or (part of) a title.")],
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        OutputFormat.table
-    ),
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
 ) -> None:
     """Why a show is (not) wanted: every filter rule, the show's value, pass or fail.
 
     Example: `tvmaze-sync explain "Under the Dome"`
     """
+    from tvmaze_sync import filters, query, render, sonarr
+    from tvmaze_sync.explain import explain_show
+    from tvmaze_sync.store import Store
+
     with exit_on_error():
         config = options(ctx).load()
         store = Store.open(config.storage_dir, readonly=True)
@@ -350,10 +348,10 @@ def explain(
             sonarr_note = sonarr.explain(store, row)  # removal date, exclusion, ownership
         finally:
             store.close()
-        explanation = query.explain(filters.build_processor(config.filters), row)
+        explanation = explain_show(filters.build_processor(config.filters), row)
         if sonarr_note:
             explanation.notes.append(sonarr_note)
-        render.explanation(explanation.to_json(), fmt=fmt.value)
+        render.explanation(explanation.to_json(), fmt=fmt)
 
 
 # --- config --------------------------------------------------------------------------------
@@ -362,20 +360,20 @@ def explain(
 @config_app.command("check")
 def config_check(
     ctx: typer.Context,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        OutputFormat.table
-    ),
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
 ) -> None:
     """Validate the configuration offline and print it resolved, secrets as ***.
 
     Every problem is listed at once; exit 2 if there is any. Example:
     `SONARR_URL=http://sonarr:8989 tvmaze-sync --config config.yaml config check`
     """
+    from tvmaze_sync import render
+
     with exit_on_error():
         config = options(ctx).load()
         resolved = config.to_dict(redact=True)
         source = str(config.source) if config.source else "built-in defaults"
-        if fmt is OutputFormat.json:
+        if fmt == "json":
             typer.echo(json.dumps({"source": source, "config": resolved}, indent=2))
         else:
             render.config(resolved, source)
@@ -390,6 +388,8 @@ def config_init(
 
     Example: `tvmaze-sync config init ~/.config/tvmaze-sync/config.yaml`
     """
+    from tvmaze_sync.config import starter_yaml
+
     if path.exists() and not force:
         print_error(f"{path} exists; use --force to overwrite")
         raise typer.Exit(int(ExitCode.USAGE))
@@ -437,6 +437,9 @@ def local_url(host: str, port: int, path: str) -> str:
 
 def probe(url: str, timeout: float) -> None:
     """Raise DependencyError unless `url` answers 2xx within `timeout` seconds."""
+    import urllib.error
+    import urllib.request
+
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
     try:
         with opener.open(url, timeout=timeout) as response:

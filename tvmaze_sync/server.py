@@ -20,7 +20,6 @@ import socket
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
@@ -33,6 +32,7 @@ from tvmaze_sync import __version__
 from tvmaze_sync.config import Config
 from tvmaze_sync.errors import ConfigError, StorageError
 from tvmaze_sync.models import ProcessingStatus
+from tvmaze_sync.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.service import Service
 from tvmaze_sync.state import read_state
 from tvmaze_sync.store import Store
@@ -49,9 +49,6 @@ MAX_OFFSET = 10**9
 #: keeps them). pending_tvdb has no usable TVDB id; failed, skipped, excluded and
 #: removed_by_user are shows the user or Sonarr said no to.
 SONARR_LIST_STATUSES = (ProcessingStatus.PENDING, ProcessingStatus.ADDED, ProcessingStatus.EXISTS)
-
-#: Columns /shows leaves out: the full TVMaze JSON (large) and the filters' bookkeeping.
-HIDDEN_COLUMNS = frozenset({"raw", "needs_filter"})
 
 
 # --- pure request logic (unit-tested without a socket) --------------------------------------
@@ -96,13 +93,6 @@ class BadRequest(ValueError):
     """A query value we refuse; its message is the one line the client sees (HTTP 400)."""
 
 
-@dataclass(frozen=True)
-class ShowsQuery:
-    status: ProcessingStatus | None = None
-    limit: int = DEFAULT_LIMIT
-    offset: int = 0
-
-
 _DIGITS = re.compile(r"[0-9]{1,12}")
 
 
@@ -119,8 +109,8 @@ def _int_param(params: Mapping[str, list[str]], name: str, default: int, lo: int
     return int(text)
 
 
-def parse_shows_query(query: str) -> ShowsQuery:
-    """`status=&limit=&offset=` -> ShowsQuery, or BadRequest naming the bad parameter."""
+def parse_shows_query(query: str) -> ShowQuery:
+    """`status=&limit=&offset=` -> ShowQuery, or BadRequest naming the bad parameter."""
     params = parse_qs(query, keep_blank_values=True)
     unknown = sorted(set(params) - {"status", "limit", "offset"})
     if unknown:
@@ -138,7 +128,7 @@ def parse_shows_query(query: str) -> ShowsQuery:
         except ValueError:
             allowed = ", ".join(s.value for s in ProcessingStatus)
             raise BadRequest(f"status: {_shown(text)} is not one of {allowed}") from None
-    return ShowsQuery(
+    return ShowQuery(
         status=status,
         limit=_int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=_int_param(params, "offset", 0, 0, MAX_OFFSET),
@@ -148,34 +138,14 @@ def parse_shows_query(query: str) -> ShowsQuery:
 # --- read-only queries (each opens and closes its own connection) ---------------------------
 
 
-def _decode_json_list(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def query_shows(store: Store, query: ShowsQuery) -> dict[str, Any]:
-    """One page of cached shows, parameterised SQL only, ordered by TVMaze id."""
-    where, params = ("processing_status = ?", [query.status.value]) if query.status else (None, [])
-    total = store.db["shows"].count_where(where, params)
-    columns = [c.name for c in store.db["shows"].columns if c.name not in HIDDEN_COLUMNS]
-    rows = store.rows_where(
-        where,
-        params,
-        select=", ".join(columns),
-        order_by="tvmaze_id",
-        limit=query.limit,
-        offset=query.offset,
-    )
-    shows = []
-    for row in rows:
-        row["genres"] = _decode_json_list(row.get("genres"))
-        row["filter_reasons"] = _decode_json_list(row.get("filter_reasons"))
-        shows.append(row)
-    return {"total": total, "limit": query.limit, "offset": query.offset, "shows": shows}
+def shows_page(store: Store, wanted: ShowQuery) -> dict[str, Any]:
+    """GET /shows: one page of cached shows in TVMaze id order, and how many match in all."""
+    return {
+        "total": count_shows(store, wanted),
+        "limit": wanted.limit,
+        "offset": wanted.offset,
+        "shows": query_shows(store, wanted),
+    }
 
 
 def sonarr_list(store: Store) -> list[dict[str, Any]]:
@@ -259,9 +229,9 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/state":
                 self._json(HTTPStatus.OK, read_state(service.storage_dir))
             elif path == "/shows":
-                shows_query = parse_shows_query(query)
+                wanted = parse_shows_query(query)
                 with _read_store(service) as store:
-                    self._json(HTTPStatus.OK, query_shows(store, shows_query))
+                    self._json(HTTPStatus.OK, shows_page(store, wanted))
             elif path == "/sonarr/list":
                 with _read_store(service) as store:
                     self._json(HTTPStatus.OK, sonarr_list(store))
