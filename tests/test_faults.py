@@ -414,3 +414,57 @@ def test_full_disk_is_a_clear_error_corrupts_nothing_and_the_next_run_catches_up
     assert mismatches(tvmaze, storage) == []
     assert integrity_problems(storage) == []
     assert (storage / DB_NAME).exists()
+
+
+def test_read_only_storage_still_answers_the_read_only_commands(
+    tmp_path: Path,
+    mount_point: Path,
+    cache_template: Path,
+    tvmaze_sim_factory: TvmazeSimFactory,
+) -> None:
+    """A read-only mount (a backup, a `:ro` volume): `sync` names the cause, exit 2; `state`
+    and `shows` answer from the cache as if it were writable, and create no file."""
+    storage = mount_point / "data"
+    shutil.copytree(cache_template, storage)
+    config = write_config(tmp_path / "config.yaml", storage, _grown_tvmaze(tvmaze_sim_factory))
+    total = len(cached_ids(storage))
+    before = _digest(storage)
+    remount(mount_point, "ro")
+    try:
+        result = run_sync(tmp_path, config)
+        assert result.returncode == 2, result.stderr
+        assert_one_line_error(result.stderr, str(storage), "read-only file system")
+
+        shown = run_cli(tmp_path, "--config", str(config), "state", "--format", "json")
+        assert shown.returncode == 0, shown.stderr
+        state = json.loads(shown.stdout)
+        assert state["shows"]["total"] == total > 0
+        assert state["state"]["initial_sync_complete"] is True
+        listed = run_cli(
+            tmp_path, "--config", str(config), "shows", "--limit", "3", "--format", "json"
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert len(json.loads(listed.stdout)) == 3
+        assert _digest(storage) == before
+    finally:
+        remount(mount_point, "rw")
+
+
+def test_full_disk_at_start_up_says_the_disk_is_full_and_names_the_path(
+    tmp_path: Path, small_mount: Path, cache_template: Path, tvmaze_sim: TvmazeSimulator
+) -> None:
+    """SQLite must create its -shm file first, and says only "disk I/O error" when it cannot."""
+    # A read-only look at the template leaves an empty -wal and a -shm behind: not copied.
+    wal = cache_template / f"{DB_NAME}-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    storage = small_mount / "data"
+    shutil.copytree(cache_template, storage, ignore=shutil.ignore_patterns("*-wal", "*-shm"))
+    config = write_config(tmp_path / "config.yaml", storage, tvmaze_sim)
+    filler = _fill(small_mount, 0)
+    try:
+        result = run_sync(tmp_path, config)
+    finally:
+        filler.unlink()
+    assert result.returncode == 2, result.stderr
+    assert_one_line_error(result.stderr, str(storage / DB_NAME), "the disk is full")
+    _assert_not_corrupted(storage, cache_template)
