@@ -170,6 +170,26 @@ def test_readonly_open_of_an_unmigrated_database(tmp_path: Path) -> None:
         Store.open(tmp_path, readonly=True)
 
 
+def test_readonly_open_reads_a_database_only_missing_index_migrations(tmp_path: Path) -> None:
+    """After an upgrade, `state` and `shows` work before the next `sync` migrates."""
+    from tvmaze_sync.store import MIGRATIONS, READABLE_SCHEMA_VERSION
+
+    writer = Store.open(tmp_path)
+    writer.upsert_shows([row_from_show(make_show(1))], now="2025-01-01T00:00:00Z")
+    writer.close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("DROP INDEX idx_needs_filter")  # what migration 4 added
+    conn.execute(f"PRAGMA user_version = {READABLE_SCHEMA_VERSION}")
+    conn.commit()
+    conn.close()
+    assert READABLE_SCHEMA_VERSION < len(MIGRATIONS)
+    reader = Store.open(tmp_path, readonly=True)
+    try:
+        assert reader.count_by_status()["pending"] == 1
+    finally:
+        reader.close()
+
+
 def test_readonly_reads_while_a_writer_holds_a_transaction(tmp_path: Path) -> None:
     writer = Store.open(tmp_path)
     writer.upsert_shows([row_from_show(make_show(1))], now="2025-01-01T00:00:00Z")

@@ -144,6 +144,9 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_4,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The oldest schema the read-only commands can query: later migrations only add indexes, so
+#: `state` and `shows` keep working after an upgrade until the next `sync` migrates.
+READABLE_SCHEMA_VERSION = 3
 
 
 #: Free space below which a failed write is put down to a full disk.
@@ -270,7 +273,7 @@ class Store:
                 db.execute("PRAGMA synchronous = NORMAL")
             store = cls(db, path)
             version = store.schema_version
-            if readonly and version < SCHEMA_VERSION:
+            if readonly and version < READABLE_SCHEMA_VERSION:
                 raise StorageError(f"{path} is at schema {version}; run `tvmaze-sync sync` once")
             if version > SCHEMA_VERSION:
                 raise StorageError(

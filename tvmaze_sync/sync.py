@@ -16,11 +16,11 @@ from pathlib import Path
 
 from tvmaze_sync import filters, mirror, sonarr
 from tvmaze_sync.config import Config
-from tvmaze_sync.errors import CycleError, TvmazeSyncError
+from tvmaze_sync.errors import CycleError, StorageError, TvmazeSyncError
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.state import State, StateFile
-from tvmaze_sync.store import Store, prepare_storage_dir
+from tvmaze_sync.store import Store, file_system_trouble, prepare_storage_dir
 from tvmaze_sync.timeutil import Clock, Sleep, iso, system_clock
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
             summary.error = str(error)
             raise
         except sqlite3.Error as error:  # the disk filled up or went read-only mid-run
-            summary.error = f"storage failed mid-run: {error} (in {storage})"
+            cause = file_system_trouble(storage) or str(error)
+            summary.error = f"storage failed mid-run: {cause} (in {storage})"
             kept = "finished work is kept, the next run resumes"
             raise CycleError(f"{summary.error}; {kept}") from error
         finally:
@@ -87,9 +88,15 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
             except sqlite3.Error as error:  # must not hide why the cycle failed
                 log.warning("request_counts_lost error=%s", error)
             state.last_cycle = asdict(summary)
-            state_file.save(state)
-            if summary.ok:
-                state_file.backup(state)
+            try:
+                state_file.save(state)
+                if summary.ok:
+                    state_file.backup(state)
+            except StorageError:
+                if summary.ok:
+                    raise
+                # The cycle's own error says more; the cursors saved per page still hold.
+                log.warning("state_save_failed after=%s", summary.error)
             log.info(
                 "cycle_finished ok=%s mode=%s duration=%.1f dry_run=%s",
                 summary.ok,
