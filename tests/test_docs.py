@@ -243,3 +243,40 @@ def test_filters_guide_worked_examples_match_the_filter_code(
         result = processor.process(parse_facts(facts, 90000 + n, title))
         got = "passes" if result.passed else f"`{result.reason}`"
         assert got == decision, f"{title}: the guide says {decision}, the filters say {got}"
+
+
+def test_config_json_schema_accepts_the_examples_and_rejects_what_the_loader_rejects() -> None:
+    """docs/config.schema.json (for editors) agrees with the loader on typical files."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    from tvmaze_sync.config import build_config
+    from tvmaze_sync.errors import ConfigError
+
+    schema = json.loads((ROOT / "docs" / "config.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    env = {"SONARR_API_KEY": "k" * 32, "SONARR_URL": "http://sonarr:8989"}
+    good = [
+        yaml.safe_load((ROOT / "examples" / "config.yaml").read_text(encoding="utf-8")),
+        {"sonarr": {"url": "${SONARR_URL}", "api_key": "${SONARR_API_KEY}", "tags": ["a"]}},
+        {"sync": {"poll_interval": "6h"}, "filters": {"min_runtime": 20, "rating": {"min": 7.5}}},
+        {"filters": {"premiered": {"after": "2010-01-01"}}, "tvmaze": {"rate_limit": 10}},
+    ]
+    for data in good:
+        assert not list(validator.iter_errors(data)), data
+        build_config(data, env)
+    bad = [
+        {"sonarr": {"ulr": "http://sonarr:8989"}},
+        {"sonarr": {"monitor": "everything"}},
+        {"tvmaze": {"rate_limit": 0}},
+        {"tvmaze": {"base_url": "ftp://x"}},
+        {"sync": {"poll_interval": "6 hours"}},
+        {"filters": {"genres": {"exclude": "Reality"}}},
+        {"dry_run": "perhaps"},
+    ]
+    for data in bad:
+        assert list(validator.iter_errors(data)), data
+        with pytest.raises(ConfigError):
+            build_config(data, env)
