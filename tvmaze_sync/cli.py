@@ -148,7 +148,12 @@ def options(ctx: typer.Context) -> Options:
 def sync(
     ctx: typer.Context,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Write nothing to Sonarr; report what would be added.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            "--preview",
+            help="Write nothing to Sonarr; report what would be added.",
+        ),
     ] = False,
     metrics_file: Annotated[
         Path | None,
