@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, run_cli
 from tvmaze_sync import __version__, state
@@ -19,6 +20,7 @@ from tvmaze_sync.errors import ExitCode
 from tvmaze_sync.models import ProcessingStatus, Show
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
+from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
 from tvmaze_sync.testing.tvmaze_sim import load_real_shows
 
 
@@ -245,3 +247,22 @@ def test_sync_on_defaults_exits_0(tmp_path: Path, tvmaze_sim_factory: TvmazeSimF
     assert state.last_cycle["ok"] is True
     assert state.last_cycle["dry_run"] is True  # no sonarr.url: a dry run
     assert (storage / "state.json.bak").is_file()  # a successful cycle refreshes the backup
+
+
+def test_sync_preview_is_a_dry_run_against_a_configured_sonarr(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim: SonarrSimulator
+) -> None:
+    """`--preview` (Recyclarr's word) reads Sonarr but writes nothing to it."""
+    sim = tvmaze_sim_factory(shows=load_real_shows()[:60], rate_limit=None)
+    env = {
+        "TVMAZE_BASE_URL": sim.url,
+        "SONARR_URL": sonarr_sim.url,
+        "SONARR_API_KEY": SONARR_API_KEY,
+    }
+    result = run_cli(tmp_path, "sync", "--preview", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    state = StateFile(data_dir(tmp_path)).load()
+    assert state.last_cycle["dry_run"] is True
+    assert state.last_cycle["would_add_titles"]
+    assert sonarr_sim.posts_to("/api/v3/series") == []
+    assert sonarr_sim.requests_to("/api/v3/series")  # the library was read
