@@ -5,7 +5,7 @@ same table (`SELECT *`, the rows as stored, full TVMaze JSON included). For a st
 also prints the time to read just the rows and columns the refilter reads.
 
 The cache is built offline through `Store.upsert_shows` from the recorded real TVMaze shows
-(mapped by `tvmaze.show_from_tvmaze`) renumbered to 100 000 ids, so rows carry real nulls,
+(mapped by `tvmaze_json.show_from_tvmaze`) renumbered to 100 000 ids, so rows carry real nulls,
 genres and JSON; it is decided under the default filters, then a tenth of the rows get a
 Sonarr outcome the refilter must leave alone. The changed filter moves about a quarter of
 the open rows between pending and filtered. Every figure is the best of three runs.
@@ -29,7 +29,7 @@ from tvmaze_sync.filters import OPEN_ROWS_SQL, OPEN_STATUSES, apply, build_proce
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.store import Store, row_from_show
 from tvmaze_sync.testing.tvmaze_sim import load_real_shows
-from tvmaze_sync.tvmaze import show_from_tvmaze
+from tvmaze_sync.tvmaze_json import show_from_tvmaze
 
 SHOWS = 100_000
 TARGET_SECONDS = 2.0

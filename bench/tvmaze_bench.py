@@ -26,7 +26,7 @@ from tvmaze_sync.store import Store, row_from_show
 from tvmaze_sync.sync import Runtime, run_cycle
 from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, synthetic_shows
 from tvmaze_sync.timeutil import iso
-from tvmaze_sync.tvmaze import show_from_tvmaze
+from tvmaze_sync.tvmaze_json import show_from_tvmaze
 
 DAY = 86_400
 T0 = 2_000_000_000.0

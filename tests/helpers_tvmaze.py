@@ -14,7 +14,7 @@ from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import row_from_show
 from tvmaze_sync.sync import Runtime, run_cycle
 from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, load_real_shows, synthetic_shows
-from tvmaze_sync.tvmaze import show_from_tvmaze
+from tvmaze_sync.tvmaze_json import show_from_tvmaze
 
 DAY_SECONDS = 86_400
 T0 = 2_000_000_000.0  # 2033: far after every recorded `updated`

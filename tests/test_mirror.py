@@ -33,16 +33,8 @@ from tests.helpers_tvmaze import (
     mismatches,
     synthetic_sim,
 )
-from tvmaze_sync import mirror
+from tvmaze_sync import mirror, mirror_plan
 from tvmaze_sync.errors import CycleError
-from tvmaze_sync.mirror import (
-    Mode,
-    changed_ids,
-    choose_mode,
-    choose_window,
-    index_hit_chance,
-    plan_fetches,
-)
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import Store
 from tvmaze_sync.sync import Runtime, run_cycle
@@ -71,69 +63,6 @@ def ids_on_page(sim: TvmazeSimulator, page: int) -> list[int]:
     return [i for i in sim.show_ids if i // PAGE_SIZE == page]
 
 
-# --- pure decisions ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("needed_hours", "floor", "expected"),
-    [
-        (7, "day", "day"),
-        (7, "week", "week"),
-        (30, "day", "week"),
-        (24 * 8, "day", "month"),
-        (24 * 28, "week", "month"),
-        (24 * 28 + 1, "day", None),
-    ],
-)
-def test_choose_window(needed_hours: float, floor: str, expected: str | None) -> None:
-    assert choose_window(needed_hours * HOUR, floor) == expected
-
-
-def test_choose_mode() -> None:
-    now = 2_000_000_000.0
-    assert choose_mode(State(), now, "week") == (Mode.FULL, None)
-    synced = State(initial_sync_complete=True, last_updates_check=iso(now - 6 * HOUR))
-    # Six hours ago, plus the updates map's own hour of edge cache and skew margin.
-    assert choose_mode(synced, now, "day") == (Mode.INCREMENTAL, "day")
-    assert choose_mode(synced, now, "week") == (Mode.INCREMENTAL, "week")
-    synced.last_updates_check = iso(now - 23 * HOUR)
-    assert choose_mode(synced, now, "day") == (Mode.INCREMENTAL, "week")
-    synced.last_updates_check = iso(now - 29 * DAY_SECONDS)
-    assert choose_mode(synced, now, "day") == (Mode.FULL, None)
-    in_pass = State(last_tvmaze_page=7, last_cycle={"started_at": iso(now - DAY_SECONDS)})
-    assert choose_mode(in_pass, now, "week") == (Mode.RESUME, None)
-    in_pass.last_cycle["started_at"] = iso(now - 40 * DAY_SECONDS)  # too old to catch up
-    assert choose_mode(in_pass, now, "week") == (Mode.FULL, None)
-
-
-def test_plan_groups_changed_ids_sharing_a_page() -> None:
-    now = 10 * DAY_SECONDS
-    wanted = {10: 1, 20: 1, 30: 1, 260: 2, 600: 3, 610: 3, 2000: 4}
-    plan = plan_fetches(wanted, now)
-    assert plan.page_numbers == [0, 2]
-    assert plan.pages[0] == {10: 1, 20: 1, 30: 1}
-    assert plan_fetches(wanted, now, min_share=3).page_numbers == [0]
-
-
-def test_plan_skips_pages_of_changes_too_fresh_to_be_indexed() -> None:
-    now = 10 * DAY_SECONDS
-    minutes_ago = int(now - 600)
-    half_a_day_ago = int(now - DAY_SECONDS / 2)
-    assert index_hit_chance(minutes_ago, now) == pytest.approx(600 / DAY_SECONDS)
-    assert index_hit_chance(int(now - 3 * DAY_SECONDS), now) == 1.0
-    fresh = {i: minutes_ago for i in range(5)}  # five changes, probably none on the page yet
-    assert plan_fetches(fresh, now).page_numbers == []
-    halfway = {i: half_a_day_ago for i in range(4)}  # two expected on the page
-    assert plan_fetches(halfway, now).page_numbers == [0]
-    assert plan_fetches({**halfway, 3: minutes_ago}, now).page_numbers == []
-
-
-def test_changed_ids_are_new_or_newer() -> None:
-    announced = {1: 100, 2: 200, 3: 300, 4: 400}
-    stored: dict[int, int | None] = {1: 100, 2: 150, 3: None}
-    assert changed_ids(announced, stored) == {2: 200, 3: 300, 4: 400}
-
-
 # --- full sync ---------------------------------------------------------------------------
 
 
@@ -154,7 +83,9 @@ def test_full_sync_equals_the_simulator(
     state = load_state(storage)
     assert state.initial_sync_complete and state.last_tvmaze_page is None
     assert state.highest_tvmaze_id == sim.max_id
-    assert state.last_full_sync == state.last_updates_check == iso(clock())
+    assert state.last_full_sync == state.last_updates_check == state.last_census == iso(clock())
+    # The catch-up read the whole updates map: the first census.
+    assert [r.path for r in sim.request_log if r.path.startswith("/updates")] == ["/updates/shows"]
     assert state.last_cycle["requests"] == summary.requests
     # The next run is incremental and, with nothing changed, cheap.
     sim.reset_counters()
@@ -571,9 +502,10 @@ def test_deleted_shows_leave_the_cache_unless_sonarr_knows_them(
     assert mismatches(sim, storage) == []
 
 
-def test_a_month_away_means_a_full_rescan(
+def test_a_month_away_is_caught_up_from_the_whole_map(
     synced: TvmazeSimulator, storage: Path, clock: FakeClock
 ) -> None:
+    """No window covers 40 days, but the whole map does: no rescan of every page."""
     sim = synced
     touch(sim, {1: 1, 6: 4})
     doomed = ids_on_page(sim, 7)[0]
@@ -582,11 +514,151 @@ def test_a_month_away_means_a_full_rescan(
     sim.refresh_index()
     clock.advance(40 * DAY_SECONDS)
     summary = cycle(sim, storage, clock)
-    assert summary.mode == "full"
+    assert summary.mode == "incremental"
     assert summary.shows_fetched == 6  # only what changed is rewritten
     assert mismatches(sim, storage) == []
+    # The whole map; page 6 (four changes), the last page (the new show) and the 404; page
+    # 1's change alone, and the deleted show's 404.
+    assert network_requests(sim) == {"updates": 1, "page": 3, "show": 2}
+    assert ("GET", f"/shows/{doomed}", 404) in sim.request_log
     clock.advance(HOUR)
     assert cycle(sim, storage, clock).mode == "incremental"
+
+
+# --- deletions: the weekly census ----------------------------------------------------------
+
+
+def set_status(storage: Path, tvmaze_id: int, status: str) -> None:
+    conn = sqlite3.connect(storage / "shows.db")
+    with conn:
+        conn.execute(
+            "UPDATE shows SET processing_status = ? WHERE tvmaze_id = ?", [status, tvmaze_id]
+        )
+    conn.close()
+
+
+def updates_paths(sim: TvmazeSimulator) -> list[str]:
+    return [r.path for r in sim.request_log if r.path.startswith("/updates/")]
+
+
+def test_a_deletion_no_page_read_shows_is_found_by_the_weekly_census(
+    synced: TvmazeSimulator, storage: Path, clock: FakeClock
+) -> None:
+    sim = synced
+    gone, in_sonarr = ids_on_page(sim, 4)[:2]
+    set_status(storage, in_sonarr, "added")
+    sim.delete_show(gone)
+    sim.delete_show(in_sonarr)
+    sim.refresh_index()
+    clock.advance(DAY_SECONDS)
+    cycle(sim, storage, clock)  # nothing changed on page 4: no request can notice yet
+    assert gone in cache_rows(storage)
+    assert updates_paths(sim) == ["/updates/shows?since=week"]
+    sim.reset_counters()
+    clock.advance(6 * DAY_SECONDS)  # a week since the census of the first sync
+    summary = cycle(sim, storage, clock)
+    rows = cache_rows(storage)
+    assert gone not in rows, "the census missed a show TVMaze deleted"
+    # The whole map instead of a window, the last page (cached by the run before) and the
+    # 404, one confirmation; the row Sonarr knows is kept, and not asked about: it could not
+    # be deleted anyway.
+    assert updates_paths(sim) == ["/updates/shows"]
+    assert summary.requests == {
+        "tvmaze:updates:200": 1,
+        "tvmaze:page:cached": 1,
+        "tvmaze:page:404": 1,
+        "tvmaze:show:404": 1,
+    }
+    assert ("GET", f"/shows/{gone}", 404) in sim.request_log
+    assert rows[in_sonarr]["processing_status"] == "added"
+    assert summary.shows_fetched == 0
+    state = load_state(storage)
+    assert state.last_census == state.last_updates_check == iso(clock())
+    set_status(storage, in_sonarr, "pending")  # now a plain mirror row of a deleted show
+    with sqlite3.connect(storage / "shows.db") as conn:
+        conn.execute("DELETE FROM shows WHERE tvmaze_id = ?", [in_sonarr])
+    conn.close()
+    assert mismatches(sim, storage) == []
+    # The next run, an hour later, is windowed again.
+    sim.reset_counters()
+    clock.advance(HOUR)
+    cycle(sim, storage, clock)
+    assert updates_paths(sim) == ["/updates/shows?since=week"]
+
+
+def test_a_large_census_is_confirmed_over_several_runs(
+    synced: TvmazeSimulator, storage: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = synced
+    monkeypatch.setattr(mirror_plan, "CENSUS_BATCH", 2)
+    doomed = [ids_on_page(sim, page)[3] for page in (1, 3, 5, 7, 8)]
+    for show_id in doomed:
+        sim.delete_show(show_id)
+    census_before = load_state(storage).last_census
+    clock.advance(8 * DAY_SECONDS)
+    left = []
+    for _ in range(3):
+        cycle(sim, storage, clock)
+        left.append(sorted(set(doomed) & set(cache_rows(storage))))
+        assert updates_paths(sim)[-1] == "/updates/shows"  # due until every one was asked
+        assert (load_state(storage).last_census == census_before) == (len(left) < 3)
+        clock.advance(HOUR)
+    assert left == [doomed[2:], doomed[4:], []]
+    assert mismatches(sim, storage) == []
+    cycle(sim, storage, clock)
+    assert updates_paths(sim)[-1] == "/updates/shows?since=week"
+
+
+def test_a_whole_map_lacking_live_shows_is_not_believed(
+    synced: TvmazeSimulator, storage: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A map missing more live shows than a batch costs one batch of requests a week."""
+    sim = synced
+    monkeypatch.setattr(mirror_plan, "CENSUS_BATCH", 3)
+    hidden = ids_on_page(sim, 2)[:10]
+    real_get_updates = TvmazeClient.get_updates
+
+    def lossy(client: TvmazeClient, since: str | None) -> dict[int, int]:
+        got = real_get_updates(client, since)
+        return {i: u for i, u in got.items() if since is not None or i not in hidden}
+
+    monkeypatch.setattr(TvmazeClient, "get_updates", lossy)
+    clock.advance(8 * DAY_SECONDS)
+    sim.reset_counters()
+    cycle(sim, storage, clock)
+    assert network_requests(sim) == {"updates": 1, "page": 2, "show": 3}  # one batch
+    assert set(hidden) <= set(cache_rows(storage))
+    assert load_state(storage).last_census == iso(clock())  # asked again in a week
+    sim.reset_counters()
+    clock.advance(HOUR)
+    cycle(sim, storage, clock)
+    assert network_requests(sim) == {"updates": 1, "page": 1}  # the last page is cached
+    assert mismatches(sim, storage) == []
+
+
+def test_a_census_killed_between_confirmations_ends_equal(
+    synced: TvmazeSimulator, storage: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = synced
+    doomed = [ids_on_page(sim, page)[5] for page in (0, 4, 6)]
+    for show_id in doomed:
+        sim.delete_show(show_id)
+    clock.advance(8 * DAY_SECONDS)
+    monkeypatch.setattr(mirror, "SINGLES_BATCH", 1)  # each confirmation is committed alone
+    crash = Crash(monkeypatch)
+    crash.at(TvmazeClient, "get_show", 3)
+    with pytest.raises(Killed):
+        cycle(sim, storage, clock)
+    crash.revive()
+    assert set(doomed) & set(cache_rows(storage)) == {doomed[2]}
+    census_at = iso(clock())
+    assert load_state(storage).last_census != census_at
+    sim.reset_counters()
+    cycle(sim, storage, clock)
+    # The last page comes from the local cache the killed run filled; the 404 past it.
+    assert network_requests(sim) == {"updates": 1, "page": 1, "show": 1}
+    assert load_state(storage).last_census == census_at
+    assert mismatches(sim, storage) == []
 
 
 @pytest.mark.slow
@@ -623,6 +695,11 @@ def test_many_rounds_of_updates_and_new_shows_keep_the_mirror_equal(
             assert mismatches(sim, storage) == []
         assert set(modes) == {"incremental"}
         windows = {r.path for r in sim.request_log if r.path.startswith("/updates/")}
-        assert windows == {"/updates/shows?since=day", "/updates/shows?since=week"}
+        # The weekly census (the first sync's, then at least one more) and both windows.
+        assert windows == {
+            "/updates/shows",
+            "/updates/shows?since=day",
+            "/updates/shows?since=week",
+        }
     finally:
         sim.stop()

@@ -1,4 +1,4 @@
-"""The TVMaze client over real loopback HTTP (the simulator), and the JSON -> Show mapping.
+"""The TVMaze client over real loopback HTTP (the simulator).
 
 Clocks are fake: backoff and rate-limit waits advance them instantly, so a 429 storm costs
 milliseconds. Every client here is built by `tvmaze.connect`, as a cycle builds it.
@@ -7,7 +7,6 @@ milliseconds. Every client here is built by `tvmaze.connect`, as a cycle builds 
 from __future__ import annotations
 
 import base64
-import copy
 import logging
 import random
 import socket
@@ -18,15 +17,12 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_tvmaze import UNLIMITED, FakeClock
 from tvmaze_sync import __version__
 from tvmaze_sync.config import Duration, TvmazeConfig, Url
 from tvmaze_sync.errors import CycleError, DependencyError
-from tvmaze_sync.models import Show
 from tvmaze_sync.testing.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows
 from tvmaze_sync.tvmaze import (
     CACHE_NAME,
@@ -35,219 +31,8 @@ from tvmaze_sync.tvmaze import (
     basic_auth,
     connect,
     parse_retry_after,
-    show_from_tvmaze,
 )
-
-# --- mapping ---------------------------------------------------------------------------------
-
-ABSENT = object()  # the key is missing altogether (2016 shapes)
-
-
-def channel(name: str, code: Any) -> dict[str, Any]:
-    """A network/webChannel object; `code` ABSENT/None/str shapes its country."""
-    obj: dict[str, Any] = {"id": 1, "name": name}
-    if code is not ABSENT:
-        obj["country"] = None if code is None else {"name": "X", "code": code, "timezone": "Z"}
-    return obj
-
-
-# Each variant: (value put in the JSON or ABSENT, what the Show field must be).
-text_variants = st.sampled_from([(ABSENT, None), (None, None), ("", None), ("English", "English")])
-channel_variants = st.sampled_from(
-    [
-        (ABSENT, None, None),
-        (None, None, None),
-        ("no_country_key", "Chan", None),
-        ("null_country", "Chan", None),
-        ("country", "Chan", "GB"),
-    ]
-)
-
-
-def build_channel(kind: Any) -> Any:
-    if kind is ABSENT or kind is None:
-        return kind
-    code = {"no_country_key": ABSENT, "null_country": None, "country": "GB"}[kind]
-    return channel("Chan", code)
-
-
-@st.composite
-def tvmaze_json(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A show object with every field absent, null or set, and the Show fields it means."""
-    data: dict[str, Any] = {"id": draw(st.integers(1, 10**7))}
-    expect: dict[str, Any] = {"tvmaze_id": data["id"]}
-
-    def put(key: str, value: Any) -> None:
-        if value is not ABSENT:
-            data[key] = value
-
-    name = draw(st.sampled_from([ABSENT, None, "Top Gear", "Kröniken 日本"]))
-    put("name", name)
-    expect["title"] = name if isinstance(name, str) else ""
-    for key in ("language", "type", "status"):
-        value, mapped = draw(text_variants)
-        put(key, value)
-        expect[key] = mapped
-    for key in ("premiered", "ended"):
-        value = draw(st.sampled_from([ABSENT, None, "2013-06-24", "2013"]))
-        put(key, value)
-        expect[key] = value if value == "2013-06-24" else None
-    network_kind, network_name, network_country = draw(channel_variants)
-    web_kind, web_name, web_country = draw(channel_variants)
-    put("network", build_channel(network_kind))
-    put("webChannel", build_channel(web_kind))
-    expect["network"], expect["web_channel"] = network_name, web_name
-    if network_country:
-        expect["country"] = network_country
-    else:  # the web channel answers for a network without a country, or no network at all
-        expect["country"] = web_country
-    if web_kind == "country" and network_kind == "country":
-        data["webChannel"]["country"]["code"] = "US"  # the network must win
-    runtime = draw(st.sampled_from([ABSENT, None, 30]))
-    average = draw(st.sampled_from([ABSENT, None, 45]))
-    put("runtime", runtime)
-    put("averageRuntime", average)
-    expect["runtime"] = 30 if runtime == 30 else (45 if average == 45 else None)
-    externals_kind = draw(st.sampled_from([ABSENT, None, "nulls", "set"]))
-    if externals_kind == "nulls":
-        data["externals"] = {"tvrage": None, "thetvdb": None, "imdb": None}
-    elif externals_kind == "set":
-        data["externals"] = {"tvrage": 1, "thetvdb": 264492, "imdb": "tt1553656"}
-    else:
-        put("externals", externals_kind)
-    expect["tvdb_id"] = 264492 if externals_kind == "set" else None
-    expect["imdb_id"] = "tt1553656" if externals_kind == "set" else None
-    genres = draw(st.sampled_from([ABSENT, None, [], ["Drama", "Comedy"]]))
-    put("genres", genres)
-    expect["genres"] = ("Drama", "Comedy") if isinstance(genres, list) and genres else ()
-    rating = draw(st.sampled_from([ABSENT, None, {"average": None}, {"average": 7}]))
-    put("rating", rating)
-    expect["rating"] = 7.0 if rating == {"average": 7} else None
-    updated = draw(st.sampled_from([ABSENT, None, 1704794065]))
-    put("updated", updated)
-    expect["updated"] = updated if isinstance(updated, int) else None
-    return data, expect
-
-
-@settings(max_examples=400, deadline=None)
-@given(case=tvmaze_json())
-def test_mapping_of_every_null_and_missing_combination(
-    case: tuple[dict[str, Any], dict[str, Any]],
-) -> None:
-    data, expect = case
-    before = copy.deepcopy(data)
-    assert show_from_tvmaze(data) == Show(**expect)
-    assert data == before  # pure: the raw JSON kept in the cache is untouched
-
-
-JUNK_KEYS = [
-    "name", "network", "webChannel", "externals", "genres", "runtime", "rating",
-    "averageRuntime", "premiered", "language", "updated",
-]  # fmt: skip
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    junk=st.dictionaries(
-        st.sampled_from(JUNK_KEYS),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-            lambda inner: (
-                st.lists(inner, max_size=3)
-                | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-            ),
-            max_leaves=6,
-        ),
-    )
-)
-def test_mapping_never_fails_on_wrong_types(junk: dict[str, Any]) -> None:
-    show = show_from_tvmaze({"id": 5, **junk})
-    assert show.tvmaze_id == 5
-    assert isinstance(show.title, str)
-    assert all(isinstance(g, str) for g in show.genres)
-    assert show.runtime is None or (isinstance(show.runtime, int) and show.runtime > 0)
-
-
-def real(shape: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """The first recorded real show with this shape (fails if the data set lacks it)."""
-    return next(s for s in load_real_shows() if shape(s))
-
-
-REAL_CASES: list[tuple[str, Callable[[dict[str, Any]], bool], Callable[[Show], bool]]] = [
-    (
-        "network null, web channel set",
-        lambda s: s["network"] is None and bool(s["webChannel"]),
-        lambda show: show.network is None and show.web_channel is not None,
-    ),
-    (
-        "web channel with null country",
-        lambda s: s["network"] is None and bool(s["webChannel"]) and not s["webChannel"]["country"],
-        lambda show: show.country is None and show.web_channel is not None,
-    ),
-    (
-        "premiered null",
-        lambda s: s["premiered"] is None,
-        lambda show: show.premiered is None,
-    ),
-    (
-        "runtime null, averageRuntime set",
-        lambda s: s["runtime"] is None and bool(s.get("averageRuntime")),
-        lambda show: show.runtime is not None and show.runtime > 0,
-    ),
-    (
-        "thetvdb null",
-        lambda s: s["externals"]["thetvdb"] is None,
-        lambda show: show.tvdb_id is None,
-    ),
-    ("genres empty", lambda s: s["genres"] == [], lambda show: show.genres == ()),
-    ("language null", lambda s: s["language"] is None, lambda show: show.language is None),
-    (
-        "2016 shape without officialSite/averageRuntime/ended",
-        lambda s: "officialSite" not in s and "averageRuntime" not in s,
-        lambda show: show.title != "",
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("shape", "check"), [c[1:] for c in REAL_CASES], ids=[c[0] for c in REAL_CASES]
-)
-def test_real_shapes_map_as_the_spec_says(
-    shape: Callable[[dict[str, Any]], bool], check: Callable[[Show], bool]
-) -> None:
-    data = real(shape)
-    show = show_from_tvmaze(data)
-    assert check(show)
-    assert show.tvmaze_id == data["id"] and show.title == data["name"]
-    assert show.updated == data["updated"]
-
-
-def test_network_without_country_takes_the_web_channels() -> None:
-    data = {"id": 1, "network": channel("BBC", None), "webChannel": channel("iPlayer", "GB")}
-    assert show_from_tvmaze(data).country == "GB"
-    data["network"] = channel("BBC", "GB")
-    data["webChannel"] = channel("Netflix", "US")
-    assert show_from_tvmaze(data).country == "GB"
-
-
-def test_every_real_show_maps() -> None:
-    shows = load_real_shows()
-    mapped = [show_from_tvmaze(s) for s in shows]
-    assert [m.tvmaze_id for m in mapped] == [s["id"] for s in shows]
-    assert all(m.title == s["name"] for m, s in zip(mapped, shows, strict=True))
-    # The data set really has the awkward shapes, and they come out unknown, not wrong.
-    assert sum(m.country is None for m in mapped) > 50
-    assert sum(m.tvdb_id is None for m in mapped) > 10
-    runtime_from_average = [
-        m for m, s in zip(mapped, shows, strict=True) if s["runtime"] is None and m.runtime
-    ]
-    assert runtime_from_average
-
-
-def test_id_is_required() -> None:
-    with pytest.raises(ValueError):
-        show_from_tvmaze({"name": "no id"})
-
+from tvmaze_sync.tvmaze_json import show_from_tvmaze
 
 # --- the client against the simulator ----------------------------------------------------
 
@@ -280,6 +65,22 @@ def sim(tvmaze_sim_factory: TvmazeSimFactory, clock: FakeClock) -> TvmazeSimulat
     for number, show in enumerate(shows, start=1):
         show["id"] = number * 10  # pages 0 and 1, with gaps
     return tvmaze_sim_factory(shows=shows, rate_limit=None, clock=clock, rate_clock=clock)
+
+
+LimitedSim = Callable[[int, float], TvmazeSimulator]
+
+
+@pytest.fixture
+def limited(tvmaze_sim_factory: TvmazeSimFactory, clock: FakeClock) -> LimitedSim:
+    """Simulators of ten real shows enforcing `calls` per `window` s on the fake clock."""
+
+    def make(calls: int, window: float) -> TvmazeSimulator:
+        shows = load_real_shows()[:10]
+        return tvmaze_sim_factory(
+            shows=shows, rate_limit=calls, rate_window=window, clock=clock, rate_clock=clock
+        )
+
+    return make
 
 
 def test_endpoints_and_identity(sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock) -> None:
@@ -329,12 +130,10 @@ def test_429_storm_is_ridden_out_honouring_retry_after(
 
 
 def test_server_retry_after_is_a_floor(
-    tvmaze_sim_factory: TvmazeSimFactory, tmp_path: Path, clock: FakeClock
+    limited: LimitedSim, tmp_path: Path, clock: FakeClock
 ) -> None:
     # The simulator's own limiter: 2 calls per 60 s on the fake clock, Retry-After to match.
-    sim = tvmaze_sim_factory(
-        shows=load_real_shows()[:5], rate_limit=2, rate_window=60, clock=clock, rate_clock=clock
-    )
+    sim = limited(2, 60)
     with client_for(sim, tmp_path, clock) as client:
         for show in load_real_shows()[:5]:
             assert client.get_show(show["id"])["id"] == show["id"]  # type: ignore[index]
@@ -395,11 +194,9 @@ def test_exhausted_retries_fail_the_cycle_with_a_clear_message(
 
 
 def test_a_huge_retry_after_fails_at_once(
-    tvmaze_sim_factory: TvmazeSimFactory, tmp_path: Path, clock: FakeClock
+    limited: LimitedSim, tmp_path: Path, clock: FakeClock
 ) -> None:
-    sim = tvmaze_sim_factory(
-        shows=load_real_shows()[:3], rate_limit=1, rate_window=3600, clock=clock, rate_clock=clock
-    )
+    sim = limited(1, 3600)
     with client_for(sim, tmp_path, clock) as client:
         client.get_show(1)
         with pytest.raises(CycleError, match="asked to wait 3600s"):
@@ -482,12 +279,10 @@ def test_retry_after_forms(header: str | None, expected: float | None) -> None:
 
 
 def test_zero_429s_at_the_rate_limit_using_the_whole_allowance(
-    tvmaze_sim_factory: TvmazeSimFactory, tmp_path: Path, clock: FakeClock
+    limited: LimitedSim, tmp_path: Path, clock: FakeClock
 ) -> None:
     # The simulator counts 20 calls per 10 s on the same fake clock the client paces with.
-    sim = tvmaze_sim_factory(
-        shows=load_real_shows()[:10], rate_limit=20, rate_window=10, clock=clock, rate_clock=clock
-    )
+    sim = limited(20, 10)
     start = clock()
     with client_for(sim, None, clock, rate_limit=20) as client:
         for _ in range(100):
@@ -498,13 +293,9 @@ def test_zero_429s_at_the_rate_limit_using_the_whole_allowance(
     assert floor <= clock() - start <= floor * 1.02
 
 
-def test_a_bursting_client_would_be_throttled(
-    tvmaze_sim_factory: TvmazeSimFactory, clock: FakeClock
-) -> None:
+def test_a_bursting_client_would_be_throttled(limited: LimitedSim, clock: FakeClock) -> None:
     """The pacing above is what avoids 429s: without it the same calls are throttled."""
-    sim = tvmaze_sim_factory(
-        shows=load_real_shows()[:10], rate_limit=20, rate_window=10, clock=clock, rate_clock=clock
-    )
+    sim = limited(20, 10)
     with client_for(sim, None, clock) as client:
         for _ in range(30):
             client.get_updates("day")

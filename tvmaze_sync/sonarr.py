@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tvmaze_sync import ledger, sonarr_settings, tvmaze
+from tvmaze_sync import ledger, sonarr_settings, tvmaze_json
 from tvmaze_sync.config import SonarrConfig
 from tvmaze_sync.errors import TvmazeSyncError
 from tvmaze_sync.ledger import Reason
@@ -114,7 +114,7 @@ def retry_pending_tvdb(
         tvdb_id = row["tvdb_id"] if data is None else None
         with store.atomic():
             if data is not None:
-                show = tvmaze.show_from_tvmaze(data)
+                show = tvmaze_json.show_from_tvmaze(data)
                 store.upsert_shows([row_from_show(show, data)], stamp)
                 tvdb_id = show.tvdb_id
             retries = (row["retry_count"] or 0) + 1

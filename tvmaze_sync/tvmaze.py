@@ -1,7 +1,8 @@
-"""The TVMaze client: one session per cycle, the rate limit, the HTTP cache, retries, JSON -> Show.
+"""The TVMaze client: one session per cycle, the rate limit, the HTTP cache, retries.
 
-Raw TVMaze JSON stays in here (and in the `raw` column); the rest of the program sees `Show`.
-The HTTP cache policy is written down in docs/tvmaze-cache.md.
+It hands out decoded JSON; tvmaze_json.py maps a show object to `Show`, so the rest of the
+program never reads raw TVMaze fields. The HTTP cache policy is written down in
+docs/tvmaze-cache.md.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import email.utils
 import json
 import logging
 import random
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,9 +24,9 @@ from requests_cache import DO_NOT_CACHE, CachedSession
 from tvmaze_sync import __version__
 from tvmaze_sync.config import TvmazeConfig
 from tvmaze_sync.errors import CycleError, DependencyError
-from tvmaze_sync.models import Show
 from tvmaze_sync.ratelimit import TokenBucket
 from tvmaze_sync.timeutil import Clock, Sleep
+from tvmaze_sync.tvmaze_json import int_or_none
 
 log = logging.getLogger(__name__)
 
@@ -39,85 +39,6 @@ RATE_PERIOD = 10.0  # tvmaze.rate_limit counts calls per this many seconds
 DEFAULT_MAX_AGE = 3600
 #: Request headers/params never written to the cache, neither in keys nor in stored requests.
 SECRET_PARAMETERS = ("Authorization", "apikey", "api_key")
-
-
-# --- JSON -> Show ------------------------------------------------------------------------
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def int_or_none(value: Any) -> int | None:
-    """An integer JSON value (or digit string) as int; anything else (bools too) as None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _positive(value: Any) -> int | None:
-    number = int_or_none(value)
-    return number if number is not None and number > 0 else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _date(value: Any) -> str | None:
-    return value if isinstance(value, str) and _DATE.fullmatch(value) else None
-
-
-def _country(channel: Mapping[str, Any]) -> str | None:
-    return _text(_obj(channel.get("country")).get("code"))
-
-
-def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
-    """Map one TVMaze show object to a `Show`, per the spec's Response Mapping table.
-
-    Total over real data: every key may be absent (2016 objects lack several) or null, and a
-    wrong-typed value counts as unknown rather than failing the page. The country comes from
-    the network, else from the web channel (Netflix-like global channels have none). `runtime`
-    falls back to `averageRuntime`, which TVMaze fills when episode lengths vary. Raises
-    ValueError only when there is no integer id, the one thing a row cannot do without.
-    """
-    tvmaze_id = int_or_none(data.get("id"))
-    if tvmaze_id is None:
-        raise ValueError("TVMaze show object without an integer id")
-    network = _obj(data.get("network"))
-    web_channel = _obj(data.get("webChannel"))
-    externals = _obj(data.get("externals"))
-    genres = data.get("genres")
-    return Show(
-        tvmaze_id=tvmaze_id,
-        title=data["name"] if isinstance(data.get("name"), str) else "",
-        tvdb_id=_positive(externals.get("thetvdb")),
-        imdb_id=_text(externals.get("imdb")),
-        language=_text(data.get("language")),
-        country=_country(network) or _country(web_channel),
-        type=_text(data.get("type")),
-        status=_text(data.get("status")),
-        premiered=_date(data.get("premiered")),
-        ended=_date(data.get("ended")),
-        network=_text(network.get("name")),
-        web_channel=_text(web_channel.get("name")),
-        genres=tuple(g for g in genres if _text(g)) if isinstance(genres, list) else (),
-        runtime=_positive(data.get("runtime")) or _positive(data.get("averageRuntime")),
-        rating=_number(_obj(data.get("rating")).get("average")),
-        updated=int_or_none(data.get("updated")),
-    )
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -176,6 +97,18 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One endpoint request: how it is counted and named, and what a valid body looks like."""
+
+    endpoint: str  # the counter's middle part: "tvmaze:<endpoint>:<status>"
+    path: str
+    params: dict[str, Any] | None
+    what: str  # how log lines and errors name it, e.g. "page 3"
+    valid: Callable[[Any], bool]
+    no_cache: bool = False  # neither read nor write the local cache
+
+
 class TvmazeClient:
     """The TVMaze endpoints the mirror needs, over one session shared by the whole cycle.
 
@@ -229,18 +162,9 @@ class TvmazeClient:
         `use_cache` the local cache is neither read nor written (a full pass re-reads TVMaze
         on purpose, and would only fill the cache with pages nobody asks for again).
         """
-        what = f"page {page}"
-        got = self._get("page", "/shows", {"page": page}, what, _is_list, no_cache=not use_cache)
-        if got is None:
-            return None
-        data, from_cache = got
-        if from_cache and expect and _hides_change(data, expect):
-            log.debug("tvmaze_cache_stale what=%s", what)
-            got = self._get("page", "/shows", {"page": page}, what, _is_list, force_refresh=True)
-            if got is None:
-                return None
-            data = got[0]
-        return [show for show in data if isinstance(show, dict)]
+        call = _Call("page", "/shows", {"page": page}, f"page {page}", _is_list, not use_cache)
+        data = self._get(call, stale=lambda old: expect is not None and _hides_change(old, expect))
+        return None if data is None else [show for show in data if isinstance(show, dict)]
 
     def get_show(
         self, tvmaze_id: int, *, min_updated: int | None = None, fresh: bool = False
@@ -251,18 +175,12 @@ class TvmazeClient:
         refetched from the network. `fresh` skips the local cache outright (to confirm that
         a show is gone, a cached copy proves nothing).
         """
-        what = f"show {tvmaze_id}"
-        path = f"/shows/{tvmaze_id}"
-        got = self._get("show", path, None, what, _is_show, force_refresh=fresh)
-        if got is None:
-            return None
-        data, from_cache = got
-        if from_cache and min_updated is not None and _updated(data) < min_updated:
-            log.debug("tvmaze_cache_stale what=%s", what)
-            got = self._get("show", path, None, what, _is_show, force_refresh=True)
-            if got is None:
-                return None
-            data = got[0]
+        call = _Call("show", f"/shows/{tvmaze_id}", None, f"show {tvmaze_id}", _is_show)
+        data: dict[str, Any] | None = self._get(
+            call,
+            stale=lambda old: min_updated is not None and _updated(old) < min_updated,
+            force_refresh=fresh,
+        )
         return data
 
     def get_updates(self, since: str | None) -> dict[int, int]:
@@ -272,11 +190,12 @@ class TvmazeClient:
         """
         params = {"since": since} if since else None
         what = f"updates since={since or 'all'}"
-        got = self._get("updates", "/updates/shows", params, what, _is_dict, no_cache=True)
-        if got is None:
-            raise CycleError(f"TVMaze has no {what} (HTTP 404 from {self.base_url})")
+        call = _Call("updates", "/updates/shows", params, what, _is_dict, no_cache=True)
+        data = self._get(call)
+        if data is None:
+            raise CycleError(f"TVMaze has no {call.what} (HTTP 404 from {self.base_url})")
         updates: dict[int, int] = {}
-        for key, value in got[0].items():
+        for key, value in data.items():
             show_id, updated = int_or_none(key), int_or_none(value)
             if show_id is not None and updated is not None:
                 updates[show_id] = updated
@@ -286,67 +205,66 @@ class TvmazeClient:
 
     def _get(
         self,
-        endpoint: str,
-        path: str,
-        params: dict[str, Any] | None,
-        what: str,
-        valid: Callable[[Any], bool],
+        call: _Call,
         *,
+        stale: Callable[[Any], bool] | None = None,
         force_refresh: bool = False,
-        no_cache: bool = False,
-    ) -> tuple[Any, bool] | None:
+    ) -> Any:
+        """The decoded JSON, or None on 404; a cached copy `stale` calls too old is refetched."""
+        got = self._retrying(call, force_refresh)
+        if got is not None and got[1] and stale is not None and stale(got[0]):
+            log.debug("tvmaze_cache_stale what=%s", call.what)
+            got = self._retrying(call, True)
+        return None if got is None else got[0]
+
+    def _retrying(self, call: _Call, force_refresh: bool) -> tuple[Any, bool] | None:
         """(decoded JSON, served from local cache) or None on 404; retries transient failures.
 
         Raises CycleError when the retries are exhausted, DependencyError when TVMaze refuses
         our credentials.
         """
-        url = self.base_url + path
         policy = self.retry
         reason = ""
         for attempt in range(1, policy.attempts + 1):
             try:
                 # A retry never trusts the cache: the entry may be the very body that failed.
-                return self._attempt(
-                    endpoint, url, params, what, valid, force_refresh or attempt > 1, no_cache
-                )
+                return self._attempt(call, force_refresh or attempt > 1)
             except _Retry as problem:
                 reason, retry_after = str(problem), problem.retry_after
             if retry_after is not None and retry_after > policy.max_retry_after:
                 raise CycleError(
-                    f"TVMaze asked to wait {retry_after:.0f}s before retrying {what}; "
+                    f"TVMaze asked to wait {retry_after:.0f}s before retrying {call.what}; "
                     "giving up for this cycle (pages already stored are kept)"
                 )
             if attempt == policy.attempts:
                 break
             delay = policy.delay(attempt, self.rng, retry_after)
             log.warning(
-                "tvmaze_retry what=%r attempt=%d reason=%r wait=%.1f", what, attempt, reason, delay
+                "tvmaze_retry what=%r attempt=%d reason=%r wait=%.1f",
+                call.what,
+                attempt,
+                reason,
+                delay,
             )
             self.sleep(delay)
         raise CycleError(
-            f"TVMaze {what}: still failing after {policy.attempts} attempts (last: {reason}); "
-            "pages already stored are kept, the next run resumes"
+            f"TVMaze {call.what}: still failing after {policy.attempts} attempts "
+            f"(last: {reason}); pages already stored are kept, the next run resumes"
         )
 
-    def _attempt(
-        self,
-        endpoint: str,
-        url: str,
-        params: dict[str, Any] | None,
-        what: str,
-        valid: Callable[[Any], bool],
-        force_refresh: bool,
-        no_cache: bool,
-    ) -> tuple[Any, bool] | None:
+    def _attempt(self, call: _Call, force_refresh: bool) -> tuple[Any, bool] | None:
         kwargs: dict[str, Any] = {}
         if self._cached:
-            if no_cache:
+            if call.no_cache:
                 kwargs["expire_after"] = DO_NOT_CACHE
             elif force_refresh:
                 kwargs["force_refresh"] = True
-        self._storing = not no_cache
+        self._storing = not call.no_cache
+        endpoint = call.endpoint
         try:
-            response = self.session.get(url, params=params, timeout=self.timeout, **kwargs)
+            response = self.session.get(
+                self.base_url + call.path, params=call.params, timeout=self.timeout, **kwargs
+            )
             body = response.content  # a body cut short on the wire raises here
         except requests.Timeout:
             self._count(endpoint, "timeout")
@@ -367,7 +285,7 @@ class TvmazeClient:
                 data = json.loads(body)
             except ValueError:
                 data = _INVALID
-            if data is _INVALID or not valid(data):
+            if data is _INVALID or not call.valid(data):
                 self._count(endpoint, "invalid")
                 self._forget(response)
                 raise _Retry("invalid or truncated JSON body")
@@ -384,10 +302,10 @@ class TvmazeClient:
             raise _Retry(f"HTTP {status}", retry_after)
         if status in (401, 403):
             raise DependencyError(
-                f"TVMaze refused {what} with HTTP {status}; check tvmaze.api_key "
+                f"TVMaze refused {call.what} with HTTP {status}; check tvmaze.api_key "
                 "(expected as username:apikey for a premium account)"
             )
-        raise CycleError(f"TVMaze answered {what} with HTTP {status}")
+        raise CycleError(f"TVMaze answered {call.what} with HTTP {status}")
 
     def _storable(self, response: requests.Response) -> bool:
         return self._storing
