@@ -224,3 +224,18 @@ def test_read_state_answers_on_a_read_only_file_system(tmp_path: Path) -> None:
         assert shown["state"] == GOOD.to_json()
         assert shown["shows"]["total"] == 3 and shown["shows"]["by_status"]["pending"] == 3
         assert sorted(p.name for p in storage.iterdir()) == files
+
+
+@pytest.mark.parametrize(
+    "key", ["last_full_sync", "last_incremental_sync", "last_updates_check", "last_census"]
+)
+def test_a_time_that_does_not_parse_makes_the_state_corrupt(tmp_path: Path, key: str) -> None:
+    """Code parses these times; a bad one must fall back to .bak, not crash every sync."""
+    good = State(last_census="2026-01-01T00:00:00Z", highest_tvmaze_id=7)
+    files = StateFile(tmp_path)
+    files.save(good)
+    files.backup(good)
+    data = json.loads(files.path.read_text(encoding="utf-8"))
+    data[key] = "not a time"
+    files.path.write_text(json.dumps(data), encoding="utf-8")
+    assert files.load() == good

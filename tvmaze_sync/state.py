@@ -46,7 +46,7 @@ class State:
 
 _FIELD_TYPES = typing.get_type_hints(State)
 #: ISO times that code parses (mirror.choose_mode); a value that does not parse is corrupt.
-_TIMES = ("last_full_sync", "last_incremental_sync", "last_updates_check")
+_TIMES = ("last_full_sync", "last_incremental_sync", "last_updates_check", "last_census")
 
 
 def _valid(data: Any) -> State:
