@@ -239,3 +239,20 @@ def test_a_time_that_does_not_parse_makes_the_state_corrupt(tmp_path: Path, key:
     data[key] = "not a time"
     files.path.write_text(json.dumps(data), encoding="utf-8")
     assert files.load() == good
+
+
+def test_a_cycle_summary_keeps_counts_but_bounded_titles_in_state(tmp_path: Path) -> None:
+    """A first run can match thousands of shows; state.json stays small all the same."""
+    from tvmaze_sync.models import TITLES_KEPT, CycleSummary
+
+    titles = [f"Show {n}" for n in range(TITLES_KEPT * 40)]
+    summary = CycleSummary(started_at="2026-01-01T00:00:00Z", added_titles=titles[:3])
+    summary.would_add_titles = titles
+    kept = summary.to_state()
+    assert kept["would_add_count"] == len(titles) and kept["added_count"] == 3
+    assert kept["would_add_titles"] == titles[:TITLES_KEPT]
+    assert kept["added_titles"] == titles[:3]
+    files = StateFile(tmp_path)
+    files.save(State(last_cycle=kept))
+    assert files.path.stat().st_size < 10_000
+    assert files.load().last_cycle == kept

@@ -5,7 +5,7 @@ Raw JSON stays inside tvmaze.py, sonarr.py and store.py; everything in between s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 
@@ -67,6 +67,11 @@ class ProcessingResult:
         return self.reasons[0] if self.reasons else None
 
 
+#: Titles a summary keeps in state.json and log lines; a first run can match thousands, and
+#: state.json is rewritten after every page of a full pass.
+TITLES_KEPT = 50
+
+
 @dataclass(slots=True)
 class CycleSummary:
     """What one `sync` cycle did; rendered at the end and kept in state.json."""
@@ -85,3 +90,12 @@ class CycleSummary:
     added_titles: list[str] = field(default_factory=list)
     would_add_titles: list[str] = field(default_factory=list)
     error: str | None = None
+
+    def to_state(self) -> dict[str, object]:
+        """What state.json keeps: every count, and at most TITLES_KEPT titles of each list."""
+        data = asdict(self)
+        for key in ("added_titles", "would_add_titles"):
+            titles = data[key]
+            data[key.replace("_titles", "_count")] = len(titles)
+            data[key] = titles[:TITLES_KEPT]
+        return data

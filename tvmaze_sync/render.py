@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tvmaze_sync.logs import redact
-from tvmaze_sync.models import CycleSummary
+from tvmaze_sync.models import TITLES_KEPT, CycleSummary
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,11 @@ def summary_counts(summary: CycleSummary) -> dict[str, int]:
     return counts
 
 
+def _more(titles: list[str]) -> str:
+    extra = len(titles) - TITLES_KEPT
+    return f" … and {extra} more" if extra > 0 else ""
+
+
 def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
     """One summary per sync: a table on a terminal, else exactly one log line.
 
@@ -139,8 +144,8 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
             "shows_fetched": summary.shows_fetched,
             **counts,
             "would_add": len(summary.would_add_titles),
-            "added_titles": summary.added_titles,
-            "would_add_titles": summary.would_add_titles,
+            "added_titles": summary.added_titles[:TITLES_KEPT],
+            "would_add_titles": summary.would_add_titles[:TITLES_KEPT],
             "requests": summary.requests,
         }
         sys.stderr.write(redact(json.dumps(line, ensure_ascii=False, default=str)) + "\n")
@@ -151,7 +156,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
             summary.dry_run,
             " ".join(f"{k}={v}" for k, v in counts.items()),
             "would_add" if summary.dry_run else "titles",
-            "; ".join(titles),
+            "; ".join(titles[:TITLES_KEPT]) + _more(titles),
         )
         return
     console = Console(stderr=True)
@@ -165,8 +170,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
     console.print(table)
     if titles:
         verb = "would add" if summary.dry_run else "added"
-        more = f" … and {len(titles) - 50} more" if len(titles) > 50 else ""
-        shown = ", ".join(titles[:50]) + more
+        shown = ", ".join(titles[:TITLES_KEPT]) + _more(titles)
         console.print(f"{verb}: {shown}", highlight=False, markup=False)
 
 

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from tvmaze_sync import filters, mirror, sonarr
@@ -87,7 +87,7 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
                         store.bump_counter("api_requests", key, count)
             except sqlite3.Error as error:  # must not hide why the cycle failed
                 log.warning("request_counts_lost error=%s", error)
-            state.last_cycle = asdict(summary)
+            state.last_cycle = summary.to_state()
             try:
                 state_file.save(state)
                 if summary.ok:
