@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self, cast
 
 
 class _Server(ThreadingHTTPServer):
@@ -31,7 +32,28 @@ class _Server(ThreadingHTTPServer):
         return conn, addr
 
 
-class LoopbackServer:
+class _StartStop:
+    """``with`` for anything that starts (returning itself) and stops."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LoopbackServer(_StartStop):
     """Serve ``handler_class`` on ``host:port`` until :meth:`stop`.
 
     Extra keyword arguments become attributes of the underlying server, so a
@@ -86,13 +108,74 @@ class LoopbackServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> Self:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+class LoopbackSimulator(_StartStop):
+    """A simulator served by a :class:`LoopbackServer` while started.
+
+    Subclasses name their ``handler_class`` and set ``host`` and ``port``; the
+    handler reaches the simulator as :attr:`SimulatorHandler.sim`.
+    """
+
+    handler_class: ClassVar[type[BaseHTTPRequestHandler]]
+    host: str
+    port: int
+    _server: LoopbackServer | None = None
+
+    def start(self) -> Self:
+        """Start serving in a daemon thread; returns self for chaining."""
+        if self._server is None:
+            self._server = LoopbackServer(self.handler_class, self.host, self.port, sim=self)
+            self._server.start()
+            self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; idempotent."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash, e.g. ``http://127.0.0.1:40123``."""
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        return self._server.url
+
+
+class SimulatorHandler(BaseHTTPRequestHandler):
+    """What the simulators' request handlers share: keep-alive, a quiet log, one way to reply.
+
+    HTTP/1.1 keeps connections alive like the real services, so benchmarks measure the
+    client rather than TCP handshakes.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def sim(self) -> Any:
+        """The simulator this server was started for (see :class:`LoopbackSimulator`)."""
+        return cast(Any, self.server).sim
+
+    def version_string(self) -> str:
+        return self.server_version  # the bare product name, as the real servers send it
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request stderr noise; the simulators keep their own logs."""
+
+    def send_reply(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+        """Write one response (no body for HEAD).
+
+        A client that gave up (its timeout beat the answer) is not an error here: the
+        request was still processed, which is what timeout tests are about.
+        """
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD" and body:
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
