@@ -12,6 +12,7 @@ import pytest
 from tests.fixtures_sonarr import SONARR_V3_VERSION, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.sonarr_helpers import (
+    OPEN_FILTERS,
     WEEK,
     FakeClock,
     cycle,
@@ -142,6 +143,25 @@ def test_a_lifted_exclusion_makes_the_show_eligible_next_cycle(world_factory: An
     summary = world.cycle()
     assert world.status(4) == "added" and world.posts(4) == 1
     assert summary.added_titles == ["Arrow"]
+
+
+#: Filters every recorded show of these tests fails (they are all in English).
+JAPANESE_ONLY: dict[str, Any] = {**OPEN_FILTERS, "languages": {"include": ["Japanese"]}}
+
+
+def test_a_lifted_exclusion_is_decided_by_todays_filters(world_factory: Any) -> None:
+    world = world_factory(exclusions=[(TVDB[1], "Under the Dome")])
+    world.cycle()
+    assert world.status(1) == "excluded"
+    japanese = make_config(world.tmp_path, world.sonarr, world.tvmaze, filters=JAPANESE_ONLY)
+    world.cycle(japanese)
+    assert world.status(1) == "excluded"  # refilter leaves Sonarr-side statuses alone
+    assert world.sonarr.remove_exclusion(world.tvdb[1])
+    summary = world.cycle(japanese)
+    assert world.status(1) == "filtered" and world.posts(1) == 0
+    assert summary.results == {"filtered": 1} and summary.added_titles == []
+    world.cycle(japanese)
+    assert world.posts(1) == 0
 
 
 def test_120_exclusions_over_several_pages_are_all_read(
@@ -310,6 +330,26 @@ def test_allow_readd_adds_a_deleted_series_again(world_factory: Any) -> None:
     entry = ledger_rows(store)[world.tvdb[1]]
     assert (entry["sonarr_series_id"], entry["removed_at"]) == (again["id"], None)
     store.close()
+
+
+def test_allow_readd_asks_todays_filters_first(world_factory: Any) -> None:
+    world = world_factory(on_user_removal="allow_readd")
+    world.cycle()
+    assert world.status(1) == "added"
+    japanese = make_config(
+        world.tmp_path,
+        world.sonarr,
+        world.tvmaze,
+        filters=JAPANESE_ONLY,
+        on_user_removal="allow_readd",
+    )
+    world.cycle(japanese)
+    world.delete_in_sonarr(1)
+    summary = world.cycle(japanese)
+    assert world.status(1) == "filtered" and world.posts(1) == 1
+    assert summary.added_titles == []
+    world.cycle(japanese)
+    assert world.posts(1) == 1 and world.sonarr.series_by_tvdb(world.tvdb[1]) is None
 
 
 def test_a_series_the_tool_did_not_add_is_never_touched(world_factory: Any) -> None:

@@ -262,7 +262,8 @@ def _settle_by_reads(
     library: Mapping[int, LibrarySeries],
     exclusions: Mapping[int, Exclusion],
 ) -> None:
-    """Excluded or failed shows now in the library exist; a lifted exclusion frees its show;
+    """Excluded or failed shows now in the library exist; a lifted exclusion frees its show
+    (to be decided by the current filters: they last saw it before it was excluded);
     a TVDB id the mirror brought ends a no-id wait at once (a show Sonarr's lookup did not
     know still waits for its retry)."""
     for row in list(
@@ -276,7 +277,7 @@ def _settle_by_reads(
         if tvdb_id in library:
             settle_exists(store, summary, row["tvmaze_id"], stamp, library[tvdb_id].series_id)
         elif row["processing_status"] == P.EXCLUDED and tvdb_id not in exclusions:
-            update(store, row["tvmaze_id"], stamp, P.PENDING)
+            update(store, row["tvmaze_id"], stamp, P.PENDING, needs_filter=1)
             log.info("sonarr_exclusion_lifted tvmaze_id=%d tvdb_id=%d", row["tvmaze_id"], tvdb_id)
     store.db.execute(
         "UPDATE shows SET processing_status = ?, status_reason = NULL, retry_after = NULL, "
@@ -336,10 +337,10 @@ def _removed(
 
 
 def _release(store: Store, item: Mapping[str, Any], stamp: str, status: ProcessingStatus) -> None:
-    """allow_readd: the show is a candidate again (filters permitting)."""
+    """allow_readd: the show is a candidate again, but only once today's filters pass it."""
     for row in _shows_of(store, item):
         if row["processing_status"] == status:
-            update(store, row["tvmaze_id"], stamp, P.PENDING)
+            update(store, row["tvmaze_id"], stamp, P.PENDING, needs_filter=1)
 
 
 def _shows_of(store: Store, item: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tvmaze_sync import ledger, sonarr_settings, tvmaze_json
+from tvmaze_sync import filters, ledger, sonarr_settings, tvmaze_json
 from tvmaze_sync.config import SonarrConfig
 from tvmaze_sync.errors import TvmazeSyncError
 from tvmaze_sync.ledger import Reason
@@ -169,6 +169,7 @@ def process(
         assert gateway is not None, "sync.py connects Sonarr unless this is a dry run"
         cycle = _Cycle(store, gateway, runtime, summary)
         cycle.reconcile()
+        cycle.decide_released()
         cycle.post_exclusions()
         cycle.add_pending()
     finally:
@@ -223,6 +224,15 @@ class _Cycle:
             self.exclusions,
             self.config.on_user_removal,
         )
+
+    def decide_released(self) -> None:
+        """Shows `reconcile` let back to pending (a lifted exclusion, allow_readd) were last
+        judged by the filters before they left; today's filters decide them before any add."""
+        processor = filters.build_processor(self.runtime.config.filters)
+        if filtered := filters.apply(self.store, processor).by_result()[P.FILTERED]:
+            self.summary.results[P.FILTERED.value] = (
+                self.summary.results.get(P.FILTERED.value, 0) + filtered
+            )
 
     def post_exclusions(self) -> None:
         """exclude_in_sonarr: one exclusion per series the user deleted, once ever."""
