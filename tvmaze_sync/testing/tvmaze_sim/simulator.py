@@ -67,7 +67,7 @@ SINCE_WINDOWS: Final[dict[str, int]] = {"day": DAY, "week": 7 * DAY, "month": 30
 VALID_EMBEDS: Final = frozenset(
     {"episodes", "seasons", "cast", "crew", "akas", "images", "nextepisode", "previousepisode"}
 )
-DATA_FILE: Final = Path(__file__).resolve().parent / "data" / "tvmaze_shows.json.gz"
+DATA_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "tvmaze_shows.json.gz"
 SERVER_ERROR_STATUSES: Final = (500, 502, 503)
 
 _REASONS: Final[dict[int, str]] = {
