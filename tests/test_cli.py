@@ -266,3 +266,52 @@ def test_sync_preview_is_a_dry_run_against_a_configured_sonarr(
     assert state.last_cycle["would_add_titles"]
     assert sonarr_sim.posts_to("/api/v3/series") == []
     assert sonarr_sim.requests_to("/api/v3/series")  # the library was read
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_password_in_a_url_is_never_shown(
+    tmp_path: Path, call_main: Callable[..., tuple[int, str, str]]
+) -> None:
+    env = {
+        "SONARR_URL": "http://bob:pw123@sonarr.example:8989",
+        "SONARR_API_KEY": SONARR_API_KEY,
+        "TVMAZE_BASE_URL": "https://me:tvpass@api.example",
+    }
+    code, out, err = call_main("config", "check", "--format", "json", env=env)
+    assert code == 0, err
+    resolved = json.loads(out)["config"]
+    assert resolved["sonarr"]["url"] == "http://bob:***@sonarr.example:8989"
+    assert resolved["tvmaze"]["base_url"] == "https://me:***@api.example"
+    assert "pw123" not in out + err and "tvpass" not in out + err
+
+
+def test_a_password_in_sonarr_url_stays_out_of_logs_errors_and_state(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim: SonarrSimulator
+) -> None:
+    sim = tvmaze_sim_factory(shows=load_real_shows()[:20], rate_limit=None)
+    with_password = sonarr_sim.url.replace("http://", "http://bob:pw123@")
+    env = {
+        "TVMAZE_BASE_URL": sim.url,
+        "SONARR_URL": with_password,
+        "SONARR_API_KEY": SONARR_API_KEY,
+    }
+    result = run_cli(tmp_path, "sync", "--preview", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "sonarr_validated url=" in result.stderr
+    assert "pw123" not in result.stdout + result.stderr
+
+    env["SONARR_URL"] = f"http://bob:pw123@127.0.0.1:{_free_port()}"  # nobody listens
+    result = run_cli(tmp_path, "sync", env=env, timeout=120)
+    assert result.returncode == ExitCode.DEPENDENCY, result.stderr
+    assert "is unavailable" in result.stderr
+    assert "pw123" not in result.stdout + result.stderr
+    storage = data_dir(tmp_path)
+    for name in ("state.json", "state.json.bak"):
+        assert "pw123" not in (storage / name).read_text(encoding="utf-8")

@@ -65,6 +65,31 @@ class Url(str):
 
     __slots__ = ()
 
+    @property
+    def password(self) -> str | None:
+        """The userinfo password (`http://user:pw@host`), a secret like any API key."""
+        return urlsplit(self).password or None
+
+    def masked(self, mask: str = "***") -> str:
+        """This URL with its password replaced by `mask` (`http://bob:***@host`)."""
+        return display_url(self, mask)
+
+
+def display_url(url: str, mask: str | None = None) -> str:
+    """`url` fit to print: credentials dropped (or the password shown as `mask`)."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return url
+    if mask is not None and parts.password is not None:
+        host = f"{parts.username}:{mask}@{host}"
+    elif mask is not None:
+        host = f"{parts.username}@{host}"
+    return parts._replace(netloc=host).geturl()
+
 
 def opt(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
     """Declare one option: its default, its one-line meaning, and how to treat it."""
@@ -265,11 +290,13 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
-        return [
+        found = [
             str(value)
             for option, value in iter_values(self)
             if option.secret and value not in (None, "")
         ]
+        urls = (self.sonarr.url, self.tvmaze.base_url)
+        return found + [url.password for url in urls if url is not None and url.password]
 
     def to_dict(self, redact: bool = True) -> dict[str, Any]:
         """Nested plain values, secrets shown as `***` unless asked otherwise."""
@@ -280,6 +307,8 @@ class Config:
                 node = node.setdefault(part, {})
             if option.secret and redact and value not in (None, ""):
                 value = "***"
+            elif redact and isinstance(value, Url):
+                value = value.masked()
             node[option.path[-1]] = plain(value)
         return out
 

@@ -28,7 +28,7 @@ import httpx
 import pyarr
 from pyarr.exceptions import PyarrConnectionError, PyarrError
 
-from tvmaze_sync.config import SonarrConfig
+from tvmaze_sync.config import SonarrConfig, display_url
 from tvmaze_sync.errors import ConfigError, DependencyError
 from tvmaze_sync.timeutil import Clock, Sleep, system_clock
 
@@ -159,7 +159,7 @@ class SonarrGateway:
     ) -> None:
         assert config.url is not None and config.api_key, "connect() needs sonarr.url and key"
         self.config = config
-        self.url = str(config.url)
+        self.url = display_url(str(config.url))  # printed; only pyarr gets the password
         self.clock = clock
         self.sleep = sleep
         self.requests = requests if requests is not None else {}
@@ -177,7 +177,7 @@ class SonarrGateway:
             event_hooks={"response": [self._on_response]},
         )
         self.client = pyarr.Sonarr(
-            self.url,
+            str(config.url),
             config.api_key,
             api_ver="v3",
             request_timeout=int(timeout),

@@ -22,7 +22,7 @@ from requests.adapters import HTTPAdapter
 from requests_cache import DO_NOT_CACHE, CachedSession
 
 from tvmaze_sync import __version__
-from tvmaze_sync.config import TvmazeConfig
+from tvmaze_sync.config import TvmazeConfig, display_url
 from tvmaze_sync.errors import CycleError, DependencyError
 from tvmaze_sync.ratelimit import TokenBucket
 from tvmaze_sync.timeutil import Clock, Sleep
@@ -193,7 +193,9 @@ class TvmazeClient:
         call = _Call("updates", "/updates/shows", params, what, _is_dict, no_cache=True)
         data = self._get(call)
         if data is None:
-            raise CycleError(f"TVMaze has no {call.what} (HTTP 404 from {self.base_url})")
+            raise CycleError(
+                f"TVMaze has no {call.what} (HTTP 404 from {display_url(self.base_url)})"
+            )
         updates: dict[int, int] = {}
         for key, value in data.items():
             show_id, updated = int_or_none(key), int_or_none(value)
