@@ -334,6 +334,20 @@ def test_a_yaml_timestamp_is_not_a_date() -> None:
     assert build_config(data, {}).filters.premiered.after == "2020-01-01"
 
 
+@pytest.mark.parametrize("text", ["2020-13-45", "2020-02-30", "99999-01-01", "2020-1-1 25:61"])
+def test_an_impossible_yaml_date_is_a_config_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"filters:\n  premiered:\n    after: {text}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"filters\.premiered\.after: .* expected a date"):
+        load_config(path, {})
+
+
+def test_a_yaml_date_loads_as_a_date(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("filters:\n  premiered:\n    after: 2021-03-04\n", encoding="utf-8")
+    assert load_config(path, {}).filters.premiered.after == "2021-03-04"
+
+
 def test_unknown_keys_get_a_did_you_mean() -> None:
     data = {
         "filter": {},
@@ -573,5 +587,36 @@ def test_random_yaml_values_give_a_config_or_a_config_error(
         data[first.path[0]] = next(iter(values.values()))
     try:
         build_config(data, {})
+    except ConfigError as error:
+        assert error.problems
+
+
+# What PyYAML's implicit timestamp resolver matches, in range or not (2020-13-45, 1-1-1 99:99).
+_yaml_timestamp = st.builds(
+    "{}-{}-{}{}".format,
+    st.integers(0, 99999),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.one_of(
+        st.just(""),
+        st.builds(
+            " {}:{:02d}:{:02d}".format, st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)
+        ),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(OPTIONS), _yaml_timestamp)
+def test_yaml_timestamps_give_a_config_or_a_config_error(
+    tmp_path_factory: pytest.TempPathFactory, option: Option, text: str
+) -> None:
+    """Unquoted in the file, so it goes through the YAML loader's resolvers."""
+    path = tmp_path_factory.mktemp("yaml") / "config.yaml"
+    lines = [f"{'  ' * depth}{part}:" for depth, part in enumerate(option.path[:-1])]
+    lines.append(f"{'  ' * (len(option.path) - 1)}{option.path[-1]}: {text}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        load_config(path, {})
     except ConfigError as error:
         assert error.problems

@@ -558,6 +558,16 @@ def default_storage_path(env: Mapping[str, str]) -> Path:
     return Path(base) / "tvmaze-sync"
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader minus the implicit timestamp: `2020-13-45` stays a string for coerce() to
+    reject with the option's name, where PyYAML's resolver would raise a bare ValueError."""
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 (PyYAML reads it per class)
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
 def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Build the configuration: defaults < YAML file < environment. Raises ConfigError."""
     env = os.environ if env is None else env
@@ -565,7 +575,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     data: Any = {}
     if path is not None:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark else ""
