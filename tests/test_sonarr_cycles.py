@@ -112,6 +112,35 @@ def test_retry_queue_waits_for_retry_after_then_abandons(
     assert 2 not in {r for r in posted_tvdb_ids(sonarr_sim)}
 
 
+def test_abandon_after_counts_from_the_start_of_the_wait_not_the_first_sighting(
+    tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
+) -> None:
+    clock = FakeClock()
+    tvmaze = tvmaze_sim_factory(
+        shows=_without_tvdb(real_shows(range(1, 3)), 2), rate_limit=None, clock=clock
+    )
+    sync = {"retry_delay": "1w", "abandon_after": "3w"}
+    japanese = {**OPEN_FILTERS, "languages": {"include": ["Japanese"]}}
+    narrow = make_config(tmp_path, sonarr_sim, tvmaze, filters=japanese, sync=sync)
+    cycle(narrow, clock)
+    assert _row(narrow, 2)["processing_status"] == "filtered"
+    clock.advance(52 * WEEK)  # a year later the user widens the filters
+    config = make_config(tmp_path, sonarr_sim, tvmaze, sync=sync)
+    widened = clock()
+    cycle(config, clock)
+    row = _row(config, 2)
+    assert (row["processing_status"], row["pending_tvdb_since"]) == ("pending_tvdb", iso(widened))
+    clock.advance(WEEK)  # the first retry: a week of waiting is not three
+    cycle(config, clock)
+    row = _row(config, 2)
+    assert (row["processing_status"], row["retry_count"]) == ("pending_tvdb", 1)
+    clock.advance(2 * WEEK)  # three weeks since the wait began: given up
+    cycle(config, clock)
+    row = _row(config, 2)
+    assert (row["processing_status"], row["status_reason"]) == ("failed", "abandoned_no_tvdb")
+    assert iso(widened) in row["error_message"] and row["pending_tvdb_since"] is None
+
+
 def test_a_tvdb_id_sonarr_learns_is_added_when_the_retry_comes(
     tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
 ) -> None:

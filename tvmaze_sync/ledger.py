@@ -63,12 +63,19 @@ def update(
     reason: Reason | None = None,
     **columns: Any,
 ) -> None:
-    """Move a show to `status` (and `reason`) without counting it as a result."""
+    """Move a show to `status` (and `reason`) without counting it as a result.
+
+    `pending_tvdb_since` follows: set on entering pending_tvdb, kept while it stays there
+    (the right-hand side reads the old status), cleared on leaving.
+    """
     assignments = {"processing_status": status.value, "status_reason": reason, **columns}
     sql = ", ".join(f"{name} = :{name}" for name in assignments)
     store.db.execute(
-        f"UPDATE shows SET {sql}, updated_at = :stamp WHERE tvmaze_id = :tvmaze_id",
-        {**assignments, "stamp": stamp, "tvmaze_id": tvmaze_id},
+        f"UPDATE shows SET {sql}, updated_at = :stamp, pending_tvdb_since = CASE "
+        "WHEN :processing_status != :waiting THEN NULL "
+        "WHEN processing_status = :waiting AND pending_tvdb_since IS NOT NULL "
+        "THEN pending_tvdb_since ELSE :stamp END WHERE tvmaze_id = :tvmaze_id",
+        {**assignments, "stamp": stamp, "tvmaze_id": tvmaze_id, "waiting": P.PENDING_TVDB.value},
     )
 
 
@@ -281,7 +288,8 @@ def _settle_by_reads(
             log.info("sonarr_exclusion_lifted tvmaze_id=%d tvdb_id=%d", row["tvmaze_id"], tvdb_id)
     store.db.execute(
         "UPDATE shows SET processing_status = ?, status_reason = NULL, retry_after = NULL, "
-        "updated_at = ? WHERE processing_status = ? AND status_reason = ? "
+        "pending_tvdb_since = NULL, updated_at = ? "
+        "WHERE processing_status = ? AND status_reason = ? "
         "AND tvdb_id IS NOT NULL AND needs_filter = 0",
         [P.PENDING.value, stamp, P.PENDING_TVDB.value, Reason.NO_TVDB_ID.value],
     )
@@ -397,5 +405,5 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
     if status == P.PENDING_TVDB and row.get("status_reason") == Reason.TVDB_NOT_IN_SONARR:
         return f"Sonarr's metadata does not know TheTVDB id {row.get('tvdb_id')} yet"
     if status == P.FAILED and row.get("status_reason") == Reason.ABANDONED_NO_TVDB:
-        return "given up: no TheTVDB id within sync.abandon_after of first seeing it"
+        return "given up: no usable TheTVDB id within sync.abandon_after of starting to wait"
     return None

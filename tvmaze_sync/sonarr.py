@@ -85,8 +85,9 @@ def retry_pending_tvdb(
 
     Runs before the filters: a show that now has a TVDB id goes back to `pending` with fresh
     metadata (so the filters decide it again) and is added later in the same cycle. One still
-    without an id `abandon_after` past its first sighting (`created_at`) becomes `failed`
-    (`abandoned_no_tvdb`); the others wait another `retry_delay`.
+    without an id `abandon_after` after it started waiting (`pending_tvdb_since`; not its first
+    sighting, so filters widened a year later give a newly passing show its whole wait)
+    becomes `failed` (`abandoned_no_tvdb`); the others wait another `retry_delay`.
     """
     if runtime.effective_dry_run or tvmaze_client is None:
         return
@@ -98,7 +99,7 @@ def retry_pending_tvdb(
             "processing_status = ? AND (retry_after IS NULL OR retry_after <= ?)",
             [P.PENDING_TVDB.value, stamp],
             order_by="tvmaze_id",
-            select="tvmaze_id, title, tvdb_id, created_at, retry_count, "
+            select="tvmaze_id, title, tvdb_id, pending_tvdb_since, retry_count, "
             "tvmaze_updated_at AS updated",
         )
     )
@@ -118,14 +119,15 @@ def retry_pending_tvdb(
                 store.upsert_shows([row_from_show(show, data)], stamp)
                 tvdb_id = show.tvdb_id
             retries = (row["retry_count"] or 0) + 1
-            first_seen = parse_iso(row["created_at"]) if row["created_at"] else now
+            since = row["pending_tvdb_since"]
+            waiting_since = parse_iso(since) if since else now
             if tvdb_id:
                 ledger.update(store, tvmaze_id, stamp, P.PENDING, retry_after=None)
                 store.db.execute(
                     "UPDATE shows SET retry_count = ? WHERE tvmaze_id = ?", [retries, tvmaze_id]
                 )
                 log.info("tvdb_retry_found tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
-            elif now - first_seen >= sync.abandon_after:
+            elif now - waiting_since >= sync.abandon_after:
                 ledger.settle(
                     store,
                     summary,
@@ -135,15 +137,18 @@ def retry_pending_tvdb(
                     Reason.ABANDONED_NO_TVDB,
                     retry_after=None,
                     retry_count=retries,
-                    error_message=f"no usable TheTVDB id since {iso(first_seen)}",
+                    error_message=f"no usable TheTVDB id since {iso(waiting_since)}",
                 )
                 log.info(
-                    "tvdb_retry_abandoned tvmaze_id=%d first_seen=%s", tvmaze_id, iso(first_seen)
+                    "tvdb_retry_abandoned tvmaze_id=%d waiting_since=%s",
+                    tvmaze_id,
+                    iso(waiting_since),
                 )
             else:
                 store.db.execute(
-                    "UPDATE shows SET retry_after = ?, retry_count = ? WHERE tvmaze_id = ?",
-                    [iso(now + sync.retry_delay), retries, tvmaze_id],
+                    "UPDATE shows SET retry_after = ?, retry_count = ?, pending_tvdb_since = ? "
+                    "WHERE tvmaze_id = ?",
+                    [iso(now + sync.retry_delay), retries, iso(waiting_since), tvmaze_id],
                 )
 
 

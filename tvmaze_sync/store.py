@@ -137,11 +137,25 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_needs_filter ON shows (tvmaze_id) WHERE needs_filter = 1")
 
 
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """When a pending_tvdb show started waiting: `sync.abandon_after` counts from there."""
+    # Not from created_at: a show the filters pass only after a user widens them a year
+    # later must get its whole wait. Rows already waiting count from their last status
+    # change (never earlier than the wait began, so none is abandoned sooner than before).
+    # The read-only commands never read it, so READABLE_SCHEMA_VERSION is unaffected.
+    db.table("shows").add_column("pending_tvdb_since", str)
+    db.execute(
+        "UPDATE shows SET pending_tvdb_since = COALESCE(updated_at, created_at) "
+        "WHERE processing_status = 'pending_tvdb'"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The oldest schema the read-only commands can query: later migrations only add indexes, so
