@@ -315,3 +315,24 @@ def test_a_password_in_sonarr_url_stays_out_of_logs_errors_and_state(
     storage = data_dir(tmp_path)
     for name in ("state.json", "state.json.bak"):
         assert "pw123" not in (storage / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("shows", "--limit", "99999999999999999999"), "--limit"),
+        (("explain", "99999999999999999999999"), "no cached show has TVMaze id"),
+        (("explain", "9223372036854775808"), "no cached show has TVMaze id"),
+        (("explain", "²"), "no cached show matches"),
+    ],
+)
+def test_huge_numbers_are_usage_errors(
+    cache: Path,
+    call_main: Callable[..., tuple[int, str, str]],
+    args: tuple[str, ...],
+    fragment: str,
+) -> None:
+    code, _, err = call_main(*args)
+    assert code == ExitCode.USAGE, err
+    assert fragment in err
+    assert "unexpected error" not in err and "Traceback" not in err

@@ -275,7 +275,9 @@ def shows(
         str | None,
         typer.Option("--premiered-after", metavar="YYYY-MM-DD", help="Premiered on or after."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=1_000_000, help="At most this many.")
+    ] = 50,
     sort: Annotated[
         str,
         typer.Option(

@@ -168,7 +168,8 @@ def find_show(store: Store, key: str) -> dict[str, Any]:
     exactly (any case) first, then as a part of a title.
     """
     key = key.strip()
-    if key.isdigit():
+    # SQLite ids are int64: a longer number names no show (and would overflow the query).
+    if key.isascii() and key.isdigit() and len(key) <= 19 and int(key) < 2**63:
         row = store.get_row(int(key))
         if row is not None:
             return row
@@ -182,6 +183,6 @@ def find_show(store: Store, key: str) -> dict[str, Any]:
             listed = ", ".join(f"{r['tvmaze_id']} ({r['title']})" for r in rows[:10])
             more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
             raise UsageError(f"{len(rows)} shows match {key!r}: {listed}{more}; give the id")
-    if key.isdigit():
+    if key.isascii() and key.isdigit():
         raise UsageError(f"no cached show has TVMaze id {key} or such a title")
     raise UsageError(f"no cached show matches {key!r}")
