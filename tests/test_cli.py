@@ -336,3 +336,31 @@ def test_huge_numbers_are_usage_errors(
     assert code == ExitCode.USAGE, err
     assert fragment in err
     assert "unexpected error" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [("state",), ("shows",), ("explain", "1")])
+def test_read_commands_on_a_foreign_database_exit_2(
+    tmp_path: Path, call_main: Callable[..., tuple[int, str, str]], args: tuple[str, ...]
+) -> None:
+    import sqlite3
+
+    from tvmaze_sync.store import DB_NAME, READABLE_SCHEMA_VERSION
+
+    storage = prepare_storage_dir(data_dir(tmp_path))
+    conn = sqlite3.connect(storage / DB_NAME)
+    conn.executescript(f"create table shows(x); pragma user_version={READABLE_SCHEMA_VERSION};")
+    conn.close()
+    code, _, err = call_main(*args)
+    assert code == ExitCode.USAGE, err
+    assert f"cannot read {storage / DB_NAME}" in _one_error_line(err)
+
+
+def test_state_on_a_storage_path_that_is_a_file_exits_2(
+    tmp_path: Path, call_main: Callable[..., tuple[int, str, str]]
+) -> None:
+    storage = tmp_path / "file"
+    storage.write_text("x", encoding="utf-8")
+    code, out, err = call_main("state", env={"STORAGE_PATH": str(storage)})
+    assert code == ExitCode.USAGE, err
+    assert "is not a directory" in _one_error_line(err)
+    assert out == ""

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tvmaze_sync.errors import StorageError
-from tvmaze_sync.state import State, StateFile
+from tvmaze_sync.state import State, StateFile, read_state
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
@@ -256,3 +256,11 @@ def test_a_cycle_summary_keeps_counts_but_bounded_titles_in_state(tmp_path: Path
     files.save(State(last_cycle=kept))
     assert files.path.stat().st_size < 10_000
     assert files.load().last_cycle == kept
+
+
+def test_read_state_refuses_a_storage_path_that_is_a_file(tmp_path: Path) -> None:
+    """As sync does: a file where the storage directory should be is exit 2, not a blank state."""
+    storage = tmp_path / "storage"
+    storage.write_text("not a directory", encoding="utf-8")
+    with pytest.raises(StorageError, match=r"storage\.path: .*storage is not a directory"):
+        read_state(storage)

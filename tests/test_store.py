@@ -19,6 +19,7 @@ from tvmaze_sync.errors import ExitCode, StorageError
 from tvmaze_sync.models import ProcessingStatus, Show
 from tvmaze_sync.store import (
     DB_NAME,
+    READABLE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     Store,
     prepare_storage_dir,
@@ -464,3 +465,16 @@ def test_a_directory_this_user_cannot_write_is_named(tmp_path: Path) -> None:
             prepare_storage_dir(storage)
     finally:
         storage.chmod(0o700)
+
+
+def test_read_queries_on_foreign_tables_name_the_file(tmp_path: Path) -> None:
+    """Right user_version, wrong tables: the read-only commands say so, exit 2."""
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript(f"create table shows(x); pragma user_version={READABLE_SCHEMA_VERSION};")
+    conn.close()
+    store = Store.open(tmp_path, readonly=True)
+    failed = pytest.raises(StorageError, match=r"cannot read .*shows\.db: no such column")
+    with failed, store.reading():
+        store.count_by_status()
+    with pytest.raises(sqlite3.ProgrammingError):  # reading() closed it
+        store.db.execute("select 1")

@@ -304,11 +304,8 @@ def shows(
             limit=limit,
             sort=sort,
         )
-        store = Store.open(config.storage_dir, readonly=True)
-        try:
+        with Store.open(config.storage_dir, readonly=True).reading() as store:
             rows = query.query_shows(store, wanted)
-        finally:
-            store.close()
         render.shows(rows, fmt=fmt)
 
 
@@ -349,12 +346,9 @@ def explain(
 
     with exit_on_error():
         config = options(ctx).load()
-        store = Store.open(config.storage_dir, readonly=True)
-        try:
+        with Store.open(config.storage_dir, readonly=True).reading() as store:
             row = query.find_show(store, show)
             sonarr_note = sonarr.explain(store, row)  # removal date, exclusion, ownership
-        finally:
-            store.close()
         explanation = explain_show(filters.build_processor(config.filters), row)
         if sonarr_note:
             explanation.notes.append(sonarr_note)

@@ -145,14 +145,13 @@ def read_state(storage_dir: Path) -> dict[str, Any]:
 
     Reads only (a read-only connection, no writer lock), so it never waits on a cycle.
     """
+    if storage_dir.exists() and not storage_dir.is_dir():
+        raise StorageError(f"storage.path: {storage_dir} is not a directory")
     state = StateFile(storage_dir).load() if storage_dir.exists() else None
     counts: dict[str, int] = {}
     if (storage_dir / DB_NAME).exists():
-        store = Store.open(storage_dir, readonly=True)
-        try:
+        with Store.open(storage_dir, readonly=True).reading() as store:
             counts = store.count_by_status()
-        finally:
-            store.close()
     return {
         "storage_path": str(storage_dir),
         "state": state.to_json() if state else None,

@@ -322,6 +322,17 @@ class Store:
         self.db.close()
 
     @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """Run a read-only command's queries, then close: a file with the right user_version
+        but other tables is a StorageError naming it (exit 2), not an OperationalError."""
+        try:
+            yield self
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot read {self.path}: {error}") from None
+        finally:
+            self.close()
+
+    @contextmanager
     def atomic(self) -> Iterator[sqlite_utils.Database]:
         """One transaction; nests as a savepoint. Every multi-row change goes through it."""
         with self.db.atomic() as db:
