@@ -28,6 +28,7 @@ from tests.sonarr_helpers import (
     FakeClock,
     cycle,
     ledger_rows,
+    lookups,
     make_config,
     open_store,
     posted_tvdb_ids,
@@ -88,9 +89,12 @@ def test_retry_queue_waits_for_retry_after_then_abandons(
     assert _show_fetches(tvmaze, 2) == 0
     assert _row(config, 2)["retry_after"] == iso(first_seen + WEEK)
 
-    clock.advance(4 * DAY)  # due: fetched once, still without an id, waits another week
+    clock.advance(4 * DAY)  # due: still without an id, waits another week
+    before = len(tvmaze.request_log)
     cycle(config, clock)
-    assert _show_fetches(tvmaze, 2) == 1
+    # Nothing changed at TVMaze, so the retry asks it nothing: the mirror's read is all.
+    assert _show_fetches(tvmaze, 2) == 0
+    assert not [r for r in tvmaze.request_log[before:] if r.path.startswith("/shows/")]
     row = _row(config, 2)
     assert (row["processing_status"], row["retry_count"]) == ("pending_tvdb", 1)
     assert row["retry_after"] == iso(clock() + WEEK)
@@ -105,10 +109,10 @@ def test_retry_queue_waits_for_retry_after_then_abandons(
     assert (row["processing_status"], row["status_reason"]) == ("failed", "abandoned_no_tvdb")
     assert row["retry_after"] is None and iso(first_seen) in row["error_message"]
     assert summary.results == {"failed": 1}
-    assert _show_fetches(tvmaze, 2) == 3
+    assert _show_fetches(tvmaze, 2) == 0
     clock.advance(10 * WEEK)
     cycle(config, clock)
-    assert _show_fetches(tvmaze, 2) == 3  # failed is final
+    assert _row(config, 2)["processing_status"] == "failed"  # failed is final
     assert 2 not in {r for r in posted_tvdb_ids(sonarr_sim)}
 
 
@@ -161,8 +165,11 @@ def test_a_tvdb_id_sonarr_learns_is_added_when_the_retry_comes(
     cycle(config, clock)
     assert _row(config, 2)["processing_status"] == "pending_tvdb"  # retry not due
     clock.advance(DAY + 60)
+    before = lookups(sonarr_sim).count(f"tvdb:{tvdb}")
     summary = cycle(config, clock)
-    assert _show_fetches(tvmaze, 2) == 1
+    assert _show_fetches(tvmaze, 2) == 0  # only Sonarr's lookup is retried
+    assert lookups(sonarr_sim).count(f"tvdb:{tvdb}") == before + 1
+    assert _row(config, 2)["retry_count"] == 1
     assert summary.results == {"added": 1} and summary.added_titles == [shows[1]["name"]]
     assert posted_tvdb_ids(sonarr_sim).count(tvdb) == 1
 

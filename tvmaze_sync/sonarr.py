@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tvmaze_sync import filters, ledger, sonarr_settings, tvmaze_json
+from tvmaze_sync import filters, ledger, sonarr_settings
 from tvmaze_sync.config import SonarrConfig
 from tvmaze_sync.errors import TvmazeSyncError
 from tvmaze_sync.ledger import Reason
@@ -35,7 +35,7 @@ from tvmaze_sync.sonarr_api import (
     SonarrRejected,
     SonarrUnavailable,
 )
-from tvmaze_sync.store import Store, row_from_show
+from tvmaze_sync.store import Store
 from tvmaze_sync.timeutil import Clock, Sleep, iso, parse_iso
 
 if TYPE_CHECKING:
@@ -81,13 +81,16 @@ def connect(
 def retry_pending_tvdb(
     store: Store, tvmaze_client: Any, runtime: Runtime, summary: CycleSummary
 ) -> None:
-    """Re-fetch from TVMaze each `pending_tvdb` show whose `retry_after` has passed.
+    """Give each `pending_tvdb` show whose `retry_after` has passed another chance.
 
-    Runs before the filters: a show that now has a TVDB id goes back to `pending` with fresh
-    metadata (so the filters decide it again) and is added later in the same cycle. One still
-    without an id `abandon_after` after it started waiting (`pending_tvdb_since`; not its first
-    sighting, so filters widened a year later give a newly passing show its whole wait)
-    becomes `failed` (`abandoned_no_tvdb`); the others wait another `retry_delay`.
+    No request is made here. TVMaze is not asked again: a new TheTVDB id bumps the show's
+    `updated`, so the mirror, which ran just before in this cycle, has already stored it (a
+    `no_tvdb_id` show that got one is released by the ledger at once, retry or not). A show
+    Sonarr's lookup did not know (`tvdb_not_in_sonarr`) goes back to `pending`, so this
+    cycle's adds ask Sonarr's lookup again. One still without an id `abandon_after` after it
+    started waiting (`pending_tvdb_since`; not its first sighting, so filters widened a year
+    later give a newly passing show its whole wait) becomes `failed` (`abandoned_no_tvdb`);
+    the others wait another `retry_delay`. `tvmaze_client` only says the mirror ran.
     """
     if runtime.effective_dry_run or tvmaze_client is None:
         return
@@ -99,34 +102,21 @@ def retry_pending_tvdb(
             "processing_status = ? AND (retry_after IS NULL OR retry_after <= ?)",
             [P.PENDING_TVDB.value, stamp],
             order_by="tvmaze_id",
-            select="tvmaze_id, title, tvdb_id, pending_tvdb_since, retry_count, "
-            "tvmaze_updated_at AS updated",
+            select="tvmaze_id, tvdb_id, pending_tvdb_since, retry_count",
         )
     )
     for row in due:
-        tvmaze_id = row["tvmaze_id"]
-        try:
-            # Newer than what we hold, or TVMaze's HTTP cache could answer with our own copy.
-            data = tvmaze_client.get_show(tvmaze_id, min_updated=(row["updated"] or 0) + 1)
-        except TvmazeSyncError as error:
-            # The mirror just worked with this client; leave the rest due for next cycle.
-            log.warning("tvdb_retry_stopped tvmaze_id=%d error=%r", tvmaze_id, str(error))
-            return
-        tvdb_id = row["tvdb_id"] if data is None else None
+        tvmaze_id, tvdb_id = row["tvmaze_id"], row["tvdb_id"]
+        retries = (row["retry_count"] or 0) + 1
+        since = row["pending_tvdb_since"]
+        waiting_since = parse_iso(since) if since else now
         with store.atomic():
-            if data is not None:
-                show = tvmaze_json.show_from_tvmaze(data)
-                store.upsert_shows([row_from_show(show, data)], stamp)
-                tvdb_id = show.tvdb_id
-            retries = (row["retry_count"] or 0) + 1
-            since = row["pending_tvdb_since"]
-            waiting_since = parse_iso(since) if since else now
             if tvdb_id:
                 ledger.update(store, tvmaze_id, stamp, P.PENDING, retry_after=None)
                 store.db.execute(
                     "UPDATE shows SET retry_count = ? WHERE tvmaze_id = ?", [retries, tvmaze_id]
                 )
-                log.info("tvdb_retry_found tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
+                log.info("tvdb_retry_due tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
             elif now - waiting_since >= sync.abandon_after:
                 ledger.settle(
                     store,
