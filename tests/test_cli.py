@@ -364,3 +364,16 @@ def test_state_on_a_storage_path_that_is_a_file_exits_2(
     assert code == ExitCode.USAGE, err
     assert "is not a directory" in _one_error_line(err)
     assert out == ""
+
+
+def test_sync_with_an_http_cache_that_cannot_be_made_exits_2(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory
+) -> None:
+    from tvmaze_sync.tvmaze import CACHE_NAME
+
+    sim = tvmaze_sim_factory(shows=load_real_shows()[:20], rate_limit=None)
+    (prepare_storage_dir(data_dir(tmp_path)) / CACHE_NAME).mkdir()
+    result = run_cli(tmp_path, "sync", env={"TVMAZE_BASE_URL": sim.url}, timeout=120)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert f"cannot use the HTTP cache {data_dir(tmp_path) / CACHE_NAME}" in result.stderr
+    assert "mid-run" not in result.stderr and "Traceback" not in result.stderr

@@ -22,7 +22,7 @@ from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_tvmaze import UNLIMITED, FakeClock
 from tvmaze_sync import __version__
 from tvmaze_sync.config import Duration, TvmazeConfig, Url
-from tvmaze_sync.errors import CycleError, DependencyError
+from tvmaze_sync.errors import CycleError, DependencyError, StorageError
 from tvmaze_sync.testing.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows
 from tvmaze_sync.tvmaze import (
     CACHE_NAME,
@@ -387,3 +387,25 @@ def test_changed_fields_reach_the_mapping(sim: TvmazeSimulator, tmp_path: Path, 
     assert data is not None
     show = show_from_tvmaze(data)
     assert (show.network, show.web_channel, show.country, show.runtime) == (None,) * 4
+
+
+def test_a_corrupt_cache_file_is_reset(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cache is disposable: garbage in it must not fail every cycle from now on."""
+    (tmp_path / CACHE_NAME).write_bytes(b"this is not a database " * 400)
+    with caplog.at_level(logging.WARNING), client_for(sim, tmp_path, clock) as client:
+        assert client.get_page(0)
+    assert "http_cache_reset" in caplog.text
+    with client_for(sim, tmp_path, clock) as client:  # the new file is a working cache
+        assert client.get_page(0)
+    assert client.requests == {"tvmaze:page:cached": 1}
+
+
+def test_a_cache_path_that_cannot_be_reset_is_a_storage_error(
+    sim: TvmazeSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    (tmp_path / CACHE_NAME).mkdir()
+    failed = pytest.raises(StorageError, match=f"cannot use the HTTP cache .*{CACHE_NAME}")
+    with failed, client_for(sim, tmp_path, clock):
+        pass

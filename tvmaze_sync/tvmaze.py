@@ -11,6 +11,7 @@ import email.utils
 import json
 import logging
 import random
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from requests_cache import DO_NOT_CACHE, CachedSession
 
 from tvmaze_sync import __version__
 from tvmaze_sync.config import TvmazeConfig, display_url
-from tvmaze_sync.errors import CycleError, DependencyError
+from tvmaze_sync.errors import CycleError, DependencyError, StorageError
 from tvmaze_sync.ratelimit import TokenBucket
 from tvmaze_sync.timeutil import Clock, Sleep
 from tvmaze_sync.tvmaze_json import int_or_none
@@ -382,24 +383,7 @@ def build_session(
     line, an exception message or a cache key; requests-cache also redacts that header from
     the requests it stores.
     """
-    session: requests.Session
-    if cache_dir is None:
-        session = requests.Session()
-    else:
-        cached = CachedSession(
-            str(cache_dir / CACHE_NAME),
-            backend="sqlite",
-            cache_control=True,  # TVMaze sends Cache-Control: public, max-age=3600
-            expire_after=DEFAULT_MAX_AGE,
-            allowable_codes=(200,),  # a 404 past the last page must be asked again
-            allowable_methods=("GET",),
-            ignored_parameters=SECRET_PARAMETERS,
-            stale_if_error=False,
-            wal=True,
-            fast_save=True,  # a lost cache entry costs one request; durability is not needed
-        )
-        cached.cache.delete(expired=True)  # keep the file to the last hour's responses
-        session = cached
+    session = requests.Session() if cache_dir is None else _open_cache(cache_dir / CACHE_NAME)
     adapter = RateLimitedAdapter(limiter)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -408,6 +392,42 @@ def build_session(
     if config.api_key:
         session.auth = basic_auth(config.api_key)
     return session
+
+
+def _open_cache(path: Path) -> CachedSession:
+    """The cached session; a corrupt cache file is deleted and made anew, as the cache is
+    disposable (a lost entry costs one request) and a bad one would fail every cycle."""
+    try:
+        return _cached_session(path)
+    except sqlite3.DatabaseError as error:
+        log.warning("http_cache_reset path=%s error=%s", path, error)
+    try:
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        return _cached_session(path)
+    except (sqlite3.Error, OSError) as error:
+        raise StorageError(f"cannot use the HTTP cache {path}: {error}") from None
+
+
+def _cached_session(path: Path) -> CachedSession:
+    cached = CachedSession(
+        str(path),
+        backend="sqlite",
+        cache_control=True,  # TVMaze sends Cache-Control: public, max-age=3600
+        expire_after=DEFAULT_MAX_AGE,
+        allowable_codes=(200,),  # a 404 past the last page must be asked again
+        allowable_methods=("GET",),
+        ignored_parameters=SECRET_PARAMETERS,
+        stale_if_error=False,
+        wal=True,
+        fast_save=True,  # a lost cache entry costs one request; durability is not needed
+    )
+    try:
+        cached.cache.delete(expired=True)  # keep the file to the last hour's responses
+    except BaseException:
+        cached.close()
+        raise
+    return cached
 
 
 @contextmanager
