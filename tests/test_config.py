@@ -374,6 +374,34 @@ def test_a_section_given_a_scalar() -> None:
     assert "supersecret-sonarr" not in message  # the sonarr section holds a secret
 
 
+@pytest.mark.parametrize(
+    ("section", "value", "shown"),
+    [
+        ("tvmaze", [1, 2], "[1, 2]"),
+        ("server", True, "True"),
+        ("sonarr", ["key-1234"], "'***'"),
+        ("server", 123456789, "'***'"),
+        ("tvmaze", {"base": None}, None),  # a mapping: checked key by key instead
+    ],
+)
+def test_a_section_holding_a_secret_hides_only_what_could_be_one(
+    section: str, value: Any, shown: str | None
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({section: value}, {})
+    if shown is not None:
+        assert f"{section}: {shown} is not valid; expected a section" in str(caught.value)
+    assert "key-1234" not in str(caught.value) and "123456789" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[zz]:80", "ftp://host", "host:8989"])
+def test_a_bad_url_says_what_is_expected(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({"tvmaze": {"base_url": url}}, {})
+    expected = f"tvmaze.base_url: {url!r} is not valid; expected an http:// or https:// URL"
+    assert caught.value.problems == [expected]
+
+
 def test_empty_sections_and_an_empty_file_mean_defaults(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("# nothing yet\n", encoding="utf-8")

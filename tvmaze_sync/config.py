@@ -476,10 +476,12 @@ def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
                 pass
         raise ValueError("a date as YYYY-MM-DD")
     if tp is Url:
-        if isinstance(value, str):
-            parts = urlsplit(value.strip())
-            if parts.scheme in ("http", "https") and parts.netloc:
-                return Url(value.strip().rstrip("/"))
+        try:
+            parts = urlsplit(value.strip()) if isinstance(value, str) else None
+        except ValueError:  # urlsplit's own reason ("Invalid IPv6 URL") reads as the expectation
+            parts = None
+        if parts and parts.scheme in ("http", "https") and parts.netloc:
+            return Url(value.strip().rstrip("/"))
         raise ValueError("an http:// or https:// URL")
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -650,6 +652,18 @@ def shown(raw: Any, option: Option) -> str:
     return "'***'" if option.secret else repr(raw)
 
 
+def _has_text(value: Any) -> bool:
+    """Whether `value` holds anything that could be a secret: a string, or a number long
+    enough to be a key or token (`[1, 2]` or `true` cannot be; `12345678` might)."""
+    if isinstance(value, dict):
+        return any(_has_text(k) or _has_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_text(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return False
+    return isinstance(value, str) or len(str(value)) > 6
+
+
 def _lookup(data: Any, path: tuple[str, ...]) -> Any:
     node = data
     for part in path:
@@ -667,7 +681,7 @@ def _check_unknown_keys(
     if not isinstance(data, dict):
         if prefix and prefix not in options:
             holds_secret = any(o.secret for p, o in options.items() if p[: len(prefix)] == prefix)
-            got = "'***'" if holds_secret else repr(data)
+            got = "'***'" if holds_secret and _has_text(data) else repr(data)
             problems.append(f"{'.'.join(prefix)}: {got} is not valid; expected a section (mapping)")
         return
     children = {
