@@ -377,3 +377,16 @@ def test_sync_with_an_http_cache_that_cannot_be_made_exits_2(
     assert result.returncode == ExitCode.USAGE, result.stderr
     assert f"cannot use the HTTP cache {data_dir(tmp_path) / CACHE_NAME}" in result.stderr
     assert "mid-run" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_api_key_without_a_url_warns_of_a_dry_run(
+    call_main: Callable[..., tuple[int, str, str]],
+) -> None:
+    code, out, err = call_main("config", "check", env={"SONARR_API_KEY": SONARR_API_KEY})
+    assert code == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: "), err
+    assert "sonarr.url is not" in lines[0] and "dry run" in lines[0]
+    assert SONARR_API_KEY not in out + err
+    code, _, err = call_main("config", "check")
+    assert code == 0 and "warning" not in err

@@ -135,6 +135,12 @@ def print_error(message: str, label: str = "error") -> None:
     stderr.print(f"[bold red]{label}:[/] {escape(redact(message))}", highlight=False)
 
 
+def print_warnings(config: Config) -> None:
+    """One line on stderr per setting that is valid but likely a mistake; exit code unchanged."""
+    for warning in config.warnings():
+        stderr.print(f"[bold yellow]warning:[/] {escape(redact(warning))}", highlight=False)
+
+
 def options(ctx: typer.Context) -> Options:
     obj = ctx.find_root().obj
     assert isinstance(obj, Options)
@@ -184,6 +190,7 @@ def sync(
 
     with exit_on_error():
         config = options(ctx).load()
+        print_warnings(config)
         metrics.check_export_targets(metrics_file, pushgateway)
         runtime = Runtime(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
         export = functools.partial(
@@ -372,6 +379,7 @@ def config_check(
 
     with exit_on_error():
         config = options(ctx).load()
+        print_warnings(config)
         resolved = config.to_dict(redact=True)
         source = str(config.source) if config.source else "built-in defaults"
         if fmt == "json":

@@ -288,6 +288,15 @@ class Config:
         assert self.storage.path is not None, "load_config resolves storage.path"
         return Path(self.storage.path)
 
+    def warnings(self) -> list[str]:
+        """Settings that are valid but probably not what was meant (printed, never fatal)."""
+        if self.sonarr.api_key and self.sonarr.url is None:
+            return [
+                "sonarr.api_key is set but sonarr.url is not (env SONARR_URL): Sonarr is not "
+                "configured, so every run is a dry run"
+            ]
+        return []
+
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
         found = [
