@@ -4,16 +4,18 @@ as sync.py runs it (`connect`, then `process`) on a cache seeded as the filters 
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fixtures_sonarr import SONARR_V3_VERSION, SonarrFactory
+from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_V3_VERSION, SonarrFactory
 from tests.sonarr_helpers import (
     START,
     WEEK,
@@ -166,6 +168,47 @@ def test_wrong_url_base_is_a_config_error(
     with pytest.raises(ConfigError, match=r"answers 404 for /api/v3/system/status"):
         sonarr.connect(config.sonarr, FakeClock())
     sonarr.connect(make_config(tmp_path, sim).sonarr, FakeClock()).close()  # with it: fine
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """A proxy that moved: every request is sent on to `target` with a 308."""
+
+    target = ""
+    keys_seen: ClassVar[list[str | None]] = []
+
+    def _redirect(self) -> None:
+        type(self).keys_seen.append(self.headers.get("X-Api-Key"))
+        self.send_response(308)
+        self.send_header("Location", self.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = _redirect
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_redirecting_url_is_a_config_error_and_the_key_goes_nowhere(
+    sonarr_sim_factory: SonarrFactory, tmp_path: Path
+) -> None:
+    sim = sonarr_sim_factory(url_base="/sonarr")
+    handler = type("Handler", (_Redirector,), {"target": sim.url, "keys_seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = make_config(tmp_path, sim)
+        moved = f"http://127.0.0.1:{server.server_address[1]}"
+        config.sonarr.url = moved  # type: ignore[assignment]
+        with pytest.raises(ConfigError) as caught:
+            sonarr.connect(config.sonarr, FakeClock())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value).endswith(f"sonarr.url redirects to {sim.url}; set sonarr.url to that")
+    assert SONARR_API_KEY not in str(caught.value)
+    assert len(handler.keys_seen) == 1  # stopped at the first answer
+    assert sim.request_log == []  # the key was never carried to the other address
 
 
 def test_an_inaccessible_root_folder_stops_before_any_add(

@@ -173,7 +173,9 @@ class SonarrGateway:
         timeout = float(config.timeout)
         self.http = httpx.Client(
             timeout=timeout,
-            follow_redirects=True,
+            # Never followed: a redirect would carry X-Api-Key to wherever it points and
+            # turn the add's POST into a GET. `_on_response` stops at the first one.
+            follow_redirects=False,
             event_hooks={"response": [self._on_response]},
         )
         self.client = pyarr.Sonarr(
@@ -202,6 +204,21 @@ class SonarrGateway:
         key = f"sonarr:{endpoint_name(response.request.method, response.url.path)}:"
         key += str(response.status_code)
         self.requests[key] = self.requests.get(key, 0) + 1
+        if response.is_redirect:
+            raise ConfigError(
+                f"sonarr.url redirects to {self._redirect_base(response)}; set sonarr.url to that"
+            )
+
+    def _redirect_base(self, response: httpx.Response) -> str:
+        """Where a redirect points, as a sonarr.url (the API path and any query dropped)."""
+        target = response.request.url.join(response.headers["location"]).copy_with(
+            query=None, fragment=None
+        )
+        base_path = httpx.URL(str(self.config.url)).path.rstrip("/")
+        api_path = response.request.url.path.removeprefix(base_path)
+        if target.path.endswith(api_path):
+            target = target.copy_with(path=target.path.removesuffix(api_path) or "/")
+        return display_url(str(target)).rstrip("/")
 
     def _count(self, endpoint: str, outcome: str) -> None:
         key = f"sonarr:{endpoint}:{outcome}"
