@@ -9,7 +9,7 @@ from typing import Any
 
 from tvmaze_sync.testing.sonarr_sim.constants import _LANGUAGES
 from tvmaze_sync.testing.sonarr_sim.helpers import _slugify, _strip_html
-from tvmaze_sync.testing.tvmaze_sim import load_real_shows
+from tvmaze_sync.testing.tvmaze_sim.shows import load_real_shows
 
 
 def catalogue_from_tvmaze(shows: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
