@@ -27,6 +27,7 @@ from tests.sonarr_helpers import (
 from tvmaze_sync import filters, sonarr, sonarr_api
 from tvmaze_sync.config import Config
 from tvmaze_sync.errors import DependencyError
+from tvmaze_sync.explain import explain_show
 from tvmaze_sync.store import Store
 from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
 from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
@@ -106,7 +107,12 @@ def test_an_exclusion_before_the_first_cycle_is_never_looked_up_or_added(
     store = world.store()
     assert store.get_row(2)["status_reason"] == "sonarr_exclusion"  # type: ignore[index]
     assert [r["tvmaze_id"] for r in store.rows_where("processing_status = 'excluded'")] == [2]
-    assert "on Sonarr's Import List Exclusions" in (sonarr.explain(store, store.get_row(2)) or "")
+    row = store.get_row(2)
+    assert row is not None
+    notes = explain_show(filters.build_processor(world.config.filters), row).notes
+    notes.append(sonarr.explain(store, row) or "")  # as the explain command adds it
+    assert " ".join(notes).lower().count("list exclusions") == 1  # the fact once, not twice
+    assert f"lift TheTVDB id {excluded_tvdb} in Sonarr" in notes[-1]
     store.close()
     world.cycle()
     world.cycle()

@@ -397,10 +397,10 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
             f"tvmaze-sync added it to Sonarr on {item['added_at']} "
             f"as series {item['sonarr_series_id']}"
         )
-    if status == P.EXCLUDED:
+    if status == P.EXCLUDED:  # the status note already says it is excluded: only the way out
         return (
-            f"TheTVDB id {row.get('tvdb_id')} is on Sonarr's Import List Exclusions; "
-            "remove the exclusion in Sonarr to have it added"
+            f"lift TheTVDB id {row.get('tvdb_id')} in Sonarr (Settings > Import Lists) "
+            "and the next sync decides it by the filters again"
         )
     if status == P.PENDING_TVDB and row.get("status_reason") == Reason.TVDB_NOT_IN_SONARR:
         return f"Sonarr's metadata does not know TheTVDB id {row.get('tvdb_id')} yet"
