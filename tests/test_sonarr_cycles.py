@@ -317,7 +317,8 @@ def test_cli_dry_run_summary_shows_and_state(
         tmp_path, "--config", str(config_path), "explain", str(shows[0]["id"]), "--format", "json"
     )
     notes = json.loads(result.stdout)["notes"]
-    assert any("is on Sonarr's Import List Exclusions" in note for note in notes), notes
+    assert " ".join(notes).lower().count("list exclusions") == 1, notes  # said once
+    assert any(f"lift TheTVDB id {shows[0]['externals']['thetvdb']}" in n for n in notes), notes
     result = run_cli(tmp_path, "--config", str(config_path), "state", "--format", "json")
     by_status = json.loads(result.stdout)["shows"]["by_status"]
     assert (by_status["excluded"], by_status["removed_by_user"], by_status["added"]) == (1, 0, 3)
