@@ -60,10 +60,7 @@ class ExclusionEndpoints(RequestBinding, Validation):
         )
 
     def _exclusion_get(self, ctx: _Ctx) -> _Reply:
-        ex = self._exclusions.get(ctx.params["id"])
-        if ex is None:
-            return self._not_found("ImportListExclusion", ctx.params["id"])
-        return self._json(dict(ex))
+        return self._one(ctx, self._exclusions, "ImportListExclusion", dict)
 
     def _exclusion_add(self, ctx: _Ctx) -> _Reply:
         res = self._read_body(ctx, _EXCLUSION_SPEC, "resource")
@@ -85,11 +82,7 @@ class ExclusionEndpoints(RequestBinding, Validation):
             return self._validation(failures)
         ex = self._exclusions.get(ex_id)
         if ex is None:
-            return self._exception(
-                404,
-                "NzbDrone.Core.Datastore.ModelNotFoundException",
-                f"ImportListExclusion with ID {ex_id} does not exist",
-            )
+            return self._model_not_found("ImportListExclusion", ex_id)
         ex.update(tvdbId=res["tvdbId"], title=res["title"])
         return self._json(dict(ex), 202)
 

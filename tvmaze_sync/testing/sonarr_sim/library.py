@@ -32,6 +32,17 @@ from tvmaze_sync.testing.sonarr_sim.helpers import (
 from tvmaze_sync.testing.sonarr_sim.state import State
 
 
+def _root_folder(rf_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A RootFolder record: ``spec`` gives the path (and may override the disk facts)."""
+    return {
+        "id": rf_id,
+        "path": spec["path"],
+        "accessible": bool(spec.get("accessible", True)),
+        "freeSpace": int(spec.get("freeSpace", 4_000_000_000_000)),
+        "unmappedFolders": list(spec.get("unmappedFolders", [])),
+    }
+
+
 class Library(State):
     """Series, exclusions, tags and profiles, and how they read as API resources."""
 

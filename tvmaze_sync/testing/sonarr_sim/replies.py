@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tvmaze_sync.testing.sonarr_sim.constants import _JSON, _PROBLEM_JSON
@@ -49,9 +50,13 @@ class Replies(State):
     def _not_found(self, model: str, model_id: int) -> _Reply:
         """``GET /x/{id}`` for a missing id: ProblemDetails on 4.x, ErrorModel on 3.x."""
         if self.is_v3:
-            msg = f"{model} with ID {model_id} does not exist"
-            return self._exception(404, "NzbDrone.Core.Datastore.ModelNotFoundException", msg)
+            return self._model_not_found(model, model_id)
         return self._problem(404, "Not Found", "https://tools.ietf.org/html/rfc7231#section-6.5.4")
+
+    def _model_not_found(self, model: str, model_id: int) -> _Reply:
+        """The repository's ModelNotFoundException (an update of a missing id, on any version)."""
+        msg = f"{model} with ID {model_id} does not exist"
+        return self._exception(404, "NzbDrone.Core.Datastore.ModelNotFoundException", msg)
 
     def _problem(
         self, status: int, title: str, type_uri: str, errors: dict[str, list[str]] | None = None
@@ -74,6 +79,19 @@ class Replies(State):
                 {key: [message]},
             )
         )
+
+    def _one(
+        self,
+        ctx: _Ctx,
+        records: Mapping[int, dict[str, Any]],
+        model: str,
+        resource: Callable[[dict[str, Any]], Any] = copy.deepcopy,
+    ) -> _Reply:
+        """``GET /x/{id}``: the record as its resource, or Sonarr's not-found answer."""
+        rec = records.get(ctx.params["id"])
+        if rec is None:
+            return self._not_found(model, ctx.params["id"])
+        return self._json(resource(rec))
 
     def _validation(self, failures: list[dict[str, Any]]) -> _Reply:
         """FluentValidation failures as SonarrErrorPipeline writes them: a 400 array."""

@@ -23,6 +23,14 @@ from tvmaze_sync.testing.sonarr_sim.messages import _Ctx, _Reply
 from tvmaze_sync.testing.sonarr_sim.validation import Validation
 
 
+def _requested_seasons(seasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Season monitoring as a POST or PUT sends it (only these two fields are applied)."""
+    return [
+        {"seasonNumber": s.get("seasonNumber", 0), "monitored": s.get("monitored", False)}
+        for s in seasons
+    ]
+
+
 class SeriesEndpoints(RequestBinding, Validation, Faults):
     """``series``, ``series/{{id}}``, ``series/lookup`` and ``series/editor``."""
 
@@ -35,10 +43,7 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
         return self._json([self._series_resource(s) for s in self._series.values()])
 
     def _series_get(self, ctx: _Ctx) -> _Reply:
-        rec = self._series.get(ctx.params["id"])
-        if rec is None:
-            return self._not_found("Series", ctx.params["id"])
-        return self._json(self._series_resource(rec))
+        return self._one(ctx, self._series, "Series", self._series_resource)
 
     def _metadata_failure(self, url: str) -> str:
         status = int(self.metadata_error or 503)
@@ -149,10 +154,7 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
         rec = self._model_from_metadata(tvdb, entry)
         # Series.ApplyChanges: only these fields come from the request.
         if res.get("seasons"):
-            rec["seasons"] = [
-                {"seasonNumber": s.get("seasonNumber", 0), "monitored": s.get("monitored", False)}
-                for s in res["seasons"]
-            ]
+            rec["seasons"] = _requested_seasons(res["seasons"])
         for key, default in (
             ("path", None),
             ("qualityProfileId", 0),
@@ -267,23 +269,8 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
     def _series_update(self, ctx: _Ctx) -> _Reply:
         res = self._read_body(ctx, _series_spec(self.is_v3), "seriesResource")
         series_id = int(res.get("id") or 0) or ctx.params.get("id", 0)
-        failures = []
-        if not _blank(res.get("path")):
-            failure = self._series_path_rules("Path", res["path"], series_id)
-            if failure:
-                failures.append(failure)
-        qp = int(res.get("qualityProfileId") or 0)
-        if qp <= 0:
-            failures.append(self._greater_than("QualityProfileId", qp, 0))
-        elif qp not in self._quality_profiles:
-            failures.append(
-                self._failure(
-                    "QualityProfileId",
-                    qp,
-                    "QualityProfileExistsValidator",
-                    "Quality Profile does not exist",
-                )
-            )
+        failures = self._given_path_rules(res.get("path"), series_id)
+        failures += self._quality_profile_rules(int(res.get("qualityProfileId") or 0))
         if _blank(res.get("path")):
             failures.append(self._not_empty("Path", res.get("path")))
         if series_id <= 0:
@@ -292,11 +279,7 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
             return self._validation(failures)
         rec = self._series.get(series_id)
         if rec is None:
-            return self._exception(
-                404,
-                "NzbDrone.Core.Datastore.ModelNotFoundException",
-                f"Series with ID {series_id} does not exist",
-            )
+            return self._model_not_found("Series", series_id)
         for key in (
             "path",
             "qualityProfileId",
@@ -310,10 +293,7 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
                 rec[key] = res[key]
         rec["tags"] = sorted(set(res.get("tags") or []))
         if res.get("seasons"):
-            rec["seasons"] = [
-                {"seasonNumber": s.get("seasonNumber", 0), "monitored": s.get("monitored", False)}
-                for s in res["seasons"]
-            ]
+            rec["seasons"] = _requested_seasons(res["seasons"])
         return self._json(self._series_resource(rec), 202)
 
     def _series_delete(self, ctx: _Ctx) -> _Reply:

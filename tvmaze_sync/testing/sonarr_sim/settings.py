@@ -8,7 +8,8 @@ from typing import Any
 
 from tvmaze_sync.testing.sonarr_sim.binding import _ROOTFOLDER_SPEC, _TAG_SPEC, RequestBinding
 from tvmaze_sync.testing.sonarr_sim.constants import _BUILD_TIME
-from tvmaze_sync.testing.sonarr_sim.helpers import _iso, _lang, _path_equals, _path_valid
+from tvmaze_sync.testing.sonarr_sim.helpers import _iso, _lang, _path_valid
+from tvmaze_sync.testing.sonarr_sim.library import _root_folder
 from tvmaze_sync.testing.sonarr_sim.messages import _Ctx, _Reply
 from tvmaze_sync.testing.sonarr_sim.validation import Validation
 
@@ -92,36 +93,17 @@ class SettingsEndpoints(RequestBinding, Validation):
         return self._json([copy.deepcopy(rf) for rf in self._root_folders.values()])
 
     def _rootfolder_get(self, ctx: _Ctx) -> _Reply:
-        rf = self._root_folders.get(ctx.params["id"])
-        if rf is None:
-            return self._not_found("RootFolder", ctx.params["id"])
-        return self._json(copy.deepcopy(rf))
+        return self._one(ctx, self._root_folders, "RootFolder")
 
     def _rootfolder_add(self, ctx: _Ctx) -> _Reply:
         res = self._read_body(ctx, _ROOTFOLDER_SPEC, "rootFolderResource")
         path = res.get("path")
         if not _path_valid(path):
             return self._validation([self._invalid_path("Path", path)])
-        if any(_path_equals(rf["path"], path) for rf in self._root_folders.values()):
-            return self._validation(
-                [
-                    self._path_failure(
-                        "Path",
-                        path,
-                        "RootFolderValidator",
-                        "Path '{path}' is already configured as a root folder",
-                        "Path is already configured as a root folder",
-                    )
-                ]
-            )
+        if taken := self._root_folder_rule("Path", path):
+            return self._validation([taken])
         rf_id = max(self._root_folders, default=0) + 1
-        self._root_folders[rf_id] = {
-            "id": rf_id,
-            "path": path,
-            "accessible": True,
-            "freeSpace": 4_000_000_000_000,
-            "unmappedFolders": [],
-        }
+        self._root_folders[rf_id] = _root_folder(rf_id, {"path": path})
         return self._created(ctx, "rootfolder", rf_id, copy.deepcopy(self._root_folders[rf_id]))
 
     def _rootfolder_delete(self, ctx: _Ctx) -> _Reply:
@@ -135,10 +117,7 @@ class SettingsEndpoints(RequestBinding, Validation):
         return self._json([copy.deepcopy(p) for p in self._quality_profiles.values()])
 
     def _qualityprofile_get(self, ctx: _Ctx) -> _Reply:
-        qp = self._quality_profiles.get(ctx.params["id"])
-        if qp is None:
-            return self._not_found("QualityProfile", ctx.params["id"])
-        return self._json(copy.deepcopy(qp))
+        return self._one(ctx, self._quality_profiles, "QualityProfile")
 
     def _deprecated_language_profile(self) -> dict[str, Any]:
         return {
@@ -157,10 +136,7 @@ class SettingsEndpoints(RequestBinding, Validation):
 
     def _languageprofile_get(self, ctx: _Ctx) -> _Reply:
         if self.is_v3:
-            lp = self._language_profiles.get(ctx.params["id"])
-            if lp is None:
-                return self._not_found("LanguageProfile", ctx.params["id"])
-            return self._json(copy.deepcopy(lp))
+            return self._one(ctx, self._language_profiles, "LanguageProfile")
         ctx.deprecated = True
         return self._json(self._deprecated_language_profile())
 
@@ -168,10 +144,7 @@ class SettingsEndpoints(RequestBinding, Validation):
         return self._json([dict(t) for t in self._tags.values()])
 
     def _tag_get(self, ctx: _Ctx) -> _Reply:
-        tag = self._tags.get(ctx.params["id"])
-        if tag is None:
-            return self._not_found("Tag", ctx.params["id"])
-        return self._json(dict(tag))
+        return self._one(ctx, self._tags, "Tag", dict)
 
     def _tag_create(self, ctx: _Ctx) -> _Reply:
         res = self._read_body(ctx, _TAG_SPEC, "resource")
@@ -200,11 +173,7 @@ class SettingsEndpoints(RequestBinding, Validation):
         if tag_id <= 0:
             return self._validation([self._greater_than("Id", tag_id, 0)])
         if tag_id not in self._tags:
-            return self._exception(
-                404,
-                "NzbDrone.Core.Datastore.ModelNotFoundException",
-                f"Tag with ID {tag_id} does not exist",
-            )
+            return self._model_not_found("Tag", tag_id)
         label = (res.get("label") or "").lower()
         if any(t["label"] == label and t["id"] != tag_id for t in self._tags.values()):
             return self._constraint_failed("Tags.Label")

@@ -20,6 +20,7 @@ from tvmaze_sync.testing.sonarr_sim.constants import (
 from tvmaze_sync.testing.sonarr_sim.exclusions import ExclusionEndpoints
 from tvmaze_sync.testing.sonarr_sim.faults import _Fault
 from tvmaze_sync.testing.sonarr_sim.helpers import _lang, _now
+from tvmaze_sync.testing.sonarr_sim.library import _root_folder
 from tvmaze_sync.testing.sonarr_sim.messages import RequestRecord
 from tvmaze_sync.testing.sonarr_sim.routing import Router, _Handler
 from tvmaze_sync.testing.sonarr_sim.series import SeriesEndpoints
@@ -110,13 +111,7 @@ class SonarrSimulator(
         for i, rf in enumerate(root_folders, 1):
             rf_d = {"path": rf} if isinstance(rf, str) else dict(rf)
             rf_id = int(rf_d.get("id", i))
-            self._root_folders[rf_id] = {
-                "id": rf_id,
-                "path": rf_d["path"],
-                "accessible": bool(rf_d.get("accessible", True)),
-                "freeSpace": int(rf_d.get("freeSpace", 4_000_000_000_000)),
-                "unmappedFolders": list(rf_d.get("unmappedFolders", [])),
-            }
+            self._root_folders[rf_id] = _root_folder(rf_id, rf_d)
 
         if quality_profiles is None:
             quality_profiles = [{"id": v[0], "name": k} for k, v in _DEFAULT_PROFILES.items()]

@@ -101,18 +101,24 @@ class Validation(Replies, Library):
             prop, value, "PathValidator", "Invalid Path: '{path}'", "Invalid Path"
         )
 
+    def _root_folder_rule(self, prop: str, path: str) -> dict[str, Any] | None:
+        """RootFolderValidator: the path must not be a root folder already."""
+        if not any(_path_equals(rf["path"], path) for rf in self._root_folders.values()):
+            return None
+        return self._path_failure(
+            prop,
+            path,
+            "RootFolderValidator",
+            "Path '{path}' is already configured as a root folder",
+            "Path is already configured as a root folder",
+        )
+
     def _series_path_rules(self, prop: str, path: str, own_id: int) -> dict[str, Any] | None:
         """Path, RootFolder, SeriesPath, SeriesAncestor, SystemFolder (cascade: first wins)."""
         if not _path_valid(path):
             return self._invalid_path(prop, path)
-        if any(_path_equals(rf["path"], path) for rf in self._root_folders.values()):
-            return self._path_failure(
-                prop,
-                path,
-                "RootFolderValidator",
-                "Path '{path}' is already configured as a root folder",
-                "Path is already configured as a root folder",
-            )
+        if root_folder := self._root_folder_rule(prop, path):
+            return root_folder
         if any(s["id"] != own_id and _path_equals(s["path"], path) for s in self._series.values()):
             return self._path_failure(
                 prop,
@@ -150,17 +156,35 @@ class Validation(Replies, Library):
             return failure
         return None
 
+    def _given_path_rules(self, path: Any, own_id: int) -> list[dict[str, Any]]:
+        """SharedValidator's Path rule: only when given; the cascade stops at the first failure."""
+        if _blank(path):
+            return []
+        failure = self._series_path_rules("Path", path, own_id)
+        return [failure] if failure else []
+
+    def _quality_profile_rules(self, qp: int) -> list[dict[str, Any]]:
+        """SharedValidator's QualityProfileId rule on 4.x: a valid id, then one that exists."""
+        if qp <= 0:
+            return [self._greater_than("QualityProfileId", qp, 0)]
+        if qp not in self._quality_profiles:
+            return [
+                self._failure(
+                    "QualityProfileId",
+                    qp,
+                    "QualityProfileExistsValidator",
+                    "Quality Profile does not exist",
+                )
+            ]
+        return []
+
     def _validate_series_post(self, res: Mapping[str, Any]) -> list[dict[str, Any]]:
         """SeriesController's SharedValidator then PostValidator rules, in Sonarr's order."""
         failures: list[dict[str, Any]] = []
         path: Any = res.get("path")
         root: Any = res.get("rootFolderPath")
         own_id = int(res.get("id") or 0)
-        # Shared: Path (only when given), cascade stops at the first failure.
-        if not _blank(path):
-            failure = self._series_path_rules("Path", path, own_id)
-            if failure:
-                failures.append(failure)
+        failures += self._given_path_rules(path, own_id)
         # Shared: QualityProfileId.
         qp = int(res.get("qualityProfileId") or 0)
         if self.is_v3:
@@ -185,17 +209,8 @@ class Validation(Replies, Library):
                         "Language profile does not exist",
                     )
                 )
-        elif qp <= 0:
-            failures.append(self._greater_than("QualityProfileId", qp, 0))
-        elif qp not in self._quality_profiles:
-            failures.append(
-                self._failure(
-                    "QualityProfileId",
-                    qp,
-                    "QualityProfileExistsValidator",
-                    "Quality Profile does not exist",
-                )
-            )
+        else:
+            failures += self._quality_profile_rules(qp)
         # Post: Path when no root folder path.
         if _blank(root):
             if not self.is_v3 and _blank(path):
