@@ -10,7 +10,7 @@ with ``tvmaze_sim_factory(**kwargs)`` (any :class:`TvmazeSimulator` argument).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from contextlib import ExitStack
 
 import pytest
 
@@ -22,16 +22,8 @@ TvmazeSimFactory = Callable[..., TvmazeSimulator]
 @pytest.fixture
 def tvmaze_sim_factory() -> Iterator[TvmazeSimFactory]:
     """Start simulators on demand; every one is stopped at teardown."""
-    started: list[TvmazeSimulator] = []
-
-    def make(**kwargs: Any) -> TvmazeSimulator:
-        sim = TvmazeSimulator(**kwargs).start()
-        started.append(sim)
-        return sim
-
-    yield make
-    for sim in started:
-        sim.stop()
+    with ExitStack() as started:
+        yield lambda **kwargs: started.enter_context(TvmazeSimulator(**kwargs))
 
 
 @pytest.fixture

@@ -98,6 +98,18 @@ def catalogue_shows(sim: SonarrSimulator, n: int, first_id: int = 1) -> list[Sho
     ]
 
 
+def seeded(
+    tmp_path: Path, sim: SonarrSimulator, n: int, **config_options: Any
+) -> tuple[Config, Store, list[Show]]:
+    """A config for `sim` (see `make_config`), its store, and `n` shows Sonarr's metadata
+    knows, cached as the filters leave them: what most Sonarr-phase tests start from."""
+    config = make_config(tmp_path, sim, **config_options)
+    store = open_store(config)
+    shows = catalogue_shows(sim, n)
+    seed(store, *shows)
+    return config, store, shows
+
+
 def run_sonarr(
     config: Config,
     store: Store,

@@ -29,6 +29,7 @@ from tests.sonarr_helpers import (
     posted_tvdb_ids,
     run_sonarr,
     seed,
+    seeded,
     status_of,
 )
 from tvmaze_sync import ledger, render, sonarr, sonarr_api
@@ -222,9 +223,9 @@ def test_an_inaccessible_root_folder_stops_before_any_add(
 def test_v4_ignores_a_language_profile_with_one_warning(
     sonarr_sim: SonarrSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim, language_profile="English", monitor_new_items="none")
-    store = open_store(config)
-    seed(store, *catalogue_shows(sonarr_sim, 1))
+    config, store, _ = seeded(
+        tmp_path, sonarr_sim, 1, language_profile="English", monitor_new_items="none"
+    )
     with caplog.at_level(logging.WARNING):
         run_sonarr(config, store, FakeClock())
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -256,12 +257,9 @@ def test_v3_add_sends_the_language_profile_and_v3_monitor_names(
     sonarr_sim_factory: SonarrFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim = sonarr_sim_factory(version=SONARR_V3_VERSION, language_profiles=["English", "Any"])
-    config = make_config(
-        tmp_path, sim, language_profile="Any", monitor="lastSeason", monitor_new_items="none"
+    config, store, [show] = seeded(
+        tmp_path, sim, 1, language_profile="Any", monitor="lastSeason", monitor_new_items="none"
     )
-    store = open_store(config)
-    [show] = catalogue_shows(sim, 1)
-    seed(store, show)
     with caplog.at_level(logging.WARNING):
         summary = run_sonarr(config, store, FakeClock())
     assert summary.results == {"added": 1}
@@ -281,12 +279,9 @@ def test_v3_add_sends_the_language_profile_and_v3_monitor_names(
 def test_201_is_added_with_id_time_ledger_and_counters(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(
-        tmp_path, sonarr_sim, tags=["auto-sync"], monitor="future", search_on_add=False
+    config, store, [show] = seeded(
+        tmp_path, sonarr_sim, 1, tags=["auto-sync"], monitor="future", search_on_add=False
     )
-    store = open_store(config)
-    show = catalogue_shows(sonarr_sim, 1)[0]
-    seed(store, show)
     clock = FakeClock()
     summary = run_sonarr(config, store, clock)
     row = store.get_row(show.tvmaze_id)
@@ -319,9 +314,7 @@ def test_201_is_added_with_id_time_ledger_and_counters(
 
 
 def test_search_on_add_starts_a_search(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config = make_config(tmp_path, sonarr_sim, monitor="none")
-    store = open_store(config)
-    seed(store, *catalogue_shows(sonarr_sim, 1))
+    config, store, _ = seeded(tmp_path, sonarr_sim, 1, monitor="none")
     run_sonarr(config, store, FakeClock())
     [series] = sonarr_sim.library()
     assert sonarr_sim.searches == [series["id"]]
@@ -331,11 +324,8 @@ def test_search_on_add_starts_a_search(sonarr_sim: SonarrSimulator, tmp_path: Pa
 def test_library_import_marks_exists_without_lookup_or_add(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    shows = catalogue_shows(sonarr_sim, 3)
+    config, store, shows = seeded(tmp_path, sonarr_sim, 3)
     in_sonarr = sonarr_sim.add_series(shows[0].tvdb_id or 0)
-    seed(store, *shows)
     summary = run_sonarr(config, store, FakeClock())
     assert status_of(store, shows[0].tvmaze_id) == "exists"
     assert store.get_row(shows[0].tvmaze_id)["sonarr_series_id"] == in_sonarr["id"]  # type: ignore[index]
@@ -359,10 +349,7 @@ def _race_after_lookup(sim: SonarrSimulator, tvdb_id: int) -> None:
 
 
 def test_400_series_exists_is_exists_not_ours(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    [show] = catalogue_shows(sonarr_sim, 1)
-    seed(store, show)
+    config, store, [show] = seeded(tmp_path, sonarr_sim, 1)
     _race_after_lookup(sonarr_sim, show.tvdb_id or 0)
     summary = run_sonarr(config, store, FakeClock())
     [post] = sonarr_sim.requests_to("/api/v3/series", "POST")
@@ -376,10 +363,7 @@ def test_400_series_exists_is_exists_not_ours(sonarr_sim: SonarrSimulator, tmp_p
 
 
 def test_409_race_is_exists(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    [show] = catalogue_shows(sonarr_sim, 1)
-    seed(store, show)
+    config, store, [show] = seeded(tmp_path, sonarr_sim, 1)
     sonarr_sim.race_next_add(insert=True)
     summary = run_sonarr(config, store, FakeClock())
     assert [r.status for r in sonarr_sim.requests_to("/api/v3/series", "POST")] == [409]
@@ -390,13 +374,10 @@ def test_409_race_is_exists(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None
 def test_other_400_is_failed_with_sonarrs_message(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    good, taken = catalogue_shows(sonarr_sim, 2)
+    config, store, (good, taken) = seeded(tmp_path, sonarr_sim, 2)
     folder = sonarr_sim.catalogue[taken.tvdb_id or 0]["title"]
     other = next(t for t in sonarr_sim.catalogue if t not in (good.tvdb_id, taken.tvdb_id))
     sonarr_sim.add_series(other, path=f"/tv/{folder}")  # the folder is used by another series
-    seed(store, good, taken)
     summary = run_sonarr(config, store, FakeClock())
     row = store.get_row(taken.tvmaze_id)
     assert row is not None and row["processing_status"] == "failed"
@@ -426,10 +407,7 @@ def test_no_tvdb_id_or_empty_lookup_is_pending_tvdb_with_retry_after(
 
 
 def test_401_mid_cycle_stops_and_marks_nothing(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    first, second, third = catalogue_shows(sonarr_sim, 3)
-    seed(store, first, second, third)
+    config, store, (first, second, third) = seeded(tmp_path, sonarr_sim, 3)
     original = sonarr_sim.handle
 
     def handle(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
@@ -449,10 +427,7 @@ def test_401_mid_cycle_stops_and_marks_nothing(sonarr_sim: SonarrSimulator, tmp_
 
 
 def test_5xx_is_retried_within_the_cycle(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    [show] = catalogue_shows(sonarr_sim, 1)
-    seed(store, show)
+    config, store, [show] = seeded(tmp_path, sonarr_sim, 1)
     sonarr_sim.fail_next(2, 500, "/api/v3/series", method="POST")
     sleeps = Sleeps()
     summary = run_sonarr(config, store, FakeClock(), sleeps=sleeps)
@@ -465,10 +440,7 @@ def test_5xx_is_retried_within_the_cycle(sonarr_sim: SonarrSimulator, tmp_path: 
 def test_5xx_beyond_the_retries_leaves_the_show_pending_for_next_cycle(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    shows = catalogue_shows(sonarr_sim, 2)
-    seed(store, *shows)
+    config, store, shows = seeded(tmp_path, sonarr_sim, 2)
     sonarr_sim.fail_next(3, 503, "/api/v3/series", method="POST")
     summary = run_sonarr(config, store, FakeClock())
     assert status_of(store, shows[0].tvmaze_id) == "pending"  # deferred, not failed
@@ -483,10 +455,7 @@ def test_5xx_beyond_the_retries_leaves_the_show_pending_for_next_cycle(
 def test_a_dead_sonarr_stops_the_cycle_after_three_shows(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    shows = catalogue_shows(sonarr_sim, 6)
-    seed(store, *shows)
+    config, store, shows = seeded(tmp_path, sonarr_sim, 6)
     sonarr_sim.fail_next(100, 502, "/api/v3/series/lookup")
     with pytest.raises(DependencyError, match="3 shows in a row"):
         run_sonarr(config, store, FakeClock())
@@ -498,10 +467,7 @@ def test_a_dead_sonarr_stops_the_cycle_after_three_shows(
 def test_a_timed_out_add_that_landed_is_recorded_as_ours(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim, timeout="1s")
-    store = open_store(config)
-    [show] = catalogue_shows(sonarr_sim, 1)
-    seed(store, show)
+    config, store, [show] = seeded(tmp_path, sonarr_sim, 1, timeout="1s")
     sonarr_sim.delay_next(1, seconds=1.5, path_prefix="/api/v3/series", method="POST")
     summary = run_sonarr(config, store, FakeClock())
     # The first POST timed out but Sonarr added the series; the retry met "exists".
@@ -524,10 +490,7 @@ class Killed(BaseException):
 def test_killed_between_201_and_commit_the_rerun_posts_nothing_and_owns_it(
     sonarr_sim: SonarrSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    shows = catalogue_shows(sonarr_sim, 3)
-    seed(store, *shows)
+    config, store, shows = seeded(tmp_path, sonarr_sim, 3)
     calls = 0
     record = sonarr._Cycle._record_add
 
@@ -561,10 +524,7 @@ def test_killed_between_201_and_commit_the_rerun_posts_nothing_and_owns_it(
 def test_an_intent_whose_post_never_arrived_is_dropped_and_retried(
     sonarr_sim: SonarrSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    [show] = catalogue_shows(sonarr_sim, 1)
-    seed(store, show)
+    config, store, [show] = seeded(tmp_path, sonarr_sim, 1)
 
     def dies(self: Any, body: Any) -> Any:
         raise Killed
@@ -582,9 +542,7 @@ def test_an_intent_whose_post_never_arrived_is_dropped_and_retried(
 def test_rerun_after_a_complete_cycle_adds_nothing(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    seed(store, *catalogue_shows(sonarr_sim, 4))
+    config, store, _ = seeded(tmp_path, sonarr_sim, 4)
     run_sonarr(config, store, FakeClock())
     sonarr_sim.clear_log()
     summary = run_sonarr(config, store, FakeClock())
@@ -615,10 +573,7 @@ def test_dry_run_reads_sonarr_writes_nothing_and_reports(
 
 
 def test_dry_run_by_flag_and_without_sonarr(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    shows = catalogue_shows(sonarr_sim, 2)
-    seed(store, *shows)
+    config, store, shows = seeded(tmp_path, sonarr_sim, 2)
     summary = run_sonarr(config, store, FakeClock(), dry_run=True)  # --dry-run
     assert summary.would_add_titles == [s.title for s in shows]
     assert not sonarr_sim.requests_to("/api/v3/series", "POST")
@@ -687,10 +642,7 @@ def test_retry_after_uses_the_injected_clock(sonarr_sim: SonarrSimulator, tmp_pa
 def test_403_on_the_library_read_stops_before_anything_is_marked(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config = make_config(tmp_path, sonarr_sim)
-    store = open_store(config)
-    shows = catalogue_shows(sonarr_sim, 2)
-    seed(store, *shows)
+    config, store, shows = seeded(tmp_path, sonarr_sim, 2)
     sonarr_sim.fail_next(1, 403, "/api/v3/series", method="GET")
     with pytest.raises(DependencyError, match=r"refused the API key \(HTTP 403\)") as caught:
         run_sonarr(config, store, FakeClock())

@@ -34,7 +34,6 @@ from tests.sonarr_helpers import (
     posted_tvdb_ids,
     real_shows,
 )
-from tests.test_sonarr_sim import conform, openapi  # noqa: F401 - the simulator's fixtures
 from tvmaze_sync.store import Store
 from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
 from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
@@ -360,8 +359,8 @@ def test_every_request_conforms_to_sonarrs_openapi(
     tmp_path: Path,
     sonarr_sim_factory: SonarrFactory,
     tvmaze_sim_factory: TvmazeSimFactory,
-    openapi: dict[str, Any],  # noqa: F811
-    conform: Any,  # noqa: F811
+    openapi: dict[str, Any],
+    conform: Any,
 ) -> None:
     shows = real_shows(range(1, 6))
     clock = FakeClock()

@@ -7,7 +7,6 @@ own OpenAPI description when ``../shared/sonarr/openapi-v3.json`` is present.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -780,8 +779,6 @@ def test_standalone_main_serves_until_interrupted() -> None:
 # --------------------------------------------------------------------------- OpenAPI
 
 
-OPENAPI_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "sonarr" / "openapi-v3.json"
-
 # FluentValidation 9.5's ValidationFailure as Sonarr serialises it; the OpenAPI
 # description declares no error responses, so this one is written from the library.
 VALIDATION_FAILURES_SCHEMA = {
@@ -803,53 +800,6 @@ VALIDATION_FAILURES_SCHEMA = {
         "additionalProperties": False,
     },
 }
-
-
-def _to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema -> JSON Schema 2020-12 (nullable, local $refs)."""
-    if isinstance(node, list):
-        return [_to_json_schema(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _to_json_schema(v) for k, v in node.items() if k != "nullable"}
-    if "$ref" in out:
-        out["$ref"] = out["$ref"].replace("#/components/schemas/", "#/$defs/")
-    if node.get("nullable") and "type" in out:
-        out["type"] = [out["type"], "null"]
-    return out
-
-
-@pytest.fixture(scope="module")
-def openapi() -> dict[str, Any]:
-    if not OPENAPI_PATH.exists():
-        pytest.skip(f"Sonarr's OpenAPI description is not at {OPENAPI_PATH}")
-    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def conform(openapi: dict[str, Any]) -> Any:
-    jsonschema = pytest.importorskip("jsonschema")
-    defs = _to_json_schema(openapi["components"]["schemas"])
-
-    def check(instance: Any, schema: dict[str, Any]) -> None:
-        root = {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$defs": defs,
-            **_to_json_schema(schema),
-        }
-        jsonschema.Draft202012Validator(root).validate(instance)
-
-    def response_schema(path: str, method: str = "get") -> dict[str, Any]:
-        op = openapi["paths"][path][method]
-        return op["responses"]["200"]["content"]["application/json"]["schema"]
-
-    def request_schema(path: str, method: str = "post") -> dict[str, Any]:
-        op = openapi["paths"][path][method]
-        return op["requestBody"]["content"]["application/json"]["schema"]
-
-    check.response = response_schema  # type: ignore[attr-defined]
-    check.request = request_schema  # type: ignore[attr-defined]
-    return check
 
 
 def test_responses_conform_to_openapi(sonarr_sim_factory: SonarrFactory, conform: Any) -> None:
