@@ -171,6 +171,17 @@ def _sonarr_config(tmp_path: Path, tvmaze: TvmazeSimulator, sonarr: SonarrSimula
     )
 
 
+def _simulators(
+    tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory, latency: float = 0.0
+) -> tuple[TvmazeSimulator, SonarrSimulator]:
+    """TVMaze serving the suite's shows, and a fresh Sonarr whose answers take `latency`
+    seconds more (a little lets a watcher cut in mid-way through the adds)."""
+    tvmaze = tvmaze_sim_factory(shows=compact_real_shows()[:SONARR_SHOWS], rate_limit=None)
+    sonarr = sonarr_sim_factory()
+    sonarr.latency = latency
+    return tvmaze, sonarr
+
+
 @pytest.fixture
 def reference(
     tmp_path_factory: pytest.TempPathFactory,
@@ -179,8 +190,7 @@ def reference(
 ) -> dict[str, Any]:
     """The database and Sonarr library of one undisturbed cycle over the same shows."""
     where = tmp_path_factory.mktemp("reference")
-    tvmaze = tvmaze_sim_factory(shows=compact_real_shows()[:SONARR_SHOWS], rate_limit=None)
-    sonarr = sonarr_sim_factory()
+    tvmaze, sonarr = _simulators(tvmaze_sim_factory, sonarr_sim_factory)
     clock = FakeClock()
     config = _sonarr_config(where, tvmaze, sonarr)
     summary = run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
@@ -212,9 +222,7 @@ def test_sonarr_5xx_mid_cycle_then_401_marks_nothing_wrongly_and_the_next_cycle_
     sonarr_sim_factory: SonarrFactory,
     reference: dict[str, Any],
 ) -> None:
-    tvmaze = tvmaze_sim_factory(shows=compact_real_shows()[:SONARR_SHOWS], rate_limit=None)
-    sonarr = sonarr_sim_factory()
-    sonarr.latency = 0.002  # lets the watcher cut in mid-way through the adds
+    tvmaze, sonarr = _simulators(tvmaze_sim_factory, sonarr_sim_factory, latency=0.002)
     config = _sonarr_config(tmp_path, tvmaze, sonarr)
     clock = FakeClock()
 
@@ -257,9 +265,7 @@ def test_sonarr_401_mid_cycle_exits_3_and_marks_nothing_more(
     sonarr_sim_factory: SonarrFactory,
     reference: dict[str, Any],
 ) -> None:
-    tvmaze = tvmaze_sim_factory(shows=compact_real_shows()[:SONARR_SHOWS], rate_limit=None)
-    sonarr = sonarr_sim_factory()
-    sonarr.latency = 0.002  # lets the watcher cut in mid-way through the adds
+    tvmaze, sonarr = _simulators(tvmaze_sim_factory, sonarr_sim_factory, latency=0.002)
     storage = tmp_path / "data"
     config = write_config(tmp_path / "config.yaml", storage, tvmaze, sonarr)
 
