@@ -90,7 +90,8 @@ def test_a_plain_non_editable_install_works(tmp_path: Path) -> None:
     probe = (
         "import tvmaze_sync, tvmaze_sync.cli;"
         "from tvmaze_sync.testing.tvmaze_sim import load_real_shows;"
-        "print(tvmaze_sync.__file__, len(load_real_shows()))"
+        "from tvmaze_sync.testing.sonarr_sim import load_sample_catalogue;"
+        "print(tvmaze_sync.__file__, len(load_real_shows()), len(load_sample_catalogue()))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -101,6 +102,7 @@ def test_a_plain_non_editable_install_works(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out.startswith(str(target)) and int(out.split()[1]) > 100
+    assert int(out.split()[2]) > 100  # the simulator packages find their shipped data
     script = target / "bin" / "tvmaze-sync"
     for args in (["--version"], ["config", "check", "--format", "json"]):
         result = subprocess.run(
