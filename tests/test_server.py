@@ -23,7 +23,14 @@ import requests
 
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_QUALITY_PROFILES, SONARR_TAG
 from tests.helpers_cli import clean_env, run_cli
-from tests.test_metrics import families, read_store, samples, small_real_shows, value, write_config
+from tests.helpers_metrics import (
+    families,
+    read_store,
+    samples,
+    small_real_shows,
+    value,
+    write_config,
+)
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.metrics import METRICS
 from tvmaze_sync.models import ProcessingStatus
