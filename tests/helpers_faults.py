@@ -29,7 +29,7 @@ from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
 #: tvmaze.rate_limit that never waits measurably (the simulators are unthrottled).
 UNLIMITED = 1_000_000
 #: Columns written from the clock: they differ between any two runs, so never compared.
-_CLOCK_COLUMNS = frozenset({"last_checked", "retry_after"})
+_CLOCK_COLUMNS = frozenset({"last_checked", "retry_after", "pending_tvdb_since"})
 #: Counters that count work done, not results: a killed run's requests are lost with it, and
 #: a resumed run repeats a few (validation, the library read), so they legitimately differ.
 _WORK_COUNTERS = frozenset({"api_requests"})
