@@ -172,7 +172,15 @@ def snapshot_diff(got: Mapping[str, Any], want: Mapping[str, Any], limit: int = 
 
 def integrity_problems(storage: Path) -> list[str]:
     """`PRAGMA integrity_check` of shows.db, read-only; [] when the database is sound."""
-    conn = _connect_ro(storage / DB_NAME)
+    try:
+        return _integrity_problems(_connect_ro(storage / DB_NAME))
+    except sqlite3.OperationalError:
+        # A run that failed on a full disk can leave a -wal without its -shm, which only a
+        # writable connection may rebuild (as the next sync does); the check itself is the same.
+        return _integrity_problems(sqlite3.connect(storage / DB_NAME))
+
+
+def _integrity_problems(conn: sqlite3.Connection) -> list[str]:
     try:
         result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
         conn.execute("SELECT COUNT(*) FROM shows").fetchone()
