@@ -158,8 +158,9 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_5,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-#: The oldest schema the read-only commands can query: later migrations only add indexes, so
-#: `state` and `shows` keep working after an upgrade until the next `sync` migrates.
+#: The oldest schema the read-only commands can query: later migrations add only indexes and
+#: columns those commands do not need, so `state` and `shows` keep working after an upgrade
+#: until the next `sync` migrates.
 READABLE_SCHEMA_VERSION = 3
 
 
