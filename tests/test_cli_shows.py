@@ -356,7 +356,7 @@ def test_explain_json_by_title(cli: Any) -> None:
         ("9", "import list exclusions: never added, whatever the filters say [sonarr_exclusion]"),
         ("Removed Show", "deleted in Sonarr: never re-added"),
         ("11", "last error: Path is already configured for an existing series"),
-        ("12", "no TVDB id for it yet: retried later (next try after 2025-02-01T00:00:00Z"),
+        ("12", "no TVDB id Sonarr can add yet: retried later (next try after 2025-02-01T00:00:00Z"),
         ("8", "tvmaze-sync added it (Sonarr series id 408)"),
     ],
 )
