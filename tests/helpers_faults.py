@@ -183,7 +183,9 @@ def integrity_problems(storage: Path) -> list[str]:
 def _integrity_problems(conn: sqlite3.Connection) -> list[str]:
     try:
         result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        conn.execute("SELECT COUNT(*) FROM shows").fetchone()
+        # A kill before migration 1 committed leaves a sound database with no tables yet.
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'shows'").fetchone():
+            conn.execute("SELECT COUNT(*) FROM shows").fetchone()
     finally:
         conn.close()
     return [] if result == ["ok"] else result

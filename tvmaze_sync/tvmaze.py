@@ -26,6 +26,7 @@ from tvmaze_sync import __version__
 from tvmaze_sync.config import TvmazeConfig, display_url
 from tvmaze_sync.errors import CycleError, DependencyError, StorageError
 from tvmaze_sync.ratelimit import TokenBucket
+from tvmaze_sync.store import file_system_trouble
 from tvmaze_sync.timeutil import Clock, Sleep
 from tvmaze_sync.tvmaze_json import int_or_none
 
@@ -399,7 +400,10 @@ def _open_cache(path: Path) -> CachedSession:
     disposable (a lost entry costs one request) and a bad one would fail every cycle."""
     try:
         return _cached_session(path)
-    except sqlite3.DatabaseError as error:
+    except sqlite3.OperationalError as error:  # a full or read-only disk: nothing to reset
+        trouble = file_system_trouble(path.parent) or str(error)
+        raise StorageError(f"cannot use the HTTP cache {path}: {trouble}") from None
+    except sqlite3.DatabaseError as error:  # "file is not a database", "malformed"
         log.warning("http_cache_reset path=%s error=%s", path, error)
     try:
         for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
