@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,23 +111,27 @@ def _run_phases(
     runtime: Runtime, store: Store, state_file: StateFile, state: State, summary: CycleSummary
 ) -> None:
     config = runtime.config
-    # 1. Sonarr first: a bad URL, key or profile fails before anything is written.
-    gateway = None
-    if config.sonarr_enabled:  # read-only in a dry run: it still reports what Sonarr has
-        gateway = sonarr.connect(
-            config.sonarr,
-            clock=runtime.clock,
-            sleep=runtime.sleep,
-            requests=summary.requests,
-            read_only=runtime.effective_dry_run,
-        )
-    # 2. A changed filter config re-decides cached shows, offline.
-    processor = filters.build_processor(config.filters)
-    filters.refilter_if_changed(store, state, state_file, config.filters, processor)
-    # 3. TVMaze -> cache (checkpointed per page in state.json).
-    with mirror.open_client(config, runtime.clock, runtime.sleep) as client:
+    with ExitStack() as closing:
+        # 1. Sonarr first: a bad URL, key or profile fails before anything is written.
+        gateway = None
+        if config.sonarr_enabled:  # read-only in a dry run: it still reports what Sonarr has
+            gateway = closing.enter_context(
+                sonarr.connect(
+                    config.sonarr,
+                    clock=runtime.clock,
+                    sleep=runtime.sleep,
+                    requests=summary.requests,
+                    read_only=runtime.effective_dry_run,
+                )
+            )
+        # 2. A changed filter config re-decides cached shows, offline.
+        processor = filters.build_processor(config.filters)
+        filters.refilter_if_changed(store, state, state_file, config.filters, processor)
+        # 3. TVMaze -> cache (checkpointed per page in state.json).
+        client = closing.enter_context(mirror.open_client(config, runtime.clock, runtime.sleep))
         mirror.sync_mirror(client, store, state, state_file, runtime, summary)
-        # 3b. Re-fetch pending_tvdb shows now due, so the filters decide the refreshed ones.
+        # 3b. The TVDB retry queue: due shows are retried or abandoned (the mirror has just
+        # brought any new TheTVDB id, so this asks TVMaze nothing).
         sonarr.retry_pending_tvdb(store, client, runtime, summary)
         # 4. Decide every show whose data changed (the newly filtered count in the summary).
         if filtered := filters.apply(store, processor).by_result()[ProcessingStatus.FILTERED]:
