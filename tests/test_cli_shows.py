@@ -184,6 +184,10 @@ def test_shows_formats(cli: Any) -> None:
     assert table.exit_code == 0, table.output
     assert "[/] Markup [bold]Title" in table.stdout  # a title is text, never rich markup
     assert "1 shows" in table.stdout
+    cut = cli("shows", "--sort", "id", "-n", "2")
+    assert cut.exit_code == 0, cut.output
+    every = len(ids(cli("shows", "--format", "json")))
+    assert f"2 of {every} shows" in cut.stdout  # --limit cut the list
 
 
 @pytest.mark.parametrize(

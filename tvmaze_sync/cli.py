@@ -313,7 +313,8 @@ def shows(
         )
         with Store.open(config.storage_dir, readonly=True).reading() as store:
             rows = query.query_shows(store, wanted)
-        render.shows(rows, fmt=fmt)
+            total = query.count_shows(store, wanted) if fmt == "table" else None
+        render.shows(rows, fmt=fmt, total=total)
 
 
 @app.command()

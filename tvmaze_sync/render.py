@@ -45,7 +45,8 @@ def _json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
+def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", total: int | None = None) -> None:
+    """The listing; on a terminal also how many match in all (`--limit` may cut the list)."""
     records = [{column: row.get(column) for column in SHOW_COLUMNS} for row in rows]
     if fmt == "json":
         _json(records)
@@ -68,7 +69,8 @@ def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
             )
         )
     stdout.print(table)
-    stdout.print(f"{len(records)} shows")
+    matching = f" of {total}" if total is not None and total != len(records) else ""
+    stdout.print(f"{len(records)}{matching} shows")
 
 
 def state_table(data: Mapping[str, Any]) -> None:
