@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textf
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tvmaze_sync.config import Config, SonarrConfig
+from tvmaze_sync.config import Config, SonarrConfig, display_url
 from tvmaze_sync.errors import ConfigError, StorageError
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.sonarr import Reason
@@ -336,7 +336,7 @@ def check_export_targets(metrics_file: Path | None, pushgateway: str | None) -> 
         parts = urlsplit(pushgateway)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             problems.append(
-                f"--pushgateway: {_safe_url(pushgateway)!r} is not an http:// or https:// URL"
+                f"--pushgateway: {display_url(pushgateway)!r} is not an http:// or https:// URL"
             )
     if problems:
         raise ConfigError(problems)
@@ -368,24 +368,13 @@ def export(
     if pushgateway is not None:
         try:
             push_to_gateway(pushgateway, job=PUSH_JOB, registry=registry, timeout=PUSH_TIMEOUT)
-            log.info("metrics_pushed gateway=%s", _safe_url(pushgateway))
+            log.info("metrics_pushed gateway=%s", display_url(pushgateway))
         except Exception as error:  # urllib raises many types; none may fail the cycle
             log.warning(
                 "metrics_push_failed gateway=%s error=%s",
-                _safe_url(pushgateway),
-                _safe_url(str(error)),
+                display_url(pushgateway),
+                display_url(str(error)),
             )
-
-
-def _safe_url(text: str) -> str:
-    """Drop `user:password@` from anything URL-like before it reaches a log line."""
-    parts = urlsplit(text)
-    if parts.password is None and parts.username is None:
-        return text
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return parts._replace(netloc=host).geturl()
 
 
 # --- Sonarr reachability --------------------------------------------------------------------
@@ -423,7 +412,7 @@ def probe_sonarr(config: SonarrConfig) -> SonarrProbe | None:
             False, reason="Sonarr refused the API key (check sonarr.api_key)", refused=True
         )
     except PyarrConnectionError:
-        return SonarrProbe(False, reason=f"Sonarr at {_safe_url(str(config.url))} is unreachable")
+        return SonarrProbe(False, reason=f"Sonarr at {display_url(str(config.url))} is unreachable")
     except Exception as error:
         return SonarrProbe(False, reason=f"Sonarr answered with an error ({type(error).__name__})")
     version = status.get("version") if isinstance(status, dict) else None

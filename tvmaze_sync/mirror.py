@@ -20,8 +20,7 @@ names every show TVMaze has: stored shows it lacks are asked for alone, and drop
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,13 +37,11 @@ from rich.progress import (
 from rich.text import Text
 
 from tvmaze_sync import mirror_plan as plan
-from tvmaze_sync import tvmaze
-from tvmaze_sync.config import Config
 from tvmaze_sync.mirror_plan import Mode, page_of
 from tvmaze_sync.models import SETTLED_IN_SONARR, CycleSummary
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import Store, row_from_show
-from tvmaze_sync.timeutil import Clock, Sleep, iso
+from tvmaze_sync.timeutil import iso
 from tvmaze_sync.tvmaze import PAGE_SIZE, TvmazeClient
 from tvmaze_sync.tvmaze_json import int_or_none, show_from_tvmaze
 
@@ -60,13 +57,6 @@ SINGLES_BATCH = 100
 _SETTLED = sorted(status.value for status in SETTLED_IN_SONARR)
 #: Rows whose status records a fact about the user's Sonarr library: never deleted.
 _SETTLED_SQL = f"processing_status IN ({','.join('?' * len(_SETTLED))})"
-
-
-@contextmanager
-def open_client(config: Config, clock: Clock, sleep: Sleep) -> Iterator[TvmazeClient]:
-    """The cycle's TVMaze client; its HTTP cache lives in the storage directory."""
-    with tvmaze.connect(config.tvmaze, config.storage_dir, clock=clock, sleep=sleep) as client:
-        yield client
 
 
 # --- progress --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tvmaze_sync import filters, mirror, sonarr
+from tvmaze_sync import filters, mirror, sonarr, tvmaze
 from tvmaze_sync.config import Config
 from tvmaze_sync.errors import CycleError, StorageError, TvmazeSyncError
 from tvmaze_sync.lock import writer_lock
@@ -128,7 +128,11 @@ def _run_phases(
         processor = filters.build_processor(config.filters)
         filters.refilter_if_changed(store, state, state_file, config.filters, processor)
         # 3. TVMaze -> cache (checkpointed per page in state.json).
-        client = closing.enter_context(mirror.open_client(config, runtime.clock, runtime.sleep))
+        client = closing.enter_context(
+            tvmaze.connect(
+                config.tvmaze, config.storage_dir, clock=runtime.clock, sleep=runtime.sleep
+            )
+        )
         mirror.sync_mirror(client, store, state, state_file, runtime, summary)
         # 3b. The TVDB retry queue: due shows are retried or abandoned (the mirror has just
         # brought any new TheTVDB id, so this asks TVMaze nothing).
