@@ -319,11 +319,8 @@ def run_refilter(config: Config, dry_run: bool = False) -> FilterReport:
         raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
     processor = build_processor(config.filters)
     if dry_run:
-        store = Store.open(storage, readonly=True)
-        try:
+        with Store.open(storage, readonly=True).reading() as store:
             return refilter(store, processor, dry_run=True)
-        finally:
-            store.close()
     prepare_storage_dir(storage)
     with writer_lock(storage):
         store = Store.open(storage)
