@@ -226,9 +226,7 @@ def known_values(draw: Any) -> tuple[Facet, str]:
 
 
 @given(known_values(), st.sampled_from(["include", "exclude"]))
-def test_every_known_value_is_accepted_in_any_case(
-    known: tuple[Facet, str], which: str
-) -> None:
+def test_every_known_value_is_accepted_in_any_case(known: tuple[Facet, str], which: str) -> None:
     facet, value = known
     assert check(filters_with(facet, which, value), NO_MIRROR) == Findings()
 
