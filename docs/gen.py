@@ -105,7 +105,7 @@ def configuration_md() -> str:
         "  of the file named by `VAR_FILE` if set, else by `VAR`; if neither is set the",
         "  configuration is rejected.",
         "- **Types**: lists are YAML lists in the file and comma-separated in the environment",
-        "  (`FILTERS_GENRES_EXCLUDE=Reality,Talk Show`); booleans are `true/false`, `yes/no`,",
+        "  (`FILTERS_TYPES_EXCLUDE=Reality,Talk Show`); booleans are `true/false`, `yes/no`,",
         "  `on/off` or `1/0`; durations are a number and a unit: `30s`, `15m`, `6h`, `1d`, `1w`,",
         "  `1y`; an optional value is unset with `null` (or an empty variable).",
         "- **Checking**: `tvmaze-sync config check` validates everything offline and prints the",

@@ -303,7 +303,7 @@ def good_show(**changes: Any) -> Show:
 @pytest.mark.parametrize(
     ("changes", "config_changes", "reason"),
     [
-        ({"genres": ("Drama", "Reality")}, {}, "genre_excluded:Reality"),
+        ({"genres": ("Drama", "Sports")}, {}, "genre_excluded:Sports"),
         ({"language": "Japanese"}, {}, "language_not_included:Japanese"),
         ({"language": None}, {}, "language_unknown"),
         ({"country": "FR"}, {}, "country_not_included:FR"),
@@ -342,11 +342,11 @@ def test_reason_codes_are_stable(
 
 
 def test_the_first_failure_is_the_reason_and_all_are_kept() -> None:
-    show = good_show(genres=("Reality",), language="Korean", runtime=5)
+    show = good_show(genres=("Sports",), language="Korean", runtime=5)
     result = SimpleFilterProcessor(FiltersConfig()).process(show)
-    assert result.reason == "genre_excluded:Reality"
+    assert result.reason == "genre_excluded:Sports"
     assert result.reasons == (
-        "genre_excluded:Reality",
+        "genre_excluded:Sports",
         "language_not_included:Korean",
         "runtime_too_short:5",
     )

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tvmaze_sync import __version__
-from tvmaze_sync.errors import DependencyError, ExitCode, LockHeld, TvmazeSyncError
+from tvmaze_sync.errors import ConfigError, DependencyError, ExitCode, LockHeld, TvmazeSyncError
 from tvmaze_sync.logs import configure_logging, redact
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.query import SORT_KEYS
@@ -72,8 +72,13 @@ class Options:
     log_format: LogFormat | None
 
     def load(self) -> Config:
-        """Load the configuration and set up logging from it (flags win over the file)."""
+        """Load the configuration and set up logging from it (flags win over the file).
+
+        Every command reads its configuration here, so every one refuses a filter value
+        TVMaze never uses (vocabulary.py) and warns of one in the wrong filter.
+        """
         from tvmaze_sync.config import load_config
+        from tvmaze_sync.vocabulary import check_config
 
         config = load_config(self.config_path)
         if self.log_level:
@@ -81,6 +86,11 @@ class Options:
         if self.log_format:
             config.logging.format = self.log_format
         configure_logging(config.logging.level, config.logging.format, config.secrets())
+        findings = check_config(config)
+        for warning in findings.warnings:
+            print_warning(warning)
+        if findings.problems:
+            raise ConfigError(findings.problems)
         return config
 
 
@@ -138,7 +148,11 @@ def print_error(message: str, label: str = "error") -> None:
 def print_warnings(config: Config) -> None:
     """One line on stderr per setting that is valid but likely a mistake; exit code unchanged."""
     for warning in config.warnings():
-        stderr.print(f"[bold yellow]warning:[/] {escape(redact(warning))}", highlight=False)
+        print_warning(warning)
+
+
+def print_warning(message: str) -> None:
+    stderr.print(f"[bold yellow]warning:[/] {escape(redact(message))}", highlight=False)
 
 
 def options(ctx: typer.Context) -> Options:

@@ -192,7 +192,7 @@ class IdFilter:
 @dataclass
 class FiltersConfig:
     genres: ListFilter = list_filter(
-        [], ["Reality", "Talk Show", "Game Show", "News", "Sports"], False, "Genre filter."
+        [], ["Sports"], False, "Genre filter (Reality, Talk Show, Game Show, News are types)."
     )
     types: ListFilter = list_filter(
         ["Scripted", "Animation", "Documentary"], [], False, "Show type filter."
@@ -577,6 +577,16 @@ class _Loader(yaml.SafeLoader):
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+
+def _bool_as_typed(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    """YAML 1.1 reads `NO` (Norway), `yes`, `off` as booleans. Kept as the text typed, each
+    is still a boolean where the option is one (coerce() reads yes/no/on/off/true/false)
+    and stays the user's word in a list of text (`countries.include: [NO]`)."""
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:bool", _bool_as_typed)
 
 
 def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -32,6 +32,7 @@ from tvmaze_sync.config import Config, SonarrConfig, display_url
 from tvmaze_sync.errors import ConfigError, StorageError
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.sonarr import Reason
+from tvmaze_sync.sonarr_api import SonarrGateway, SonarrRefused, SonarrUnavailable
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import DB_NAME, Store
 from tvmaze_sync.timeutil import parse_iso
@@ -393,27 +394,24 @@ def probe_sonarr(config: SonarrConfig) -> SonarrProbe | None:
 
     None when Sonarr is not configured. The full validation (profiles, folders, tags) is the
     cycle's job; this only answers "does Sonarr answer us right now", for /ready and
-    `tvmaze_sonarr_healthy`.
+    `tvmaze_sonarr_healthy`. It goes through the cycle's gateway (one try, no backoff), so it
+    never follows a redirect: the API key goes to sonarr.url's host and nowhere else.
     """
     if config.url is None or not config.api_key:
         return None
-    from pyarr import PyarrAccessRestricted, PyarrConnectionError, PyarrUnauthorizedError, Sonarr
-
     try:
-        with Sonarr(
-            host=str(config.url),
-            api_key=config.api_key,
-            request_timeout=int(config.timeout),
-            api_ver="v3",
-        ) as client:
-            status = client.system.get_status()
-    except (PyarrUnauthorizedError, PyarrAccessRestricted):
+        with SonarrGateway(config) as gateway:
+            gateway.attempts = 1
+            status = gateway.get("system/status", gateway.client.system.get_status)
+    except SonarrRefused:
         return SonarrProbe(
             False, reason="Sonarr refused the API key (check sonarr.api_key)", refused=True
         )
-    except PyarrConnectionError:
-        return SonarrProbe(False, reason=f"Sonarr at {display_url(str(config.url))} is unreachable")
-    except Exception as error:
+    except ConfigError as error:  # a redirect, or a URL that is not Sonarr's API
+        return SonarrProbe(False, reason="; ".join(error.problems))
+    except SonarrUnavailable as error:
+        return SonarrProbe(False, reason=str(error))
+    except Exception as error:  # a probe answers /ready; it must never take serve down
         return SonarrProbe(False, reason=f"Sonarr answered with an error ({type(error).__name__})")
     version = status.get("version") if isinstance(status, dict) else None
     return SonarrProbe(True, version=str(version) if version else None)

@@ -146,7 +146,11 @@ def _failure_text(failures: list[dict[str, Any]], fallback: str) -> str:
 
 
 class SonarrGateway:
-    """One Sonarr server. `sonarr.connect` builds it and validates the settings against it."""
+    """One Sonarr server, and the only HTTP client to it (pyarr is built here alone).
+
+    `sonarr.connect` builds it for a cycle and validates the settings against it;
+    `metrics.probe_sonarr` builds one for `/ready`, the metrics and `healthcheck --ready`.
+    """
 
     def __init__(
         self,

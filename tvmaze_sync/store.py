@@ -11,10 +11,11 @@ import json
 import logging
 import os
 import sqlite3
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import sqlite_utils
@@ -46,6 +47,10 @@ METADATA_COLUMNS = (
     "tvmaze_updated_at",
     "raw",
 )
+
+#: The columns a list filter compares with TVMaze's words (`Store.distinct_values`).
+FacetColumn = Literal["genres", "type", "status", "language", "country"]
+FACET_COLUMNS: tuple[FacetColumn, ...] = typing.get_args(FacetColumn)
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -409,6 +414,16 @@ class Store:
         ):
             counts[status] = count
         return counts
+
+    def distinct_values(self, column: FacetColumn) -> set[str]:
+        """Every value TVMaze gave a column of the mirror (each genre of the lists, for
+        `genres`): what the filter-value check accepts beyond its built-in vocabulary."""
+        if column == "genres":
+            sql = "SELECT DISTINCT j.value FROM shows, json_each(shows.genres) AS j"
+        else:
+            assert column in FACET_COLUMNS, column  # a name from a fixed set, never user input
+            sql = f"SELECT DISTINCT {column} FROM shows"
+        return {value for (value,) in self.db.execute(sql) if isinstance(value, str) and value}
 
     # --- lifetime counters ---------------------------------------------------------------
 
