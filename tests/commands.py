@@ -38,12 +38,12 @@ def parse_invocation(argv: Sequence[str]) -> tuple[str, ...]:
     --version, completion) are only checked for naming one, never parsed: parsing runs
     their callbacks.
     """
-    from tvmaze_sync.cli import app
+    from tvmaze_sync.cli import app, hoist_global_options
 
     if EAGER.intersection(argv):
         return ("<eager>",)
     command: Any = typer.main.get_command(app)
-    ctx = command.make_context("tvmaze-sync", list(argv))
+    ctx = command.make_context("tvmaze-sync", hoist_global_options(list(argv)))
     path: list[str] = []
     while hasattr(command, "resolve_command"):
         # Group parsing leaves the subcommand and its arguments here (click's own layout).

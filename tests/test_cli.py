@@ -302,7 +302,7 @@ def test_a_password_in_sonarr_url_stays_out_of_logs_errors_and_state(
         "SONARR_URL": with_password,
         "SONARR_API_KEY": SONARR_API_KEY,
     }
-    result = run_cli(tmp_path, "sync", "--preview", env=env, timeout=120)
+    result = run_cli(tmp_path, "sync", "--preview", "--verbose", env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "sonarr_validated url=" in result.stderr
     assert "pw123" not in result.stdout + result.stderr

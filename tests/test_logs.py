@@ -65,7 +65,7 @@ def test_json_lines_carry_ts_level_event_and_fields(stream: io.StringIO) -> None
     assert len(records) == 4
     first = records[0]
     assert first["event"] == "page_stored" and first["level"] == "info"
-    assert first["page"] == "12" and first["shows"] == "250"
+    assert first["page"] == 12 and first["shows"] == 250  # typed, not text
     assert first["logger"] == "tvmaze_sync.test"
     assert first["ts"].endswith("Z") and "T" in first["ts"]
     assert "message" not in first  # the fields say it all

@@ -109,3 +109,21 @@ def test_a_plain_non_editable_install_works(tmp_path: Path) -> None:
             [str(script), *args], capture_output=True, text=True, env=env, cwd=tmp_path
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_every_command_is_in_the_readme_table() -> None:
+    import typer
+
+    from tvmaze_sync.cli import app
+
+    section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `tvmaze-sync ([a-z]+(?: [a-z]+)?)", section, flags=re.M))
+    root = typer.main.get_command(app)
+    names: set[str] = set()
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", {})
+        names.update(f"{name} {sub}" for sub in subcommands)
+        if not subcommands or getattr(command, "invoke_without_command", False):
+            names.add(name)
+    missing = {name for name in names if name not in listed and name.split()[0] not in listed}
+    assert not missing, f"commands missing from the README's table: {sorted(missing)}"

@@ -616,11 +616,13 @@ def test_cycle_summary_is_one_json_line_with_counts_and_titles(
 
 def test_cycle_summary_text_line_off_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
     summary = CycleSummary(started_at="x", dry_run=True, would_add_titles=["A", "B"])
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.WARNING):  # the default level: the summary still shows
+        caplog.handler.setLevel(logging.NOTSET)  # as the CLI's handler: the logger decides
         render.cycle_summary(summary, fmt="text")
     [message] = [r.getMessage() for r in caplog.records]
-    assert message.startswith("sync_summary dry_run=True added=0 exists=0 failed=0")
+    assert message.startswith("sync_summary ok=False dry_run=True added=0 exists=0 failed=0")
     assert "removed_by_user=0" in message and message.endswith("would_add='A; B'")
+    assert "duration_seconds=0.0" in message
 
 
 def test_endpoint_names() -> None:

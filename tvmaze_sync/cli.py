@@ -1,8 +1,6 @@
 """The `tvmaze-sync` command: parse options, call the core, render. Nothing else.
 
-Exit codes (also in README and `--help`):
-  0 ok · 1 the cycle failed · 2 usage or configuration error ·
-  3 an external dependency is unavailable or refuses us · 75 another run holds the lock
+Exit codes: errors.ExitCode (its meanings print in `--help`).
 
 Each command imports the core it calls in its own body: `--help`, `--version` and shell
 completion (which runs the program on every TAB) then load only Typer, rich and the cheap
@@ -19,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -36,10 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 the cycle failed; 2 usage or configuration error; "
-    "3 Sonarr/TVMaze unavailable or refusing us; 75 another run holds the lock."
-)
+EXIT_CODES_HELP = "Exit codes: " + "; ".join(f"{int(c)} {c.meaning}" for c in ExitCode) + "."
 
 app = typer.Typer(
     name="tvmaze-sync",
@@ -70,10 +65,14 @@ class Options:
     config_path: Path | None
     log_level: LogLevel | None
     log_format: LogFormat | None
+    quiet: bool = False
+    verbose: bool = False
 
-    def load(self) -> Config:
+    def load(self, default_level: LogLevel = "WARNING") -> Config:
         """Load the configuration and set up logging from it (flags win over the file).
 
+        `default_level` applies when neither a flag nor `logging.level` names one: one-shot
+        commands stay quiet (cron mails what they print), `serve` logs its cycles.
         Every command reads its configuration here, so every one refuses a filter value
         TVMaze never uses (vocabulary.py) and warns of one in the wrong filter.
         """
@@ -81,8 +80,7 @@ class Options:
         from tvmaze_sync.vocabulary import check_config
 
         config = load_config(self.config_path)
-        if self.log_level:
-            config.logging.level = self.log_level
+        config.logging.level = self.level(config.logging.level or default_level)
         if self.log_format:
             config.logging.format = self.log_format
         configure_logging(config.logging.level, config.logging.format, config.secrets())
@@ -92,6 +90,15 @@ class Options:
         if findings.problems:
             raise ConfigError(findings.problems)
         return config
+
+    def level(self, configured: LogLevel) -> LogLevel:
+        if self.log_level:
+            return self.log_level
+        if self.quiet:
+            return "ERROR"
+        if self.verbose:
+            return "DEBUG" if configured == "DEBUG" else "INFO"
+        return configured
 
 
 def _version(value: bool) -> None:
@@ -119,18 +126,28 @@ def main_callback(
     log_format: Annotated[
         LogFormat | None, typer.Option("--log-format", help="Override logging.format.")
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", help="Print nothing on success: errors only (for cron)."),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Log progress and every show's outcome (INFO)."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    configure_logging(log_level or "INFO", log_format or "text")
-    ctx.obj = Options(config, log_level, log_format)
+    """Global options may stand before or after the command (`tvmaze-sync sync --quiet`)."""
+    configure_logging(log_level or "WARNING", log_format or "text")
+    ctx.obj = Options(config, log_level, log_format, quiet, verbose)
 
 
 @contextmanager
 def exit_on_error(debug: bool = False) -> Iterator[None]:
-    """Turn expected errors into one redacted line on stderr and their exit code."""
+    """Turn expected errors into one redacted line on stderr and their exit code; Ctrl-C and
+    a reader that closed our stdout too."""
     try:
         yield
     except TvmazeSyncError as error:
@@ -138,6 +155,11 @@ def exit_on_error(debug: bool = False) -> Iterator[None]:
             log.debug("error_traceback", exc_info=True)
         print_error(str(error))
         raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:  # Typer would exit 130 without a word
+        stderr.print("interrupted", highlight=False)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except BrokenPipeError:  # Typer would exit 1, the code of a failed cycle
+        raise typer.Exit(_closed_pipe()) from None
 
 
 def print_error(message: str, label: str = "error") -> None:
@@ -218,7 +240,8 @@ def sync(
             export(cycle_ok=False)
             raise
         export(cycle_ok=True)
-        render.cycle_summary(summary, fmt=config.logging.format)
+        if not options(ctx).quiet:
+            render.cycle_summary(summary, fmt=config.logging.format)
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -260,7 +283,7 @@ def serve(ctx: typer.Context) -> None:
     from tvmaze_sync import server
 
     with exit_on_error():
-        config = options(ctx).load()
+        config = options(ctx).load(default_level="INFO")
         server.serve(config)
 
 
@@ -475,11 +498,69 @@ def probe(url: str, timeout: float) -> None:
         raise DependencyError(f"{url} is not answering: {reason}") from None
 
 
+#: Options of the root command, accepted after the subcommand too: name -> takes a value.
+GLOBAL_OPTIONS = {
+    "--config": True,
+    "-c": True,
+    "--log-level": True,
+    "--log-format": True,
+    "--quiet": False,
+    "--verbose": False,
+    "-v": False,
+}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options found after the subcommand in front of it, so that
+    `tvmaze-sync sync --log-level DEBUG` means what it says (click only reads a group's
+    options before its subcommand). Anything after `--` is left alone."""
+    front: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if not arg.startswith("-"):  # the subcommand
+            break
+        front.append(arg)
+        if GLOBAL_OPTIONS.get(arg):  # `--config PATH`: its value is not the subcommand
+            front.append(next(rest, ""))
+    else:
+        return args
+    tail, hoisted = [arg], []
+    for arg in rest:
+        if arg == "--":
+            tail.extend([arg, *rest])
+            break
+        name = arg.split("=", 1)[0]
+        if name not in GLOBAL_OPTIONS:
+            tail.append(arg)
+            continue
+        hoisted.append(arg)
+        if GLOBAL_OPTIONS[name] and "=" not in arg:
+            hoisted.append(next(rest, ""))
+    return front + hoisted + tail
+
+
+def _hide_flag_types() -> None:
+    """Typer labels on/off flags `<bool>` in `--help`, as if they took a value; they do not."""
+    display = typer.core.TyperOption.display_type_rich
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else display(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign,assignment]
+
+
+_hide_flag_types()
+
+
 def main() -> None:
     """Console-script entry: map anything that escaped the commands to an exit code."""
     command = typer.main.get_command(app)
     try:
-        code = command.main(prog_name="tvmaze-sync", standalone_mode=False)
+        code = command.main(
+            args=hoist_global_options(sys.argv[1:]),
+            prog_name="tvmaze-sync",
+            standalone_mode=False,
+        )
     except typer.Exit as exit_:
         code = exit_.exit_code
     except typer.TyperException as error:
@@ -491,8 +572,8 @@ def main() -> None:
             stderr.print(f"error: {error.format_message()}", highlight=False, markup=False)
         code = getattr(error, "exit_code", ExitCode.USAGE)
     except (typer.Abort, KeyboardInterrupt):
-        stderr.print("aborted")
-        code = 130
+        stderr.print("interrupted", highlight=False)
+        code = ExitCode.INTERRUPTED
     except TvmazeSyncError as error:
         print_error(str(error))
         code = error.exit_code
@@ -504,3 +585,13 @@ def main() -> None:
         )
         code = ExitCode.CYCLE_FAILED
     sys.exit(int(code) if isinstance(code, int) else 0)
+
+
+def _closed_pipe() -> int:
+    """`tvmaze-sync shows | head`: the reader has what it wanted. Exit 0, and point stdout at
+    /dev/null so the interpreter's final flush does not fail a second time."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return ExitCode.OK

@@ -246,7 +246,11 @@ class StorageConfig:
 
 @dataclass
 class LoggingConfig:
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = opt("INFO", "Log level.")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = opt(
+        None,
+        "Log level. Unset: WARNING for one-shot commands (cron mails only problems and the "
+        "one-line summary; `--verbose` is INFO), INFO for `serve`.",
+    )
     format: Literal["json", "text"] = opt("text", "Log line format.")
 
 

@@ -10,11 +10,28 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
+    """Every exit code, with the meaning `--help` and the docs print (generated from here)."""
+
     OK = 0
     CYCLE_FAILED = 1
     USAGE = 2
     DEPENDENCY = 3
     LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
+    INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "ok",
+    ExitCode.CYCLE_FAILED: "the cycle failed",
+    ExitCode.USAGE: "usage or configuration error",
+    ExitCode.DEPENDENCY: "Sonarr/TVMaze unavailable or refusing us",
+    ExitCode.LOCKED: "another run holds the lock",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
 
 
 class TvmazeSyncError(Exception):

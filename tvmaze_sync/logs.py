@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import sys
 from collections.abc import Iterable
@@ -57,9 +58,30 @@ class Redactor:
 redact = Redactor()
 
 
-def _parse_fields(message: str) -> tuple[str, dict[str, str]]:
+_LITERALS: dict[str, object] = {"True": True, "False": False, "None": None}
+
+
+def _typed(value: str) -> object:
+    """A field as the type it was logged as: `count=3` is a number, `ok=True` a boolean,
+    `title='3'` (quoted, as %r writes text) stays text, so JSON consumers can compare."""
+    if value[:1] in "\"'":
+        return value.strip("\"'")
+    if value in _LITERALS:
+        return _LITERALS[value]
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
+def _parse_fields(message: str) -> tuple[str, dict[str, object]]:
     event, _, rest = message.partition(" ")
-    fields = {key: value.strip("\"'") for key, value in _FIELD.findall(rest)}
+    fields = {key: _typed(value) for key, value in _FIELD.findall(rest)}
     return event, fields
 
 

@@ -126,7 +126,8 @@ def _more(titles: list[str]) -> str:
 
 
 def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
-    """One summary per sync: a table on a terminal, else exactly one log line.
+    """One summary per sync: a table on a terminal, else exactly one log line, at any log
+    level (WARNING, the default, hides progress but never the summary; `--quiet` skips this).
 
     In json logging that line is one JSON object (event `sync_summary`) with the counts as
     top-level fields and the titles as lists, so `jq 'select(.event=="sync_summary")'` works.
@@ -153,10 +154,12 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         sys.stderr.write(redact(json.dumps(line, ensure_ascii=False, default=str)) + "\n")
         return
     if not sys.stderr.isatty():
-        log.info(
-            "sync_summary dry_run=%s %s %s=%r",
+        _always(
+            "sync_summary ok=%s dry_run=%s %s duration_seconds=%.1f %s=%r",
+            summary.ok,
             summary.dry_run,
             " ".join(f"{k}={v}" for k, v in counts.items()),
+            summary.duration_seconds or 0.0,
             "would_add" if summary.dry_run else "titles",
             "; ".join(titles[:TITLES_KEPT]) + _more(titles),
         )
@@ -174,6 +177,11 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         verb = "would add" if summary.dry_run else "added"
         shown = ", ".join(titles[:TITLES_KEPT]) + _more(titles)
         console.print(f"{verb}: {shown}", highlight=False, markup=False)
+
+
+def _always(message: str, *args: object) -> None:
+    """Log an INFO line past the level check: the handlers still format and redact it."""
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, message, args, None))
 
 
 def _cells(*values: object) -> list[Text]:

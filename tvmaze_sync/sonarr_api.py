@@ -273,7 +273,7 @@ class SonarrGateway:
                     f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
                 )
             wait = BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
-            log.warning(
+            log.info(  # a retry that works is no news; the final error says why
                 "sonarr_retry endpoint=%s attempt=%d status=%s wait=%.1f detail=%r",
                 endpoint,
                 attempt,

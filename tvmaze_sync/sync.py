@@ -72,6 +72,9 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
         except TvmazeSyncError as error:
             summary.error = str(error)
             raise
+        except KeyboardInterrupt:  # Ctrl-C: `state` says so; pages and statuses done are kept
+            summary.error = "interrupted"
+            raise
         except sqlite3.Error as error:  # the disk filled up or went read-only mid-run
             cause = file_system_trouble(storage) or str(error)
             summary.error = f"storage failed mid-run: {cause} (in {storage})"

@@ -243,7 +243,7 @@ class TvmazeClient:
             if attempt == policy.attempts:
                 break
             delay = policy.delay(attempt, self.rng, retry_after)
-            log.warning(
+            log.info(  # a retry that works is no news; the final error says why
                 "tvmaze_retry what=%r attempt=%d reason=%r wait=%.1f",
                 call.what,
                 attempt,
