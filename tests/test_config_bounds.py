@@ -76,9 +76,7 @@ def test_oversized_file(tmp_path: Path) -> None:
 def test_ordinary_anchors_still_work(tmp_path: Path) -> None:
     config = tmp_path / "anchors.yaml"
     config.write_text(
-        "filters:\n"
-        "  genres: {exclude: &boring [Reality, News]}\n"
-        "  types: {exclude: *boring}\n",
+        "filters:\n  genres: {exclude: &boring [Reality, News]}\n  types: {exclude: *boring}\n",
         encoding="utf-8",
     )
     loaded = load_config(config, env={})

@@ -633,8 +633,8 @@ def _check_expansion(root: yaml.Node, path: Path) -> None:
             total += sum(size(k) + size(v) for k, v in node.value)
         if total > MAX_EXPANDED_VALUES:
             raise ConfigError(
-                f"{path}: YAML aliases expand to more than {MAX_EXPANDED_VALUES} values "
-                '(a "billion laughs" file?); refusing it'
+                f"{path}: YAML aliases expand to more than {MAX_EXPANDED_VALUES} "
+                'values (a "billion laughs" file?); refusing it'
             )
         open_nodes.discard(key)
         sizes[key] = total

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from tvmaze_sync.errors import StorageError
 from tvmaze_sync.models import ProcessingStatus, Show
+from tvmaze_sync.nofollow import refuse_links, sqlite_files
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,7 @@ class Store:
         block on or disturb a running writer.
         """
         path = storage_dir / DB_NAME
+        refuse_links(*sqlite_files(path))  # SQLite would follow them (nofollow.py)
         conn: sqlite3.Connection | None = None
         try:
             if readonly:

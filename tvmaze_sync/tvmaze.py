@@ -25,6 +25,7 @@ from requests_cache import DO_NOT_CACHE, CachedSession
 from tvmaze_sync import __version__
 from tvmaze_sync.config import TvmazeConfig, display_url
 from tvmaze_sync.errors import CycleError, DependencyError, StorageError
+from tvmaze_sync.nofollow import refuse_links, sqlite_files
 from tvmaze_sync.ratelimit import TokenBucket
 from tvmaze_sync.store import file_system_trouble
 from tvmaze_sync.timeutil import Clock, Sleep
@@ -398,6 +399,7 @@ def build_session(
 def _open_cache(path: Path) -> CachedSession:
     """The cached session; a corrupt cache file is deleted and made anew, as the cache is
     disposable (a lost entry costs one request) and a bad one would fail every cycle."""
+    refuse_links(*sqlite_files(path))  # SQLite would follow them (nofollow.py)
     try:
         return _cached_session(path)
     except sqlite3.OperationalError as error:  # a full or read-only disk: nothing to reset
