@@ -475,5 +475,17 @@ def row_from_show(show: Show, raw: Mapping[str, Any] | None = None) -> dict[str,
         "runtime": show.runtime,
         "rating": show.rating,
         "tvmaze_updated_at": show.updated,
-        "raw": json.dumps(raw, ensure_ascii=False, separators=(",", ":")) if raw else None,
+        "raw": _json_text(raw) if raw else None,
     }
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON, raw UTF-8 where it can be: a lone surrogate (JSON's `\\ud800`) cannot
+    be stored as UTF-8 text, so such a value is written with ASCII escapes instead."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(value, separators=(",", ":"))
+    return text
