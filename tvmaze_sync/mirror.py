@@ -172,8 +172,7 @@ class _Mirror:
             self.full_pass(0, started)
         tally = self.tally
         log.info(
-            "mirror_done mode=%s pages=%d singles=%d upserted=%d deleted=%d skipped=%d "
-            "requests=%d",
+            "mirror_done mode=%s pages=%d singles=%d upserted=%d deleted=%d skipped=%d requests=%d",
             mode,
             tally.pages,
             tally.singles,

@@ -212,8 +212,6 @@ class _Fields:
         return self.text(country.get("code"), f"{name}.country.code")
 
 
-
-
 def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
     """`map_show(data).show`, for callers that need no word about dropped fields."""
     return map_show(data).show
