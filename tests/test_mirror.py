@@ -41,6 +41,7 @@ from tvmaze_sync.sync import Runtime, run_cycle
 from tvmaze_sync.testing.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows, synthetic_shows
 from tvmaze_sync.timeutil import iso
 from tvmaze_sync.tvmaze import PAGE_SIZE, TvmazeClient
+from tvmaze_sync.tvmaze_json import UpdatesMap
 
 HOUR = 3600
 
@@ -618,9 +619,9 @@ def test_a_whole_map_lacking_live_shows_is_not_believed(
     hidden = ids_on_page(sim, 2)[:10]
     real_get_updates = TvmazeClient.get_updates
 
-    def lossy(client: TvmazeClient, since: str | None) -> dict[int, int]:
+    def lossy(client: TvmazeClient, since: str | None) -> UpdatesMap:
         got = real_get_updates(client, since)
-        return {i: u for i, u in got.items() if since is not None or i not in hidden}
+        return UpdatesMap({i: u for i, u in got.items() if since is not None or i not in hidden})
 
     monkeypatch.setattr(TvmazeClient, "get_updates", lossy)
     clock.advance(8 * DAY_SECONDS)

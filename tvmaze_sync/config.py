@@ -593,6 +593,70 @@ def _bool_as_typed(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:bool", _bool_as_typed)
 
 
+#: Bounds on a configuration file (ours is a few KB): its size, the alias uses in it, and the
+#: values it holds once every alias is expanded. PyYAML composes an alias as a reference to
+#: its anchor's node, so a "billion laughs" file (nine levels of nine aliases) composes in
+#: microseconds; the blow-up comes later, when something walks the graph (validation, env
+#: merging, JSON dumps) and visits 10^9 values. So the expansion is measured on the composed
+#: graph, counting each shared node once, and refused before anything walks it.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_ALIASES = 1_000
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _read_yaml(path: Path) -> Any:
+    """The YAML document in `path`, refused (ConfigError) past the bounds above."""
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; not a configuration file"
+        )
+    loader = _Loader(raw.decode("utf-8"))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    """Refuse a composed document whose aliases expand too far, or into themselves."""
+    sizes: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+    open_nodes: set[int] = set()
+    aliases = 0
+
+    def size(node: yaml.Node) -> int:
+        nonlocal aliases
+        key = id(node)
+        if key in sizes:  # a node met again is an alias use
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise ConfigError(f"{path}: more than {MAX_ALIASES} YAML alias uses")
+            return sizes[key]
+        if key in open_nodes:
+            raise ConfigError(f"{path}: a YAML alias inside its own anchor never ends")
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        if total > MAX_EXPANDED_VALUES:
+            raise ConfigError(
+                f"{path}: YAML aliases expand to more than {MAX_EXPANDED_VALUES} "
+                'values (a "billion laughs" file?); refusing it'
+            )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
 def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Build the configuration: defaults < YAML file < environment. Raises ConfigError."""
     env = os.environ if env is None else env
@@ -600,7 +664,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     data: Any = {}
     if path is not None:
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+            data = _read_yaml(path) or {}
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark else ""

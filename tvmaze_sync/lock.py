@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tvmaze_sync.errors import LockHeld, StorageError
+from tvmaze_sync.nofollow import open_nofollow
 
 LOCK_NAME = "tvmaze-sync.lock"
 
@@ -22,7 +23,8 @@ def writer_lock(storage_dir: Path) -> Iterator[Path]:
     """Hold the exclusive lock for the block; raise LockHeld at once if another run has it."""
     path = storage_dir / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Not through a link: the file is truncated and rewritten below (see nofollow.py).
+        fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise StorageError(f"cannot open lock file {path}: {error.strerror}") from None
     try:

@@ -36,6 +36,7 @@ from tvmaze_sync.sonarr_api import SonarrGateway, SonarrRefused, SonarrUnavailab
 from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import DB_NAME, Store
 from tvmaze_sync.timeutil import parse_iso
+from tvmaze_sync.tvmaze_json import RECORDS_SKIPPED, SkipReason
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,15 @@ METRICS: tuple[MetricSpec, ...] = (
         "Shows waiting for a TVDB id Sonarr knows (pending_tvdb), by why: no_tvdb_id (TVMaze "
         "has none yet) or tvdb_not_in_sonarr (Sonarr's lookup found nothing).",
     ),
+    MetricSpec(
+        "tvmaze_sync_records_skipped_total",
+        "counter",
+        ("reason",),
+        "TVMaze records not stored, over the life of the cache: shows with an unusable id "
+        "(invalid_id) or updated (invalid_updated) or too large (oversized), /updates/shows "
+        "entries (invalid_updates_entry); invalid_field counts shows stored with fields "
+        "dropped to null.",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
@@ -140,6 +150,7 @@ class Snapshot:
     highest_id: int | None = None
     processed_lifetime: dict[str, int] = field(default_factory=dict)
     api_requests: dict[str, int] = field(default_factory=dict)
+    records_skipped: dict[str, int] = field(default_factory=dict)
 
 
 # The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
@@ -188,6 +199,7 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
         )
         snap.processed_lifetime = store.counters("shows_processed")
         snap.api_requests = store.counters("api_requests")
+        snap.records_skipped = store.counters(RECORDS_SKIPPED)
     except sqlite3.DatabaseError as error:
         log.warning("metrics_store_unreadable error=%s", error)
     finally:
@@ -296,6 +308,12 @@ class SyncCollector(Collector):
         for reason, count in {**dict.fromkeys(RETRY_REASONS, 0), **snap.pending_retry}.items():
             family.add_metric([str(reason)], count)
         yield family
+
+        counter = _counter("tvmaze_sync_records_skipped_total")
+        skipped = {**{reason.value: 0 for reason in SkipReason}, **snap.records_skipped}
+        for reason, count in skipped.items():
+            counter.add_metric([str(reason)], count)
+        yield counter
 
 
 def split_request_key(key: str) -> list[str]:

@@ -43,7 +43,17 @@ from tvmaze_sync.state import State, StateFile
 from tvmaze_sync.store import Store, row_from_show
 from tvmaze_sync.timeutil import iso
 from tvmaze_sync.tvmaze import PAGE_SIZE, TvmazeClient
-from tvmaze_sync.tvmaze_json import int_or_none, show_from_tvmaze
+from tvmaze_sync.tvmaze_json import (
+    MAX_RAW_CHARS,
+    RECORDS_SKIPPED,
+    ShowSkipped,
+    SkipReason,
+    brief,
+    map_show,
+    show_id_of,
+    updated_of,
+    updated_unusable,
+)
 
 if TYPE_CHECKING:
     from tvmaze_sync.sync import Runtime
@@ -111,6 +121,7 @@ class _Tally:
     singles: int = 0
     upserted: int = 0
     deleted: int = 0
+    skipped: int = 0  # shows and updates-map entries not stored (SkipReason)
 
 
 @dataclass
@@ -161,12 +172,13 @@ class _Mirror:
             self.full_pass(0, started)
         tally = self.tally
         log.info(
-            "mirror_done mode=%s pages=%d singles=%d upserted=%d deleted=%d requests=%d",
+            "mirror_done mode=%s pages=%d singles=%d upserted=%d deleted=%d skipped=%d requests=%d",
             mode,
             tally.pages,
             tally.singles,
             tally.upserted,
             tally.deleted,
+            tally.skipped,
             sum(v for k, v in self.summary.requests.items() if k.startswith("tvmaze:")),
         )
 
@@ -178,15 +190,42 @@ class _Mirror:
         )
         return {row["tvmaze_id"]: row["tvmaze_updated_at"] for row in rows}
 
+    def _count_skip(self, reason: SkipReason, count: int = 1) -> None:
+        """Count records not stored (or stored with fields dropped) in the lifetime counter,
+        inside the caller's transaction when there is one."""
+        self.store.bump_counter(RECORDS_SKIPPED, reason.value, count)
+        if reason != SkipReason.INVALID_FIELD:
+            self.tally.skipped += count
+
+    def _row(self, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The row for a show object, or None (warned and counted) when it is skipped.
+
+        A bad record is one bad record: the page it came on is stored and checkpointed all
+        the same, so it never stalls the pass or fails the next run.
+        """
+        try:
+            mapped = map_show(obj)
+            row = row_from_show(mapped.show, obj)
+            if len(row["raw"]) > MAX_RAW_CHARS:
+                raise ShowSkipped(
+                    SkipReason.OVERSIZED,
+                    f"tvmaze_id={mapped.show.tvmaze_id} chars={len(row['raw'])}",
+                )
+        except ShowSkipped as skip:
+            log.warning("show_skipped reason=%s %s", skip.reason, skip.detail)
+            self._count_skip(skip.reason)
+            return None
+        if mapped.dropped:
+            log.warning(
+                "show_fields_dropped tvmaze_id=%d fields=%s",
+                mapped.show.tvmaze_id,
+                ",".join(mapped.dropped),
+            )
+            self._count_skip(SkipReason.INVALID_FIELD)
+        return row
+
     def _upsert(self, objects: Iterable[Mapping[str, Any]]) -> int:
-        rows = []
-        for obj in objects:
-            try:
-                show = show_from_tvmaze(obj)
-            except ValueError:
-                log.warning("show_skipped reason=no_id keys=%s", sorted(obj)[:5])
-                continue
-            rows.append(row_from_show(show, obj))
+        rows = [row for obj in objects if (row := self._row(obj)) is not None]
         count = self.store.upsert_shows(rows, self.now())
         self.tally.upserted += count
         self.summary.shows_fetched += count
@@ -205,16 +244,19 @@ class _Mirror:
         fresh = []
         listed = set()
         for obj in shows:
-            show_id = int_or_none(obj.get("id"))
+            show_id = show_id_of(obj)
             if show_id is None:
+                fresh.append(obj)  # _upsert warns and counts it, and stores the rest
                 continue
             listed.add(show_id)
-            updated = int_or_none(obj.get("updated"))
+            updated = updated_of(obj)
             if show_id in wanted and (updated or 0) >= wanted[show_id]:
                 del wanted[show_id]
             # Never let a page copy (up to a day stale) overwrite a newer stored one.
             if show_id not in stored or plan.newer(updated, stored[show_id]):
                 fresh.append(obj)
+            elif updated_unusable(obj):
+                fresh.append(obj)  # skipped, but warned and counted, by _upsert
         with self.store.atomic():
             self._upsert(fresh)
         self.tally.pages += 1
@@ -237,11 +279,22 @@ class _Mirror:
             if obj is None:
                 gone.append(show_id)
                 missing.add(show_id)
+            elif show_id_of(obj) != show_id:
+                # Stored under the id it names, it could overwrite another show.
+                log.warning(
+                    "show_skipped reason=%s asked=%d answered_id=%s",
+                    SkipReason.INVALID_ID,
+                    show_id,
+                    brief(obj.get("id")),
+                )
+                self._count_skip(SkipReason.INVALID_ID)
             else:
                 row = self.store.get_row(show_id)
-                updated = int_or_none(obj.get("updated"))
+                updated = updated_of(obj)
                 if row is None or plan.newer(updated, row["tvmaze_updated_at"]):
                     batch.append(obj)
+                elif updated_unusable(obj):
+                    batch.append(obj)  # skipped, but warned and counted, by _upsert
             if len(batch) + len(gone) >= SINGLES_BATCH:
                 self._flush(batch, gone)
                 batch, gone = [], []
@@ -277,6 +330,13 @@ class _Mirror:
         """Read the updates map (`since` None: the whole map) and compare it with the cache."""
         at = self.runtime.clock()
         announced = self.client.get_updates(since)
+        if announced.skipped:
+            log.warning(
+                "updates_entries_skipped reason=%s count=%d",
+                SkipReason.INVALID_UPDATES_ENTRY,
+                announced.skipped,
+            )
+            self._count_skip(SkipReason.INVALID_UPDATES_ENTRY, announced.skipped)
         stored = self.store.updated_map()
         census: list[int] = []
         if since is None:
@@ -330,7 +390,7 @@ class _Mirror:
         try:
             while (shows := self.client.get_page(page, use_cache=False)) is not None:
                 suspects += self.store_page(page, shows, {})
-                ids = [i for s in shows if (i := int_or_none(s.get("id"))) is not None]
+                ids = [i for s in shows if (i := show_id_of(s)) is not None]
                 state.last_tvmaze_page = page
                 state.highest_tvmaze_id = max([state.highest_tvmaze_id or 0, *ids])
                 self.state_file.save(state)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tvmaze_sync.errors import StorageError
+from tvmaze_sync.nofollow import create_fresh, refuse_links
 from tvmaze_sync.store import DB_NAME, Store
 from tvmaze_sync.timeutil import parse_iso
 
@@ -95,7 +96,12 @@ class StateFile:
         self.bak = storage_dir / (STATE_NAME + ".bak")
 
     def load(self) -> State:
-        """The current state, recovering from corruption as the module docstring says."""
+        """The current state, recovering from corruption as the module docstring says.
+
+        A link in place of either file is a StorageError (nofollow.py): its target is
+        neither read nor, later, replaced.
+        """
+        refuse_links(self.path, self.bak)
         for candidate in (self.path, self.bak):
             if not candidate.exists():
                 if candidate is self.path and self.bak.exists():
@@ -126,7 +132,7 @@ class StateFile:
     def _write_atomic(self, target: Path, state: State) -> None:
         data = json.dumps(state.to_json(), indent=2, sort_keys=True).encode("utf-8")
         try:
-            with open(self.tmp, "wb") as handle:
+            with open(create_fresh(self.tmp), "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())

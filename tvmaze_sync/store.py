@@ -22,6 +22,7 @@ import sqlite_utils
 
 from tvmaze_sync.errors import StorageError
 from tvmaze_sync.models import ProcessingStatus, Show
+from tvmaze_sync.nofollow import refuse_links, sqlite_files
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,7 @@ class Store:
         block on or disturb a running writer.
         """
         path = storage_dir / DB_NAME
+        refuse_links(*sqlite_files(path))  # SQLite would follow them (nofollow.py)
         conn: sqlite3.Connection | None = None
         try:
             if readonly:
@@ -488,5 +490,17 @@ def row_from_show(show: Show, raw: Mapping[str, Any] | None = None) -> dict[str,
         "runtime": show.runtime,
         "rating": show.rating,
         "tvmaze_updated_at": show.updated,
-        "raw": json.dumps(raw, ensure_ascii=False, separators=(",", ":")) if raw else None,
+        "raw": _json_text(raw) if raw else None,
     }
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON, raw UTF-8 where it can be: a lone surrogate (JSON's `\\ud800`) cannot
+    be stored as UTF-8 text, so such a value is written with ASCII escapes instead."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(value, separators=(",", ":"))
+    return text

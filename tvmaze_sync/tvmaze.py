@@ -25,10 +25,11 @@ from requests_cache import DO_NOT_CACHE, CachedSession
 from tvmaze_sync import __version__
 from tvmaze_sync.config import TvmazeConfig, display_url
 from tvmaze_sync.errors import CycleError, DependencyError, StorageError
+from tvmaze_sync.nofollow import refuse_links, sqlite_files
 from tvmaze_sync.ratelimit import TokenBucket
 from tvmaze_sync.store import file_system_trouble
 from tvmaze_sync.timeutil import Clock, Sleep
-from tvmaze_sync.tvmaze_json import int_or_none
+from tvmaze_sync.tvmaze_json import UpdatesMap, int_or_none, updates_from_tvmaze
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +186,11 @@ class TvmazeClient:
         )
         return data
 
-    def get_updates(self, since: str | None) -> dict[int, int]:
+    def get_updates(self, since: str | None) -> UpdatesMap:
         """TVMaze's updates map, id -> `updated`, for `since` in day/week/month (None: all).
 
-        Never served from the local cache: it is how the mirror learns what changed.
+        Never served from the local cache: it is how the mirror learns what changed. Entries
+        that are no usable id and time are left out and counted (`UpdatesMap.skipped`).
         """
         params = {"since": since} if since else None
         what = f"updates since={since or 'all'}"
@@ -198,12 +200,7 @@ class TvmazeClient:
             raise CycleError(
                 f"TVMaze has no {call.what} (HTTP 404 from {display_url(self.base_url)})"
             )
-        updates: dict[int, int] = {}
-        for key, value in data.items():
-            show_id, updated = int_or_none(key), int_or_none(value)
-            if show_id is not None and updated is not None:
-                updates[show_id] = updated
-        return updates
+        return updates_from_tvmaze(data)
 
     # --- the retry loop ------------------------------------------------------------------
 
@@ -340,7 +337,9 @@ def _is_dict(data: Any) -> bool:
 
 
 def _is_show(data: Any) -> bool:
-    return isinstance(data, dict) and int_or_none(data.get("id")) is not None
+    # Any object with an id is an answer, not a glitch worth retrying: an unusable id is
+    # one bad record, which the mirror skips (tvmaze_json), never a failed cycle.
+    return isinstance(data, dict) and "id" in data
 
 
 def _updated(show: Mapping[str, Any]) -> int:
@@ -398,6 +397,7 @@ def build_session(
 def _open_cache(path: Path) -> CachedSession:
     """The cached session; a corrupt cache file is deleted and made anew, as the cache is
     disposable (a lost entry costs one request) and a bad one would fail every cycle."""
+    refuse_links(*sqlite_files(path))  # SQLite would follow them (nofollow.py)
     try:
         return _cached_session(path)
     except sqlite3.OperationalError as error:  # a full or read-only disk: nothing to reset

@@ -215,7 +215,9 @@ class Dataset:
         Keys may be top-level (``name="X"``, ``network=None``) or nested, written
         ``rating__average=7.5`` or ``**{"network.country.code": "GB"}``; a value
         of :data:`DELETE` removes the key.  ``updated`` is bumped to the sim
-        clock unless given explicitly.
+        clock unless given explicitly.  An explicit ``id`` is served as given
+        (a corrupt record: the show keeps its place on its page and at
+        ``/shows/<show_id>``, but its object names that id).
         """
         with self._lock:
             ref = self._current.get(show_id)
@@ -228,7 +230,8 @@ class Dataset:
                 _set_path(show, path, value)
             if "updated" not in changes:
                 show["updated"] = self._bump(old_updated)
-            show["id"] = show_id
+            if "id" not in changes:
+                show["id"] = show_id
             self._current[show_id] = show  # copy-on-write: the index keeps the old object
             return copy.deepcopy(show)
 
