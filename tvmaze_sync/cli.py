@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -462,7 +463,13 @@ def probe(url: str, timeout: float) -> None:
 
 
 def main() -> None:
-    """Console-script entry: map anything that escaped the commands to an exit code."""
+    """Console-script entry: map anything that escaped the commands to an exit code.
+
+    Every file this process creates is private to its user (umask 077): the database, the
+    state, the lock, the HTTP cache and the -wal/-shm files SQLite makes beside them, with
+    no file-opening code having to remember it.
+    """
+    os.umask(0o077)
     command = typer.main.get_command(app)
     try:
         code = command.main(prog_name="tvmaze-sync", standalone_mode=False)

@@ -7,9 +7,11 @@ docs/tvmaze-cache.md.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
+import os
 import random
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
@@ -507,6 +509,9 @@ def _open_cache(path: Path) -> CachedSession:
         raise StorageError(f"cannot use the HTTP cache {path}: {trouble}") from None
     except sqlite3.DatabaseError as error:  # "file is not a database", "malformed"
         log.warning("http_cache_reset path=%s error=%s", path, error)
+    except OSError as error:  # a directory or a symlink in its place, no permission
+        trouble = file_system_trouble(path.parent) or error.strerror or str(error)
+        raise StorageError(f"cannot use the HTTP cache {path}: {trouble}") from None
     try:
         for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             stale.unlink(missing_ok=True)
@@ -515,7 +520,19 @@ def _open_cache(path: Path) -> CachedSession:
         raise StorageError(f"cannot use the HTTP cache {path}: {error}") from None
 
 
+def _private(path: Path) -> None:
+    """The cache file and its -wal/-shm readable by their owner only (SQLite gives new
+    -wal/-shm files the database file's mode); tightens a file left by an older build."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 def _cached_session(path: Path) -> CachedSession:
+    _private(path)
     cached = CachedSession(
         str(path),
         backend="sqlite",
