@@ -208,6 +208,13 @@ class _Deadline(threading.local):
 _sonarr_deadline = _Deadline()
 
 
+def _timeout_text() -> str:
+    at = _sonarr_deadline.at
+    if at is not None and at - time.monotonic() <= 0:
+        return "no whole answer within the timeout"
+    return "timed out"
+
+
 def _left(timeout: float | None) -> float | None:
     """The socket timeout to use: the phase's own, at most the time left before the deadline."""
     at = _sonarr_deadline.at
@@ -215,7 +222,7 @@ def _left(timeout: float | None) -> float | None:
         return timeout
     left = at - time.monotonic()
     if left <= 0:
-        raise httpcore.ReadTimeout("no whole answer before the deadline")
+        raise httpcore.ReadTimeout("no whole answer within the timeout")
     return left if timeout is None else min(timeout, left)
 
 
@@ -224,10 +231,16 @@ class _BoundedStream(httpcore.NetworkStream):
         self.inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, _left(timeout))
+        try:
+            return self.inner.read(max_bytes, _left(timeout))
+        except httpcore.ReadTimeout:
+            raise httpcore.ReadTimeout(_timeout_text()) from None
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.inner.write(buffer, _left(timeout))
+        try:
+            self.inner.write(buffer, _left(timeout))
+        except httpcore.WriteTimeout:
+            raise httpcore.WriteTimeout(_timeout_text()) from None
 
     def close(self) -> None:
         self.inner.close()

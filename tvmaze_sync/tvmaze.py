@@ -486,7 +486,7 @@ def build_session(
     user:password that was in tvmaze.base_url), never in a URL; requests-cache redacts that
     header from the requests it stores and keys (SECRET_PARAMETERS).
     """
-    session = requests.Session() if cache_dir is None else _open_cache(cache_dir / CACHE_NAME)
+    session = _Session() if cache_dir is None else _open_cache(cache_dir / CACHE_NAME)
     adapter = RateLimitedAdapter(limiter, deadline=float(config.timeout))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -497,6 +497,22 @@ def build_session(
     elif url_auth is not None:
         session.auth = url_auth
     return session
+
+
+class _NoRedirects:
+    """Never computes a redirect's next request, not even the `next` requests prepares
+    when told not to follow: a malformed Location would raise from inside requests."""
+
+    def get_redirect_target(self, response: requests.Response) -> None:
+        return None
+
+
+class _Session(_NoRedirects, requests.Session):
+    pass
+
+
+class _CachedSession(_NoRedirects, CachedSession):
+    pass
 
 
 def _open_cache(path: Path) -> CachedSession:
@@ -533,7 +549,7 @@ def _private(path: Path) -> None:
 
 def _cached_session(path: Path) -> CachedSession:
     _private(path)
-    cached = CachedSession(
+    cached = _CachedSession(
         str(path),
         backend="sqlite",
         cache_control=True,  # TVMaze sends Cache-Control: public, max-age=3600
