@@ -129,7 +129,9 @@ class TvmazeConfig:
     update_window: Literal["day", "week", "month"] = opt(
         "week", "Smallest updates window asked for on an incremental sync."
     )
-    timeout: Duration = opt(Duration(30), "Connect/read timeout of one TVMaze request.", minimum=1)
+    timeout: Duration = opt(
+        Duration(30), "Longest wait for one whole TVMaze answer (connect to last byte).", minimum=1
+    )
 
 
 @dataclass
@@ -236,7 +238,9 @@ class SonarrConfig:
     on_user_removal: Literal["keep_out", "exclude_in_sonarr", "allow_readd"] = opt(
         "keep_out", "What to do when a series this tool added was deleted in Sonarr."
     )
-    timeout: Duration = opt(Duration(30), "Timeout of one Sonarr request.", minimum=1)
+    timeout: Duration = opt(
+        Duration(30), "Longest wait for one whole Sonarr answer (connect to last byte).", minimum=1
+    )
 
 
 @dataclass
