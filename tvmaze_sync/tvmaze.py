@@ -120,7 +120,7 @@ class TvmazeClient:
 
     Every request is counted in `requests` as "tvmaze:<endpoint>:<status>" (status is the HTTP
     code, "cached" for a local cache hit, "invalid" for an undecodable 200, "timeout" or
-    "error" when no response came). Call `count_into(summary.requests)` to count straight
+    "error" when no (whole) response came, "too_large" for a body over the cap). Call `count_into(summary.requests)` to count straight
     into a cycle's summary.
     """
 
