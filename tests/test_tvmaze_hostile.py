@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.helpers_cli import clean_env
 from tests.helpers_faults import (
@@ -35,7 +37,7 @@ from tvmaze_sync.errors import ExitCode
 from tvmaze_sync.httpbounds import MAX_BODY
 from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
 from tvmaze_sync.testing.tvmaze_sim.hostile import MB, MODES, HostileUpstream
-from tvmaze_sync.tvmaze import CACHE_NAME
+from tvmaze_sync.tvmaze import CACHE_NAME, MAX_JSON_DEPTH, _too_deep, split_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "alice", "s3cret-pw"
@@ -183,3 +185,32 @@ def test_a_symlinked_cache_is_refused(tmp_path: Path, mirrored: Path) -> None:
         result, _ = run(tmp_path, write_config(tmp_path / "config.yaml", storage, sim.url))
     assert result.returncode == ExitCode.USAGE, result.stderr
     assert_one_line_error(result.stderr, "cannot use the HTTP cache")
+
+
+# --- the pure parts --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "clean", "auth"),
+    [
+        ("https://api.tvmaze.com", "https://api.tvmaze.com", None),
+        ("http://alice:s3cret@host:8080/v1", "http://host:8080/v1", ("alice", "s3cret")),
+        ("http://al%40ice:p%3Aw%2F@host", "http://host", ("al@ice", "p:w/")),
+        ("http://alice@host", "http://host", ("alice", "")),
+        ("http://:key@host/", "http://host/", ("", "key")),
+    ],
+)
+def test_split_credentials(url: str, clean: str, auth: tuple[str, str] | None) -> None:
+    assert split_credentials(url) == (clean, auth)
+
+
+def _nest(depth: int, kinds: list[bool]) -> Any:
+    value: Any = 1
+    for level in range(depth):
+        value = {"k": value, "x": 2} if kinds[level % len(kinds)] else [0, value]
+    return value
+
+
+@given(depth=st.integers(0, 80), kinds=st.lists(st.booleans(), min_size=1, max_size=5))
+def test_too_deep_is_exactly_deeper_than_the_limit(depth: int, kinds: list[bool]) -> None:
+    assert _too_deep(_nest(depth, kinds)) == (depth > MAX_JSON_DEPTH)
