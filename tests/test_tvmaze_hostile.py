@@ -214,3 +214,24 @@ def _nest(depth: int, kinds: list[bool]) -> Any:
 @given(depth=st.integers(0, 80), kinds=st.lists(st.booleans(), min_size=1, max_size=5))
 def test_too_deep_is_exactly_deeper_than_the_limit(depth: int, kinds: list[bool]) -> None:
     assert _too_deep(_nest(depth, kinds)) == (depth > MAX_JSON_DEPTH)
+
+
+def test_a_cache_from_a_build_that_stored_passwords_is_dropped(
+    tmp_path: Path, mirrored: Path
+) -> None:
+    storage = tmp_path / "data"
+    shutil.copytree(mirrored, storage)
+    cache = storage / CACHE_NAME
+    with sqlite3.connect(cache) as conn:  # what an older build left: user_version 0
+        conn.execute("CREATE TABLE old (url TEXT)")
+        conn.execute("INSERT INTO old VALUES (?)", (f"http://{USER}:{PASSWORD}@host/shows",))
+        conn.execute("PRAGMA user_version = 0")
+    conn.close()
+    with TvmazeSimulator(compact_real_shows(), rate_limit=None) as sim:
+        result, _ = run(tmp_path, write_config(tmp_path / "config.yaml", storage, sim.url))
+    assert result.returncode == 0, result.stderr
+    for file in _files(storage):
+        assert PASSWORD.encode() not in file.read_bytes(), file
+    with sqlite3.connect(cache) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    conn.close()

@@ -120,8 +120,8 @@ class TvmazeClient:
 
     Every request is counted in `requests` as "tvmaze:<endpoint>:<status>" (status is the HTTP
     code, "cached" for a local cache hit, "invalid" for an undecodable 200, "timeout" or
-    "error" when no (whole) response came, "too_large" for a body over the cap). Call `count_into(summary.requests)` to count straight
-    into a cycle's summary.
+    "error" when no (whole) response came, "too_large" for a body over the cap). Call
+    `count_into(summary.requests)` to count straight into a cycle's summary.
     """
 
     def __init__(
@@ -529,7 +529,7 @@ def _open_cache(path: Path) -> CachedSession:
         trouble = file_system_trouble(path.parent) or error.strerror or str(error)
         raise StorageError(f"cannot use the HTTP cache {path}: {trouble}") from None
     try:
-        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        for stale in _cache_files(path):
             stale.unlink(missing_ok=True)
         return _cached_session(path)
     except (sqlite3.Error, OSError) as error:
@@ -541,13 +541,35 @@ def _private(path: Path) -> None:
     -wal/-shm files the database file's mode); tightens a file left by an older build."""
     fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
     os.close(fd)
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+    for file in _cache_files(path):
         with contextlib.suppress(FileNotFoundError):
             if file.stat().st_mode & 0o077:
                 file.chmod(0o600)
 
 
+#: The cache file's `user_version`. 0: written by a build that stored base_url's password
+#: in every cached URL; such a file is deleted (a lost hour of cache), not cleaned, since
+#: SQLite keeps deleted bytes in free pages.
+CACHE_VERSION = 1
+
+
+def _cache_files(path: Path) -> tuple[Path, Path, Path]:
+    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _drop_older_cache(path: Path) -> None:
+    if not path.is_file() or path.is_symlink() or path.stat().st_size == 0:
+        return
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version < CACHE_VERSION:
+        log.info("http_cache_dropped path=%s version=%d", path, version)
+        for file in _cache_files(path):
+            file.unlink(missing_ok=True)
+
+
 def _cached_session(path: Path) -> CachedSession:
+    _drop_older_cache(path)
     _private(path)
     cached = _CachedSession(
         str(path),
@@ -563,6 +585,8 @@ def _cached_session(path: Path) -> CachedSession:
     )
     try:
         cached.cache.delete(expired=True)  # keep the file to the last hour's responses
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute(f"PRAGMA user_version = {CACHE_VERSION}")
     except BaseException:
         cached.close()
         raise
