@@ -33,7 +33,8 @@ from tests.helpers_faults import (
     snapshot_diff,
 )
 from tests.helpers_tvmaze import compact_real_shows
-from tvmaze_sync.errors import ExitCode
+from tvmaze_sync.config import build_config
+from tvmaze_sync.errors import ConfigError, ExitCode
 from tvmaze_sync.httpbounds import MAX_BODY
 from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
 from tvmaze_sync.testing.tvmaze_sim.hostile import MB, MODES, HostileUpstream
@@ -235,3 +236,12 @@ def test_a_cache_from_a_build_that_stored_passwords_is_dropped(
     with sqlite3.connect(cache) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:99999", "http://host:port", "http://a b", "http://:80", "http://h\x1b"],
+)
+def test_a_base_url_requests_would_refuse_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"tvmaze.base_url: .* expected an http:// or https://"):
+        build_config({"tvmaze": {"base_url": url}}, env={})
