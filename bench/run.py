@@ -13,12 +13,13 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 
-from bench import Figure, refilter_bench, startup_bench, tvmaze_bench
+from bench import Figure, hostile_bench, refilter_bench, startup_bench, tvmaze_bench
 
 BENCHMARKS: list[Callable[[], Iterable[Figure]]] = [
     tvmaze_bench.incremental_requests,
     tvmaze_bench.full_sync_time,
     tvmaze_bench.full_sync_peak_rss,
+    hostile_bench.huge_body_peak_rss,
     refilter_bench.refilter_speed,
     startup_bench.startup_time,
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -553,7 +554,13 @@ _hide_flag_types()
 
 
 def main() -> None:
-    """Console-script entry: map anything that escaped the commands to an exit code."""
+    """Console-script entry: map anything that escaped the commands to an exit code.
+
+    Every file this process creates is private to its user (umask 077): the database, the
+    state, the lock, the HTTP cache and the -wal/-shm files SQLite makes beside them, with
+    no file-opening code having to remember it.
+    """
+    os.umask(0o077)
     command = typer.main.get_command(app)
     try:
         code = command.main(

@@ -129,7 +129,9 @@ class TvmazeConfig:
     update_window: Literal["day", "week", "month"] = opt(
         "week", "Smallest updates window asked for on an incremental sync."
     )
-    timeout: Duration = opt(Duration(30), "Connect/read timeout of one TVMaze request.", minimum=1)
+    timeout: Duration = opt(
+        Duration(30), "Longest wait for one whole TVMaze answer (connect to last byte).", minimum=1
+    )
 
 
 @dataclass
@@ -236,7 +238,9 @@ class SonarrConfig:
     on_user_removal: Literal["keep_out", "exclude_in_sonarr", "allow_readd"] = opt(
         "keep_out", "What to do when a series this tool added was deleted in Sonarr."
     )
-    timeout: Duration = opt(Duration(30), "Timeout of one Sonarr request.", minimum=1)
+    timeout: Duration = opt(
+        Duration(30), "Longest wait for one whole Sonarr answer (connect to last byte).", minimum=1
+    )
 
 
 @dataclass
@@ -489,12 +493,16 @@ def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
                 pass
         raise ValueError("a date as YYYY-MM-DD")
     if tp is Url:
+        text = value.strip() if isinstance(value, str) else ""
         try:
-            parts = urlsplit(value.strip()) if isinstance(value, str) else None
+            parts = urlsplit(text) if isinstance(value, str) else None
+            _ = parts and parts.port  # a port that is not a number in 0-65535 raises
         except ValueError:  # urlsplit's own reason ("Invalid IPv6 URL") reads as the expectation
             parts = None
-        if parts and parts.scheme in ("http", "https") and parts.netloc:
-            return Url(value.strip().rstrip("/"))
+        # No blank or control character: requests would refuse it at every request.
+        clean = text.isprintable() and " " not in text
+        if parts and parts.scheme in ("http", "https") and parts.hostname and clean:
+            return Url(text.rstrip("/"))
         raise ValueError("an http:// or https:// URL")
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):

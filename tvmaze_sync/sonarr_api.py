@@ -30,6 +30,7 @@ from pyarr.exceptions import PyarrConnectionError, PyarrError
 
 from tvmaze_sync.config import SonarrConfig, display_url
 from tvmaze_sync.errors import ConfigError, DependencyError
+from tvmaze_sync.httpbounds import BoundedTransport
 from tvmaze_sync.timeutil import Clock, Sleep, system_clock
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,10 @@ class SonarrGateway:
         timeout = float(config.timeout)
         self.http = httpx.Client(
             timeout=timeout,
+            # The whole exchange within the timeout, the answer under the cap (httpbounds.py);
+            # uncompressed, so the bytes capped are the bytes decoded.
+            transport=BoundedTransport(timeout),
+            headers={"Accept-Encoding": "identity"},
             # Never followed: a redirect would carry X-Api-Key to wherever it points and
             # turn the add's POST into a GET. `_on_response` stops at the first one.
             follow_redirects=False,

@@ -212,9 +212,11 @@ def _reason(error: sqlite3.Error, directory: Path) -> str:
 
 
 def prepare_storage_dir(path: Path) -> Path:
-    """Create the storage directory if needed and prove it is writable."""
+    """Create the storage directory if needed (0700: only its owner may read what it holds)
+    and prove it is writable. An existing directory keeps its mode: it may be shared on
+    purpose (a Kubernetes volume with fsGroup)."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise StorageError(f"storage.path: cannot create {path}: {error.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):

@@ -7,9 +7,11 @@ docs/tvmaze-cache.md.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
+import os
 import random
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
@@ -17,14 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests_cache import DO_NOT_CACHE, CachedSession
 
 from tvmaze_sync import __version__
 from tvmaze_sync.config import TvmazeConfig, display_url
 from tvmaze_sync.errors import CycleError, DependencyError, StorageError
+from tvmaze_sync.httpbounds import BoundedAdapter, ResponseDeadline, ResponseTooLarge
 from tvmaze_sync.nofollow import refuse_links, sqlite_files
 from tvmaze_sync.ratelimit import TokenBucket
 from tvmaze_sync.store import file_system_trouble
@@ -41,20 +44,21 @@ RATE_PERIOD = 10.0  # tvmaze.rate_limit counts calls per this many seconds
 #: Cache-Control of its own, so nothing is ever cached forever.
 DEFAULT_MAX_AGE = 3600
 #: Request headers/params never written to the cache, neither in keys nor in stored requests.
-SECRET_PARAMETERS = ("Authorization", "apikey", "api_key")
+SECRET_PARAMETERS = ("Authorization", "Proxy-Authorization", "apikey", "api_key")
 
 
 # --- HTTP ----------------------------------------------------------------------------------
 
 
-class RateLimitedAdapter(HTTPAdapter):
-    """Takes a token for every request that really goes on the wire.
+class RateLimitedAdapter(BoundedAdapter):
+    """Takes a token for every request that really goes on the wire, and bounds it: the
+    whole response within `deadline` seconds, its body under the cap (httpbounds.py).
 
     Sitting below requests-cache, it never sees cache hits, so they cost no allowance.
     """
 
-    def __init__(self, limiter: TokenBucket) -> None:
-        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+    def __init__(self, limiter: TokenBucket, deadline: float = 30.0) -> None:
+        super().__init__(deadline, pool_connections=1, pool_maxsize=1, max_retries=0)
         self.limiter = limiter
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
@@ -117,8 +121,8 @@ class TvmazeClient:
 
     Every request is counted in `requests` as "tvmaze:<endpoint>:<status>" (status is the HTTP
     code, "cached" for a local cache hit, "invalid" for an undecodable 200, "timeout" or
-    "error" when no response came). Call `count_into(summary.requests)` to count straight
-    into a cycle's summary.
+    "error" when no (whole) response came, "too_large" for a body over the cap). Call
+    `count_into(summary.requests)` to count straight into a cycle's summary.
     """
 
     def __init__(
@@ -197,9 +201,7 @@ class TvmazeClient:
         call = _Call("updates", "/updates/shows", params, what, _is_dict, no_cache=True)
         data = self._get(call)
         if data is None:
-            raise CycleError(
-                f"TVMaze has no {call.what} (HTTP 404 from {display_url(self.base_url)})"
-            )
+            raise CycleError(f"TVMaze has no {call.what} (HTTP 404 from {self.url_of(call)})")
         return updates_from_tvmaze(data)
 
     # --- the retry loop ------------------------------------------------------------------
@@ -249,11 +251,37 @@ class TvmazeClient:
             )
             self.sleep(delay)
         raise CycleError(
-            f"TVMaze {call.what}: still failing after {policy.attempts} attempts "
-            f"(last: {reason}); pages already stored are kept, the next run resumes"
+            f"TVMaze {call.what} ({self.url_of(call)}): still failing after {policy.attempts} "
+            f"attempts (last: {reason}); pages already stored are kept, the next run resumes"
         )
 
     def _attempt(self, call: _Call, force_refresh: bool) -> tuple[Any, bool] | None:
+        response = self._send(call, force_refresh)
+        status = response.status_code
+        if status == 200:
+            data = self._decode(call, response)
+            from_cache = bool(getattr(response, "from_cache", False))
+            self._count(call.endpoint, "cached" if from_cache else "200")
+            return data, from_cache
+        self._count(call.endpoint, str(status))
+        if status == 404:
+            return None
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+            reason = "HTTP 429 (rate limited)" if status == 429 else f"HTTP {status}"
+            raise _Retry(reason, retry_after)
+        if 300 <= status < 400:
+            raise _Retry(_redirect_reason(response))
+        if status in (401, 403):
+            raise DependencyError(
+                f"TVMaze refused {call.what} with HTTP {status}; check tvmaze.api_key "
+                "(expected as username:apikey for a premium account)"
+            )
+        raise CycleError(f"TVMaze answered {call.what} ({self.url_of(call)}) with HTTP {status}")
+
+    def _send(self, call: _Call, force_refresh: bool) -> requests.Response:
+        """One GET, body read whole (or a _Retry saying why not). Redirects are not followed:
+        a hop would carry the credentials elsewhere, and TVMaze's endpoints never move."""
         kwargs: dict[str, Any] = {}
         if self._cached:
             if call.no_cache:
@@ -261,52 +289,50 @@ class TvmazeClient:
             elif force_refresh:
                 kwargs["force_refresh"] = True
         self._storing = not call.no_cache
-        endpoint = call.endpoint
+        url = self.base_url + call.path
         try:
             response = self.session.get(
-                self.base_url + call.path, params=call.params, timeout=self.timeout, **kwargs
+                url, params=call.params, timeout=self.timeout, allow_redirects=False, **kwargs
             )
-            body = response.content  # a body cut short on the wire raises here
-        except requests.Timeout:
-            self._count(endpoint, "timeout")
-            raise _Retry("timeout") from None
-        except (
-            requests.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as error:
-            self._count(endpoint, "error")
+            _ = response.content  # a body cut short on the wire raises here
+            return response
+        except requests.Timeout as error:
+            self._count(call.endpoint, "timeout")
+            deadline = isinstance(error, ResponseDeadline)
+            raise _Retry(f"timeout ({error})" if deadline else "timeout") from None
+        except ResponseTooLarge as error:
+            self._count(call.endpoint, "too_large")
+            raise _Retry(str(error)) from None
+        except requests.RequestException as error:
+            self._count(call.endpoint, "error")
             raise _Retry(_connection_reason(error)) from None
         finally:
             self._storing = True
-        status = response.status_code
-        from_cache = bool(getattr(response, "from_cache", False))
-        if status == 200:
-            try:
-                data = json.loads(body)
-            except ValueError:
-                data = _INVALID
-            if data is _INVALID or not call.valid(data):
-                self._count(endpoint, "invalid")
-                self._forget(response)
-                raise _Retry("invalid or truncated JSON body")
-            self._count(endpoint, "cached" if from_cache else "200")
-            return data, from_cache
-        self._count(endpoint, str(status))
-        if status == 404:
-            return None
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
-            raise _Retry("HTTP 429 (rate limited)", retry_after)
-        if status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
-            raise _Retry(f"HTTP {status}", retry_after)
-        if status in (401, 403):
-            raise DependencyError(
-                f"TVMaze refused {call.what} with HTTP {status}; check tvmaze.api_key "
-                "(expected as username:apikey for a premium account)"
-            )
-        raise CycleError(f"TVMaze answered {call.what} with HTTP {status}")
+
+    def _decode(self, call: _Call, response: requests.Response) -> Any:
+        """The JSON of a 200, or a _Retry naming what is wrong with the body."""
+        reason = None
+        try:
+            data = json.loads(response.content)
+        except RecursionError:
+            reason = "JSON nested too deep"
+        except ValueError:
+            reason = _not_json_reason(response)
+        else:
+            if _too_deep(data):
+                reason = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            elif not call.valid(data):
+                reason = "JSON of the wrong shape"
+        if reason is None:
+            return data
+        self._count(call.endpoint, "invalid")
+        self._forget(response)
+        raise _Retry(reason)
+
+    def url_of(self, call: _Call) -> str:
+        """The request's URL as it may be printed (no credentials)."""
+        query = f"?{urlencode(call.params)}" if call.params else ""
+        return display_url(self.base_url + call.path + query)
 
     def _storable(self, response: requests.Response) -> bool:
         return self._storing
@@ -323,9 +349,6 @@ class TvmazeClient:
 
     def close(self) -> None:
         self.session.close()
-
-
-_INVALID = object()
 
 
 def _is_list(data: Any) -> bool:
@@ -360,9 +383,71 @@ def _connection_reason(error: Exception) -> str:
         return "connection refused"
     if "timed out" in text or "timeout" in text:
         return "timeout"
-    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+    if isinstance(error, requests.exceptions.ChunkedEncodingError) or "incompleteread" in text:
         return "body cut short"
-    return "connection failed"
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return "body not decodable as its Content-Encoding says"
+    if "badstatusline" in text or "remotedisconnected" in text:
+        return "not an HTTP response (or the connection closed before one)"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return "connection failed"
+    return f"request failed ({type(error).__name__})"
+
+
+def _redirect_reason(response: requests.Response) -> str:
+    """Why a 3xx is a failure, naming where it points (never followed, see `_send`)."""
+    status = response.status_code
+    location = response.headers.get("Location")
+    if not location:
+        return f"HTTP {status} redirect without a Location"
+    shown = _printable(location)
+    try:
+        target = urljoin(response.url, location)
+        parts, here = urlsplit(target), urlsplit(response.url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        return f"HTTP {status} redirect to a malformed or non-HTTP URL {shown}"
+    if target == response.url:
+        return f"HTTP {status} redirect loop (to itself)"
+    if (parts.scheme, parts.netloc) != (here.scheme, here.netloc):
+        where = _printable(display_url(target))
+        return f"HTTP {status} redirect to another scheme or host, {where} (not followed)"
+    return f"HTTP {status} redirect to {_printable(display_url(target))} (not followed)"
+
+
+def _printable(text: str, limit: int = 120) -> str:
+    """Text from the network, fit for one line of a message: no control characters, cut."""
+    clean = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return repr(clean + ("…" if len(text) > limit else ""))
+
+
+def _not_json_reason(response: requests.Response) -> str:
+    kind = (response.headers.get("Content-Type") or "no Content-Type").split(";")[0].strip()
+    if "html" in kind:
+        return f"HTML instead of JSON ({kind})"
+    return f"body is not JSON ({_printable(kind, 60)}, {len(response.content)} bytes)"
+
+
+#: Deeper JSON than any TVMaze answer (a show with embeds is ~6 levels); refused as garbage.
+MAX_JSON_DEPTH = 32
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether decoded JSON nests deeper than MAX_JSON_DEPTH (iterative: no recursion)."""
+    level = [data]
+    for _ in range(MAX_JSON_DEPTH):
+        level = [
+            child
+            for node in level
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return True
 
 
 # --- building the client ---------------------------------------------------------------------
@@ -374,24 +459,59 @@ def basic_auth(api_key: str) -> tuple[str, str]:
     return (user, key) if sep else ("", api_key)
 
 
-def build_session(
-    config: TvmazeConfig, cache_dir: Path | None, limiter: TokenBucket
-) -> requests.Session:
-    """The cycle's session: cached in `cache_dir` (None: no cache), rate limited, identified.
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its `user:password@`, and those credentials (percent-decoded) if any.
 
-    The API key travels as an Authorization header, never in a URL, so it cannot reach a log
-    line, an exception message or a cache key; requests-cache also redacts that header from
-    the requests it stores.
+    The session never sees a URL holding a password, so none can reach the cache (which
+    stores every request's URL), a log line or an exception message.
     """
-    session = requests.Session() if cache_dir is None else _open_cache(cache_dir / CACHE_NAME)
-    adapter = RateLimitedAdapter(limiter)
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    clean = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def build_session(
+    config: TvmazeConfig,
+    cache_dir: Path | None,
+    limiter: TokenBucket,
+    url_auth: tuple[str, str] | None = None,
+) -> requests.Session:
+    """The cycle's session: cached in `cache_dir` (None: no cache), rate limited, bounded
+    (each whole response within tvmaze.timeout, each body under the cap), identified.
+
+    Credentials travel as an Authorization header (tvmaze.api_key, else `url_auth`, the
+    user:password that was in tvmaze.base_url), never in a URL; requests-cache redacts that
+    header from the requests it stores and keys (SECRET_PARAMETERS).
+    """
+    session = _Session() if cache_dir is None else _open_cache(cache_dir / CACHE_NAME)
+    adapter = RateLimitedAdapter(limiter, deadline=float(config.timeout))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     session.headers["Accept"] = "application/json"
     if config.api_key:
         session.auth = basic_auth(config.api_key)
+    elif url_auth is not None:
+        session.auth = url_auth
     return session
+
+
+class _NoRedirects:
+    """Never computes a redirect's next request, not even the `next` requests prepares
+    when told not to follow: a malformed Location would raise from inside requests."""
+
+    def get_redirect_target(self, response: requests.Response) -> None:
+        return None
+
+
+class _Session(_NoRedirects, requests.Session):
+    pass
+
+
+class _CachedSession(_NoRedirects, CachedSession):
+    pass
 
 
 def _open_cache(path: Path) -> CachedSession:
@@ -405,16 +525,53 @@ def _open_cache(path: Path) -> CachedSession:
         raise StorageError(f"cannot use the HTTP cache {path}: {trouble}") from None
     except sqlite3.DatabaseError as error:  # "file is not a database", "malformed"
         log.warning("http_cache_reset path=%s error=%s", path, error)
+    except OSError as error:  # a directory or a symlink in its place, no permission
+        trouble = file_system_trouble(path.parent) or error.strerror or str(error)
+        raise StorageError(f"cannot use the HTTP cache {path}: {trouble}") from None
     try:
-        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        for stale in _cache_files(path):
             stale.unlink(missing_ok=True)
         return _cached_session(path)
     except (sqlite3.Error, OSError) as error:
         raise StorageError(f"cannot use the HTTP cache {path}: {error}") from None
 
 
+def _private(path: Path) -> None:
+    """The cache file and its -wal/-shm readable by their owner only (SQLite gives new
+    -wal/-shm files the database file's mode); tightens a file left by an older build."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+    for file in _cache_files(path):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
+#: The cache file's `user_version`. 0: written by a build that stored base_url's password
+#: in every cached URL; such a file is deleted (a lost hour of cache), not cleaned, since
+#: SQLite keeps deleted bytes in free pages.
+CACHE_VERSION = 1
+
+
+def _cache_files(path: Path) -> tuple[Path, Path, Path]:
+    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _drop_older_cache(path: Path) -> None:
+    if not path.is_file() or path.is_symlink() or path.stat().st_size == 0:
+        return
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version < CACHE_VERSION:
+        log.info("http_cache_dropped path=%s version=%d", path, version)
+        for file in _cache_files(path):
+            file.unlink(missing_ok=True)
+
+
 def _cached_session(path: Path) -> CachedSession:
-    cached = CachedSession(
+    _drop_older_cache(path)
+    _private(path)
+    cached = _CachedSession(
         str(path),
         backend="sqlite",
         cache_control=True,  # TVMaze sends Cache-Control: public, max-age=3600
@@ -428,6 +585,8 @@ def _cached_session(path: Path) -> CachedSession:
     )
     try:
         cached.cache.delete(expired=True)  # keep the file to the last hour's responses
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute(f"PRAGMA user_version = {CACHE_VERSION}")
     except BaseException:
         cached.close()
         raise
@@ -445,11 +604,12 @@ def connect(
 ) -> Iterator[TvmazeClient]:
     """A client for one cycle; the session (and its cache file) is closed on exit."""
     limiter = TokenBucket(config.rate_limit, RATE_PERIOD, clock=clock, sleep=sleep)
-    session = build_session(config, cache_dir, limiter)
+    base_url, url_auth = split_credentials(str(config.base_url))
+    session = build_session(config, cache_dir, limiter, url_auth)
     timeout = float(config.timeout)
     client = TvmazeClient(
         session,
-        str(config.base_url),
+        base_url,
         clock=clock,
         sleep=sleep,
         timeout=(min(10.0, timeout), timeout),

@@ -1,0 +1,20 @@
+"""`python -m tests.quick_retry_cli ARGS`: the real CLI, its TVMaze retries waiting milliseconds.
+
+The hostile-upstream tests run whole `sync` processes (the umask, the exit code, the one
+stderr line) against answers that fail every attempt; with the real backoff (seconds, up to
+a minute, six tries) each would take half a minute. Only the retry policy changes: two
+tries, a 10 ms wait. Everything else is `tvmaze_sync.cli.main` as installed.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from tvmaze_sync import tvmaze
+from tvmaze_sync.cli import main
+
+if __name__ == "__main__":
+    tvmaze.RetryPolicy = functools.partial(  # type: ignore[misc]
+        tvmaze.RetryPolicy, attempts=2, base=0.01, cap=0.01
+    )
+    main()
