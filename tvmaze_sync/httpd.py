@@ -34,6 +34,7 @@ import re
 import resource
 import selectors
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -145,6 +146,8 @@ TOO_BUSY = _answer(503, "Service Unavailable", "Retry-After: 1\r\n")
 HEAD_TOO_LARGE = _answer(431, "Request Header Fields Too Large")
 
 READING, BUSY, WRITING = "reading", "busy", "writing"
+#: SO_LINGER on, 0 s: close() sends a reset and frees the send buffer at once.
+_RESET = struct.pack("ii", 1, 0)
 
 
 @dataclass(eq=False)
@@ -175,6 +178,8 @@ class BoundedHTTPServer:
         max_connections: int | None = None,
         workers: int = WORKERS,
         inline_paths: frozenset[str] = frozenset(),
+        read_deadline: float = READ_DEADLINE,
+        write_deadline: float = WRITE_DEADLINE,
     ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.socket = socket.create_server(address, family=family, backlog=128)
@@ -183,6 +188,7 @@ class BoundedHTTPServer:
         self.handler_class = handler_class
         self.max_connections = max_connections or connection_cap()
         self.inline_paths = inline_paths
+        self.read_deadline, self.write_deadline = read_deadline, write_deadline
         self._selector = selectors.DefaultSelector()
         self._conns: dict[socket.socket, _Conn] = {}
         # Connections not being handled, longest-waiting first: the eviction order.
@@ -290,7 +296,7 @@ class BoundedHTTPServer:
             return False
         conn = next(iter(self._waiting))
         self._evicted += 1
-        self._close(conn)
+        self._close(conn, abort=True)
         return True
 
     def _watch(self, conn: _Conn, events: int) -> None:
@@ -306,7 +312,7 @@ class BoundedHTTPServer:
         conn.events = events
 
     def _start_reading(self, conn: _Conn) -> None:
-        conn.state, conn.deadline = READING, time.monotonic() + READ_DEADLINE
+        conn.state, conn.deadline = READING, time.monotonic() + self.read_deadline
         self._watch(conn, selectors.EVENT_READ)
         self._waiting[conn] = None
         self._waiting.move_to_end(conn)
@@ -328,13 +334,13 @@ class BoundedHTTPServer:
         self._take_request(conn)
 
     def _take_request(self, conn: _Conn) -> None:
+        head_end = conn.inbuf.find(_HEAD_END, 0, MAX_HEAD + len(_HEAD_END))
+        if head_end < 0 and len(conn.inbuf) >= MAX_HEAD + len(_HEAD_END):
+            conn.inbuf.clear()
+            self._respond(conn, HEAD_TOO_LARGE, keep_alive=False)
+            return
         framed = frame_request(conn.inbuf)
         if framed is None:
-            if len(conn.inbuf) > MAX_HEAD + MAX_BODY or (
-                _HEAD_END not in conn.inbuf and len(conn.inbuf) > MAX_HEAD
-            ):
-                conn.inbuf.clear()
-                self._respond(conn, HEAD_TOO_LARGE, keep_alive=False)
             return
         end, must_close = framed
         request = bytes(conn.inbuf[:end])
@@ -367,7 +373,7 @@ class BoundedHTTPServer:
             self._close(conn)
             return
         conn.keep_alive = conn.keep_alive and keep_alive
-        conn.state, conn.deadline = WRITING, time.monotonic() + WRITE_DEADLINE
+        conn.state, conn.deadline = WRITING, time.monotonic() + self.write_deadline
         conn.outbuf = memoryview(response)
         self._waiting[conn] = None
         self._waiting.move_to_end(conn)
@@ -392,17 +398,21 @@ class BoundedHTTPServer:
             return
         self._start_reading(conn)
 
-    def _close(self, conn: _Conn) -> None:
+    def _close(self, conn: _Conn, abort: bool = False) -> None:
+        """Close; `abort` resets instead, dropping what the kernel still holds to send."""
         self._waiting.pop(conn, None)
         if self._conns.pop(conn.sock, None) is None:
             return
         self._watch(conn, 0)
+        if abort:
+            with contextlib.suppress(OSError):
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         conn.sock.close()
 
     def _sweep(self, now: float) -> None:
         """Close connections past their deadline (a trickler cannot push its deadline)."""
         for conn in [c for c in self._waiting if c.deadline <= now]:
-            self._close(conn)
+            self._close(conn, abort=conn.state == WRITING or bool(conn.inbuf))
         if self._evicted and now - self._evictions_logged >= EVICTION_LOG_EVERY:
             log.warning(
                 "http_connections_evicted count=%d cap=%d", self._evicted, self.max_connections
