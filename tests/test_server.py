@@ -85,7 +85,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "") 
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 
-def start_serve(home: Path, config: Path, storage: Path, port: int) -> Served:
+def start_serve(
+    home: Path,
+    config: Path,
+    storage: Path,
+    port: int,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Served:
     log = home / "serve.log"
     with open(log, "wb") as sink:
         proc = subprocess.Popen(
@@ -94,6 +100,7 @@ def start_serve(home: Path, config: Path, storage: Path, port: int) -> Served:
             cwd=home,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
     served = Served(proc, f"http://127.0.0.1:{port}", home, config, storage, log)
 
