@@ -372,6 +372,17 @@ def test_methods_and_unknown_paths(served: Served) -> None:
     assert served.get("/health/").status_code == 200
 
 
+def test_head_answers_like_get_without_a_body(served: Served) -> None:
+    for path in ("/health", "/state", "/metrics", "/sonarr/list", "/nope"):
+        got = served.get(path)
+        head = requests.head(served.url + path, timeout=10)
+        assert head.status_code == got.status_code and head.content == b"", path
+        assert head.headers["Content-Type"] == got.headers["Content-Type"], path
+    head = requests.head(served.url + "/trigger", timeout=10)
+    assert head.status_code == 405 and head.headers["Allow"] == "POST"
+    assert served.post("/health", headers=AUTH).headers["Allow"] == "GET, HEAD"
+
+
 # --- decisions unit-tested without a socket ----------------------------------------------------
 
 
