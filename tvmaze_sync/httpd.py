@@ -150,6 +150,20 @@ READING, BUSY, WRITING = "reading", "busy", "writing"
 _RESET = struct.pack("ii", 1, 0)
 
 
+def _listen(address: tuple[str, int]) -> socket.socket:
+    """Bind and listen as socketserver does (SO_REUSEADDR, IPV6_V6ONLY left to the system)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 @dataclass(eq=False)
 class _Conn:
     sock: socket.socket
@@ -181,9 +195,7 @@ class BoundedHTTPServer:
         read_deadline: float = READ_DEADLINE,
         write_deadline: float = WRITE_DEADLINE,
     ) -> None:
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.socket = socket.create_server(address, family=family, backlog=128)
-        self.socket.setblocking(False)
+        self.socket = _listen(address)
         self.server_address = self.socket.getsockname()
         self.handler_class = handler_class
         self.max_connections = max_connections or connection_cap()
