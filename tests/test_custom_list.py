@@ -2,7 +2,8 @@
 
 Sonarr's Custom List (NzbDrone.Core/ImportLists/Custom/CustomImportProxy.cs) GETs the URL
 and deserialises the body as the whole list; with "Clean Library" on it unmonitors or
-deletes what is missing. A non-2xx answer is an HttpException there: no list this time.
+deletes what is missing. A non-2xx answer is an HttpException there, which CustomImport
+records as a failed fetch, and ImportListSyncService cleans only after successful ones.
 """
 
 from __future__ import annotations
