@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,64 @@ def test_serve_answers_503_until_the_first_full_mirror_then_the_whole_list(
             if served.proc.poll() is None:
                 served.proc.kill()
     assert "sonarr_list_unavailable" in served.output()
+
+
+def undecided_listed(storage: Path) -> int:
+    with Store.open(storage, readonly=True).reading() as store:
+        rows = store.db.execute(
+            "SELECT COUNT(*) FROM shows WHERE processing_status = 'pending' "
+            "AND needs_filter = 1 AND tvdb_id IS NOT NULL"
+        ).fetchone()
+    return int(rows[0])
+
+
+@pytest.mark.slow
+def test_a_later_full_pass_refetching_listed_shows_never_shrinks_the_list(
+    tmp_path: Path,
+) -> None:
+    """A resumed full pass stores changed shows page by page (undecided until the cycle's
+    filter phase), slowly; every answer meanwhile is the whole list of the first cycle."""
+    tvmaze = TvmazeSimulator(small_real_shows(), rate_limit=None)
+    with tvmaze:
+        port = free_port()
+        storage = tmp_path / "data"
+        config = write_config(tmp_path / "config.yaml", storage, tvmaze.url, port=port)
+        served = start_serve(tmp_path, config, storage, port)
+        try:
+            wait_for(lambda: cycle_done(served), timeout=120, what="the first cycle")
+            url = served.url + "/sonarr/list"
+            first = requests.get(url, timeout=10)
+            assert first.status_code == 200 and first.json()
+            with Store.open(storage, readonly=True).reading() as store:
+                listed = {item["tvdbId"] for item in first.json()}
+                changed = [
+                    row["tvmaze_id"]
+                    for row in store.rows_where("tvmaze_id >= 250", select="tvmaze_id, tvdb_id")
+                    if row["tvdb_id"] in listed
+                ][:5]
+            assert changed
+            for tvmaze_id in changed:
+                tvmaze.update_show(tvmaze_id)
+            tvmaze.refresh_index()
+            state_file = StateFile(storage)
+            state = state_file.load()
+            state.last_tvmaze_page = 0  # a full pass to resume from page 1
+            state_file.save(state)
+            tvmaze.slow_rate, tvmaze.slow_seconds = 1.0, 0.4
+            before = state.last_cycle["started_at"]
+            time.sleep(1.0)  # state times have second precision
+            assert served.post("/trigger").status_code == 202
+            seen_undecided = 0
+            while StateFile(storage).load().last_cycle["started_at"] == before:
+                seen_undecided = max(seen_undecided, undecided_listed(storage))
+                response = requests.get(url, timeout=10)
+                assert response.status_code == 200
+                assert response.content == first.content
+                time.sleep(0.02)
+            assert seen_undecided > 0, "the test never caught the cycle mid-way"
+            wait_for(lambda: cycle_done(served), timeout=60, what="the second cycle")
+            assert requests.get(url, timeout=10).json() == expected_list(storage)
+            assert served.stop(signal.SIGTERM) == 0
+        finally:
+            if served.proc.poll() is None:
+                served.proc.kill()
