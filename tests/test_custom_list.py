@@ -102,7 +102,7 @@ def test_shows_awaiting_their_decision_keep_the_last_complete_list(storage: Path
     assert len(expected_list(storage)) == len(json.loads(before)) - 3  # what a naive read gives
     assert served.body() == before
     # A process that never saw a complete list has none to offer until the cycle decides.
-    with pytest.raises(ListNotReady, match="deciding"):
+    with pytest.raises(ListNotReady, match="await the filters"):
         CustomList(storage).body()
 
 

@@ -223,7 +223,7 @@ class CustomList:
             if items is not None:
                 self._last = (json.dumps(items, ensure_ascii=False) + "\n").encode("utf-8")
             elif self._last is None:
-                raise ListNotReady("a cycle is deciding shows whose TVMaze data changed")
+                raise ListNotReady("shows await the filters' decision (the next filter phase of a cycle)")
             else:
                 log.debug("sonarr_list_served source=last_complete reason=undecided_shows")
             return self._last
