@@ -190,6 +190,9 @@ def undecided_shows(store: Store) -> bool:
     return next(iter(rows), None) is not None
 
 
+UNDECIDED = "shows await the filters' decision (the next filter phase of a cycle)"
+
+
 class ListNotReady(Exception):
     """No complete Custom List can be served now; the message says why (503 + Retry-After)."""
 
@@ -223,7 +226,7 @@ class CustomList:
             if items is not None:
                 self._last = (json.dumps(items, ensure_ascii=False) + "\n").encode("utf-8")
             elif self._last is None:
-                raise ListNotReady("shows await the filters' decision (the next filter phase of a cycle)")
+                raise ListNotReady(UNDECIDED)
             else:
                 log.debug("sonarr_list_served source=last_complete reason=undecided_shows")
             return self._last
