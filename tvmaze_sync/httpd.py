@@ -61,9 +61,11 @@ MAX_BODY = 64 * 1024
 SWEEP_EVERY = 0.25
 EVICTION_LOG_EVERY = 60.0
 
-_HEAD_END = b"\r\n\r\n"
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([^\r]*)", re.IGNORECASE)
-_TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding:", re.IGNORECASE)
+#: The empty line that ends a request head; bare LF line ends are accepted, as http.client's
+#: header parser (which BaseHTTPRequestHandler uses) accepts them.
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_TRANSFER_ENCODING = re.compile(rb"\ntransfer-encoding:", re.IGNORECASE)
 
 
 def connection_cap(limit: int | None = None) -> int:
@@ -82,11 +84,10 @@ def frame_request(buffer: bytes | bytearray) -> tuple[int, bool] | None:
     endpoint takes one): a chunked, unparsable or oversized body is not read, and the
     connection closes after the answer, so its bytes never pass for the next request.
     """
-    end = buffer.find(_HEAD_END)
-    if end < 0:
+    found = _HEAD_END.search(buffer)
+    if found is None:
         return None
-    head = bytes(buffer[: end + 2])
-    end += len(_HEAD_END)
+    head, end = bytes(buffer[: found.start() + 1]), found.end()
     if _TRANSFER_ENCODING.search(head):
         return end, True
     match = _CONTENT_LENGTH.search(head)
@@ -346,8 +347,7 @@ class BoundedHTTPServer:
         self._take_request(conn)
 
     def _take_request(self, conn: _Conn) -> None:
-        head_end = conn.inbuf.find(_HEAD_END, 0, MAX_HEAD + len(_HEAD_END))
-        if head_end < 0 and len(conn.inbuf) >= MAX_HEAD + len(_HEAD_END):
+        if len(conn.inbuf) > MAX_HEAD and not _HEAD_END.search(conn.inbuf, 0, MAX_HEAD + 4):
             conn.inbuf.clear()
             self._respond(conn, HEAD_TOO_LARGE, keep_alive=False)
             return
