@@ -85,7 +85,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "") 
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 
-def start_serve(home: Path, config: Path, storage: Path, port: int) -> Served:
+def start_serve(
+    home: Path,
+    config: Path,
+    storage: Path,
+    port: int,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Served:
     log = home / "serve.log"
     with open(log, "wb") as sink:
         proc = subprocess.Popen(
@@ -94,6 +100,7 @@ def start_serve(home: Path, config: Path, storage: Path, port: int) -> Served:
             cwd=home,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
     served = Served(proc, f"http://127.0.0.1:{port}", home, config, storage, log)
 
@@ -363,6 +370,17 @@ def test_methods_and_unknown_paths(served: Served) -> None:
     assert served.post("/metrics", headers=AUTH).status_code == 405
     assert served.get("/nope").status_code == 404
     assert served.get("/health/").status_code == 200
+
+
+def test_head_answers_like_get_without_a_body(served: Served) -> None:
+    for path in ("/health", "/state", "/metrics", "/sonarr/list", "/nope"):
+        got = served.get(path)
+        head = requests.head(served.url + path, timeout=10)
+        assert head.status_code == got.status_code and head.content == b"", path
+        assert head.headers["Content-Type"] == got.headers["Content-Type"], path
+    head = requests.head(served.url + "/trigger", timeout=10)
+    assert head.status_code == 405 and head.headers["Allow"] == "POST"
+    assert served.post("/health", headers=AUTH).headers["Allow"] == "GET, HEAD"
 
 
 # --- decisions unit-tested without a socket ----------------------------------------------------

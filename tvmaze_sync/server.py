@@ -3,9 +3,10 @@
 A daemon face of the cron tool, so the spec's container works unchanged; the poll loop,
 the cycle runner and the shutdown sequence live in service.py.
 
-The standard library's ThreadingHTTPServer answers each request in its own thread and every
-request opens its own read-only Store, so a scrape or a query never waits for a running
-cycle (SQLite WAL lets readers run beside the writer).
+httpd.BoundedHTTPServer answers from a fixed pool of threads with bounded connections and
+per-request deadlines (so slow or idle clients cannot starve the probes), and every request
+opens its own read-only Store, so a scrape or a query never waits for a running cycle
+(SQLite WAL lets readers run beside the writer).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import json
 import logging
 import re
 import signal
-import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,10 +31,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tvmaze_sync import __version__
 from tvmaze_sync.config import Config
 from tvmaze_sync.errors import ConfigError, StorageError
+from tvmaze_sync.httpd import BoundedHTTPServer, BufferedHandler
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.service import Service
-from tvmaze_sync.state import read_state
+from tvmaze_sync.state import StateFile, read_state
 from tvmaze_sync.store import Store
 from tvmaze_sync.timeutil import Clock, system_clock
 
@@ -49,6 +50,11 @@ MAX_OFFSET = 10**9
 #: keeps them). pending_tvdb has no usable TVDB id; failed, skipped, excluded and
 #: removed_by_user are shows the user or Sonarr said no to.
 SONARR_LIST_STATUSES = (ProcessingStatus.PENDING, ProcessingStatus.ADDED, ProcessingStatus.EXISTS)
+#: Seconds `/sonarr/list` asks a client to wait (Retry-After) while it has no complete list.
+LIST_RETRY_AFTER = 300
+#: Paths the accept loop answers itself, never queued behind a busy worker: the liveness
+#: probe must answer while every worker waits on a slow Sonarr or a large page.
+INLINE_PATHS = frozenset({"/health"})
 
 
 # --- pure request logic (unit-tested without a socket) --------------------------------------
@@ -169,25 +175,76 @@ def sonarr_list(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+def undecided_shows(store: Store) -> bool:
+    """Does the cache hold a pending show the filters have not judged since its data changed?
+
+    New shows and shows whose TVMaze data a mirror just refreshed stay `needs_filter` until
+    the cycle's filter phase; until then the cache cannot say whether they belong on the list.
+    """
+    rows = store.rows_where(
+        "needs_filter = 1 AND processing_status = ?",
+        [ProcessingStatus.PENDING.value],
+        select="tvmaze_id",
+        limit=1,
+    )
+    return next(iter(rows), None) is not None
+
+
+UNDECIDED = "shows await the filters' decision (the next filter phase of a cycle)"
+
+
+class ListNotReady(Exception):
+    """No complete Custom List can be served now; the message says why (503 + Retry-After)."""
+
+
+class CustomList:
+    """GET /sonarr/list: the complete list of decided shows, or ListNotReady, never a part.
+
+    Sonarr takes a 200 as the whole list: with "Clean Library" on, it unmonitors or deletes
+    every series missing from it. So the list is served only once state.json says the first
+    full mirror completed, and only from a cache with no undecided pending show (checked in
+    the same read transaction as the list). While a later cycle has shows awaiting their
+    decision (a refetch marks them, a re-full pass marks many for hours), the last complete
+    list this process served is served again; without one the answer is 503. A read error
+    is a StorageError (503), never an empty list.
+    """
+
+    def __init__(self, storage_dir: Path) -> None:
+        self.storage_dir = storage_dir
+        self._lock = threading.Lock()
+        self._last: bytes | None = None
+
+    def body(self) -> bytes:
+        """The JSON body of a 200, or ListNotReady / StorageError."""
+        # state.json first: its flag only ever turns true, so the cache read after it is
+        # at least as new as the mirror the flag speaks of.
+        if not StateFile(self.storage_dir).load().initial_sync_complete:
+            raise ListNotReady("the first full TVMaze mirror has not completed yet")
+        with Store.open(self.storage_dir, readonly=True).reading() as store, store.atomic():
+            items = None if undecided_shows(store) else sonarr_list(store)
+        with self._lock:
+            if items is not None:
+                self._last = (json.dumps(items, ensure_ascii=False) + "\n").encode("utf-8")
+            elif self._last is None:
+                raise ListNotReady(UNDECIDED)
+            else:
+                log.debug("sonarr_list_served source=last_complete reason=undecided_shows")
+            return self._last
+
+
 # --- HTTP ------------------------------------------------------------------------------------
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True  # a hung client never blocks exit
-    allow_reuse_address = True
+class _HttpServer(BoundedHTTPServer):
     service: Service
+    custom_list: CustomList
 
 
-class _HttpServer6(_HttpServer):
-    address_family = socket.AF_INET6
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: _HttpServer
+class Handler(BufferedHandler):
+    server: _HttpServer  # type: ignore[assignment]
     protocol_version = "HTTP/1.1"
     server_version = f"tvmaze-sync/{__version__}"
     sys_version = ""  # no Python version in the Server header
-    timeout = 30  # a client that stalls mid-request gives its thread back
 
     GET_ROUTES = ("/health", "/ready", "/metrics", "/state", "/shows", "/sonarr/list")
     POST_ROUTES = ("/trigger", "/refilter")
@@ -197,16 +254,24 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(
-        self, status: HTTPStatus, body: bytes, content_type: str = "application/json"
+        self,
+        status: HTTPStatus,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """Answer; a HEAD gets the same status and headers (Content-Length too), no body."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         if status == HTTPStatus.UNAUTHORIZED:
             self.send_header("WWW-Authenticate", 'Bearer realm="tvmaze-sync"')
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
         log.debug("http_request method=%s path=%s status=%d", self.command, self.path, status)
 
     def _json(self, status: HTTPStatus, data: Any) -> None:
@@ -233,8 +298,7 @@ class Handler(BaseHTTPRequestHandler):
                 with _read_store(service) as store:
                     self._json(HTTPStatus.OK, shows_page(store, wanted))
             elif path == "/sonarr/list":
-                with _read_store(service) as store:
-                    self._json(HTTPStatus.OK, sonarr_list(store))
+                self._sonarr_list()
             elif path in self.POST_ROUTES:
                 self._method_not_allowed("POST")
             else:
@@ -249,6 +313,23 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("http_error method=GET path=%s", path)
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": type(error).__name__})
 
+    def do_HEAD(self) -> None:
+        """HEAD answers exactly like GET without the body (_send leaves it out)."""
+        self.do_GET()
+
+    def _sonarr_list(self) -> None:
+        try:
+            body = self.server.custom_list.body()
+        except (ListNotReady, StorageError) as error:
+            log.info("sonarr_list_unavailable reason=%r", str(error))
+            self._send(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                (json.dumps({"error": str(error)}) + "\n").encode("utf-8"),
+                headers=[("Retry-After", str(LIST_RETRY_AFTER))],
+            )
+            return
+        self._send(HTTPStatus.OK, body)
+
     def do_POST(self) -> None:
         path, _ = self._route()
         service = self.server.service
@@ -259,7 +340,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # an unread body must not pass for the next request
         if path not in self.POST_ROUTES:
             if path in self.GET_ROUTES:
-                self._method_not_allowed("GET")
+                self._method_not_allowed("GET, HEAD")
             else:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {path}"})
             return
@@ -282,12 +363,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _method_not_allowed(self, allowed: str) -> None:
         body = json.dumps({"error": f"use {allowed}"}).encode()
-        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
-        self.send_header("Allow", allowed)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, headers=[("Allow", allowed)])
 
 
 @contextmanager
@@ -303,14 +379,14 @@ def _read_store(service: Service) -> Iterator[Store]:
 def make_http_server(service: Service) -> _HttpServer:
     """Bind `server.host:server.port`; a bind failure is a configuration error (exit 2)."""
     host, port = service.config.server.host, service.config.server.port
-    server_class = _HttpServer6 if ":" in host else _HttpServer
     try:
-        httpd = server_class((host, port), Handler)
+        httpd = _HttpServer((host, port), Handler, inline_paths=INLINE_PATHS)
     except OSError as error:
         raise ConfigError(
             f"server.port: cannot listen on {host}:{port}: {error.strerror or error}"
         ) from None
     httpd.service = service
+    httpd.custom_list = CustomList(service.storage_dir)
     return httpd
 
 
