@@ -101,35 +101,35 @@ def test_collector_reports_what_the_store_and_state_hold(seeded: Path) -> None:
     registry = build_registry(seeded, next_run=lambda: 1_800_000_000.0, sonarr_healthy=lambda: True)
     got = families(generate_latest(registry).decode())
 
-    assert value(got["tvmaze_sync_last_run_timestamp"]) == 1736935325.0  # 2025-01-15T10:02:05Z
+    assert value(got["tvmaze_sync_last_run_timestamp_seconds"]) == 1736935325.0  # 2025-01-15T10:02:05Z
     assert value(got["tvmaze_sync_last_run_duration_seconds"]) == 125.5
-    assert value(got["tvmaze_sync_next_run_timestamp"]) == 1_800_000_000.0
+    assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) == 1_800_000_000.0
     assert value(got["tvmaze_sync_initial_complete"]) == 1.0
     assert value(got["tvmaze_sync_healthy"]) == 1.0
-    assert value(got["tvmaze_shows_highest_id"]) == 10.0
-    assert value(got["tvmaze_sonarr_healthy"]) == 1.0
+    assert value(got["tvmaze_sync_shows_highest_id"]) == 10.0
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 1.0
 
-    totals = samples(got["tvmaze_shows_total"], "status")
+    totals = samples(got["tvmaze_sync_shows"], "status")
     assert totals == {
         status.value: float(sum(1 for _, s, _ in SEEDED if s is status)) for status in P
     }
     # Rule only: the value after ':' would make one series per genre, language...
-    assert samples(got["tvmaze_shows_filtered_by_reason"], "reason") == {
+    assert samples(got["tvmaze_sync_shows_filtered"], "reason") == {
         "genre_excluded": 2.0,
         "language_not_included": 1.0,
         "status_ended": 1.0,
     }
-    assert samples(got["tvmaze_shows_pending_retry"], "reason") == {
+    assert samples(got["tvmaze_sync_shows_pending_retry"], "reason") == {
         "no_tvdb_id": 1.0,
         "tvdb_not_in_sonarr": 1.0,
     }
-    lifetime = samples(got["tvmaze_shows_processed_total"], "result")
+    lifetime = samples(got["tvmaze_sync_shows_processed_total"], "result")
     assert lifetime["added"] == 7.0 and lifetime["filtered"] == 40.0 and lifetime["failed"] == 0.0
-    last = samples(got["tvmaze_sync_shows_processed"], "result")
+    last = samples(got["tvmaze_sync_last_run_shows"], "result")
     assert last["added"] == 2.0 and last["filtered"] == 3.0 and last["exists"] == 0.0
     requests = {
-        (s.labels["service"], s.labels["endpoint"], s.labels["status"]): s.value
-        for s in got["tvmaze_api_requests_total"].samples
+        (s.labels["service"], s.labels["endpoint"], s.labels["code"]): s.value
+        for s in got["tvmaze_sync_http_requests_total"].samples
         if s.name.endswith("_total")
     }
     assert requests == {
@@ -149,16 +149,16 @@ def test_every_listed_metric_is_exported_with_its_type_and_labels(seeded: Path) 
         assert family.samples, spec.name
         for sample in family.samples:
             assert set(sample.labels) == set(spec.labels), spec.name
-    assert value(got["tvmaze_sonarr_healthy"]) == 0.0
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 0.0
 
 
 def test_a_missing_storage_reads_as_empty_not_as_an_error(tmp_path: Path) -> None:
     registry = build_registry(tmp_path / "never-created")
     got = families(generate_latest(registry).decode())
     assert value(got["tvmaze_sync_healthy"]) is None  # no cycle yet: unknown, not "failed"
-    assert value(got["tvmaze_sync_next_run_timestamp"]) is None  # cron: no schedule known
-    assert value(got["tvmaze_sonarr_healthy"]) is None  # not configured
-    assert set(samples(got["tvmaze_shows_total"], "status").values()) == {0.0}
+    assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) is None  # cron: no schedule known
+    assert value(got["tvmaze_sync_sonarr_healthy"]) is None  # not configured
+    assert set(samples(got["tvmaze_sync_shows"], "status").values()) == {0.0}
 
 
 def test_healthy_override_reports_a_failure_the_state_never_saw(seeded: Path) -> None:
@@ -199,17 +199,17 @@ def test_sync_metrics_file_holds_what_the_store_says(tmp_path: Path, cron: dict[
 
     stored = read_store(cron["storage"])
     state = StateFile(cron["storage"]).load()
-    totals = samples(got["tvmaze_shows_total"], "status")
+    totals = samples(got["tvmaze_sync_shows"], "status")
     assert totals == {k: float(v) for k, v in stored["by_status"].items()}
     assert sum(totals.values()) == len(small_real_shows())
-    assert value(got["tvmaze_shows_highest_id"]) == float(stored["highest_id"])
-    lifetime = samples(got["tvmaze_shows_processed_total"], "result")
+    assert value(got["tvmaze_sync_shows_highest_id"]) == float(stored["highest_id"])
+    lifetime = samples(got["tvmaze_sync_shows_processed_total"], "result")
     assert {k: v for k, v in lifetime.items() if v} == {
         k: float(v) for k, v in stored["processed"].items() if v
     }
     requests = {
-        ":".join((s.labels["service"], s.labels["endpoint"], s.labels["status"])): s.value
-        for s in got["tvmaze_api_requests_total"].samples
+        ":".join((s.labels["service"], s.labels["endpoint"], s.labels["code"])): s.value
+        for s in got["tvmaze_sync_http_requests_total"].samples
         if s.name.endswith("_total")
     }
     assert requests == {k: float(v) for k, v in stored["requests"].items()}
@@ -218,22 +218,22 @@ def test_sync_metrics_file_holds_what_the_store_says(tmp_path: Path, cron: dict[
     for reason in stored["reasons"]:
         rule = (reason or "unknown").split(":", 1)[0]
         rules[rule] = rules.get(rule, 0.0) + 1
-    assert samples(got["tvmaze_shows_filtered_by_reason"], "reason") == rules
+    assert samples(got["tvmaze_sync_shows_filtered"], "reason") == rules
     assert all(":" not in r for r in rules)
-    waiting = samples(got["tvmaze_shows_pending_retry"], "reason")
+    waiting = samples(got["tvmaze_sync_shows_pending_retry"], "reason")
     assert {k: v for k, v in waiting.items() if v} == {
         k: float(v) for k, v in stored["waiting"].items()
     }
     last = state.last_cycle
     assert value(got["tvmaze_sync_healthy"]) == 1.0 and last["ok"] is True
     assert value(got["tvmaze_sync_last_run_duration_seconds"]) == last["duration_seconds"]
-    cycle = samples(got["tvmaze_sync_shows_processed"], "result")
+    cycle = samples(got["tvmaze_sync_last_run_shows"], "result")
     assert {k: v for k, v in cycle.items() if v} == {
         k: float(v) for k, v in last["results"].items() if v
     }
     assert value(got["tvmaze_sync_initial_complete"]) == float(state.initial_sync_complete)
-    assert value(got["tvmaze_sonarr_healthy"]) == 1.0
-    assert value(got["tvmaze_sync_next_run_timestamp"]) is None  # cron knows no schedule
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 1.0
+    assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) is None  # cron knows no schedule
 
     # A second process reading the same storage reports exactly the same numbers.
     again = tmp_path / "prom" / "again.prom"
@@ -250,7 +250,7 @@ def test_a_failed_cycle_still_exports_healthy_0(tmp_path: Path, cron: dict[str, 
     got = families(prom.read_text())
     assert value(got["tvmaze_sync_healthy"]) == 0.0
     assert StateFile(cron["storage"]).load().last_cycle["ok"] is False
-    assert value(got["tvmaze_sonarr_healthy"]) == 0.0
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 0.0
 
 
 def test_a_cycle_failing_before_it_starts_exports_healthy_0(tmp_path: Path) -> None:
@@ -324,8 +324,8 @@ def test_pushgateway_receives_the_same_metrics(
     assert [(m, p) for m, p, _ in pushes] == [("PUT", "/metrics/job/tvmaze_sync")]
     pushed = families(pushes[0][2].decode())
     assert set(pushed) == {spec.name for spec in METRICS}
-    assert samples(pushed["tvmaze_shows_total"], "status") == samples(
-        families(prom.read_text())["tvmaze_shows_total"], "status"
+    assert samples(pushed["tvmaze_sync_shows"], "status") == samples(
+        families(prom.read_text())["tvmaze_sync_shows"], "status"
     )
 
 

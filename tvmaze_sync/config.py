@@ -262,6 +262,16 @@ class ServerConfig:
 
 
 @dataclass
+class MetricsConfig:
+    pushgateway_password: str | None = opt(
+        None,
+        "Basic-auth password for `sync --pushgateway`; the user goes in the URL "
+        "(http://user@host:9091). Wins over a password in the URL.",
+        secret=True,
+    )
+
+
+@dataclass
 class Config:
     tvmaze: TvmazeConfig = section(TvmazeConfig, "TVMaze API client.")
     sync: SyncConfig = section(SyncConfig, "Cycle timing and the TVDB retry queue.")
@@ -270,6 +280,7 @@ class Config:
     storage: StorageConfig = section(StorageConfig, "Where the cache and state live.")
     logging: LoggingConfig = section(LoggingConfig, "Log output.")
     server: ServerConfig = section(ServerConfig, "HTTP server of `serve`.")
+    metrics: MetricsConfig = section(MetricsConfig, "Metrics export of cron runs.")
     dry_run: bool = opt(False, "Never write to Sonarr; report what would be added.")
 
     # Where the values came from; not options.
