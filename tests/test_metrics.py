@@ -7,7 +7,9 @@ their output is parsed back with prometheus_client's own parser.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -28,6 +30,7 @@ from tests.helpers_metrics import (
     value,
     write_config,
 )
+from tests.helpers_tools import run, tool
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.metrics import METRICS, build_registry, read_snapshot, split_request_key
 from tvmaze_sync.models import ProcessingStatus, Show
@@ -101,7 +104,9 @@ def test_collector_reports_what_the_store_and_state_hold(seeded: Path) -> None:
     registry = build_registry(seeded, next_run=lambda: 1_800_000_000.0, sonarr_healthy=lambda: True)
     got = families(generate_latest(registry).decode())
 
-    assert value(got["tvmaze_sync_last_run_timestamp_seconds"]) == 1736935325.0  # 2025-01-15T10:02:05Z
+    assert (
+        value(got["tvmaze_sync_last_run_timestamp_seconds"]) == 1736935325.0
+    )  # 2025-01-15T10:02:05Z
     assert value(got["tvmaze_sync_last_run_duration_seconds"]) == 125.5
     assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) == 1_800_000_000.0
     assert value(got["tvmaze_sync_initial_complete"]) == 1.0
@@ -175,6 +180,27 @@ def test_snapshot_tolerates_a_corrupt_database(tmp_path: Path) -> None:
 def test_split_request_key() -> None:
     assert split_request_key("sonarr:series:lookup:200") == ["sonarr", "series", "lookup:200"]
     assert split_request_key("tvmaze:page") == ["tvmaze", "page", "unknown"]
+
+
+def test_exposition_passes_promtool(seeded: Path) -> None:
+    """`promtool check metrics` (Prometheus's own linter) finds nothing in what we serve."""
+    promtool = tool("promtool", hint="apt-get install prometheus")
+    registry = build_registry(seeded, next_run=lambda: 1_800_000_000.0, sonarr_healthy=lambda: True)
+    exposition = generate_latest(registry).decode()
+    assert set(families(exposition)) == {spec.name for spec in METRICS}  # every family linted
+    result = run(promtool, "check", "metrics", input=exposition)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_metric_names_follow_the_prometheus_naming_guide() -> None:
+    """One prefix, base units, `_total` on counters only, no two families sharing a name."""
+    for spec in METRICS:
+        assert spec.name.startswith("tvmaze_sync_"), spec.name
+        assert spec.name.endswith("_total") == (spec.kind == "counter"), spec.name
+        assert "timestamp" not in spec.name or spec.name.endswith("_timestamp_seconds")
+        assert not re.search(r"_(milliseconds|minutes|hours|days|kilobytes|megabytes)(_|$)", spec.name)
+    bases = [spec.name.removesuffix("_total") for spec in METRICS]
+    assert len(set(bases)) == len(bases)
 
 
 # --- cron exports, real processes against the simulators --------------------------------------
@@ -285,9 +311,19 @@ def test_lock_held_exports_nothing(tmp_path: Path, cron: dict[str, Any]) -> None
 
 
 class _Gateway(BaseHTTPRequestHandler):
-    """A Pushgateway stand-in: records each push (method, path, body)."""
+    """A Pushgateway stand-in: records each push (method, path, body); with `auth` set
+    ("user:password"), answers 401 to a push without that basic auth, as the real one
+    behind `--web.config.file` does."""
 
     def do_PUT(self) -> None:
+        auth = self.server.auth  # type: ignore[attr-defined]
+        expected = "Basic " + base64.b64encode(auth.encode()).decode() if auth else None
+        if expected and self.headers.get("Authorization") != expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="pushgateway"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         self.server.pushes.append((self.command, self.path, self.rfile.read(length)))  # type: ignore[attr-defined]
         self.send_response(200)
@@ -300,8 +336,52 @@ class _Gateway(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gateway() -> Iterator[LoopbackServer]:
-    with LoopbackServer(_Gateway, pushes=[]) as server:
+    with LoopbackServer(_Gateway, pushes=[], auth=None) as server:
         yield server
+
+
+def with_credentials(url: str, userinfo: str) -> str:
+    return url.replace("http://", f"http://{userinfo}@", 1)
+
+
+def test_pushgateway_basic_auth_from_the_url(
+    tmp_path: Path, cron: dict[str, Any], gateway: LoopbackServer
+) -> None:
+    """`http://user:password@host` is basic auth on `http://host` (urllib alone would look
+    `user:password@host` up in DNS), and the password is never printed."""
+    gateway.httpd.auth = "pushuser:p@ss word"  # type: ignore[union-attr]
+    url = with_credentials(gateway.url, "pushuser:p%40ss%20word")
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--pushgateway", url)
+    assert result.returncode == 0, result.stderr
+    assert [p for _, p, _ in gateway.httpd.pushes] == ["/metrics/job/tvmaze_sync"]  # type: ignore[union-attr]
+    assert "metrics_pushed" in result.stderr and "p%40ss" not in result.stderr
+
+
+def test_pushgateway_password_from_a_file(
+    tmp_path: Path, cron: dict[str, Any], gateway: LoopbackServer
+) -> None:
+    """The password as a mounted secret (METRICS_PUSHGATEWAY_PASSWORD_FILE), the user in
+    the URL: nothing secret on the command line a CronJob shows."""
+    gateway.httpd.auth = "pushuser:from-a-file-secret"  # type: ignore[union-attr]
+    secret = tmp_path / "pushgateway-password"
+    secret.write_text("from-a-file-secret\n")
+    env = {"METRICS_PUSHGATEWAY_PASSWORD_FILE": str(secret)}
+    url = with_credentials(gateway.url, "pushuser")
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--pushgateway", url, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(gateway.httpd.pushes) == 1  # type: ignore[union-attr]
+
+
+def test_a_refused_push_says_why_on_stderr_and_keeps_the_cycles_exit_code(
+    tmp_path: Path, cron: dict[str, Any], gateway: LoopbackServer
+) -> None:
+    gateway.httpd.auth = "pushuser:right-password"  # type: ignore[union-attr]
+    url = with_credentials(gateway.url, "pushuser:wrong-password")
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--pushgateway", url)
+    assert result.returncode == 0, result.stderr  # the cycle's work is done: its code stands
+    (line,) = [line for line in result.stderr.splitlines() if "metrics_push_failed" in line]
+    assert "HTTP 401" in line and "metrics.pushgateway_password" in line
+    assert "wrong-password" not in result.stderr and not gateway.httpd.pushes  # type: ignore[union-attr]
 
 
 def test_pushgateway_receives_the_same_metrics(
