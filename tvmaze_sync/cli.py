@@ -429,8 +429,9 @@ def healthcheck(
     """Exit 0 if the local `serve` answers GET /health with 200, else 3.
 
     For container health checks (the slim image has no curl); it asks server.host:server.port.
+    Docker counts any non-zero exit as unhealthy, so it needs no `|| exit 1` (nor a shell).
 
-    Example (Dockerfile): `HEALTHCHECK CMD tvmaze-sync healthcheck || exit 1`
+    Example (Dockerfile, exec form): `tvmaze-sync healthcheck --timeout 5`
     """
     with exit_on_error():
         config = options(ctx).load()
