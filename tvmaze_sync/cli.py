@@ -176,7 +176,9 @@ def sync(
             "--pushgateway",
             metavar="URL",
             help="After the cycle (even a failed one), push its metrics to this Prometheus "
-            "Pushgateway (job tvmaze_sync). A failed push is a warning.",
+            "Pushgateway (job tvmaze_sync). Basic auth: http://user@host:9091 with "
+            "METRICS_PUSHGATEWAY_PASSWORD_FILE, or http://user:password@host:9091. A failed "
+            "push is a warning on stderr; the exit code stays the cycle's.",
             show_default=False,
         ),
     ] = None,
