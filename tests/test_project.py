@@ -45,6 +45,18 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert command in script.splitlines(), f"{command!r} is not a line of .ci/run"
 
 
+def test_ci_installs_promtool_before_the_test_command() -> None:
+    """The suite lints metrics with promtool, which no pip extra ships: .ci/run fetches it
+    first (Debian's `prometheus` package), and only when it is not already on PATH."""
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    tests_at = lines.index(_test_command())
+    install = [
+        i for i, line in enumerate(lines) if "apt-get download" in line and "prometheus" in line
+    ]
+    guard = [i for i, line in enumerate(lines) if line.startswith("if ! command -v promtool")]
+    assert install and guard and guard[0] < install[0] < tests_at
+
+
 def test_every_exit_code_is_in_the_readme_table() -> None:
     section = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\|\s*(\d+)\s*\|\s*([^|]+?)\s*\|", section, flags=re.M)
