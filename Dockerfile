@@ -33,13 +33,15 @@ ENV STORAGE_PATH=/data \
 # Declared after the chown: a fresh named volume copies /data with its owner.
 VOLUME ["/data", "/config"]
 WORKDIR /data
-USER tvmaze:tvmaze
+# Numeric: a Kubernetes pod with `runAsNonRoot` but no `runAsUser` is refused a named user,
+# since the kubelet cannot tell that `tvmaze` is not root.
+USER 1000:1000
 EXPOSE 8080
 
-# No curl in a slim image: the CLI probes its own server (server.host/server.port).
-# `|| exit 1` because Docker reserves exit code 2 and tvmaze-sync uses 2 and 3.
+# No curl in a slim image: the CLI probes its own server (server.host/server.port). Exec
+# form, no shell: Docker counts every non-zero exit (tvmaze-sync's 3, or 2) as unhealthy.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-    CMD tvmaze-sync healthcheck --timeout 5 || exit 1
+    CMD ["tvmaze-sync", "healthcheck", "--timeout", "5"]
 
 ENTRYPOINT ["tvmaze-sync"]
 CMD ["serve"]

@@ -78,7 +78,7 @@ def _to_json_schema(node: Any) -> Any:
 @pytest.fixture(scope="module")
 def openapi() -> dict[str, Any]:
     if not OPENAPI_PATH.exists():
-        pytest.skip(f"Sonarr's OpenAPI description is not at {OPENAPI_PATH}")
+        pytest.skip("Sonarr's OpenAPI description is not at ../shared/sonarr/openapi-v3.json")
     return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
 
 

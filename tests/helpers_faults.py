@@ -270,7 +270,8 @@ def tmpfs(path: Path, size: str) -> Iterator[Path | str]:
         return
     result = _mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path))
     if result.returncode != 0:
-        yield f"cannot mount a tmpfs here: {result.stderr.strip() or result.returncode}"
+        why = result.stderr.strip().replace(str(path), path.name) or result.returncode
+        yield f"cannot mount a tmpfs here: {why}"
         return
     try:
         yield path

@@ -17,6 +17,7 @@ from tests.helpers_cli import data_dir, run_cli
 from tvmaze_sync.config import (
     Config,
     Duration,
+    Host,
     IsoDate,
     Option,
     Url,
@@ -70,6 +71,8 @@ def sample(option: Option) -> tuple[str, Any]:
         return str(number), number
     if tp is float:
         return "7.5", 7.5
+    if tp is Host:
+        return " ::1 ", "::1"
     if tp is str:
         return "value-xyz", "value-xyz"
     raise AssertionError(f"no sample for {option.key}: {option.type!r}")
@@ -272,6 +275,7 @@ def bad_value(option: Option) -> Any:
         Duration: "soon",
         IsoDate: "2020-13-45",
         Url: "ftp://example.test",
+        Host: "",
         str: ["a", "list"],
     }[tp]
 
@@ -300,7 +304,10 @@ def test_every_bad_value_is_reported_at_once_with_key_value_and_allowed() -> Non
     ("env", "fragment"),
     [
         ({"TVMAZE_RATE_LIMIT": "0"}, "TVMAZE_RATE_LIMIT (tvmaze.rate_limit): '0' is too small"),
-        ({"SERVER_PORT": "70000"}, "server.port: 70000 is not valid; expected 1-65535"),
+        ({"SERVER_PORT": "70000"}, "(server.port): '70000' is too large; expected at most 65535"),
+        ({"SERVER_HOST": " "}, "(server.host): ' ' is not valid; expected an address or host"),
+        ({"FILTERS_RATING_MIN": "11"}, "'11' is too large; expected at most 10"),
+        ({"FILTERS_MIN_RUNTIME": "-5"}, "'-5' is too small; expected at least 0"),
         ({"TVMAZE_UPDATE_WINDOW": "year"}, "'year' is not valid; expected one of day, week, month"),
         ({"DRY_RUN": "perhaps"}, "DRY_RUN (dry_run): 'perhaps' is not valid; expected true or"),
         ({"FILTERS_IDS_EXCLUDE": "1,x"}, "'1,x' is not valid; expected a whole number"),

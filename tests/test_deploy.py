@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from tests.commands import invocations, option_env_names, parse_invocation
+from tests.helpers_tools import run, tool
 from tvmaze_sync.config import Config, build_config
 from tvmaze_sync.testing.httpserver import LoopbackServer
 
@@ -70,9 +71,12 @@ def copies() -> list[tuple[list[str], str]]:
     return out
 
 
-def healthcheck_command() -> str:
+def healthcheck_command() -> list[str]:
+    """The HEALTHCHECK's argv; exec form (a JSON array), as hadolint's DL3025 wants."""
     (rest,) = instructions("HEALTHCHECK")
-    return rest.split(" CMD ", 1)[1].strip()
+    argv = json.loads(rest.split(" CMD ", 1)[1].strip())
+    assert isinstance(argv, list) and all(isinstance(word, str) for word in argv)
+    return argv
 
 
 def test_dockerfile_has_the_issue_contract() -> None:
@@ -89,7 +93,9 @@ def test_dockerfile_has_the_issue_contract() -> None:
     assert json.loads(instructions("ENTRYPOINT")[0]) == ["tvmaze-sync"]
     assert json.loads(instructions("CMD")[0]) == ["serve"]
     (user,) = instructions("USER")
-    assert user.split(":")[0] not in {"root", "0"}
+    # Numeric uid:gid, so the kubelet can check `runAsNonRoot` without a `runAsUser`.
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit() and int(uid) != 0 and gid.isdigit(), user
     # The last USER comes after every RUN that needs root.
     words = [word for word, _ in dockerfile()]
     assert max(i for i, w in enumerate(words) if w == "RUN") < words.index("USER")
@@ -133,6 +139,13 @@ def test_image_runs_on_defaults_with_no_config_mounted() -> None:
     assert config == expected
 
 
+def test_dockerfile_passes_hadolint() -> None:
+    """hadolint, the Dockerfile linter, at its default rules: no warning, no info."""
+    hadolint = tool("hadolint")
+    result = run(hadolint, "--no-color", "Dockerfile")
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
 # --- the health check ----------------------------------------------------------------------
 
 
@@ -149,7 +162,7 @@ class _Health(BaseHTTPRequestHandler):
 
 
 def run_healthcheck(env_overrides: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:
-    """The Dockerfile's HEALTHCHECK command, verbatim, run by /bin/sh as Docker would."""
+    """The Dockerfile's HEALTHCHECK command, verbatim, run without a shell as Docker would."""
     env = {
         **image_env(),
         "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -159,8 +172,9 @@ def run_healthcheck(env_overrides: dict[str, str], home: Path) -> subprocess.Com
         "http_proxy": "http://127.0.0.1:9",  # the probe must never go through a proxy
         **env_overrides,
     }
+    argv = healthcheck_command()
     return subprocess.run(
-        ["/bin/sh", "-c", healthcheck_command()],
+        [shutil.which(argv[0], path=env["PATH"]) or argv[0], *argv[1:]],
         env=env,
         capture_output=True,
         text=True,
@@ -181,7 +195,7 @@ def test_healthcheck_command_follows_the_server(tmp_path: Path) -> None:
         assert run_healthcheck({"SERVER_PORT": port}, tmp_path).returncode == 0
         server.httpd.status = 503  # type: ignore[union-attr]
         unhealthy = run_healthcheck({"SERVER_PORT": port}, tmp_path)
-        assert unhealthy.returncode == 1  # Docker reserves 2; the `|| exit 1` maps ours
+        assert unhealthy.returncode == 3  # Docker counts any non-zero exit as unhealthy
         assert f"127.0.0.1:{port}/health answered HTTP 503" in unhealthy.stderr
     finally:
         server.stop()
@@ -243,7 +257,7 @@ def test_healthcheck_against_a_real_serve(tmp_path: Path, tvmaze_sim_factory: An
         assert result.returncode == 0, f"{result.stderr}\nserve said:\n{served}"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-        assert run_healthcheck(overrides, tmp_path).returncode == 1
+        assert run_healthcheck(overrides, tmp_path).returncode == 3
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -452,6 +466,119 @@ def test_kubernetes_pushgateway_patch_is_a_real_invocation() -> None:
     (original,) = pod_spec(manifests()["CronJob/tvmaze-sync"])["containers"]
     assert container["name"] == original["name"]
     assert parse_invocation(container["args"]) == ("sync",)
+
+
+def with_patch(base: Any, patch: Any) -> Any:
+    """A strategic merge as kustomize does it for our patch: maps merge, containers by name."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        return {k: with_patch(base[k], v) if k in base else v for k, v in patch.items()} | {
+            k: v for k, v in base.items() if k not in patch
+        }
+    if isinstance(base, list) and isinstance(patch, list) and all("name" in i for i in base):
+        names = {item["name"]: item for item in patch}
+        return [with_patch(item, names.get(item["name"], {})) for item in base]
+    return patch
+
+
+def applied_documents() -> dict[str, dict[str, Any]]:
+    """What `kubectl apply -k` would send, with the optional Pushgateway patch applied too."""
+    docs = manifests()
+    patch = yaml.safe_load((K8S / "pushgateway-patch.yaml").read_text(encoding="utf-8"))
+    docs["CronJob/tvmaze-sync+pushgateway"] = with_patch(docs["CronJob/tvmaze-sync"], patch)
+    return docs
+
+
+def test_kubernetes_manifests_pass_kubernetes_validate_strict(tmp_path: Path) -> None:
+    """Every resource (and the CronJob with the patch applied) against the Kubernetes API
+    schemas, unknown fields rejected."""
+    validate = tool("kubernetes-validate")
+    files = []
+    for key, doc in applied_documents().items():
+        path = tmp_path / (key.replace("/", "-").replace("+", "-") + ".yaml")
+        path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        files.append(str(path))
+    result = run(validate, "--strict", "--quiet", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: Volume types the Pod Security Standard "restricted" allows.
+RESTRICTED_VOLUMES = {
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+    "persistentVolumeClaim", "projected", "secret",
+}  # fmt: skip
+
+
+def restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """What the Pod Security Standards' "restricted" profile (which a namespace labelled
+    `pod-security.kubernetes.io/enforce: restricted` enforces) would reject in `pod`."""
+    found: list[str] = []
+    ctx = pod.get("securityContext", {})
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(flag):
+            found.append(flag)
+    for volume in pod.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        if not kinds <= RESTRICTED_VOLUMES:
+            found.append(f"volume {volume['name']}: {sorted(kinds)}")
+    if ctx.get("runAsUser") == 0:
+        found.append("pod runAsUser 0")
+    if ctx.get("sysctls"):
+        found.append("sysctls")
+    containers = [
+        *pod.get("containers", []),
+        *pod.get("initContainers", []),
+        *pod.get("ephemeralContainers", []),
+    ]
+    for c in containers:
+        sc = c.get("securityContext", {})
+        name = c["name"]
+        if sc.get("privileged"):
+            found.append(f"{name}: privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            found.append(f"{name}: allowPrivilegeEscalation must be false")
+        if sc.get("runAsNonRoot", ctx.get("runAsNonRoot")) is not True:
+            found.append(f"{name}: runAsNonRoot must be true")
+        if sc.get("runAsUser", ctx.get("runAsUser")) == 0:
+            found.append(f"{name}: runAsUser 0")
+        seccomp = sc.get("seccompProfile", ctx.get("seccompProfile", {})).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            found.append(f"{name}: seccompProfile.type must be RuntimeDefault or Localhost")
+        caps = sc.get("capabilities", {})
+        if "ALL" not in caps.get("drop", []):
+            found.append(f"{name}: capabilities must drop ALL")
+        if set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
+            found.append(f"{name}: adds capabilities {caps['add']}")
+        if any(port.get("hostPort") for port in c.get("ports", [])):
+            found.append(f"{name}: hostPort")
+        if sc.get("procMount", "Default") != "Default":
+            found.append(f"{name}: procMount")
+    return found
+
+
+def test_kubernetes_cronjob_meets_pod_security_restricted() -> None:
+    pod = pod_spec(applied_documents()["CronJob/tvmaze-sync+pushgateway"])
+    assert restricted_violations(pod) == []
+    assert pod["automountServiceAccountToken"] is False  # it never calls the Kubernetes API
+    # The check itself can fail: the pre-#17 pod (no seccomp profile) is rejected.
+    old = {**pod, "securityContext": {"runAsNonRoot": True, "runAsUser": 1000}}
+    assert restricted_violations(old) == [
+        "tvmaze-sync: seccompProfile.type must be RuntimeDefault or Localhost"
+    ]
+
+
+def test_kubernetes_images_are_pinned_to_this_release() -> None:
+    """Never `:latest` (or no tag): a CronJob would run whatever was pushed last."""
+    from tvmaze_sync import __version__
+
+    for key, doc in applied_documents().items():
+        if doc["kind"] != "CronJob":
+            continue
+        for container in pod_spec(doc)["containers"]:
+            image = container["image"]
+            tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+            assert tag == __version__, f"{key}: {image}"
+    deployment = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    assert f"tvmaze-sync:{__version__} " in deployment  # the build command tags it so
 
 
 # --- the install path a user takes ---------------------------------------------------------

@@ -7,7 +7,9 @@ their output is parsed back with prometheus_client's own parser.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -28,6 +30,7 @@ from tests.helpers_metrics import (
     value,
     write_config,
 )
+from tests.helpers_tools import run, tool
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.metrics import METRICS, build_registry, read_snapshot, split_request_key
 from tvmaze_sync.models import ProcessingStatus, Show
@@ -101,35 +104,37 @@ def test_collector_reports_what_the_store_and_state_hold(seeded: Path) -> None:
     registry = build_registry(seeded, next_run=lambda: 1_800_000_000.0, sonarr_healthy=lambda: True)
     got = families(generate_latest(registry).decode())
 
-    assert value(got["tvmaze_sync_last_run_timestamp"]) == 1736935325.0  # 2025-01-15T10:02:05Z
+    assert (
+        value(got["tvmaze_sync_last_run_timestamp_seconds"]) == 1736935325.0
+    )  # 2025-01-15T10:02:05Z
     assert value(got["tvmaze_sync_last_run_duration_seconds"]) == 125.5
-    assert value(got["tvmaze_sync_next_run_timestamp"]) == 1_800_000_000.0
+    assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) == 1_800_000_000.0
     assert value(got["tvmaze_sync_initial_complete"]) == 1.0
     assert value(got["tvmaze_sync_healthy"]) == 1.0
-    assert value(got["tvmaze_shows_highest_id"]) == 10.0
-    assert value(got["tvmaze_sonarr_healthy"]) == 1.0
+    assert value(got["tvmaze_sync_shows_highest_id"]) == 10.0
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 1.0
 
-    totals = samples(got["tvmaze_shows_total"], "status")
+    totals = samples(got["tvmaze_sync_shows"], "status")
     assert totals == {
         status.value: float(sum(1 for _, s, _ in SEEDED if s is status)) for status in P
     }
     # Rule only: the value after ':' would make one series per genre, language...
-    assert samples(got["tvmaze_shows_filtered_by_reason"], "reason") == {
+    assert samples(got["tvmaze_sync_shows_filtered"], "reason") == {
         "genre_excluded": 2.0,
         "language_not_included": 1.0,
         "status_ended": 1.0,
     }
-    assert samples(got["tvmaze_shows_pending_retry"], "reason") == {
+    assert samples(got["tvmaze_sync_shows_pending_retry"], "reason") == {
         "no_tvdb_id": 1.0,
         "tvdb_not_in_sonarr": 1.0,
     }
-    lifetime = samples(got["tvmaze_shows_processed_total"], "result")
+    lifetime = samples(got["tvmaze_sync_shows_processed_total"], "result")
     assert lifetime["added"] == 7.0 and lifetime["filtered"] == 40.0 and lifetime["failed"] == 0.0
-    last = samples(got["tvmaze_sync_shows_processed"], "result")
+    last = samples(got["tvmaze_sync_last_run_shows"], "result")
     assert last["added"] == 2.0 and last["filtered"] == 3.0 and last["exists"] == 0.0
     requests = {
-        (s.labels["service"], s.labels["endpoint"], s.labels["status"]): s.value
-        for s in got["tvmaze_api_requests_total"].samples
+        (s.labels["service"], s.labels["endpoint"], s.labels["code"]): s.value
+        for s in got["tvmaze_sync_http_requests_total"].samples
         if s.name.endswith("_total")
     }
     assert requests == {
@@ -149,16 +154,16 @@ def test_every_listed_metric_is_exported_with_its_type_and_labels(seeded: Path) 
         assert family.samples, spec.name
         for sample in family.samples:
             assert set(sample.labels) == set(spec.labels), spec.name
-    assert value(got["tvmaze_sonarr_healthy"]) == 0.0
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 0.0
 
 
 def test_a_missing_storage_reads_as_empty_not_as_an_error(tmp_path: Path) -> None:
     registry = build_registry(tmp_path / "never-created")
     got = families(generate_latest(registry).decode())
     assert value(got["tvmaze_sync_healthy"]) is None  # no cycle yet: unknown, not "failed"
-    assert value(got["tvmaze_sync_next_run_timestamp"]) is None  # cron: no schedule known
-    assert value(got["tvmaze_sonarr_healthy"]) is None  # not configured
-    assert set(samples(got["tvmaze_shows_total"], "status").values()) == {0.0}
+    assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) is None  # cron: no schedule known
+    assert value(got["tvmaze_sync_sonarr_healthy"]) is None  # not configured
+    assert set(samples(got["tvmaze_sync_shows"], "status").values()) == {0.0}
 
 
 def test_healthy_override_reports_a_failure_the_state_never_saw(seeded: Path) -> None:
@@ -175,6 +180,27 @@ def test_snapshot_tolerates_a_corrupt_database(tmp_path: Path) -> None:
 def test_split_request_key() -> None:
     assert split_request_key("sonarr:series:lookup:200") == ["sonarr", "series", "lookup:200"]
     assert split_request_key("tvmaze:page") == ["tvmaze", "page", "unknown"]
+
+
+def test_exposition_passes_promtool(seeded: Path) -> None:
+    """`promtool check metrics` (Prometheus's own linter) finds nothing in what we serve."""
+    promtool = tool("promtool", hint="apt-get install prometheus")
+    registry = build_registry(seeded, next_run=lambda: 1_800_000_000.0, sonarr_healthy=lambda: True)
+    exposition = generate_latest(registry).decode()
+    assert set(families(exposition)) == {spec.name for spec in METRICS}  # every family linted
+    result = run(promtool, "check", "metrics", input=exposition)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_metric_names_follow_the_prometheus_naming_guide() -> None:
+    """One prefix, base units, `_total` on counters only, no two families sharing a name."""
+    for spec in METRICS:
+        assert spec.name.startswith("tvmaze_sync_"), spec.name
+        assert spec.name.endswith("_total") == (spec.kind == "counter"), spec.name
+        assert "timestamp" not in spec.name or spec.name.endswith("_timestamp_seconds")
+        assert not re.search(r"_(milliseconds|minutes|hours|days|megabytes)(_|$)", spec.name)
+    bases = [spec.name.removesuffix("_total") for spec in METRICS]
+    assert len(set(bases)) == len(bases)
 
 
 # --- cron exports, real processes against the simulators --------------------------------------
@@ -199,17 +225,17 @@ def test_sync_metrics_file_holds_what_the_store_says(tmp_path: Path, cron: dict[
 
     stored = read_store(cron["storage"])
     state = StateFile(cron["storage"]).load()
-    totals = samples(got["tvmaze_shows_total"], "status")
+    totals = samples(got["tvmaze_sync_shows"], "status")
     assert totals == {k: float(v) for k, v in stored["by_status"].items()}
     assert sum(totals.values()) == len(small_real_shows())
-    assert value(got["tvmaze_shows_highest_id"]) == float(stored["highest_id"])
-    lifetime = samples(got["tvmaze_shows_processed_total"], "result")
+    assert value(got["tvmaze_sync_shows_highest_id"]) == float(stored["highest_id"])
+    lifetime = samples(got["tvmaze_sync_shows_processed_total"], "result")
     assert {k: v for k, v in lifetime.items() if v} == {
         k: float(v) for k, v in stored["processed"].items() if v
     }
     requests = {
-        ":".join((s.labels["service"], s.labels["endpoint"], s.labels["status"])): s.value
-        for s in got["tvmaze_api_requests_total"].samples
+        ":".join((s.labels["service"], s.labels["endpoint"], s.labels["code"])): s.value
+        for s in got["tvmaze_sync_http_requests_total"].samples
         if s.name.endswith("_total")
     }
     assert requests == {k: float(v) for k, v in stored["requests"].items()}
@@ -218,22 +244,22 @@ def test_sync_metrics_file_holds_what_the_store_says(tmp_path: Path, cron: dict[
     for reason in stored["reasons"]:
         rule = (reason or "unknown").split(":", 1)[0]
         rules[rule] = rules.get(rule, 0.0) + 1
-    assert samples(got["tvmaze_shows_filtered_by_reason"], "reason") == rules
+    assert samples(got["tvmaze_sync_shows_filtered"], "reason") == rules
     assert all(":" not in r for r in rules)
-    waiting = samples(got["tvmaze_shows_pending_retry"], "reason")
+    waiting = samples(got["tvmaze_sync_shows_pending_retry"], "reason")
     assert {k: v for k, v in waiting.items() if v} == {
         k: float(v) for k, v in stored["waiting"].items()
     }
     last = state.last_cycle
     assert value(got["tvmaze_sync_healthy"]) == 1.0 and last["ok"] is True
     assert value(got["tvmaze_sync_last_run_duration_seconds"]) == last["duration_seconds"]
-    cycle = samples(got["tvmaze_sync_shows_processed"], "result")
+    cycle = samples(got["tvmaze_sync_last_run_shows"], "result")
     assert {k: v for k, v in cycle.items() if v} == {
         k: float(v) for k, v in last["results"].items() if v
     }
     assert value(got["tvmaze_sync_initial_complete"]) == float(state.initial_sync_complete)
-    assert value(got["tvmaze_sonarr_healthy"]) == 1.0
-    assert value(got["tvmaze_sync_next_run_timestamp"]) is None  # cron knows no schedule
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 1.0
+    assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) is None  # cron knows no schedule
 
     # A second process reading the same storage reports exactly the same numbers.
     again = tmp_path / "prom" / "again.prom"
@@ -250,7 +276,7 @@ def test_a_failed_cycle_still_exports_healthy_0(tmp_path: Path, cron: dict[str, 
     got = families(prom.read_text())
     assert value(got["tvmaze_sync_healthy"]) == 0.0
     assert StateFile(cron["storage"]).load().last_cycle["ok"] is False
-    assert value(got["tvmaze_sonarr_healthy"]) == 0.0
+    assert value(got["tvmaze_sync_sonarr_healthy"]) == 0.0
 
 
 def test_a_cycle_failing_before_it_starts_exports_healthy_0(tmp_path: Path) -> None:
@@ -285,9 +311,19 @@ def test_lock_held_exports_nothing(tmp_path: Path, cron: dict[str, Any]) -> None
 
 
 class _Gateway(BaseHTTPRequestHandler):
-    """A Pushgateway stand-in: records each push (method, path, body)."""
+    """A Pushgateway stand-in: records each push (method, path, body); with `auth` set
+    ("user:password"), answers 401 to a push without that basic auth, as the real one
+    behind `--web.config.file` does."""
 
     def do_PUT(self) -> None:
+        auth = self.server.auth  # type: ignore[attr-defined]
+        expected = "Basic " + base64.b64encode(auth.encode()).decode() if auth else None
+        if expected and self.headers.get("Authorization") != expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="pushgateway"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         self.server.pushes.append((self.command, self.path, self.rfile.read(length)))  # type: ignore[attr-defined]
         self.send_response(200)
@@ -300,8 +336,52 @@ class _Gateway(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gateway() -> Iterator[LoopbackServer]:
-    with LoopbackServer(_Gateway, pushes=[]) as server:
+    with LoopbackServer(_Gateway, pushes=[], auth=None) as server:
         yield server
+
+
+def with_credentials(url: str, userinfo: str) -> str:
+    return url.replace("http://", f"http://{userinfo}@", 1)
+
+
+def test_pushgateway_basic_auth_from_the_url(
+    tmp_path: Path, cron: dict[str, Any], gateway: LoopbackServer
+) -> None:
+    """`http://user:password@host` is basic auth on `http://host` (urllib alone would look
+    `user:password@host` up in DNS), and the password is never printed."""
+    gateway.httpd.auth = "pushuser:p@ss word"  # type: ignore[union-attr]
+    url = with_credentials(gateway.url, "pushuser:p%40ss%20word")
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--pushgateway", url)
+    assert result.returncode == 0, result.stderr
+    assert [p for _, p, _ in gateway.httpd.pushes] == ["/metrics/job/tvmaze_sync"]  # type: ignore[union-attr]
+    assert "metrics_pushed" in result.stderr and "p%40ss" not in result.stderr
+
+
+def test_pushgateway_password_from_a_file(
+    tmp_path: Path, cron: dict[str, Any], gateway: LoopbackServer
+) -> None:
+    """The password as a mounted secret (METRICS_PUSHGATEWAY_PASSWORD_FILE), the user in
+    the URL: nothing secret on the command line a CronJob shows."""
+    gateway.httpd.auth = "pushuser:from-a-file-secret"  # type: ignore[union-attr]
+    secret = tmp_path / "pushgateway-password"
+    secret.write_text("from-a-file-secret\n")
+    env = {"METRICS_PUSHGATEWAY_PASSWORD_FILE": str(secret)}
+    url = with_credentials(gateway.url, "pushuser")
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--pushgateway", url, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(gateway.httpd.pushes) == 1  # type: ignore[union-attr]
+
+
+def test_a_refused_push_says_why_on_stderr_and_keeps_the_cycles_exit_code(
+    tmp_path: Path, cron: dict[str, Any], gateway: LoopbackServer
+) -> None:
+    gateway.httpd.auth = "pushuser:right-password"  # type: ignore[union-attr]
+    url = with_credentials(gateway.url, "pushuser:wrong-password")
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--pushgateway", url)
+    assert result.returncode == 0, result.stderr  # the cycle's work is done: its code stands
+    (line,) = [line for line in result.stderr.splitlines() if "metrics_push_failed" in line]
+    assert "HTTP 401" in line and "metrics.pushgateway_password" in line
+    assert "wrong-password" not in result.stderr and not gateway.httpd.pushes  # type: ignore[union-attr]
 
 
 def test_pushgateway_receives_the_same_metrics(
@@ -324,8 +404,8 @@ def test_pushgateway_receives_the_same_metrics(
     assert [(m, p) for m, p, _ in pushes] == [("PUT", "/metrics/job/tvmaze_sync")]
     pushed = families(pushes[0][2].decode())
     assert set(pushed) == {spec.name for spec in METRICS}
-    assert samples(pushed["tvmaze_shows_total"], "status") == samples(
-        families(prom.read_text())["tvmaze_shows_total"], "status"
+    assert samples(pushed["tvmaze_sync_shows"], "status") == samples(
+        families(prom.read_text())["tvmaze_sync_shows"], "status"
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from tests.helpers_tools import run, tool
 from tvmaze_sync.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +43,18 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     command = _test_command()
     assert command in script.splitlines(), f"{command!r} is not a line of .ci/run"
+
+
+def test_ci_installs_promtool_before_the_test_command() -> None:
+    """The suite lints metrics with promtool, which no pip extra ships: .ci/run fetches it
+    first (Debian's `prometheus` package), and only when it is not already on PATH."""
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    tests_at = lines.index(_test_command())
+    install = [
+        i for i, line in enumerate(lines) if "apt-get download" in line and "prometheus" in line
+    ]
+    guard = [i for i, line in enumerate(lines) if line.startswith("if ! command -v promtool")]
+    assert install and guard and guard[0] < install[0] < tests_at
 
 
 def test_every_exit_code_is_in_the_readme_table() -> None:
@@ -127,3 +142,66 @@ def test_every_command_is_in_the_readme_table() -> None:
             names.add(name)
     missing = {name for name in names if name not in listed and name.split()[0] not in listed}
     assert not missing, f"commands missing from the README's table: {sorted(missing)}"
+
+
+def test_every_imported_module_is_declared() -> None:
+    """deptry: each third-party module the program imports is in `dependencies` (httpx, which
+    sonarr_api.py imports, came only through pyarr once), and none is declared unused."""
+    result = run(tool("deptry"), ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: Never part of a build: the developer's environment, caches and earlier builds; at the
+#: top only, a developer's own data, secrets and config (.gitignore/.dockerignore's list).
+_ANYWHERE = shutil.ignore_patterns(
+    ".git", ".venv", "*.egg-info", "__pycache__", "*.pyc", ".*_cache", ".hypothesis"
+)
+_AT_THE_TOP = {"build", "dist", "secrets", "data", "config.yaml"}
+
+
+def _not_source(directory: str, names: list[str]) -> set[str]:
+    top = _AT_THE_TOP & set(names) if Path(directory) == ROOT else set()
+    return set(_ANYWHERE(directory, names)) | top
+
+
+@pytest.mark.slow
+def test_sdist_and_wheel_pass_twine_and_the_sdist_tests_run(tmp_path: Path) -> None:
+    """`python -m build` (from a copy, so parallel tests never share a build directory),
+    `twine check` on both files, then the sdist unpacked: every test collects there, and
+    the quick project and docs tests pass against the sdist's own copy of the package."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=_not_source)
+    build = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    files = sorted(
+        (str(p) for p in (tmp_path / "dist").iterdir()), key=lambda f: f.endswith(".whl")
+    )
+    assert [Path(f).suffix for f in files] == [".gz", ".whl"], files
+    check = run(tool("twine"), "check", "--strict", *files)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    with tarfile.open(files[0]) as sdist:
+        sdist.extractall(tmp_path / "unpacked", filter="data")
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    pytest_in = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    collect = subprocess.run(
+        [*pytest_in, "--collect-only"], cwd=unpacked, capture_output=True, text=True, env=env
+    )
+    assert collect.returncode == 0, collect.stdout[-3000:] + collect.stderr[-3000:]
+    assert re.search(r"^\d{3,} tests collected", collect.stdout, re.M), collect.stdout[-500:]
+    quick = subprocess.run(
+        [*pytest_in, "-m", "not slow", "tests/test_project.py", "tests/test_docs.py"],
+        cwd=unpacked,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert quick.returncode == 0, quick.stdout[-3000:] + quick.stderr[-3000:]

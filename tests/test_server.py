@@ -191,12 +191,12 @@ def test_ready_follows_sonarr(
         refused = served.get("/ready")
         assert refused.status_code == 503
         assert "api_key" in refused.json()["reason"]
-        assert value(families(served.get("/metrics").text)["tvmaze_sonarr_healthy"]) == 0.0
+        assert value(families(served.get("/metrics").text)["tvmaze_sync_sonarr_healthy"]) == 0.0
     finally:
         sonarr.unauthorized = False
     time.sleep(1.1)
     assert served.get("/ready").status_code == 200
-    assert value(families(served.get("/metrics").text)["tvmaze_sonarr_healthy"]) == 1.0
+    assert value(families(served.get("/metrics").text)["tvmaze_sync_sonarr_healthy"]) == 1.0
 
 
 def test_metrics_equal_what_the_store_holds(served: Served) -> None:
@@ -206,13 +206,13 @@ def test_metrics_equal_what_the_store_holds(served: Served) -> None:
     got = families(response.text)
     assert set(got) == {spec.name for spec in METRICS}
     stored = read_store(served.storage)
-    assert samples(got["tvmaze_shows_total"], "status") == {
+    assert samples(got["tvmaze_sync_shows"], "status") == {
         k: float(v) for k, v in stored["by_status"].items()
     }
     assert sum(stored["by_status"].values()) == len(small_real_shows())
     assert value(got["tvmaze_sync_healthy"]) == 1.0
     health = served.get("/health").json()
-    assert value(got["tvmaze_sync_next_run_timestamp"]) == pytest.approx(
+    assert value(got["tvmaze_sync_next_run_timestamp_seconds"]) == pytest.approx(
         parse_iso(health["next_run"]), abs=1
     )
     for secret in (TOKEN, SONARR_API_KEY):
@@ -225,19 +225,19 @@ def test_metrics_after_a_cycle_run_by_a_separate_sync_process(served: Served) ->
     got = families(served.get("/metrics").text)
     state = StateFile(served.storage).load()
     stored = read_store(served.storage)
-    assert value(got["tvmaze_sync_last_run_timestamp"]) == parse_iso(
+    assert value(got["tvmaze_sync_last_run_timestamp_seconds"]) == parse_iso(
         state.last_cycle["finished_at"]
     )
     assert value(got["tvmaze_sync_last_run_duration_seconds"]) == pytest.approx(
         state.last_cycle["duration_seconds"]
     )
     requests_total = {
-        ":".join((s.labels["service"], s.labels["endpoint"], s.labels["status"])): s.value
-        for s in got["tvmaze_api_requests_total"].samples
+        ":".join((s.labels["service"], s.labels["endpoint"], s.labels["code"])): s.value
+        for s in got["tvmaze_sync_http_requests_total"].samples
         if s.name.endswith("_total")
     }
     assert requests_total == {k: float(v) for k, v in stored["requests"].items()}
-    lifetime = samples(got["tvmaze_shows_processed_total"], "result")
+    lifetime = samples(got["tvmaze_sync_shows_processed_total"], "result")
     assert {k: v for k, v in lifetime.items() if v} == {
         k: float(v) for k, v in stored["processed"].items() if v
     }

@@ -220,6 +220,12 @@ def test_an_inaccessible_root_folder_stops_before_any_add(
         sonarr.connect(make_config(tmp_path, sim).sonarr, FakeClock())
 
 
+def _ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """This test's Sonarr records only: under `-n 2` a thread another test left behind (a
+    store opening, a server shutting down) may log into the same capture."""
+    return [r for r in caplog.records if r.name.startswith("tvmaze_sync.sonarr")]
+
+
 def test_v4_ignores_a_language_profile_with_one_warning(
     sonarr_sim: SonarrSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -228,7 +234,7 @@ def test_v4_ignores_a_language_profile_with_one_warning(
     )
     with caplog.at_level(logging.WARNING):
         run_sonarr(config, store, FakeClock())
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in _ours(caplog) if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].startswith("sonarr_language_profile_ignored")
     [body] = sonarr_sim.posts_to("/api/v3/series")
     assert "languageProfileId" not in body and body["monitorNewItems"] == "none"
@@ -267,7 +273,7 @@ def test_v3_add_sends_the_language_profile_and_v3_monitor_names(
     assert body["languageProfileId"] == 2
     assert body["addOptions"]["monitor"] == "latestSeason"  # v3's name for lastSeason
     assert "monitorNewItems" not in body
-    assert [r.getMessage().split()[0] for r in caplog.records] == [
+    assert [r.getMessage().split()[0] for r in _ours(caplog)] == [
         "sonarr_monitor_new_items_ignored"
     ]
     assert sim.series_by_tvdb(show.tvdb_id or 0) is not None
@@ -619,7 +625,7 @@ def test_cycle_summary_text_line_off_a_terminal(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.WARNING):  # the default level: the summary still shows
         caplog.handler.setLevel(logging.NOTSET)  # as the CLI's handler: the logger decides
         render.cycle_summary(summary, fmt="text")
-    [message] = [r.getMessage() for r in caplog.records]
+    [message] = [r.getMessage() for r in caplog.records if r.name == render.log.name]
     assert message.startswith("sync_summary ok=False dry_run=True added=0 exists=0 failed=0")
     assert "removed_by_user=0" in message and message.endswith("would_add='A; B'")
     assert "duration_seconds=0.0" in message

@@ -213,7 +213,9 @@ def sync(
             "--pushgateway",
             metavar="URL",
             help="After the cycle (even a failed one), push its metrics to this Prometheus "
-            "Pushgateway (job tvmaze_sync). A failed push is a warning.",
+            "Pushgateway (job tvmaze_sync). Basic auth: http://user@host:9091 with "
+            "METRICS_PUSHGATEWAY_PASSWORD_FILE, or http://user:password@host:9091. A failed "
+            "push is a warning on stderr; the exit code stays the cycle's.",
             show_default=False,
         ),
     ] = None,
@@ -467,8 +469,9 @@ def healthcheck(
     """Exit 0 if the local `serve` answers GET /health with 200, else 3.
 
     For container health checks (the slim image has no curl); it asks server.host:server.port.
+    Docker counts any non-zero exit as unhealthy, so it needs no `|| exit 1` (nor a shell).
 
-    Example (Dockerfile): `HEALTHCHECK CMD tvmaze-sync healthcheck || exit 1`
+    Example (Dockerfile, exec form): `tvmaze-sync healthcheck --timeout 5`
     """
     with exit_on_error():
         config = options(ctx).load()

@@ -26,6 +26,10 @@ import yaml
 
 from tvmaze_sync.errors import ConfigError
 
+#: A duration as text; ASCII digits only (Python's \d would take any script's digits, which
+#: JSON Schema's does not). Shared by `Duration.parse` and the JSON Schema.
+DURATION_PATTERN = r"\s*([0-9]{1,12})\s*([smhdwy])\s*"
+
 
 class Duration(int):
     """Seconds, written in YAML or the environment as `30s 15m 6h 1d 1w 1y`."""
@@ -41,7 +45,7 @@ class Duration(int):
 
     @classmethod
     def parse(cls, text: str) -> Duration:
-        match = re.fullmatch(r"\s*(\d{1,12})\s*([smhdwy])\s*", text)
+        match = re.fullmatch(DURATION_PATTERN, text)
         if not match:
             raise ValueError("a duration such as 30s, 15m, 6h, 1d, 1w or 1y")
         return cls(int(match.group(1)) * cls.UNITS[match.group(2)])
@@ -56,6 +60,13 @@ class Duration(int):
 
 class IsoDate(str):
     """A calendar date, YYYY-MM-DD."""
+
+    __slots__ = ()
+
+
+class Host(str):
+    """An address or host name to listen on; never empty (Python would bind every interface
+    to "", a surprise for a value that was probably meant to be set)."""
 
     __slots__ = ()
 
@@ -91,9 +102,20 @@ def display_url(url: str, mask: str | None = None) -> str:
     return parts._replace(netloc=host).geturl()
 
 
-def opt(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
-    """Declare one option: its default, its one-line meaning, and how to treat it."""
-    meta = {"help": help, "secret": secret, "minimum": minimum}
+def opt(
+    default: Any,
+    help: str,
+    *,
+    secret: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """Declare one option: its default, its one-line meaning, and how to treat it.
+
+    `minimum`/`maximum` bound a number or duration (inclusive); `config check` and the JSON
+    Schema both read them from here.
+    """
+    meta = {"help": help, "secret": secret, "minimum": minimum, "maximum": maximum}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -176,7 +198,7 @@ class PremieredFilter:
 
 @dataclass
 class RatingFilter:
-    min: float | None = opt(None, "Keep shows rated at least this (0-10).", minimum=0)
+    min: float | None = opt(None, "Keep shows rated at least this (0-10).", minimum=0, maximum=10)
     allow_unknown: bool = opt(False, "Let a show with no rating pass `min`.")
 
 
@@ -212,8 +234,10 @@ class FiltersConfig:
     )
     status: StatusFilter = section(StatusFilter, "TVMaze status filter.")
     premiered: PremieredFilter = section(PremieredFilter, "Premiere date filter.")
-    min_runtime: int | None = opt(20, "Keep shows with at least this runtime (minutes).")
-    max_runtime: int | None = opt(None, "Keep shows with at most this runtime (minutes).")
+    min_runtime: int | None = opt(20, "Keep shows with at least this runtime (minutes).", minimum=0)
+    max_runtime: int | None = opt(
+        None, "Keep shows with at most this runtime (minutes).", minimum=0
+    )
     runtime_allow_unknown: bool = opt(False, "Let a show with no runtime pass.")
     rating: RatingFilter = section(RatingFilter, "Rating filter.")
     title: KeywordFilter = section(KeywordFilter, "Title keyword filter.")
@@ -261,11 +285,24 @@ class LoggingConfig:
 @dataclass
 class ServerConfig:
     enabled: bool = opt(True, "Serve HTTP endpoints under `serve`.")
-    host: str = opt("127.0.0.1", "Address `serve` listens on (0.0.0.0 in a container).")
-    port: int = opt(8080, "Port `serve` listens on.", minimum=1)
+    host: Host = opt(
+        Host("127.0.0.1"),
+        "Address `serve` listens on (0.0.0.0 in a container, :: for IPv6 too).",
+    )
+    port: int = opt(8080, "Port `serve` listens on.", minimum=1, maximum=65535)
     token: str | None = opt(None, "Bearer token required by POST endpoints.", secret=True)
     shutdown_timeout: Duration = opt(
         Duration.parse("5m"), "How long SIGTERM waits for a running cycle."
+    )
+
+
+@dataclass
+class MetricsConfig:
+    pushgateway_password: str | None = opt(
+        None,
+        "Basic-auth password for `sync --pushgateway`; the user goes in the URL "
+        "(http://user@host:9091). Wins over a password in the URL.",
+        secret=True,
     )
 
 
@@ -278,6 +315,7 @@ class Config:
     storage: StorageConfig = section(StorageConfig, "Where the cache and state live.")
     logging: LoggingConfig = section(LoggingConfig, "Log output.")
     server: ServerConfig = section(ServerConfig, "HTTP server of `serve`.")
+    metrics: MetricsConfig = section(MetricsConfig, "Metrics export of cron runs.")
     dry_run: bool = opt(False, "Never write to Sonarr; report what would be added.")
 
     # Where the values came from; not options.
@@ -344,6 +382,7 @@ class Option:
     help: str
     secret: bool
     minimum: float | None
+    maximum: float | None
 
     @property
     def key(self) -> str:
@@ -383,6 +422,7 @@ def _walk(cls: type, prefix: tuple[str, ...], defaults: Any) -> Iterator[Option]
             help=f.metadata.get("help", ""),
             secret=f.metadata.get("secret", False),
             minimum=f.metadata.get("minimum"),
+            maximum=f.metadata.get("maximum"),
         )
 
 
@@ -401,6 +441,8 @@ def type_name(tp: Any) -> str:
         return "date (YYYY-MM-DD)"
     if tp is Url:
         return "URL"
+    if tp is Host:
+        return "address"
     origin = typing.get_origin(tp)
     if origin is Literal:
         return " | ".join(str(a) for a in typing.get_args(tp))
@@ -424,78 +466,125 @@ def plain(value: Any) -> Any:
 
 # --- coercion of one value ------------------------------------------------------------------
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+class EnvText(str):
+    """Text that came from the environment or a `${VAR}` reference, not typed YAML.
+
+    Text is all a variable can hold, so such a value may spell a number (`"8080"`), a list
+    (`"a,b"`) or an unset optional (`""`, `"null"`, `"~"`). A YAML value is taken by its
+    YAML type: `port: "8080"` is text, and refused, as the JSON Schema refuses it.
+    """
+
+    __slots__ = ()
 
 
 def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
-    """Turn a YAML or environment value into the option's type, or raise ValueError(allowed)."""
+    """Turn a YAML or environment value into the option's type, or raise ValueError(allowed).
+
+    Every rule here has its twin in `json_schema` below; tests/test_config_schema.py checks
+    that both give the same verdict on a corpus and on generated documents.
+    """
+    from_env = from_env or isinstance(value, EnvText)
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         inner = next(a for a in typing.get_args(tp) if a is not type(None))
-        if value is None or (isinstance(value, str) and value.strip() in ("", "null", "~")):
+        if value is None or _unset_text(value, from_env):
             return None
         return coerce(inner, value, from_env)
     if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value in allowed:
-            return value
-        folded = {str(a).lower(): a for a in allowed}
-        if isinstance(value, str) and value.lower() in folded:
-            return folded[value.lower()]
-        raise ValueError("one of " + ", ".join(str(a) for a in allowed))
+        return _coerce_choice(typing.get_args(tp), value)
     if origin is list:
         item = typing.get_args(tp)[0]
         if isinstance(value, str) and from_env:
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            value = [EnvText(part.strip()) for part in value.split(",") if part.strip()]
         if value is None:
             return []
         if not isinstance(value, list):
             raise ValueError(f"a list of {type_name(item)}")
         return [coerce(item, v, from_env) for v in value]
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ValueError("true or false")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ValueError("a whole number")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
-            return int(value)
-        raise ValueError("a whole number")
-    if tp is float:
-        if isinstance(value, bool):
-            raise ValueError("a number")
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError("a number") from None
-        if not math.isfinite(number):
-            raise ValueError("a finite number")
-        return number
+    if tp in (int, float, Duration):
+        return _coerce_number(tp, value, from_env)
+    return _coerce_text(tp, value, from_env)
+
+
+def _unset_text(value: Any, from_env: bool) -> bool:
+    """A blank string unsets an optional value; from a variable, `null` and `~` do too."""
+    if not isinstance(value, str):
+        return False
+    return value.strip() == "" or (from_env and value.strip() in ("null", "~"))
+
+
+def _coerce_choice(allowed: tuple[Any, ...], value: Any) -> Any:
+    """One of `allowed`, in any letter case (`level: debug`)."""
+    if value in allowed:
+        return value
+    folded = {str(a).lower(): a for a in allowed}
+    if isinstance(value, str) and value.lower() in folded:
+        return folded[value.lower()]
+    raise ValueError("one of " + ", ".join(str(a) for a in allowed))
+
+
+def _whole(value: Any) -> int | None:
+    """`value` as an int when YAML typed it as a whole number (`8080`, `8080.0`), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _coerce_number(tp: Any, value: Any, from_env: bool) -> Any:
     if tp is Duration:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return Duration(value)
+        whole = _whole(value)
+        if whole is not None and whole >= 0:
+            return Duration(whole)
         if isinstance(value, str):
             return Duration.parse(value)
         raise ValueError("a duration such as 30s, 15m, 6h, 1d, 1w or 1y")
+    if tp is int:
+        whole = _whole(value)
+        if whole is not None:
+            return whole
+        if from_env and isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]{1,18}\s*", value):
+            return int(value)
+        raise ValueError("a whole number")
+    if isinstance(value, bool) or (isinstance(value, str) and not from_env):
+        raise ValueError("a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("a number") from None
+    if not math.isfinite(number):
+        raise ValueError("a finite number")
+    return number
+
+
+def _coerce_text(tp: Any, value: Any, from_env: bool) -> Any:
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError("true or false")
     if tp is IsoDate:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return IsoDate(value.isoformat())
-        if isinstance(value, str):
+            return IsoDate(value.isoformat())  # a YAML date, from a loader other than ours
+        text = value.strip() if isinstance(value, str) and from_env else value
+        if isinstance(text, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             try:
-                return IsoDate(dt.date.fromisoformat(value.strip()).isoformat())
+                return IsoDate(dt.date.fromisoformat(text).isoformat())
             except ValueError:
                 pass
         raise ValueError("a date as YYYY-MM-DD")
     if tp is Url:
         text = value.strip() if isinstance(value, str) else ""
         try:
-            parts = urlsplit(text) if isinstance(value, str) else None
+            parts = urlsplit(text) if re.match(URL_PATTERN, text) else None
             _ = parts and parts.port  # a port that is not a number in 0-65535 raises
         except ValueError:  # urlsplit's own reason ("Invalid IPv6 URL") reads as the expectation
             parts = None
@@ -504,11 +593,147 @@ def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
         if parts and parts.scheme in ("http", "https") and parts.hostname and clean:
             return Url(text.rstrip("/"))
         raise ValueError("an http:// or https:// URL")
+    if tp is Host:
+        if isinstance(value, str) and value.strip():
+            return Host(value.strip())
+        raise ValueError("an address or host name (0.0.0.0 or :: listens on every interface)")
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         raise ValueError("text")
     raise TypeError(f"no coercion for {tp!r}")
+
+
+#: The start of an http(s) URL with a host: shared by `coerce` and the JSON Schema.
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]"
+
+
+def _any_case(word: str) -> str:
+    """A regex matching `word` in any letter case, spelled out (JSON Schema has no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _bounds(option: Option) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if option.minimum is not None:
+        out["minimum"] = option.minimum
+    if option.maximum is not None:
+        out["maximum"] = option.maximum
+    return out
+
+
+def value_schema(tp: Any, option: Option) -> dict[str, Any]:
+    """The JSON Schema of one option's YAML value: exactly what `coerce` accepts from a file.
+
+    Twin of `coerce`; change both together. What JSON Schema cannot say is left to
+    `config check` alone: NaN (JSON has none), a `${VAR}` whose value is unknown until run
+    time, urlsplit's refusal of a malformed IPv6 host, and the checks across keys.
+    """
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
+        blank = {"type": "string", "pattern": r"^\s*$"}
+        return {"anyOf": [value_schema(inner, option), {"type": "null"}, blank]}
+    if origin is Literal:
+        allowed = [str(a) for a in typing.get_args(tp)]
+        any_case = "^(" + "|".join(_any_case(a) for a in allowed) + ")$"
+        return {"anyOf": [{"enum": allowed}, {"type": "string", "pattern": any_case}]}
+    if origin is list:
+        item = value_schema(typing.get_args(tp)[0], option)
+        return {"type": ["array", "null"], "items": {"anyOf": [item, ENV_REFERENCE]}}
+    if tp is Duration:
+        return {"anyOf": [_duration_text(option), _whole_schema(option, least=0)]}
+    if tp is int:
+        return _whole_schema(option)
+    if tp is float:
+        return {"type": "number", **_bounds(option)}
+    if tp is bool:
+        words = "|".join(_any_case(w) for w in _TRUE + _FALSE)
+        return {
+            "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": rf"^\s*({words})\s*$"}]
+        }
+    if tp is IsoDate:
+        return {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    if tp is Url:
+        return {"type": "string", "pattern": r"^\s*" + URL_PATTERN[1:]}
+    if tp is Host:
+        return {"type": "string", "pattern": r"\S"}
+    if tp is str:
+        return {"type": ["string", "number"]}
+    raise TypeError(f"no JSON Schema for {tp!r}")
+
+
+def _whole_schema(option: Option, least: float = -math.inf) -> dict[str, Any]:
+    """A whole number (JSON Schema's integer takes 8080.0 too, and so does `coerce`)."""
+    bounds = _bounds(option)
+    if least > bounds.get("minimum", -math.inf):
+        bounds["minimum"] = least
+    return {"type": "integer", **bounds}
+
+
+def _duration_text(option: Option) -> dict[str, Any]:
+    """`6h` as a pattern; a minimum of 1 second (the only one in use) means "not zero"."""
+    digits = "([0-9]{1,12})"
+    if option.minimum is not None and option.minimum > 1:
+        raise NotImplementedError(f"{option.key}: express a duration minimum above 1s here")
+    if option.minimum == 1:
+        digits = "(?=[0-9]*[1-9])" + digits
+    if option.maximum is not None:
+        raise NotImplementedError(f"{option.key}: express a duration maximum here")
+    return {
+        "type": "string",
+        "pattern": "^" + DURATION_PATTERN.replace("([0-9]{1,12})", digits) + "$",
+    }
+
+
+#: A `${VAR}` reference is valid wherever a value is, so editors must not flag it.
+ENV_REFERENCE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*\}"}
+
+
+def json_schema() -> dict[str, Any]:
+    """The configuration file's JSON Schema (docs/config.schema.json, for editors)."""
+    root: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "tvmaze-sync configuration",
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {},
+    }
+    helps = section_help()
+    for option in iter_options():
+        node = root
+        for depth, part in enumerate(option.path[:-1]):
+            node = node["properties"].setdefault(
+                part,
+                {
+                    "type": ["object", "null"],
+                    "description": helps.get(option.path[: depth + 1], ""),
+                    "additionalProperties": False,
+                    "properties": {},
+                },
+            )
+        node["properties"][option.path[-1]] = {
+            "description": f"{option.help} Environment: {option.env}.",
+            "default": plain(option.default),
+            "anyOf": [value_schema(option.type, option), ENV_REFERENCE],
+        }
+    return root
+
+
+def section_help() -> dict[tuple[str, ...], str]:
+    """The help text of every section (`filters`, `filters.genres` …), keyed by its path."""
+    found: dict[tuple[str, ...], str] = {}
+
+    def walk(cls: type, prefix: tuple[str, ...]) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("section"):
+                path = (*prefix, f.name)
+                found[path] = f.metadata.get("help", "")
+                walk(hints[f.name], path)
+
+    walk(Config, ())
+    return found
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -554,7 +779,7 @@ def _resolve_refs(value: Any, key: str, env: Mapping[str, str], problems: list[s
             return ""
         return resolved
 
-    return _REF.sub(substitute, value)
+    return EnvText(_REF.sub(substitute, value))
 
 
 def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
@@ -720,13 +945,9 @@ def build_config(
         except ValueError as error:
             problems.append(f"{origin}: {shown(raw, option)} is not valid; expected {error}")
             continue
-        if option.minimum is not None and value is not None and value < option.minimum:
-            least = (
-                Duration(int(option.minimum)) if option.type is Duration else f"{option.minimum:g}"
-            )
-            problems.append(
-                f"{origin}: {shown(raw, option)} is too small; expected at least {least}"
-            )
+        problem = _out_of_bounds(option, value)
+        if problem:
+            problems.append(f"{origin}: {shown(raw, option)} {problem}")
             continue
         values[path] = value
     config = _assemble(values)
@@ -740,6 +961,21 @@ def build_config(
 
 
 _MISSING = object()
+
+
+def _out_of_bounds(option: Option, value: Any) -> str | None:
+    """Why `value` breaks the option's bounds (`is too small; expected at least 1s`), if it does."""
+    if value is None or isinstance(value, list):
+        return None
+
+    def shown_bound(bound: float) -> str:
+        return str(Duration(int(bound))) if option.type is Duration else f"{bound:g}"
+
+    if option.minimum is not None and value < option.minimum:
+        return f"is too small; expected at least {shown_bound(option.minimum)}"
+    if option.maximum is not None and value > option.maximum:
+        return f"is too large; expected at most {shown_bound(option.maximum)}"
+    return None
 
 
 def shown(raw: Any, option: Option) -> str:
@@ -833,8 +1069,6 @@ def _cross_checks(config: Config) -> list[str]:
         problems.append(
             f"filters.min_runtime: {f.min_runtime} is above filters.max_runtime {f.max_runtime}"
         )
-    if config.server.port > 65535:
-        problems.append(f"server.port: {config.server.port} is not valid; expected 1-65535")
     return problems
 
 

@@ -7,25 +7,28 @@ hold when the registry is collected. A cron run exporting through `--metrics-fil
 numbers for the same storage directory.
 
 Two values are not stored facts and come from the process instead:
-- `tvmaze_sync_next_run_timestamp`: only `serve` knows its schedule. A cron run leaves the
+- `tvmaze_sync_next_run_timestamp_seconds`: only `serve` knows its schedule. A cron run leaves the
   metric without a sample (the schedule lives in the crontab, which we cannot see; a guess
   from `sync.poll_interval` would be wrong whenever cron uses another period).
-- `tvmaze_sonarr_healthy`: a live `GET /api/v3/system/status` (`probe_sonarr`); no sample
+- `tvmaze_sync_sonarr_healthy`: a live `GET /api/v3/system/status` (`probe_sonarr`); no sample
   when Sonarr is not configured, since "unreachable" would be a false alarm.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.error import HTTPError, URLError
+from urllib.parse import unquote, urlsplit
 
 from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.registry import Collector
 
 from tvmaze_sync.config import Config, SonarrConfig, display_url
@@ -56,16 +59,19 @@ class MetricSpec:
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
-        "tvmaze_sync_last_run_timestamp",
+        "tvmaze_sync_last_run_timestamp_seconds",
         "gauge",
         (),
         "Unix time the last sync cycle finished (successfully or not; see healthy).",
     ),
     MetricSpec(
-        "tvmaze_sync_last_run_duration_seconds", "gauge", (), "Duration of the last sync cycle."
+        "tvmaze_sync_last_run_duration_seconds",
+        "gauge",
+        (),
+        "Duration of the last sync cycle, in seconds.",
     ),
     MetricSpec(
-        "tvmaze_sync_next_run_timestamp",
+        "tvmaze_sync_next_run_timestamp_seconds",
         "gauge",
         (),
         "Unix time of the next scheduled cycle (serve only; no sample under cron).",
@@ -79,40 +85,40 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "tvmaze_sync_healthy", "gauge", (), "1 if the last sync cycle completed successfully."
     ),
-    MetricSpec("tvmaze_shows_total", "gauge", ("status",), "Cached shows by processing status."),
+    MetricSpec("tvmaze_sync_shows", "gauge", ("status",), "Cached shows by processing status."),
     MetricSpec(
-        "tvmaze_shows_filtered_by_reason",
+        "tvmaze_sync_shows_filtered",
         "gauge",
         ("reason",),
         "Filtered shows by the rule that first excluded them (rule only, no value).",
     ),
-    MetricSpec("tvmaze_shows_highest_id", "gauge", (), "Highest TVMaze id seen."),
+    MetricSpec("tvmaze_sync_shows_highest_id", "gauge", (), "Highest TVMaze id seen."),
     MetricSpec(
-        "tvmaze_shows_processed_total",
+        "tvmaze_sync_shows_processed_total",
         "counter",
         ("result",),
         "Shows that reached each result, over the life of the cache.",
     ),
     MetricSpec(
-        "tvmaze_sync_shows_processed",
+        "tvmaze_sync_last_run_shows",
         "gauge",
         ("result",),
         "Shows that reached each result in the last cycle.",
     ),
     MetricSpec(
-        "tvmaze_api_requests_total",
+        "tvmaze_sync_http_requests_total",
         "counter",
-        ("service", "endpoint", "status"),
-        "HTTP requests made to TVMaze and Sonarr, over the life of the cache.",
+        ("service", "endpoint", "code"),
+        "HTTP requests made to TVMaze and Sonarr (service), over the life of the cache.",
     ),
     MetricSpec(
-        "tvmaze_sonarr_healthy",
+        "tvmaze_sync_sonarr_healthy",
         "gauge",
         (),
         "1 if Sonarr answered GET /api/v3/system/status (no sample when not configured).",
     ),
     MetricSpec(
-        "tvmaze_shows_pending_retry",
+        "tvmaze_sync_shows_pending_retry",
         "gauge",
         ("reason",),
         "Shows waiting for a TVDB id Sonarr knows (pending_tvdb), by why: no_tvdb_id (TVMaze "
@@ -131,7 +137,7 @@ METRICS: tuple[MetricSpec, ...] = (
 
 SPECS = {spec.name: spec for spec in METRICS}
 
-#: Reasons of `tvmaze_shows_pending_retry`, always exported (0 when empty). Shows that failed
+#: Reasons of `tvmaze_sync_shows_pending_retry`, always exported (0 when empty). Shows that failed
 #: on a Sonarr outage stay `pending` and are simply retried next cycle: no retry queue.
 RETRY_REASONS = (Reason.NO_TVDB_ID.value, Reason.TVDB_NOT_IN_SONARR.value)
 
@@ -257,25 +263,25 @@ class SyncCollector(Collector):
         last = state.last_cycle or {}
 
         finished = _timestamp(last.get("finished_at"))
-        yield _gauge("tvmaze_sync_last_run_timestamp", finished)
+        yield _gauge("tvmaze_sync_last_run_timestamp_seconds", finished)
         duration = last.get("duration_seconds")
         yield _gauge(
             "tvmaze_sync_last_run_duration_seconds",
             float(duration) if isinstance(duration, (int, float)) else None,
         )
-        yield _gauge("tvmaze_sync_next_run_timestamp", self.next_run())
+        yield _gauge("tvmaze_sync_next_run_timestamp_seconds", self.next_run())
         yield _gauge("tvmaze_sync_initial_complete", 1.0 if state.initial_sync_complete else 0.0)
         healthy: bool | None = bool(last.get("ok")) if last else None
         if self.healthy_override is not None:
             healthy = self.healthy_override
         yield _gauge("tvmaze_sync_healthy", None if healthy is None else float(healthy))
 
-        family = _gauge("tvmaze_shows_total")
+        family = _gauge("tvmaze_sync_shows")
         for status, count in _by_status(snap.by_status).items():
             family.add_metric([status], count)
         yield family
 
-        family = _gauge("tvmaze_shows_filtered_by_reason")
+        family = _gauge("tvmaze_sync_shows_filtered")
         for rule, count in sorted(snap.filtered_by_rule.items()):
             family.add_metric([str(rule)], count)
         yield family
@@ -283,28 +289,28 @@ class SyncCollector(Collector):
         highest = max(
             (v for v in (snap.highest_id, state.highest_tvmaze_id) if v is not None), default=0
         )
-        yield _gauge("tvmaze_shows_highest_id", highest)
+        yield _gauge("tvmaze_sync_shows_highest_id", highest)
 
-        counter = _counter("tvmaze_shows_processed_total")
+        counter = _counter("tvmaze_sync_shows_processed_total")
         for result, count in _by_status(snap.processed_lifetime).items():
             counter.add_metric([result], count)
         yield counter
 
-        family = _gauge("tvmaze_sync_shows_processed")
+        family = _gauge("tvmaze_sync_last_run_shows")
         results = last.get("results") if isinstance(last.get("results"), dict) else {}
         for result, count in _by_status(results or {}).items():
             family.add_metric([result], count)
         yield family
 
-        counter = _counter("tvmaze_api_requests_total")
+        counter = _counter("tvmaze_sync_http_requests_total")
         for key, count in sorted(snap.api_requests.items()):
             counter.add_metric(split_request_key(key), count)
         yield counter
 
         sonarr = self.sonarr_healthy()
-        yield _gauge("tvmaze_sonarr_healthy", None if sonarr is None else float(sonarr))
+        yield _gauge("tvmaze_sync_sonarr_healthy", None if sonarr is None else float(sonarr))
 
-        family = _gauge("tvmaze_shows_pending_retry")
+        family = _gauge("tvmaze_sync_shows_pending_retry")
         for reason, count in {**dict.fromkeys(RETRY_REASONS, 0), **snap.pending_retry}.items():
             family.add_metric([str(reason)], count)
         yield family
@@ -317,7 +323,7 @@ class SyncCollector(Collector):
 
 
 def split_request_key(key: str) -> list[str]:
-    """Split "tvmaze:page:200" into service, endpoint, status ("unknown" fills gaps)."""
+    """Split "tvmaze:page:200" into service, endpoint, code ("unknown" fills gaps)."""
     parts = key.split(":", 2)
     return parts + ["unknown"] * (3 - len(parts))
 
@@ -385,15 +391,57 @@ def export(
         except OSError as error:
             log.warning("metrics_write_failed path=%s error=%s", metrics_file, error.strerror)
     if pushgateway is not None:
-        try:
-            push_to_gateway(pushgateway, job=PUSH_JOB, registry=registry, timeout=PUSH_TIMEOUT)
-            log.info("metrics_pushed gateway=%s", display_url(pushgateway))
-        except Exception as error:  # urllib raises many types; none may fail the cycle
-            log.warning(
-                "metrics_push_failed gateway=%s error=%s",
-                display_url(pushgateway),
-                display_url(str(error)),
-            )
+        push(pushgateway, registry, password=config.metrics.pushgateway_password)
+
+
+def push(url: str, registry: CollectorRegistry, *, password: str | None = None) -> bool:
+    """PUT the registry to a Pushgateway; False (and one warning line) when it did not land.
+
+    Credentials never travel in the URL handed to urllib (it would take `user:pw@host` for a
+    host name and fail on DNS): `http://user:pw@host:9091` becomes basic auth on
+    `http://host:9091`, and `metrics.pushgateway_password` (METRICS_PUSHGATEWAY_PASSWORD_FILE)
+    wins over a password in the URL, so the secret need not sit in a command line.
+    """
+    gateway = display_url(url)
+    parts = urlsplit(url)
+    username = unquote(parts.username) if parts.username is not None else None
+    password = password or (unquote(parts.password) if parts.password is not None else None)
+    handler = default_handler
+    if username is not None or password is not None:
+        handler = functools.partial(_basic_auth, username=username or "", password=password or "")
+    try:
+        push_to_gateway(
+            gateway, job=PUSH_JOB, registry=registry, timeout=PUSH_TIMEOUT, handler=handler
+        )
+    except Exception as error:  # urllib raises many types; none may fail the cycle
+        log.warning("metrics_push_failed gateway=%s error=%s", gateway, _push_error(error))
+        return False
+    log.info("metrics_pushed gateway=%s", gateway)
+    return True
+
+
+def _basic_auth(
+    url: str,
+    method: str,
+    timeout: float | None,
+    headers: list[tuple[str, str]],
+    data: bytes,
+    *,
+    username: str,
+    password: str,
+) -> Callable[[], None]:
+    return basic_auth_handler(url, method, timeout, headers, data, username, password)
+
+
+def _push_error(error: Exception) -> str:
+    """One line saying why a push failed, without a URL (that could hold credentials)."""
+    if isinstance(error, HTTPError):
+        refused = error.code in (401, 403)
+        hint = " (check the URL's user and metrics.pushgateway_password)" if refused else ""
+        return f"'HTTP {error.code} {error.reason}{hint}'"
+    if isinstance(error, URLError):
+        return repr(display_url(str(error.reason)))
+    return repr(display_url(f"{type(error).__name__}: {error}"))
 
 
 # --- Sonarr reachability --------------------------------------------------------------------
@@ -412,8 +460,8 @@ def probe_sonarr(config: SonarrConfig) -> SonarrProbe | None:
 
     None when Sonarr is not configured. The full validation (profiles, folders, tags) is the
     cycle's job; this only answers "does Sonarr answer us right now", for /ready and
-    `tvmaze_sonarr_healthy`. It goes through the cycle's gateway (one try, no backoff), so it
-    never follows a redirect: the API key goes to sonarr.url's host and nowhere else.
+    `tvmaze_sync_sonarr_healthy`. It goes through the cycle's gateway (one try, no backoff), so
+    it never follows a redirect: the API key goes to sonarr.url's host and nowhere else.
     """
     if config.url is None or not config.api_key:
         return None

@@ -30,8 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         url_base=args.url_base,
     ).start()
-    print(f"Sonarr {sim.version} simulator on {sim.url} (API key {sim.api_key}); Ctrl-C stops.")
-    try:
+    try:  # the banner inside: a Ctrl-C right after it (a test reading it) is still caught
+        print(
+            f"Sonarr {sim.version} simulator on {sim.url} (API key {sim.api_key}); Ctrl-C stops.",
+            flush=True,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     with sim:
         elapsed = time.perf_counter() - started
-        print(
-            f"TVMaze simulator on {sim.url} ({sim.show_count} shows, "
-            f"last page {sim.last_page}, ready in {elapsed:.2f}s)",
-            flush=True,
-        )
-        try:
+        try:  # the banner inside: a Ctrl-C right after it (a test reading it) is still caught
+            print(
+                f"TVMaze simulator on {sim.url} ({sim.show_count} shows, "
+                f"last page {sim.last_page}, ready in {elapsed:.2f}s)",
+                flush=True,
+            )
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
