@@ -142,7 +142,7 @@ def test_the_metrics_export_probes_through_the_gateway(
     prom = tmp_path / "tvmaze.prom"
     result = run_cli(tmp_path, "-c", str(config), "sync", "--metrics-file", str(prom))
     assert result.returncode == 2, result.stderr
-    assert "tvmaze_sonarr_healthy 0.0" in prom.read_text(encoding="utf-8")
+    assert "tvmaze_sync_sonarr_healthy 0.0" in prom.read_text(encoding="utf-8")
     _no_key_left(moved, result.stdout + result.stderr)
 
 
@@ -160,7 +160,7 @@ def test_ready_metrics_and_healthcheck_under_serve(
             f"sonarr.url redirects to {moved.target}; set sonarr.url to that"
         )
         metrics = requests.get(served.url + "/metrics", timeout=10).text
-        assert "tvmaze_sonarr_healthy 0.0" in metrics
+        assert "tvmaze_sync_sonarr_healthy 0.0" in metrics
         check = run_cli(tmp_path, "-c", str(config), "healthcheck", "--ready")
         assert check.returncode == 3, check.stderr
         assert "answered HTTP 503" in check.stderr
