@@ -139,7 +139,13 @@ class SyncConfig:
     )
     retry_delay: Duration = opt(Duration.parse("1w"), "Retry a show without TVDB id after.")
     abandon_after: Duration = opt(
-        Duration.parse("1y"), "Give up on a show without TVDB id this long after first seen."
+        Duration.parse("1y"),
+        "Give up on a show waiting for a TVDB id Sonarr knows this long after the wait began.",
+    )
+    max_retries: int = opt(
+        3,
+        "Times a show Sonarr refused is retried (every retry_delay) before it stays failed.",
+        minimum=0,
     )
 
 
@@ -237,6 +243,15 @@ class SonarrConfig:
         "keep_out", "What to do when a series this tool added was deleted in Sonarr."
     )
     timeout: Duration = opt(Duration(30), "Timeout of one Sonarr request.", minimum=1)
+    max_adds_per_cycle: int = opt(
+        25, "Most series added in one cycle, most popular first (0: no limit).", minimum=0
+    )
+    add_interval: Duration = opt(
+        Duration(5), "Pause between adds when search_on_add is on (spares the indexers)."
+    )
+    max_retry_after: Duration = opt(
+        Duration.parse("5m"), "Longest Retry-After from Sonarr honoured; longer stops the cycle."
+    )
 
 
 @dataclass

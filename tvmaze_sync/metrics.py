@@ -116,6 +116,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "Shows waiting for a TVDB id Sonarr knows (pending_tvdb), by why: no_tvdb_id (TVMaze "
         "has none yet) or tvdb_not_in_sonarr (Sonarr's lookup found nothing).",
     ),
+    MetricSpec(
+        "tvmaze_sync_adds_waiting",
+        "gauge",
+        (),
+        "Shows ready to add that sonarr.max_adds_per_cycle left for later cycles, in the last "
+        "cycle.",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
@@ -295,6 +302,12 @@ class SyncCollector(Collector):
         for reason, count in {**dict.fromkeys(RETRY_REASONS, 0), **snap.pending_retry}.items():
             family.add_metric([str(reason)], count)
         yield family
+
+        waiting = last.get("adds_waiting")
+        yield _gauge(
+            "tvmaze_sync_adds_waiting",
+            float(waiting) if isinstance(waiting, int) and not isinstance(waiting, bool) else 0.0,
+        )
 
 
 def split_request_key(key: str) -> list[str]:
