@@ -156,7 +156,7 @@ def _cycle_config(storage: Path, tvmaze: TvmazeSimulator, sonarr: SonarrSimulato
     return build_config(
         {
             "tvmaze": {"base_url": tvmaze.url, "rate_limit": UNLIMITED},
-            "sonarr": {"url": sonarr.url, "api_key": SONARR_API_KEY},
+            "sonarr": {"url": sonarr.url, "api_key": SONARR_API_KEY, "add_interval": "0s"},
             "storage": {"path": str(storage)},
         },
         env={},

@@ -128,12 +128,12 @@ def writing(config: Config) -> Iterator[Store]:
 
 def _refusal(action: Action, row: Mapping[str, Any]) -> str:
     status, name = row["processing_status"], f"{row['tvmaze_id']} ({row['title']})"
+    if action is Action.UNSKIP:
+        return f"show {name} is not skipped (it is {status})"
     if status in (P.ADDED, P.EXISTS):
         return f"show {name} is in Sonarr ({status}): delete it there to get rid of it"
     if status == P.SKIPPED:
         return f"show {name} is skipped: `tvmaze-sync unskip {row['tvmaze_id']}` queues it again"
-    if action is Action.UNSKIP:
-        return f"show {name} is not skipped (it is {status})"
     return (
         f"show {name} is {status}: only failed or pending_tvdb shows can be retried "
         "(see `tvmaze-sync explain`)"
