@@ -148,14 +148,14 @@ def test_the_summary_says_how_many_wait(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_zero_means_no_budget(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config, store, shows = seeded(tmp_path, sonarr_sim, 30, max_adds_per_cycle=0)
+    config, store, _ = seeded(tmp_path, sonarr_sim, 30, max_adds_per_cycle=0)
     summary = run_sonarr(config, store, FakeClock())
     assert summary.results == {"added": 30} and summary.adds_waiting == 0
     store.close()
 
 
 def test_the_default_budget_is_finite(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
-    config, store, shows = seeded(tmp_path, sonarr_sim, 30)
+    config, store, _ = seeded(tmp_path, sonarr_sim, 30)
     assert config.sonarr.max_adds_per_cycle == 25
     summary = run_sonarr(config, store, FakeClock())
     assert summary.results == {"added": 25} and summary.adds_waiting == 5
@@ -179,7 +179,7 @@ class _SlowLookups:
 def test_with_search_on_add_adds_are_add_interval_apart(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
-    config, store, shows = seeded(tmp_path, sonarr_sim, 4, add_interval="7s")
+    config, store, _ = seeded(tmp_path, sonarr_sim, 4, add_interval="7s")
     clock = FakeClock()
     _SlowLookups(sonarr_sim, clock, 3.0)  # the lookup in between counts towards the pause
     sleeps = Sleeps()
@@ -187,8 +187,7 @@ def test_with_search_on_add_adds_are_add_interval_apart(
     assert summary.results == {"added": 4}
     assert sleeps == [4.0, 4.0, 4.0]  # none before the first add
     assert len(sonarr_sim.searches) == 4
-    posts = [r.at for r in sonarr_sim.requests_to("/api/v3/series", "POST")]
-    assert len(posts) == 4
+    assert len(sonarr_sim.requests_to("/api/v3/series", "POST")) == 4
     store.close()
 
 
@@ -532,7 +531,7 @@ def test_a_retry_after_beyond_the_cap_stops_the_cycle(
     config, store, shows = seeded(tmp_path, sonarr_sim, 3, max_retry_after="2m")
     sonarr_sim.fail_next(1, 429, "/api/v3/series/lookup", headers={"Retry-After": "3600"})
     sleeps = Sleeps()
-    with pytest.raises(DependencyError, match="sonarr.max_retry_after") as caught:
+    with pytest.raises(DependencyError, match=r"sonarr\.max_retry_after") as caught:
         run_sonarr(config, store, FakeClock(), sleeps=sleeps)
     assert caught.value.exit_code == 3
     assert "asked to wait 3600s" in str(caught.value)
@@ -560,7 +559,7 @@ def test_a_retry_after_beyond_the_cap_is_exit_3_through_the_cli(
 def test_error_bodies_are_logged_shortened(
     sonarr_sim: SonarrSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config, store, [show] = seeded(tmp_path, sonarr_sim, 1)
+    config, store, _ = seeded(tmp_path, sonarr_sim, 1)
     page = "<html><body>" + "Bad gateway from the proxy.\n" * 400 + "</body></html>"
     sonarr_sim.fail_next(3, 503, "/api/v3/series/lookup", body=page)
     caplog.set_level(logging.WARNING)

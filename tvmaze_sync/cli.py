@@ -386,13 +386,11 @@ def _queue_action(
 
     with exit_on_error():
         config = options(ctx).load()
-        if bool(ids) == (status is not None):
-            raise UsageError(
-                f"{action}: name TVMaze ids or --status, not both"
-                if ids
-                else f"{action}: name at least one TVMaze id"
-                + (" (or --status failed)" if action == "retry" else "")
-            )
+        if ids and status is not None:
+            raise UsageError(f"{action}: name TVMaze ids or --status, not both")
+        if not ids and status is None:
+            either = " (or --status failed)" if action == "retry" else ""
+            raise UsageError(f"{action}: name at least one TVMaze id{either}")
         changes = queues.apply_action(
             config,
             queues.Action(action),
