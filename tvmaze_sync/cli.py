@@ -368,7 +368,7 @@ def explain(
 
 ShowIds = Annotated[
     list[int] | None,
-    typer.Argument(help="TVMaze ids (see `tvmaze-sync shows`).", show_default=False),
+    typer.Argument(metavar="ID", help="TVMaze ids (see `tvmaze-sync shows`).", show_default=False),
 ]
 RetryStatus = Literal["failed", "pending_tvdb"]
 
