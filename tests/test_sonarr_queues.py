@@ -514,6 +514,19 @@ def test_retry_after_as_a_date_is_read_on_the_injected_clock(
     store.close()
 
 
+def test_a_retry_after_on_the_last_attempt_holds_the_next_request(
+    sonarr_sim: SonarrSimulator, tmp_path: Path
+) -> None:
+    config, store, _ = seeded(tmp_path, sonarr_sim, 2)
+    sonarr_sim.fail_next(3, 503, "/api/v3/series/lookup", headers={"Retry-After": "30"})
+    sleeps = Sleeps()
+    summary = run_sonarr(config, store, FakeClock(), sleeps=sleeps)
+    # Two waits between the three tries, then the next show's lookup waits its turn too.
+    assert sleeps == [30.0, 30.0, 30.0]
+    assert summary.results == {"pending": 1, "added": 1}
+    store.close()
+
+
 def test_a_short_retry_after_never_shortens_the_backoff(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:

@@ -221,6 +221,7 @@ class SonarrGateway:
         self.info: ServerInfo | None = None
         self._status: int | None = None
         self._retry_after: str | None = None  # the last answer's Retry-After header
+        self.not_before: float | None = None  # no request before (a Retry-After given up on)
         self.unanswered = 0  # attempts of the last call that got no definite answer
         timeout = float(config.timeout)
         self.http = httpx.Client(
@@ -296,6 +297,7 @@ class SonarrGateway:
         attempts = attempts or self.attempts
         attempt = 0
         self.unanswered = 0
+        self._hold_off(endpoint)
         while True:
             attempt += 1
             self._status = None
@@ -318,6 +320,9 @@ class SonarrGateway:
             # A timeout or 5xx may still have done the work (an add may exist now).
             self.unanswered += 1
             if attempt >= attempts:
+                # The next call, whatever it is for, waits out a Retry-After given here.
+                if held := self._wait(endpoint, 0.0):
+                    self.not_before = self.clock() + held
                 raise SonarrUnavailable(
                     f"Sonarr at {self.url} is unavailable ({endpoint}: {detail}); "
                     f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
@@ -332,6 +337,14 @@ class SonarrGateway:
                 detail,
             )
             self.sleep(wait)
+
+    def _hold_off(self, endpoint: str) -> None:
+        """Wait out what is left of a Retry-After an earlier call gave up on."""
+        pause = self.not_before - self.clock() if self.not_before is not None else 0.0
+        self.not_before = None
+        if pause > 0:
+            log.info("sonarr_retry_after_wait endpoint=%s wait=%.1f", endpoint, pause)
+            self.sleep(pause)
 
     def _wait(self, endpoint: str, backoff: float) -> float:
         """The pause before the next attempt: the backoff, or the answer's Retry-After when
