@@ -52,7 +52,14 @@ def write_config(
         url = tvmaze if isinstance(tvmaze, str) else tvmaze.url
         data["tvmaze"] = {"base_url": url, "rate_limit": UNLIMITED, "timeout": "5s"}
     if sonarr is not None:
-        data["sonarr"] = {"url": sonarr.url, "api_key": SONARR_API_KEY}
+        # A real process sleeps for real: no pause between adds, and no add budget (the suite
+        # compares interrupted runs with one that adds everything in one cycle).
+        data["sonarr"] = {
+            "url": sonarr.url,
+            "api_key": SONARR_API_KEY,
+            "add_interval": "0s",
+            "max_adds_per_cycle": 0,
+        }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -46,6 +46,7 @@ def write_config(
             "quality_profile": "HD-1080p",
             "tags": ["auto-sync"],
             "timeout": "10s",
+            "add_interval": "0s",  # a real process sleeps for real
         }
     if server:
         data["server"] = server

@@ -164,7 +164,12 @@ def _sonarr_config(tmp_path: Path, tvmaze: TvmazeSimulator, sonarr: SonarrSimula
     return build_config(
         {
             "tvmaze": {"base_url": tvmaze.url, "rate_limit": UNLIMITED},
-            "sonarr": {"url": sonarr.url, "api_key": SONARR_API_KEY},
+            "sonarr": {
+                "url": sonarr.url,
+                "api_key": SONARR_API_KEY,
+                "add_interval": "0s",  # no pause between adds, and no add budget
+                "max_adds_per_cycle": 0,
+            },
             "storage": {"path": str(tmp_path / "data")},
         },
         env={},

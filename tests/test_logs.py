@@ -159,6 +159,7 @@ def test_cli_log_lines_never_show_secrets(
     env = {
         **SECRETS,
         "SONARR_URL": sonarr.url,
+        "SONARR_ADD_INTERVAL": "0s",  # a real process sleeps for real
         "TVMAZE_BASE_URL": tvmaze.url,
         "STORAGE_PATH": str(tmp_path / "data"),
     }

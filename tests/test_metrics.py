@@ -351,9 +351,7 @@ def test_pushgateway_basic_auth_from_the_url(
     `user:password@host` up in DNS), and the password is never printed."""
     gateway.httpd.auth = "pushuser:p@ss word"  # type: ignore[union-attr]
     url = with_credentials(gateway.url, "pushuser:p%40ss%20word")
-    result = run_cli(
-        tmp_path, "-c", str(cron["config"]), "sync", "--verbose", "--pushgateway", url
-    )
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--verbose", "--pushgateway", url)
     assert result.returncode == 0, result.stderr
     assert [p for _, p, _ in gateway.httpd.pushes] == ["/metrics/job/tvmaze_sync"]  # type: ignore[union-attr]
     assert "metrics_pushed" in result.stderr and "p%40ss" not in result.stderr

@@ -388,7 +388,7 @@ def explain(
 
     Example: `tvmaze-sync explain "Under the Dome"`
     """
-    from tvmaze_sync import filters, query, render, sonarr
+    from tvmaze_sync import filters, query, queues, render, sonarr
     from tvmaze_sync.explain import explain_show
     from tvmaze_sync.store import Store
 
@@ -398,9 +398,87 @@ def explain(
             row = query.find_show(store, show)
             sonarr_note = sonarr.explain(store, row)  # removal date, exclusion, ownership
         explanation = explain_show(filters.build_processor(config.filters), row)
-        if sonarr_note:
-            explanation.notes.append(sonarr_note)
+        for note in (sonarr_note, queues.note(row, config.sync)):  # and which queue, till when
+            if note:
+                explanation.notes.append(note)
         render.explanation(explanation.to_json(), fmt=fmt)
+
+
+# --- the queues: retry, skip, unskip ---------------------------------------------------------
+
+ShowIds = Annotated[
+    list[int] | None,
+    typer.Argument(metavar="ID", help="TVMaze ids (see `tvmaze-sync shows`).", show_default=False),
+]
+RetryStatus = Literal["failed", "pending_tvdb"]
+
+
+def _queue_action(
+    ctx: typer.Context,
+    action: str,
+    ids: list[int] | None,
+    fmt: OutputFormat,
+    status: RetryStatus | None = None,
+) -> None:
+    """Run one queue action under the writer lock and print what changed."""
+    from tvmaze_sync import queues, render
+    from tvmaze_sync.errors import UsageError
+
+    with exit_on_error():
+        config = options(ctx).load()
+        if ids and status is not None:
+            raise UsageError(f"{action}: name TVMaze ids or --status, not both")
+        if not ids and status is None:
+            either = " (or --status failed)" if action == "retry" else ""
+            raise UsageError(f"{action}: name at least one TVMaze id{either}")
+        changes = queues.apply_action(
+            config,
+            queues.Action(action),
+            list(ids or []),
+            ProcessingStatus(status) if status else None,
+        )
+        render.queue_changes(action, [c.to_json() for c in changes], fmt=fmt)
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    ids: ShowIds = None,
+    status: Annotated[
+        RetryStatus | None,
+        typer.Option("--status", "-s", help="Every show of this status instead of ids."),
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+) -> None:
+    """Put failed or pending_tvdb shows back in the queue now, with fresh retries.
+
+    They go through today's filters, and the next sync adds them (within
+    sonarr.max_adds_per_cycle). Example: `tvmaze-sync retry --status failed`
+    """
+    _queue_action(ctx, "retry", ids, fmt, status)
+
+
+@app.command()
+def skip(
+    ctx: typer.Context,
+    ids: ShowIds = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+) -> None:
+    """Never add these shows, whatever the filters say (kept through refilter and rescans).
+
+    Example: `tvmaze-sync skip 1371 82`
+    """
+    _queue_action(ctx, "skip", ids, fmt)
+
+
+@app.command()
+def unskip(
+    ctx: typer.Context,
+    ids: ShowIds = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+) -> None:
+    """Lift `skip`: today's filters decide these shows again. Example: `tvmaze-sync unskip 1371`"""
+    _queue_action(ctx, "unskip", ids, fmt)
 
 
 # --- config --------------------------------------------------------------------------------

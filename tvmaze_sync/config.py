@@ -163,7 +163,13 @@ class SyncConfig:
     )
     retry_delay: Duration = opt(Duration.parse("1w"), "Retry a show without TVDB id after.")
     abandon_after: Duration = opt(
-        Duration.parse("1y"), "Give up on a show without TVDB id this long after first seen."
+        Duration.parse("1y"),
+        "Give up on a show waiting for a TVDB id Sonarr knows this long after the wait began.",
+    )
+    max_retries: int = opt(
+        3,
+        "Times a show Sonarr refused is retried (every retry_delay) before it stays failed.",
+        minimum=0,
     )
 
 
@@ -264,6 +270,15 @@ class SonarrConfig:
     )
     timeout: Duration = opt(
         Duration(30), "Longest wait for one whole Sonarr answer (connect to last byte).", minimum=1
+    )
+    max_adds_per_cycle: int = opt(
+        25, "Most series added in one cycle, most popular first (0: no limit).", minimum=0
+    )
+    add_interval: Duration = opt(
+        Duration(5), "Pause between adds when search_on_add is on (spares the indexers)."
+    )
+    max_retry_after: Duration = opt(
+        Duration.parse("5m"), "Longest Retry-After from Sonarr honoured; longer stops the cycle."
     )
 
 

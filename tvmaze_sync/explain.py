@@ -25,7 +25,7 @@ _STATUS_NOTES: dict[str, str] = {
     P.EXISTS: "in Sonarr: it was already there",
     P.EXCLUDED: "on Sonarr's import list exclusions: never added, whatever the filters say",
     P.REMOVED_BY_USER: "tvmaze-sync added it and it was deleted in Sonarr: never re-added",
-    P.FAILED: "not added for good: Sonarr rejected it, or no TVDB id came within abandon_after",
+    P.FAILED: "not added: Sonarr refused it, or no TVDB id Sonarr knows came within abandon_after",
     P.SKIPPED: "skipped by hand",
     P.PENDING_TVDB: "passes the filters but has no TVDB id Sonarr can add yet: retried later",
 }

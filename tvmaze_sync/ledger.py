@@ -43,7 +43,15 @@ class Reason(StrEnum):
     NO_TVDB_ID = "no_tvdb_id"  # pending_tvdb: TVMaze has no TheTVDB id for it
     TVDB_NOT_IN_SONARR = "tvdb_not_in_sonarr"  # pending_tvdb: Sonarr's lookup found nothing
     ABANDONED_NO_TVDB = "abandoned_no_tvdb"  # failed: still no usable id after abandon_after
+    # failed: Sonarr's lookup still did not know the id after abandon_after
+    ABANDONED_TVDB_NOT_IN_SONARR = "abandoned_tvdb_not_in_sonarr"
     REJECTED_BY_SONARR = "rejected_by_sonarr"  # failed: a 400; Sonarr's words in error_message
+    # failed: 409s on every attempt and the library does not have the id (a TitleSlug clash,
+    # a proxy); Sonarr's words in error_message
+    CONFLICT_IN_SONARR = "conflict_in_sonarr"
+    # pending: a failed add put back in the queue by its automatic retry (retry_count says
+    # which); it keeps counting if it fails again
+    RETRYING_FAILED = "retrying_failed"
     SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
     DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
 
@@ -130,14 +138,40 @@ def settle_added(
     summary.added_titles.append(row["title"])
 
 
-def candidates(store: Store) -> list[dict[str, Any]]:
-    """Shows the filters passed (and have seen since their data last changed), unsent."""
+#: Failed adds the automatic retry gives another chance (abandoned waits are final).
+RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR)
+
+#: Most popular first: TVMaze's `weight` (from the raw JSON; a missing, non-numeric or
+#: unreadable value sorts last), then the rating, then the newest premiere; the id settles
+#: ties so the order is the same every cycle.
+POPULARITY_ORDER = (
+    "CASE WHEN json_valid(raw) AND json_type(raw, '$.weight') IN ('integer', 'real') "
+    "THEN json_extract(raw, '$.weight') END DESC, "
+    "rating DESC, premiered DESC, tvmaze_id"
+)
+
+
+def candidates(store: Store, now: str | None = None) -> list[dict[str, Any]]:
+    """Shows the filters passed (and have seen since their data last changed), unsent, most
+    popular first (`POPULARITY_ORDER`: the add budget takes them in this order).
+
+    With `now`, also the `pending_tvdb` shows with a TVDB id whose retry is due: Sonarr's
+    lookup is asked again while they keep waiting, so `abandon_after` counts from the start
+    of the wait."""
+    where = "processing_status = ? AND needs_filter = 0"
+    params: list[Any] = [P.PENDING.value]
+    if now is not None:
+        where = (
+            f"({where}) OR (processing_status = ? AND tvdb_id IS NOT NULL "
+            "AND (retry_after IS NULL OR retry_after <= ?))"
+        )
+        params += [P.PENDING_TVDB.value, now]
     return list(
         store.rows_where(
-            "processing_status = ? AND needs_filter = 0",
-            [P.PENDING.value],
-            order_by="tvmaze_id",
-            select="tvmaze_id, title, tvdb_id",
+            where,
+            params,
+            order_by=POPULARITY_ORDER,
+            select="tvmaze_id, title, tvdb_id, processing_status, status_reason, retry_count",
         )
     )
 
@@ -250,7 +284,7 @@ def reconcile(
                 _release(store, item, stamp, P.REMOVED_BY_USER)
         _settle_by_reads(store, summary, stamp, library, exclusions)
         blocked = blocked_ids(store, library, on_user_removal)
-        for row in candidates(store):
+        for row in candidates(store, stamp):
             decision = decide(row["tvdb_id"], library, blocked, exclusions)
             if decision is P.EXISTS:
                 series_id = library[row["tvdb_id"]].series_id

@@ -133,6 +133,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "entries (invalid_updates_entry); invalid_field counts shows stored with fields "
         "dropped to null.",
     ),
+    MetricSpec(
+        "tvmaze_sync_adds_waiting",
+        "gauge",
+        (),
+        "Shows ready to add that sonarr.max_adds_per_cycle left for later cycles, in the last "
+        "cycle.",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
@@ -320,6 +327,11 @@ class SyncCollector(Collector):
         for reason, count in skipped.items():
             counter.add_metric([str(reason)], count)
         yield counter
+        waiting = last.get("adds_waiting")
+        yield _gauge(
+            "tvmaze_sync_adds_waiting",
+            float(waiting) if isinstance(waiting, int) and not isinstance(waiting, bool) else 0.0,
+        )
 
 
 def split_request_key(key: str) -> list[str]:

@@ -89,6 +89,8 @@ class CycleSummary:
     results: dict[str, int] = field(default_factory=dict)
     added_titles: list[str] = field(default_factory=list)
     would_add_titles: list[str] = field(default_factory=list)
+    # shows ready to add that sonarr.max_adds_per_cycle left for later cycles
+    adds_waiting: int = 0
     error: str | None = None
 
     def to_state(self) -> dict[str, object]:

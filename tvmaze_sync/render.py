@@ -87,6 +87,9 @@ def state_table(data: Mapping[str, Any]) -> None:
         table.add_row(
             "last cycle", f"{'ok' if last.get('ok') else 'FAILED'} at {last.get('finished_at')}"
         )
+        table.add_row(
+            "  adds waiting (sonarr.max_adds_per_cycle)", str(last.get("adds_waiting", 0))
+        )
     shows_info = data["shows"]
     table.add_row("shows (total)", str(shows_info["total"]))
     for status, count in shows_info["by_status"].items():
@@ -147,6 +150,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
             "shows_fetched": summary.shows_fetched,
             **counts,
             "would_add": len(summary.would_add_titles),
+            "adds_waiting": summary.adds_waiting,
             "added_titles": summary.added_titles[:TITLES_KEPT],
             "would_add_titles": summary.would_add_titles[:TITLES_KEPT],
             "requests": summary.requests,
@@ -155,10 +159,11 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         return
     if not sys.stderr.isatty():
         _always(
-            "sync_summary ok=%s dry_run=%s %s duration_seconds=%.1f %s=%r",
+            "sync_summary ok=%s dry_run=%s %s adds_waiting=%d duration_seconds=%.1f %s=%r",
             summary.ok,
             summary.dry_run,
             " ".join(f"{k}={v}" for k, v in counts.items()),
+            summary.adds_waiting,
             summary.duration_seconds or 0.0,
             "would_add" if summary.dry_run else "titles",
             "; ".join(titles[:TITLES_KEPT]) + _more(titles),
@@ -172,6 +177,8 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         table.add_row(result, str(count))
     if summary.dry_run:
         table.add_row("would add", str(len(summary.would_add_titles)))
+    if summary.adds_waiting:
+        table.add_row("waiting (sonarr.max_adds_per_cycle)", str(summary.adds_waiting))
     console.print(table)
     if titles:
         verb = "would add" if summary.dry_run else "added"
@@ -239,3 +246,19 @@ def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
     stdout.print(table)
     for note in data["notes"]:
         stdout.print(f"note: {note}", markup=False, highlight=False)
+
+
+def queue_changes(action: str, changes: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
+    """What `retry`, `skip` or `unskip` changed: each show's status before and after."""
+    if fmt == "json":
+        _json({"action": action, "changes": list(changes)})
+        return
+    if not changes:
+        stdout.print(f"{action}: no show to change", highlight=False)
+        return
+    table = Table(title=action)
+    for column in ("tvmaze_id", "title", "was", "now"):
+        table.add_column(column)
+    for change in changes:
+        table.add_row(*_cells(change["tvmaze_id"], change["title"], change["old"], change["new"]))
+    stdout.print(table)

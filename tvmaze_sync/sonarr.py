@@ -9,6 +9,9 @@ ownership ledger in ledger.py; this module runs the phase:
   added. A failed or partial read raises (exit 3) and nothing is concluded from it.
 - Each remaining decided show is looked up by `tvdb:<id>` and added; every outcome of the POST
   gets its status (see `_Cycle._add`). An intent row in the ledger makes the add crash-safe.
+- The adds of one cycle are capped (`sonarr.max_adds_per_cycle`) and taken most popular
+  first; the rest wait for later cycles (`adds_waiting` in the summary). With
+  `search_on_add`, each add starts an indexer search, so adds are `sonarr.add_interval` apart.
 - Dry run (`dry_run`, `--dry-run`, or no Sonarr configured) writes nothing to Sonarr and
   changes no status at all: the summary reports what a real cycle would do, and
   `would_add_titles` what it would add. Sonarr, when configured, is still validated and read.
@@ -28,6 +31,7 @@ from tvmaze_sync.ledger import Reason
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.sonarr_api import (
     ATTEMPTS,
+    BACKOFF,
     Exclusion,
     LibrarySeries,
     SonarrConflict,
@@ -81,16 +85,17 @@ def connect(
 def retry_pending_tvdb(
     store: Store, tvmaze_client: Any, runtime: Runtime, summary: CycleSummary
 ) -> None:
-    """Give each `pending_tvdb` show whose `retry_after` has passed another chance.
+    """Give up on, or reschedule, each `pending_tvdb` show whose `retry_after` has passed.
 
     No request is made here. TVMaze is not asked again: a new TheTVDB id bumps the show's
     `updated`, so the mirror, which ran just before in this cycle, has already stored it (a
-    `no_tvdb_id` show that got one is released by the ledger at once, retry or not). A show
-    Sonarr's lookup did not know (`tvdb_not_in_sonarr`) goes back to `pending`, so this
-    cycle's adds ask Sonarr's lookup again. One still without an id `abandon_after` after it
-    started waiting (`pending_tvdb_since`; not its first sighting, so filters widened a year
-    later give a newly passing show its whole wait) becomes `failed` (`abandoned_no_tvdb`);
-    the others wait another `retry_delay`. `tvmaze_client` only says the mirror ran.
+    `no_tvdb_id` show that got one is released by the ledger at once, retry or not). Whatever
+    it waits for (no id, or an id Sonarr's lookup did not know), a show still waiting
+    `abandon_after` after it started (`pending_tvdb_since`; not its first sighting, so filters
+    widened a year later give a newly passing show its whole wait) becomes `failed`. Of the
+    others, one without an id waits another `retry_delay`; one with an id stays due, and this
+    cycle's adds ask Sonarr's lookup again (`ledger.candidates`) without it leaving
+    `pending_tvdb`, so its wait keeps its start. `tvmaze_client` only says the mirror ran.
     """
     if runtime.effective_dry_run or tvmaze_client is None:
         return
@@ -107,39 +112,57 @@ def retry_pending_tvdb(
     )
     for row in due:
         tvmaze_id, tvdb_id = row["tvmaze_id"], row["tvdb_id"]
-        retries = (row["retry_count"] or 0) + 1
         since = row["pending_tvdb_since"]
         waiting_since = parse_iso(since) if since else now
         with store.atomic():
-            if tvdb_id:
-                ledger.update(store, tvmaze_id, stamp, P.PENDING, retry_after=None)
-                store.db.execute(
-                    "UPDATE shows SET retry_count = ? WHERE tvmaze_id = ?", [retries, tvmaze_id]
-                )
-                log.info("tvdb_retry_due tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
-            elif now - waiting_since >= sync.abandon_after:
-                ledger.settle(
-                    store,
-                    summary,
-                    tvmaze_id,
-                    stamp,
-                    P.FAILED,
-                    Reason.ABANDONED_NO_TVDB,
-                    retry_after=None,
-                    retry_count=retries,
-                    error_message=f"no usable TheTVDB id since {iso(waiting_since)}",
-                )
-                log.info(
-                    "tvdb_retry_abandoned tvmaze_id=%d waiting_since=%s",
-                    tvmaze_id,
-                    iso(waiting_since),
-                )
-            else:
+            if now - waiting_since >= sync.abandon_after:
+                _abandon(store, summary, row, stamp, iso(waiting_since))
+            elif not tvdb_id:
                 store.db.execute(
                     "UPDATE shows SET retry_after = ?, retry_count = ?, pending_tvdb_since = ? "
                     "WHERE tvmaze_id = ?",
-                    [iso(now + sync.retry_delay), retries, iso(waiting_since), tvmaze_id],
+                    [
+                        iso(now + sync.retry_delay),
+                        (row["retry_count"] or 0) + 1,
+                        iso(waiting_since),
+                        tvmaze_id,
+                    ],
                 )
+            else:
+                store.db.execute(
+                    "UPDATE shows SET pending_tvdb_since = ? WHERE tvmaze_id = ?",
+                    [iso(waiting_since), tvmaze_id],
+                )
+                log.info("tvdb_retry_due tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
+
+
+def _abandon(
+    store: Store, summary: CycleSummary, row: Mapping[str, Any], stamp: str, since: str
+) -> None:
+    """`abandon_after` is over: failed, with what it waited for."""
+    tvdb_id = row["tvdb_id"]
+    if tvdb_id:
+        reason = Reason.ABANDONED_TVDB_NOT_IN_SONARR
+        message = f"Sonarr's lookup has not known TheTVDB id {tvdb_id} since {since}"
+    else:
+        reason, message = Reason.ABANDONED_NO_TVDB, f"no usable TheTVDB id since {since}"
+    ledger.settle(
+        store,
+        summary,
+        row["tvmaze_id"],
+        stamp,
+        P.FAILED,
+        reason,
+        retry_after=None,
+        error_message=message,
+    )
+    log.info(
+        "tvdb_retry_abandoned tvmaze_id=%d tvdb_id=%s reason=%s waiting_since=%s",
+        row["tvmaze_id"],
+        tvdb_id,
+        reason.value,
+        since,
+    )
 
 
 # --- the Sonarr phase --------------------------------------------------------------------
@@ -182,6 +205,10 @@ def _preview(
         library = gateway.library()
         exclusions = gateway.exclusions()
     ledger.preview(store, summary, library, exclusions, config.on_user_removal)
+    budget = config.max_adds_per_cycle
+    if budget and len(summary.would_add_titles) > budget:  # most popular first: keep those
+        summary.adds_waiting = len(summary.would_add_titles) - budget
+        del summary.would_add_titles[budget:]
     log.info(
         "sonarr_dry_run would_add=%d sonarr=%s %s",
         len(summary.would_add_titles),
@@ -205,6 +232,9 @@ class _Cycle:
         self.library = gateway.library()
         self.exclusions = gateway.exclusions()
         self.blocked: set[int] = set()
+        self.adds = 0  # series this cycle added (the budget counts them)
+        self.last_add: float | None = None  # clock time of the last add (add_interval)
+        self.unanswered_posts = 0  # POSTs of the current show that got no definite answer
         log.info("sonarr_read series=%d exclusions=%d", len(self.library), len(self.exclusions))
 
     def now(self) -> str:
@@ -249,9 +279,11 @@ class _Cycle:
             ledger.mark_exclusion_posted(self.store, tvdb_id, self.now())
 
     def add_pending(self) -> None:
-        """Look up and add every candidate left after `reconcile`, one at a time."""
+        """Look up and add the candidates left after `reconcile`, most popular first, one
+        at a time, until `max_adds_per_cycle` series are added; the rest wait."""
         unavailable = 0
-        for row in ledger.candidates(self.store):
+        budget = self.config.max_adds_per_cycle
+        for row in ledger.candidates(self.store, self.now()):
             stamp = self.now()
             decision = ledger.decide(row["tvdb_id"], self.library, self.blocked, self.exclusions)
             if decision is P.PENDING_TVDB:
@@ -262,6 +294,9 @@ class _Cycle:
                 ledger.settle_exists(self.store, self.summary, row["tvmaze_id"], stamp, series_id)
                 continue
             if decision is not None:  # reconcile settled these; only a race gets here
+                continue
+            if budget and self.adds >= budget:
+                self.summary.adds_waiting += 1
                 continue
             # Once a show went unanswered, the next ones get one try each: a dead Sonarr
             # costs one show's retries, not every show's.
@@ -283,9 +318,19 @@ class _Cycle:
                         f"{error}; stopped after {unavailable} shows in a row could not be "
                         "added; they stay pending for the next cycle"
                     ) from None
+        if self.summary.adds_waiting:
+            log.info(
+                "sonarr_add_budget_spent added=%d waiting=%d max_adds_per_cycle=%d",
+                self.adds,
+                self.summary.adds_waiting,
+                budget,
+            )
 
     def _wait_for_tvdb(self, row: Mapping[str, Any], stamp: str, reason: Reason) -> None:
+        """pending_tvdb until `retry_delay` from now; a show already waiting keeps its count
+        of retries (and, in `ledger.update`, the start of its wait)."""
         retry_at = iso(self.runtime.clock() + self.runtime.config.sync.retry_delay)
+        again = row.get("processing_status") == P.PENDING_TVDB
         ledger.settle(
             self.store,
             self.summary,
@@ -294,17 +339,64 @@ class _Cycle:
             P.PENDING_TVDB,
             reason,
             retry_after=retry_at,
+            retry_count=(row.get("retry_count") or 0) if again else 0,
         )
+
+    def _fail(self, row: Mapping[str, Any], stamp: str, reason: Reason, message: str) -> None:
+        """failed with Sonarr's words; retried after `retry_delay` until `sync.max_retries`
+        automatic retries are spent (`retry_count` counts them; a `retry` by hand resets it)."""
+        sync = self.runtime.config.sync
+        retried = row.get("status_reason") == Reason.RETRYING_FAILED
+        retries = (row.get("retry_count") or 0) if retried else 0
+        retry_at = (
+            iso(self.runtime.clock() + sync.retry_delay) if retries < sync.max_retries else None
+        )
+        ledger.settle(
+            self.store,
+            self.summary,
+            row["tvmaze_id"],
+            stamp,
+            P.FAILED,
+            reason,
+            error_message=message,
+            retry_count=retries,
+            retry_after=retry_at,
+        )
+        log.warning(
+            "sonarr_add_rejected tvmaze_id=%d tvdb_id=%d reason=%s retries=%d retry_after=%s "
+            "error=%r",
+            row["tvmaze_id"],
+            row["tvdb_id"],
+            reason.value,
+            retries,
+            retry_at,
+            message,
+        )
+
+    def _pace(self) -> None:
+        """With `search_on_add` every add starts a search on the user's indexers: keep the
+        adds `add_interval` apart (the lookups in between count towards it)."""
+        if not self.config.search_on_add or self.last_add is None:
+            return
+        wait = self.last_add + float(self.config.add_interval) - self.runtime.clock()
+        if wait > 0:
+            log.debug("sonarr_add_paced wait=%.1f", wait)
+            self.runtime.sleep(wait)
 
     def _add(self, row: Mapping[str, Any], stamp: str) -> None:
         """Lookup, intent, POST; then the status each answer means:
 
-        201 -> added; 400 SeriesExistsValidator or 409 -> exists (ours if an earlier attempt
-        of this POST went unanswered); other 400 -> failed with Sonarr's message, or the cycle
-        stops when Sonarr objects to our settings; lookup empty -> pending_tvdb; 401/403 and
-        exhausted retries raise (the show stays pending).
+        201 -> added; 400 SeriesExistsValidator -> exists (ours if an earlier attempt of this
+        POST went unanswered); 409 -> the same, but only when the library then has the TVDB
+        id, else `failed` (`conflict_in_sonarr`) after the retries (`_post`); other 400 ->
+        failed with Sonarr's message, or the cycle stops when Sonarr objects to our settings;
+        lookup empty -> pending_tvdb; 401/403 and exhausted retries raise (the show stays
+        queued).
         """
         tvmaze_id, tvdb_id, title = row["tvmaze_id"], row["tvdb_id"], row["title"]
+        if row.get("processing_status") == P.PENDING_TVDB:  # a due retry of the lookup
+            self.store.bump_retry_count(tvmaze_id)
+            row = {**row, "retry_count": (row.get("retry_count") or 0) + 1}
         found = self.gateway.lookup(tvdb_id)
         if found is None:
             self._wait_for_tvdb(row, stamp, Reason.TVDB_NOT_IN_SONARR)
@@ -316,13 +408,15 @@ class _Cycle:
             ledger.settle_exists(self.store, self.summary, tvmaze_id, stamp, series.series_id)
             return
         body = self.gateway.add_body(found)
+        self._pace()
         ledger.record_intent(self.store, row)
+        self.unanswered_posts = 0
         try:
-            created = self.gateway.add(body)
-        except (SonarrRejected, SonarrConflict) as answer:
-            ours = self.gateway.unanswered > 0
-            if isinstance(answer, SonarrConflict) or answer.series_exists:
-                self._add_found_existing(row, stamp, ours)
+            created = self._post(body, tvdb_id)
+        except SonarrRejected as answer:
+            ours = self.unanswered_posts > 0
+            if answer.series_exists:
+                self._add_found_existing(row, stamp, ours, self.gateway.series_by_tvdb(tvdb_id))
                 return
             ledger.drop(self.store, tvdb_id)
             if answer.about_settings:
@@ -330,28 +424,21 @@ class _Cycle:
                     f"Sonarr at {self.gateway.url} rejected the settings while adding "
                     f"{title!r}: {answer.message}; check sonarr.* against Sonarr"
                 ) from None
-            ledger.settle(
-                self.store,
-                self.summary,
-                tvmaze_id,
-                stamp,
-                P.FAILED,
-                Reason.REJECTED_BY_SONARR,
-                error_message=answer.message,
-            )
-            log.warning(
-                "sonarr_add_rejected tvmaze_id=%d tvdb_id=%d error=%r",
-                tvmaze_id,
-                tvdb_id,
-                answer.message,
-            )
+            self._fail(row, stamp, Reason.REJECTED_BY_SONARR, answer.message)
+            return
+        except SonarrConflict as answer:  # every attempt: and the library has no such series
+            ledger.drop(self.store, tvdb_id)
+            self._fail(row, stamp, Reason.CONFLICT_IN_SONARR, f"HTTP 409: {answer.message}")
             return
         except SonarrUnavailable:
             raise  # the intent stays: the next library read tells whether the add happened
         except TvmazeSyncError:
-            if self.gateway.unanswered == 0:  # refused outright: nothing was created
+            if self.unanswered_posts == 0:  # refused outright: nothing was created
                 ledger.drop(self.store, tvdb_id)
             raise
+        if isinstance(created, LibrarySeries):  # a 409, and the library has it
+            self._add_found_existing(row, stamp, self.unanswered_posts > 0, created)
+            return
         series_id = int(created["id"])
         self._record_add(row, series_id, stamp)
         log.info(
@@ -362,9 +449,40 @@ class _Cycle:
             title,
         )
 
-    def _add_found_existing(self, row: Mapping[str, Any], stamp: str, ours: bool) -> None:
+    def _post(self, body: Mapping[str, Any], tvdb_id: int) -> dict[str, Any] | LibrarySeries:
+        """POST the add. A 409 is not proof that the series is there (Sonarr answers it for
+        any unique constraint, a TitleSlug clash included, and so may a proxy): it counts
+        only when the library then has the TVDB id (returned). Otherwise the POST is tried
+        again like a 5xx, and SonarrConflict raised once ATTEMPTS are spent."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.gateway.add(body)
+            except SonarrConflict as conflict:
+                self.unanswered_posts += self.gateway.unanswered
+                series = self.gateway.library_entry(tvdb_id)
+                if series is not None:
+                    return series
+                if attempt >= ATTEMPTS:
+                    raise
+                wait = BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
+                log.warning(
+                    "sonarr_conflict_unconfirmed tvdb_id=%d attempt=%d wait=%.1f detail=%r",
+                    tvdb_id,
+                    attempt,
+                    wait,
+                    conflict.message,
+                )
+                self.runtime.sleep(wait)
+            except BaseException:
+                self.unanswered_posts += self.gateway.unanswered
+                raise
+
+    def _add_found_existing(
+        self, row: Mapping[str, Any], stamp: str, ours: bool, series: LibrarySeries | None
+    ) -> None:
         tvdb_id = row["tvdb_id"]
-        series = self.gateway.series_by_tvdb(tvdb_id)
         if ours and series is not None:
             self._record_add(row, series.series_id, stamp)
             log.info(
@@ -388,6 +506,8 @@ class _Cycle:
 
     def _record_add(self, row: Mapping[str, Any], series_id: int, stamp: str) -> None:
         ledger.settle_added(self.store, self.summary, row, series_id, stamp)
+        self.adds += 1
+        self.last_add = self.runtime.clock()
         self.library[row["tvdb_id"]] = LibrarySeries(series_id, row["tvdb_id"], row["title"], stamp)
 
 

@@ -8,8 +8,13 @@ the errors the rest of the code acts on:
 
 - 401/403 -> `SonarrRefused` (a DependencyError: the cycle stops, exit 3);
 - timeouts, connection errors, 429 and 5xx -> retried with bounded backoff on the injected
-  sleep, then `SonarrUnavailable` (a DependencyError; callers leave the show pending);
+  sleep, then `SonarrUnavailable` (a DependencyError; callers leave the show pending). A
+  `Retry-After` on the answer lengthens the wait up to `sonarr.max_retry_after`; a longer one
+  raises `SonarrThrottled` at once (the cycle stops, exit 3, and the next one resumes);
 - 400 -> `SonarrRejected` carrying Sonarr's validation failures; 409 -> `SonarrConflict`.
+
+Sonarr's error bodies can be long (an exception's stack trace, a proxy's HTML page): they are
+cut to `BODY_SHOWN` characters wherever they reach a log line, a message or the store.
 
 Secrets: the API key travels only in the `X-Api-Key` header; no message built here contains
 it (httpx and pyarr messages carry the URL, never headers).
@@ -17,6 +22,7 @@ it (httpx and pyarr messages carry the URL, never headers).
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import time
@@ -41,6 +47,8 @@ T = TypeVar("T")
 ATTEMPTS = 3
 BACKOFF = (1.0, 4.0)
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Characters of a Sonarr error body kept in logs, messages and `error_message`.
+BODY_SHOWN = 200
 #: Exclusions read per page; real Sonarr has no cap, but thousands in one answer is slow.
 EXCLUSION_PAGE_SIZE = 250
 
@@ -56,6 +64,13 @@ class SonarrRefused(DependencyError):
 
 class SonarrUnavailable(DependencyError):
     """Sonarr did not answer usefully after the retries (timeouts, 5xx, garbage)."""
+
+
+class SonarrThrottled(DependencyError):
+    """Sonarr (or a proxy before it) asked us to wait longer than `sonarr.max_retry_after`.
+
+    Not a SonarrUnavailable: the Sonarr phase defers a show on those and goes on with the
+    next, while this stops the cycle (every show not yet settled stays queued)."""
 
 
 class SonarrRejected(Exception):
@@ -78,7 +93,13 @@ class SonarrRejected(Exception):
 
 
 class SonarrConflict(Exception):
-    """HTTP 409: two adds raced into Sonarr's unique constraint; the series is there."""
+    """HTTP 409: a unique constraint of Sonarr's database refused the row (two adds of one
+    TVDB id racing, a TitleSlug clash) or a proxy answered 409. Not proof that the series is
+    there: the caller asks the library. `message` is Sonarr's, shortened."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +145,36 @@ def endpoint_name(method: str, path: str) -> str:
     return name + suffix
 
 
+def shorten(text: str, limit: int = BODY_SHOWN) -> str:
+    """An error body fit for one log line: Sonarr's `message` when it is an ErrorModel, all
+    whitespace runs (newlines too) made one space, cut to `limit` characters."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        text = data["message"]
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """A `Retry-After` header in seconds (delta-seconds or an HTTP date), None if absent or
+    unreadable. A date in the past is 0."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
 def _failures(message: str) -> list[dict[str, Any]]:
     """Sonarr's 400 body is a JSON array of failures; pyarr hands it over as raw text."""
     try:
@@ -143,7 +194,7 @@ def _failure_text(failures: list[dict[str, Any]], fallback: str) -> str:
         for f in failures
     ]
     text = "; ".join(t for t in texts if t)
-    return text or fallback.strip() or "rejected without a message"
+    return shorten(text or fallback, 2 * BODY_SHOWN) or "rejected without a message"
 
 
 class SonarrGateway:
@@ -174,6 +225,8 @@ class SonarrGateway:
         self.attempts = ATTEMPTS
         self.info: ServerInfo | None = None
         self._status: int | None = None
+        self._retry_after: str | None = None  # the last answer's Retry-After header
+        self.not_before: float | None = None  # no request before (a Retry-After given up on)
         self.unanswered = 0  # attempts of the last call that got no definite answer
         timeout = float(config.timeout)
         self.http = httpx.Client(
@@ -210,6 +263,7 @@ class SonarrGateway:
 
     def _on_response(self, response: httpx.Response) -> None:
         self._status = response.status_code
+        self._retry_after = response.headers.get("retry-after")
         key = f"sonarr:{endpoint_name(response.request.method, response.url.path)}:"
         key += str(response.status_code)
         self.requests[key] = self.requests.get(key, 0) + 1
@@ -252,9 +306,11 @@ class SonarrGateway:
         attempts = attempts or self.attempts
         attempt = 0
         self.unanswered = 0
+        self._hold_off(endpoint)
         while True:
             attempt += 1
             self._status = None
+            self._retry_after = None
             try:
                 return fn()
             except PyarrConnectionError as error:
@@ -264,20 +320,25 @@ class SonarrGateway:
                 status, detail = None, f"{outcome}: {cause or error}"
             except Exception as error:
                 # pyarr raises its own classes, ValueError for a body that is not the JSON
-                # due, and a bare Exception(status, text) for 409, 429, 503 ...; anything
-                # else is a bug of ours and must not pass for an unavailable Sonarr.
-                if not isinstance(error, PyarrError | ValueError) and type(error) is not Exception:
+                # due (RecursionError for one nested beyond reason), and a bare
+                # Exception(status, text) for 409, 429, 503 ...; anything else is a bug of
+                # ours and must not pass for an unavailable Sonarr.
+                answer = PyarrError | ValueError | RecursionError
+                if not isinstance(error, answer) and type(error) is not Exception:
                     raise
                 status = self._status
                 detail = self._answer(endpoint, status, error, expect)
             # A timeout or 5xx may still have done the work (an add may exist now).
             self.unanswered += 1
             if attempt >= attempts:
+                # The next call, whatever it is for, waits out a Retry-After given here.
+                if held := self._wait(endpoint, 0.0):
+                    self.not_before = self.clock() + held
                 raise SonarrUnavailable(
                     f"Sonarr at {self.url} is unavailable ({endpoint}: {detail}); "
                     f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
                 )
-            wait = BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
+            wait = self._wait(endpoint, BACKOFF[min(attempt - 1, len(BACKOFF) - 1)])
             log.info(  # a retry that works is no news; the final error says why
                 "sonarr_retry endpoint=%s attempt=%d status=%s wait=%.1f detail=%r",
                 endpoint,
@@ -288,11 +349,42 @@ class SonarrGateway:
             )
             self.sleep(wait)
 
+    def _hold_off(self, endpoint: str) -> None:
+        """Wait out what is left of a Retry-After an earlier call gave up on."""
+        pause = self.not_before - self.clock() if self.not_before is not None else 0.0
+        self.not_before = None
+        if pause > 0:
+            log.info("sonarr_retry_after_wait endpoint=%s wait=%.1f", endpoint, pause)
+            self.sleep(pause)
+
+    def _wait(self, endpoint: str, backoff: float) -> float:
+        """The pause before the next attempt: the backoff, or the answer's Retry-After when
+        longer. One beyond `sonarr.max_retry_after` raises SonarrThrottled."""
+        asked = retry_after_seconds(self._retry_after, self.clock())
+        if asked is None:
+            return backoff
+        cap = float(self.config.max_retry_after)
+        if asked > cap:
+            log.warning(
+                "sonarr_retry_after_too_long endpoint=%s retry_after=%.0f cap=%.0f",
+                endpoint,
+                asked,
+                cap,
+            )
+            raise SonarrThrottled(
+                f"Sonarr at {self.url} asked to wait {asked:.0f}s (Retry-After on {endpoint}), "
+                f"more than sonarr.max_retry_after ({self.config.max_retry_after}); this cycle "
+                "stops, the next run resumes"
+            )
+        return max(backoff, asked)
+
     def _answer(
         self, endpoint: str, status: int | None, error: BaseException, expect: frozenset[int]
     ) -> str:
         """Raise what a definite answer means; return a detail when it is worth a retry."""
-        text = str(error.args[-1]) if error.args else str(error)
+        # pyarr puts Sonarr's message in a str argument (PyarrServerError adds the response).
+        texts = [arg for arg in error.args if isinstance(arg, str)]
+        text = texts[-1] if texts else str(error)
         if status in (401, 403):
             raise SonarrRefused(
                 f"Sonarr at {self.url} refused the API key (HTTP {status}); check sonarr.api_key"
@@ -300,16 +392,16 @@ class SonarrGateway:
         if status is None or status < 400:
             return f"unreadable answer ({type(error).__name__}, HTTP {status})"
         if status in TRANSIENT_STATUS:
-            return f"HTTP {status}"
+            return f"HTTP {status}: {shorten(text)}" if text.strip() else f"HTTP {status}"
         if status in expect:
             if status == 400:
                 failures = _failures(text)
                 raise SonarrRejected(failures, _failure_text(failures, text)) from None
             if status == 409:
-                raise SonarrConflict(text) from None
+                raise SonarrConflict(shorten(text)) from None
             raise _Answered(status, text) from None
         raise SonarrUnavailable(
-            f"Sonarr at {self.url} answered HTTP {status} to {endpoint}: {text.strip()[:200]}"
+            f"Sonarr at {self.url} answered HTTP {status} to {endpoint}: {shorten(text)}"
         ) from None
 
     # --- plain reads ------------------------------------------------------------------
@@ -450,11 +542,17 @@ class SonarrGateway:
         return None
 
     def series_by_tvdb(self, tvdb_id: int) -> LibrarySeries | None:
-        """The library entry for one tvdb id (after a 400 "exists"), or None."""
+        """The library entry for one tvdb id (after a 400 "exists"), or None, also when
+        Sonarr could not be asked (Sonarr's own validator already said it is there)."""
         try:
-            found = self.call("series", lambda: self.client.series.get(tvdb_id, tvdb=True))
+            return self.library_entry(tvdb_id)
         except SonarrUnavailable:
             return None
+
+    def library_entry(self, tvdb_id: int) -> LibrarySeries | None:
+        """The library entry for one tvdb id, None when the library has none; raises
+        SonarrUnavailable when Sonarr cannot say (after a 409, which proves nothing)."""
+        found = self.call("series", lambda: self.client.series.get(tvdb_id, tvdb=True))
         for item in found if isinstance(found, list) else []:
             if isinstance(item, dict) and item.get("tvdbId") == tvdb_id and item.get("id"):
                 return LibrarySeries(int(item["id"]), tvdb_id, str(item.get("title") or ""))

@@ -429,6 +429,14 @@ class Store:
             sql = f"SELECT DISTINCT {column} FROM shows"
         return {value for (value,) in self.db.execute(sql) if isinstance(value, str) and value}
 
+    def bump_retry_count(self, tvmaze_id: int) -> None:
+        """One more retry of a queued show (the TVDB lookup retry, `sonarr.py`)."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE shows SET retry_count = COALESCE(retry_count, 0) + 1 WHERE tvmaze_id = ?",
+                [tvmaze_id],
+            )
+
     # --- lifetime counters ---------------------------------------------------------------
 
     def bump_counter(self, name: str, label: str = "", by: int = 1) -> None:

@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tvmaze_sync import filters, mirror, sonarr, tvmaze
+from tvmaze_sync import filters, mirror, queues, sonarr, tvmaze
 from tvmaze_sync.config import Config
 from tvmaze_sync.errors import CycleError, StorageError, TvmazeSyncError
 from tvmaze_sync.lock import writer_lock
@@ -140,6 +140,8 @@ def _run_phases(
         # 3b. The TVDB retry queue: due shows are retried or abandoned (the mirror has just
         # brought any new TheTVDB id, so this asks TVMaze nothing).
         sonarr.retry_pending_tvdb(store, client, runtime, summary)
+        # 3c. Failed adds whose retry is due go back to pending, for step 4 to decide.
+        queues.release_failed(store, runtime.clock(), runtime.effective_dry_run)
         # 4. Decide every show whose data changed (the newly filtered count in the summary).
         if filtered := filters.apply(store, processor).by_result()[ProcessingStatus.FILTERED]:
             summary.results[ProcessingStatus.FILTERED.value] = filtered

@@ -81,15 +81,19 @@ class Faults(Replies):
         with self._lock:
             self._drops.append(_Fault(n, 0, path_prefix, method))
 
-    def race_next_add(self, n: int = 1, *, insert: bool = True) -> None:
-        """Make the next ``n`` valid ``POST /series`` lose a race into the unique index.
+    def race_next_add(
+        self, n: int = 1, *, insert: bool = True, column: str = "Series.TvdbId"
+    ) -> None:
+        """Make the next ``n`` valid ``POST /series`` lose a race into a unique index.
 
-        The request passed validation, but a concurrent add of the same TVDB id commits
-        first: SQLite raises "constraint failed" and Sonarr answers ``409``. With
-        ``insert`` the competing add really lands, so the series is in the library after.
+        The request passed validation, but a concurrent write commits first: SQLite raises
+        "constraint failed" on ``column`` and Sonarr answers ``409``. With ``insert`` the
+        competing add of the same TVDB id really lands, so the series is in the library
+        after. ``column="Series.TitleSlug"`` with ``insert=False`` is another series taking
+        the slug between validation and insert: a 409 for a series the library lacks.
         """
         with self._lock:
-            self._races.append(_Fault(n, 409, body=insert))
+            self._races.append(_Fault(n, 409, body={"insert": insert, "column": column}))
 
     def rotate_api_key(self, new_key: str | None = None) -> str:
         """Change the key (as a user regenerating it would); returns the new key."""

@@ -214,9 +214,9 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
 
         race = self._take(self._races, "POST", ctx.path)
         if race is not None:
-            if race.body:  # the competing add commits first
+            if race.body["insert"]:  # the competing add commits first
                 self._insert_series(copy.deepcopy(rec))
-            return self._constraint_failed("Series.TvdbId")
+            return self._constraint_failed(race.body["column"])
 
         new_id = self._insert_series(rec)
         reply = self._created(ctx, "series", new_id, self._series_resource(rec))
