@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     CYCLE_FAILED = 1
     USAGE = 2
     DEPENDENCY = 3
+    REMOVALS_HELD = 4  # the cycle ran; series vanished en masse wait for `removals`
     LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
 
 
@@ -62,6 +63,13 @@ class DependencyError(TvmazeSyncError):
     """An external service is unreachable or refuses us (Sonarr down, bad API key)."""
 
     exit_code = ExitCode.DEPENDENCY
+
+
+class RemovalsHeld(TvmazeSyncError):
+    """Too many series this tool added vanished from Sonarr at once: none is concluded
+    deleted until the user says which way (`tvmaze-sync removals accept|readd`)."""
+
+    exit_code = ExitCode.REMOVALS_HELD
 
 
 class LockHeld(TvmazeSyncError):

@@ -116,6 +116,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "Shows waiting for a TVDB id Sonarr knows (pending_tvdb), by why: no_tvdb_id (TVMaze "
         "has none yet) or tvdb_not_in_sonarr (Sonarr's lookup found nothing).",
     ),
+    MetricSpec(
+        "tvmaze_sync_removals_held",
+        "gauge",
+        (),
+        "Series tvmaze-sync added that vanished from Sonarr with too many others at once, "
+        "held until `tvmaze-sync removals accept` or `readd` (alert when above 0).",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
@@ -139,6 +146,7 @@ class Snapshot:
     highest_id: int | None = None
     processed_lifetime: dict[str, int] = field(default_factory=dict)
     api_requests: dict[str, int] = field(default_factory=dict)
+    removals_held: int = 0
 
 
 # The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
@@ -187,6 +195,7 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
         )
         snap.processed_lifetime = store.counters("shows_processed")
         snap.api_requests = store.counters("api_requests")
+        snap.removals_held = len(store.held_removals())
     except sqlite3.DatabaseError as error:
         log.warning("metrics_store_unreadable error=%s", error)
     finally:
@@ -295,6 +304,8 @@ class SyncCollector(Collector):
         for reason, count in {**dict.fromkeys(RETRY_REASONS, 0), **snap.pending_retry}.items():
             family.add_metric([str(reason)], count)
         yield family
+
+        yield _gauge("tvmaze_sync_removals_held", snap.removals_held)
 
 
 def split_request_key(key: str) -> list[str]:

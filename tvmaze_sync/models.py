@@ -89,6 +89,8 @@ class CycleSummary:
     results: dict[str, int] = field(default_factory=dict)
     added_titles: list[str] = field(default_factory=list)
     would_add_titles: list[str] = field(default_factory=list)
+    # Series we added that are missing from Sonarr but held by the removal guard (ledger.py)
+    removals_held: int = 0
     error: str | None = None
 
     def to_state(self) -> dict[str, object]:

@@ -91,7 +91,58 @@ def state_table(data: Mapping[str, Any]) -> None:
     table.add_row("shows (total)", str(shows_info["total"]))
     for status, count in shows_info["by_status"].items():
         table.add_row(f"  {status}", str(count))
+    held = data.get("removals_held", 0)
+    table.add_row("removals held", f"{held} (see `tvmaze-sync removals`)" if held else "0")
     stdout.print(table)
+
+
+def removals_held(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
+    """`tvmaze-sync removals`: the held series, then the two ways out."""
+    if fmt == "json":
+        _json(list(rows))
+        return
+    if not rows:
+        stdout.print("no removals held")
+        return
+    table = Table()
+    columns = ("tvdb_id", "tvmaze_id", "title", "sonarr_series_id", "added_at", "held_at")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*_cells(*(row.get(c) for c in columns)))
+    stdout.print(table)
+    for line in (
+        f"{len(rows)} series held: tvmaze-sync added them, and they vanished from Sonarr with "
+        "too many others at once to conclude you deleted them.",
+        "tvmaze-sync removals accept [TVDB_ID...]   you deleted them: removed_by_user",
+        "tvmaze-sync removals readd [TVDB_ID...]    Sonarr was replaced or reset: add them again",
+    ):
+        stdout.print(line, markup=False, highlight=False)
+
+
+def removals_settled(
+    action: str, rows: Sequence[Mapping[str, Any]], on_user_removal: str, fmt: str = "table"
+) -> None:
+    """What `removals accept|readd` did, and what the next sync does about it."""
+    if fmt == "json":
+        _json({"action": action, "series": list(rows)})
+        return
+    if not rows:
+        stdout.print("no removals held: nothing to do")
+        return
+    if action == "accept":
+        done = f"{len(rows)} series concluded removed by you (removed_by_user)"
+        then = {
+            "exclude_in_sonarr": "the next sync posts an Import List Exclusion for each",
+            "allow_readd": "on_user_removal is allow_readd: the next sync adds them again",
+        }.get(on_user_removal, "they are not added again (on_user_removal: keep_out)")
+    else:
+        done = f"{len(rows)} series released"
+        then = "the next sync adds each one the filters pass"
+    titles = "; ".join(str(row.get("title")) for row in rows[:TITLES_KEPT])
+    stdout.print(
+        f"{done}; {then}: {titles}{_more([''] * len(rows))}", markup=False, highlight=False
+    )
 
 
 def config(resolved: Mapping[str, Any], source: str) -> None:
@@ -146,6 +197,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
             "shows_fetched": summary.shows_fetched,
             **counts,
             "would_add": len(summary.would_add_titles),
+            "removals_held": summary.removals_held,
             "added_titles": summary.added_titles[:TITLES_KEPT],
             "would_add_titles": summary.would_add_titles[:TITLES_KEPT],
             "requests": summary.requests,
@@ -154,9 +206,10 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         return
     if not sys.stderr.isatty():
         log.info(
-            "sync_summary dry_run=%s %s %s=%r",
+            "sync_summary dry_run=%s %s removals_held=%d %s=%r",
             summary.dry_run,
             " ".join(f"{k}={v}" for k, v in counts.items()),
+            summary.removals_held,
             "would_add" if summary.dry_run else "titles",
             "; ".join(titles[:TITLES_KEPT]) + _more(titles),
         )
@@ -169,6 +222,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         table.add_row(result, str(count))
     if summary.dry_run:
         table.add_row("would add", str(len(summary.would_add_titles)))
+    table.add_row("removals held", str(summary.removals_held))
     console.print(table)
     if titles:
         verb = "would add" if summary.dry_run else "added"
