@@ -32,7 +32,7 @@ from tests.sonarr_helpers import (
     posted_tvdb_ids,
     real_shows,
 )
-from tvmaze_sync import removals
+from tvmaze_sync import removals, sonarr
 from tvmaze_sync.errors import ExitCode, UsageError
 from tvmaze_sync.store import Store
 from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
@@ -273,6 +273,12 @@ def test_a_held_series_that_reappears_is_released_silently(
     clock.advance(3600)
     assert cycle(config_new, clock).removals_held == 12
     assert _held(config_new) == stamps  # idempotent: held since the first cycle that saw it
+    store = open_store(config_new)
+    try:
+        note = sonarr.explain(store, store.get_row(1) or {}) or ""
+    finally:
+        store.close()
+    assert stamps[TVDB[1]] in note and "`tvmaze-sync removals`" in note
 
     # The user restores the old Sonarr: every series is back, every hold goes, quietly.
     config_old = make_config(tmp_path, old, tvmaze)
@@ -346,8 +352,7 @@ def _decisions(storage: Path) -> dict[str, Any]:
     """Everything in the cache but the mirror and the request counters; the filter hash."""
     with sqlite3.connect(storage / "shows.db") as conn:
         tables = {
-            name
-            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         assert tables == {"shows", "sonarr_ledger", "counters"}, tables  # nothing unseen
         found = {
