@@ -163,7 +163,8 @@ def sync(
         typer.Option(
             "--dry-run",
             "--preview",
-            help="Write nothing to Sonarr; report what would be added.",
+            help="Write nothing to Sonarr and no decision to the cache (it still refreshes "
+            "the TVMaze mirror); report what a real run would do.",
         ),
     ] = False,
     metrics_file: Annotated[

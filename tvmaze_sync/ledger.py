@@ -267,7 +267,7 @@ def hold(store: Store, verdict: Vanished, stamp: str) -> set[int]:
         table(store).update(item["tvdb_id"], {"held_at": stamp})
     if verdict.held:
         log.warning(
-            "sonarr_removals_held held=%d new=%d (see `tvmaze-sync removals`)",
+            "sonarr_removals_held held=%d new=%d",
             len(verdict.held),
             len(fresh),
         )
