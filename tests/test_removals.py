@@ -468,3 +468,25 @@ def test_a_cache_from_before_the_guard_reads_as_nothing_held(tmp_path: Path) -> 
         assert readonly.held_removals() == []
     finally:
         readonly.close()
+
+
+@pytest.mark.parametrize(("deleted", "held"), [(2, 0), (3, 3)])
+def test_the_limit_is_inclusive(
+    tmp_path: Path,
+    sonarr_sim_factory: SonarrFactory,
+    tvmaze_sim_factory: TvmazeSimFactory,
+    deleted: int,
+    held: int,
+) -> None:
+    clock = FakeClock()
+    tvmaze = tvmaze_sim_factory(shows=real_shows(range(1, 5)), rate_limit=None, clock=clock)
+    sonarr = sonarr_sim_factory()
+    config = make_config(tmp_path, sonarr, tvmaze, max_removals=2)
+    cycle(config, clock)
+    for tvmaze_id in range(1, deleted + 1):
+        series = sonarr.series_by_tvdb(TVDB[tvmaze_id])
+        assert series is not None and sonarr.delete_series(series["id"])
+    clock.advance(3600)
+    summary = cycle(config, clock)
+    assert summary.removals_held == held
+    assert summary.results.get("removed_by_user", 0) == (0 if held else deleted)
