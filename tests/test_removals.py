@@ -490,3 +490,24 @@ def test_the_limit_is_inclusive(
     summary = cycle(config, clock)
     assert summary.removals_held == held
     assert summary.results.get("removed_by_user", 0) == (0 if held else deleted)
+
+
+def test_deletions_that_left_an_exclusion_are_concluded_however_many(
+    tmp_path: Path, sonarr_sim_factory: SonarrFactory, tvmaze_sim_factory: TvmazeSimFactory
+) -> None:
+    """Sonarr's "prevent re-add" box on delete is the user's word: no hold for those."""
+    clock = FakeClock()
+    tvmaze = tvmaze_sim_factory(shows=SHOWS, rate_limit=None, clock=clock)
+    sonarr = sonarr_sim_factory()
+    sonarr.add_series(999_001)  # the user's own: the library is not left empty
+    config = make_config(tmp_path, sonarr, tvmaze)
+    cycle(config, clock)
+    for tvmaze_id in range(1, 12):  # ten with an exclusion, two without
+        series = sonarr.series_by_tvdb(TVDB[tvmaze_id])
+        assert series is not None
+        assert sonarr.delete_series(series["id"], add_exclusion=tvmaze_id != 11)
+    series = sonarr.series_by_tvdb(TVDB[12])
+    assert series is not None and sonarr.delete_series(series["id"])
+    clock.advance(3600)
+    summary = cycle(config, clock)
+    assert (summary.removals_held, summary.results.get("removed_by_user")) == (0, 12)

@@ -9,7 +9,9 @@ it back in, `allow_readd`). Shows the tool did not add (`exists`) are never touc
 
 The removal guard (`vanished`): a user deletes a few series at a time; a library that lost
 more than `sonarr.max_removals` of ours at once (or all of its series) is a new, reset or
-restored Sonarr far more often. Then nothing is concluded for any of them: each is *held*
+restored Sonarr far more often. A series whose deletion left an Import List Exclusion
+(Sonarr's "prevent re-add") was deleted on purpose and is not counted. When too many others
+are missing, nothing is concluded for any of them: each is *held*
 (`held_at`), neither `removed_by_user` nor added again, and stays held, cycle after cycle,
 until it reappears in the library (released silently) or the user decides with
 `tvmaze-sync removals accept` or `readd` (removals.py).
@@ -238,21 +240,29 @@ class Vanished:
     back: list[dict[str, Any]]  # held until now and in the library again: released
 
 
-def vanished(store: Store, library: Mapping[int, LibrarySeries], max_removals: int) -> Vanished:
+def vanished(
+    store: Store,
+    library: Mapping[int, LibrarySeries],
+    max_removals: int,
+    exclusions: Mapping[int, Exclusion],
+) -> Vanished:
     """The removal guard (see the module docstring); reads only.
 
-    Counted are the owned series missing from this read, held ones included, so a hold
-    lasts while the library still looks replaced; a series held once stays held until it
-    is back or the user decides, even when later reads count fewer missing.
+    Counted are the owned series missing from this read without an exclusion, held ones
+    included, so a hold lasts while the library still looks replaced; a series held once
+    stays held until it is back, excluded, or the user decides, even when later reads
+    count fewer missing.
     """
     owned = entries(store, "added_at IS NOT NULL AND removed_at IS NULL")
-    missing = [e for e in owned if e["tvdb_id"] not in library]
+    gone = [e for e in owned if e["tvdb_id"] not in library]
+    excluded = [e for e in gone if e["tvdb_id"] in exclusions]
+    missing = [e for e in gone if e["tvdb_id"] not in exclusions]
     back = [e for e in owned if e["held_at"] and e["tvdb_id"] in library]
     if len(missing) > max_removals or (missing and not library):
-        return Vanished(held=missing, removed=[], back=back)
+        return Vanished(held=missing, removed=excluded, back=back)
     return Vanished(
         held=[e for e in missing if e["held_at"]],
-        removed=[e for e in missing if not e["held_at"]],
+        removed=excluded + [e for e in missing if not e["held_at"]],
         back=back,
     )
 
@@ -289,7 +299,7 @@ def reconcile(
     Series the removal guard holds are left as they are (see the module docstring)."""
     readd = on_user_removal == "allow_readd"
     with store.atomic():
-        held = hold(store, vanished(store, library, max_removals), stamp)
+        held = hold(store, vanished(store, library, max_removals, exclusions), stamp)
         summary.removals_held = len(held)
         for item in entries(store):
             if item["tvdb_id"] in held:
@@ -449,7 +459,7 @@ def preview(
     """
     if library is None:
         library = _owned_as_library(store)
-    verdict = vanished(store, library, max_removals)
+    verdict = vanished(store, library, max_removals, exclusions)
     summary.removals_held = len(verdict.held)
     for _ in verdict.removed:
         count(summary, P.REMOVED_BY_USER)
