@@ -191,7 +191,8 @@ def test_state_json_is_one_document_on_stdout(tmp_path: Path, cache: Path) -> No
     result = run_cli(tmp_path, "--log-level", "DEBUG", "state", "--format", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)  # fails on anything besides one JSON document
-    assert set(document) == {"storage_path", "state", "shows"}
+    assert set(document) == {"storage_path", "state", "shows", "removals_held"}
+    assert document["removals_held"] == 0
     assert document["storage_path"] == str(cache)
     assert document["state"]["last_tvmaze_page"] == 4
     assert document["shows"]["total"] == 3

@@ -49,6 +49,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check or create the configuration file.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+removals_app = typer.Typer()  # its help is removals_list's docstring
+app.add_typer(removals_app, name="removals")
 
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -195,7 +197,8 @@ def sync(
         typer.Option(
             "--dry-run",
             "--preview",
-            help="Write nothing to Sonarr; report what would be added.",
+            help="Write nothing to Sonarr and no decision to the cache (it still refreshes "
+            "the TVMaze mirror); report what a real run would do.",
         ),
     ] = False,
     metrics_file: Annotated[
@@ -224,7 +227,7 @@ def sync(
 
     Example (crontab): `0 */6 * * * tvmaze-sync sync --metrics-file /var/lib/prom/tvmaze.prom`
     """
-    from tvmaze_sync import metrics, render
+    from tvmaze_sync import metrics, removals, render
     from tvmaze_sync.sync import Runtime, run_cycle
 
     with exit_on_error():
@@ -245,6 +248,7 @@ def sync(
         export(cycle_ok=True)
         if not options(ctx).quiet:
             render.cycle_summary(summary, fmt=config.logging.format)
+        removals.check(summary, config.sonarr.max_removals)  # exit 4 while any is held
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -479,6 +483,81 @@ def unskip(
 ) -> None:
     """Lift `skip`: today's filters decide these shows again. Example: `tvmaze-sync unskip 1371`"""
     _queue_action(ctx, "unskip", ids, fmt)
+
+
+# --- removals ------------------------------------------------------------------------------
+
+TvdbIds = Annotated[
+    list[int] | None,
+    typer.Argument(
+        help="TheTVDB ids of held series (default: every held series).",
+        min=1,
+        metavar="TVDB_ID",
+        show_default=False,
+    ),
+]
+
+
+@removals_app.callback(invoke_without_command=True)
+def removals_list(
+    ctx: typer.Context,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+) -> None:
+    """Series that vanished from Sonarr all at once: list them, then accept or readd them.
+
+    When more than sonarr.max_removals series tvmaze-sync added are missing from one library
+    read (or the library is empty), that looks like a new, reset or restored Sonarr, so none
+    is concluded deleted: they are held, neither removed_by_user nor added again, and `sync`
+    exits 4 until you decide. Without a command, lists them (exit 0, held or not).
+    Example: `tvmaze-sync removals --format json`
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from tvmaze_sync import removals, render
+
+    with exit_on_error():
+        config = options(ctx).load()
+        render.removals_held(removals.held(config.storage_dir), fmt=fmt)
+
+
+@removals_app.command("accept")
+def removals_accept(
+    ctx: typer.Context,
+    tvdb_ids: TvdbIds = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+) -> None:
+    """You deleted them: conclude the held series removed by you.
+
+    They become removed_by_user and sonarr.on_user_removal applies as for any deletion (with
+    exclude_in_sonarr the next sync posts their exclusions). Example:
+    `tvmaze-sync removals accept 81189 264492`
+    """
+    _settle_removals(ctx, "accept", tvdb_ids, fmt)
+
+
+@removals_app.command("readd")
+def removals_readd(
+    ctx: typer.Context,
+    tvdb_ids: TvdbIds = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+) -> None:
+    """They were lost with a replaced or reset Sonarr: add the held series again.
+
+    The next sync adds each one today's filters pass (no longer counted as added by
+    tvmaze-sync until then). Example: `tvmaze-sync removals readd`
+    """
+    _settle_removals(ctx, "readd", tvdb_ids, fmt)
+
+
+def _settle_removals(
+    ctx: typer.Context, action: Literal["accept", "readd"], ids: list[int] | None, fmt: str
+) -> None:
+    from tvmaze_sync import removals, render
+
+    with exit_on_error():
+        config = options(ctx).load()
+        settled = removals.settle(config, action, ids or ())
+        render.removals_settled(action, settled, config.sonarr.on_user_removal, fmt=fmt)
 
 
 # --- config --------------------------------------------------------------------------------

@@ -268,6 +268,13 @@ class SonarrConfig:
     on_user_removal: Literal["keep_out", "exclude_in_sonarr", "allow_readd"] = opt(
         "keep_out", "What to do when a series this tool added was deleted in Sonarr."
     )
+    max_removals: int = opt(
+        10,
+        "Most series this tool added that may vanish from one library read and be concluded "
+        "deleted by you; more (or any from an empty library) are held for `tvmaze-sync "
+        "removals` (a replaced or reset Sonarr looks like that).",
+        minimum=0,
+    )
     timeout: Duration = opt(
         Duration(30), "Longest wait for one whole Sonarr answer (connect to last byte).", minimum=1
     )

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     CYCLE_FAILED = 1
     USAGE = 2
     DEPENDENCY = 3
+    REMOVALS_HELD = 4  # the cycle ran; series vanished en masse wait for `removals`
     LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
     INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
@@ -29,6 +30,7 @@ _MEANINGS = {
     ExitCode.CYCLE_FAILED: "the cycle failed",
     ExitCode.USAGE: "usage or configuration error",
     ExitCode.DEPENDENCY: "Sonarr/TVMaze unavailable or refusing us",
+    ExitCode.REMOVALS_HELD: "series vanished from Sonarr wait for `tvmaze-sync removals`",
     ExitCode.LOCKED: "another run holds the lock",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
@@ -79,6 +81,13 @@ class DependencyError(TvmazeSyncError):
     """An external service is unreachable or refuses us (Sonarr down, bad API key)."""
 
     exit_code = ExitCode.DEPENDENCY
+
+
+class RemovalsHeld(TvmazeSyncError):
+    """Too many series this tool added vanished from Sonarr at once: none is concluded
+    deleted until the user says which way (`tvmaze-sync removals accept|readd`)."""
+
+    exit_code = ExitCode.REMOVALS_HELD
 
 
 class LockHeld(TvmazeSyncError):

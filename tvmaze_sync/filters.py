@@ -286,6 +286,19 @@ def refilter(store: Store, processor: ShowProcessor, dry_run: bool = False) -> F
     return report
 
 
+def preview(
+    store: Store, processor: ShowProcessor, state: State, config: FiltersConfig
+) -> tuple[FilterReport, dict[int, str]]:
+    """Dry run: what `refilter_if_changed` and `apply` would decide, written nowhere.
+
+    Returns the report and the status each changed or undecided show would get.
+    """
+    changed = filter_hash(config) != state.last_filter_hash
+    report, updates = _decide(store, processor, only_needing=not changed)
+    log.info("filters_previewed evaluated=%d %s", report.evaluated, _changes(report))
+    return report, {tvmaze_id: status for status, _, _, tvmaze_id in updates}
+
+
 def refilter_if_changed(
     store: Store,
     state: State,

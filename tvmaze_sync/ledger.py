@@ -7,6 +7,15 @@ series the tool added that is gone was deleted by the user, so its show becomes
 `removed_by_user` and no later cycle adds it again (`sonarr.on_user_removal` may instead let
 it back in, `allow_readd`). Shows the tool did not add (`exists`) are never touched.
 
+The removal guard (`vanished`): a user deletes a few series at a time; a library that lost
+more than `sonarr.max_removals` of ours at once (or all of its series) is a new, reset or
+restored Sonarr far more often. A series whose deletion left an Import List Exclusion
+(Sonarr's "prevent re-add") was deleted on purpose and is not counted. When too many others
+are missing, nothing is concluded for any of them: each is *held*
+(`held_at`), neither `removed_by_user` nor added again, and stays held, cycle after cycle,
+until it reappears in the library (released silently) or the user decides with
+`tvmaze-sync removals accept` or `readd` (removals.py).
+
 Crash safety of an add (sonarr.py): before the POST the ledger gets an *intent* row (no
 `added_at`), committed on its own; after the 201 the confirmed row and the show's `added`
 status are written in one transaction. If the process dies between the two, the next
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -245,12 +255,67 @@ def mark_exclusion_posted(store: Store, tvdb_id: int, stamp: str) -> None:
 def blocked_ids(
     store: Store, library: Mapping[int, LibrarySeries], on_user_removal: Removal
 ) -> set[int]:
-    """TVDB ids this tool added that are gone from the library: never to be added again."""
+    """TVDB ids this tool added that are gone from the library: never to be added again
+    (held ones neither, whatever the policy: the user has not said yet what happened)."""
+    held = {e["tvdb_id"] for e in entries(store, "held_at IS NOT NULL")}
     if on_user_removal == "allow_readd":
-        return set()
-    return {
+        return held
+    return held | {
         e["tvdb_id"] for e in entries(store, "added_at IS NOT NULL") if e["tvdb_id"] not in library
     }
+
+
+@dataclass(frozen=True)
+class Vanished:
+    """What one complete library read says of the series this tool added and still owns."""
+
+    held: list[dict[str, Any]]  # missing and not concluded: the guard holds them
+    removed: list[dict[str, Any]]  # missing, few enough at once: deleted by the user
+    back: list[dict[str, Any]]  # held until now and in the library again: released
+
+
+def vanished(
+    store: Store,
+    library: Mapping[int, LibrarySeries],
+    max_removals: int,
+    exclusions: Mapping[int, Exclusion],
+) -> Vanished:
+    """The removal guard (see the module docstring); reads only.
+
+    Counted are the owned series missing from this read without an exclusion, held ones
+    included, so a hold lasts while the library still looks replaced; a series held once
+    stays held until it is back, excluded, or the user decides, even when later reads
+    count fewer missing.
+    """
+    owned = entries(store, "added_at IS NOT NULL AND removed_at IS NULL")
+    gone = [e for e in owned if e["tvdb_id"] not in library]
+    excluded = [e for e in gone if e["tvdb_id"] in exclusions]
+    missing = [e for e in gone if e["tvdb_id"] not in exclusions]
+    back = [e for e in owned if e["held_at"] and e["tvdb_id"] in library]
+    if len(missing) > max_removals or (missing and not library):
+        return Vanished(held=missing, removed=excluded, back=back)
+    return Vanished(
+        held=[e for e in missing if e["held_at"]],
+        removed=excluded + [e for e in missing if not e["held_at"]],
+        back=back,
+    )
+
+
+def hold(store: Store, verdict: Vanished, stamp: str) -> set[int]:
+    """Record the guard's verdict (the caller's transaction); returns the held tvdb ids."""
+    for item in verdict.back:
+        table(store).update(item["tvdb_id"], {"held_at": None})
+        log.info("sonarr_removal_hold_released tvdb_id=%d title=%r", item["tvdb_id"], item["title"])
+    fresh = [item for item in verdict.held if not item["held_at"]]
+    for item in fresh:
+        table(store).update(item["tvdb_id"], {"held_at": stamp})
+    if verdict.held:
+        log.warning(
+            "sonarr_removals_held held=%d new=%d",
+            len(verdict.held),
+            len(fresh),
+        )
+    return {item["tvdb_id"] for item in verdict.held}
 
 
 def reconcile(
@@ -260,12 +325,19 @@ def reconcile(
     library: Mapping[int, LibrarySeries],
     exclusions: Mapping[int, Exclusion],
     on_user_removal: Removal,
+    max_removals: int,
 ) -> set[int]:
     """Apply what one complete read of the library and the exclusions says, in one
-    transaction, before any add. Returns the blocked tvdb ids (`blocked_ids`)."""
+    transaction, before any add. Returns the blocked tvdb ids (`blocked_ids`).
+
+    Series the removal guard holds are left as they are (see the module docstring)."""
     readd = on_user_removal == "allow_readd"
     with store.atomic():
+        held = hold(store, vanished(store, library, max_removals, exclusions), stamp)
+        summary.removals_held = len(held)
         for item in entries(store):
+            if item["tvdb_id"] in held:
+                continue
             series = library.get(item["tvdb_id"])
             if item["added_at"] is None:  # an intent row: did the POST create the series?
                 if series is not None:
@@ -278,10 +350,9 @@ def reconcile(
                         if row["processing_status"] == P.REMOVED_BY_USER:
                             settle_exists(store, summary, row["tvmaze_id"], stamp, series.series_id)
             elif item["removed_at"] is None:
-                table(store).update(item["tvdb_id"], {"removed_at": stamp})
-                _removed(store, summary, item, stamp, on_user_removal)
+                conclude_removed(store, summary, item, stamp, on_user_removal)
             elif readd:
-                _release(store, item, stamp, P.REMOVED_BY_USER)
+                release(store, item, stamp, P.REMOVED_BY_USER)
         _settle_by_reads(store, summary, stamp, library, exclusions)
         blocked = blocked_ids(store, library, on_user_removal)
         for row in candidates(store, stamp):
@@ -289,7 +360,7 @@ def reconcile(
             if decision is P.EXISTS:
                 series_id = library[row["tvdb_id"]].series_id
                 settle_exists(store, summary, row["tvmaze_id"], stamp, series_id)
-            elif decision is P.REMOVED_BY_USER:
+            elif decision is P.REMOVED_BY_USER and row["tvdb_id"] not in held:
                 settle(store, summary, row["tvmaze_id"], stamp, decision, Reason.DELETED_IN_SONARR)
             elif decision is P.EXCLUDED:
                 settle(store, summary, row["tvmaze_id"], stamp, decision, Reason.SONARR_EXCLUSION)
@@ -353,6 +424,15 @@ def _confirm(
     )
 
 
+def conclude_removed(
+    store: Store, summary: CycleSummary, item: Mapping[str, Any], stamp: str, policy: Removal
+) -> None:
+    """The user deleted this series we added: record it, then apply `on_user_removal`."""
+    with store.atomic():
+        table(store).update(item["tvdb_id"], {"removed_at": stamp, "held_at": None})
+        _removed(store, summary, item, stamp, policy)
+
+
 def _removed(
     store: Store, summary: CycleSummary, item: Mapping[str, Any], stamp: str, policy: Removal
 ) -> None:
@@ -364,7 +444,7 @@ def _removed(
         item["title"],
     )
     if policy == "allow_readd":
-        _release(store, item, stamp, P.ADDED)
+        release(store, item, stamp, P.ADDED)
         return
     for row in _shows_of(store, item):
         if row["processing_status"] != P.REMOVED_BY_USER:
@@ -378,8 +458,9 @@ def _removed(
             )
 
 
-def _release(store: Store, item: Mapping[str, Any], stamp: str, status: ProcessingStatus) -> None:
-    """allow_readd: the show is a candidate again, but only once today's filters pass it."""
+def release(store: Store, item: Mapping[str, Any], stamp: str, status: ProcessingStatus) -> None:
+    """Shows of `item` in `status` are candidates again (allow_readd, `removals readd`),
+    but only once today's filters pass them."""
     for row in _shows_of(store, item):
         if row["processing_status"] == status:
             update(store, row["tvmaze_id"], stamp, P.PENDING, needs_filter=1)
@@ -398,21 +479,57 @@ def _shows_of(store: Store, item: Mapping[str, Any]) -> list[dict[str, Any]]:
 def preview(
     store: Store,
     summary: CycleSummary,
-    library: Mapping[int, LibrarySeries],
+    library: Mapping[int, LibrarySeries] | None,
     exclusions: Mapping[int, Exclusion],
     on_user_removal: Removal,
+    max_removals: int,
+    decided: Mapping[int, str] | None = None,
 ) -> None:
-    """Dry run: count what `reconcile` and the adds would do; write nothing."""
-    for item in entries(store, "added_at IS NOT NULL AND removed_at IS NULL"):
-        if item["tvdb_id"] not in library:
-            count(summary, P.REMOVED_BY_USER)
-    blocked = blocked_ids(store, library, on_user_removal)
-    for row in candidates(store):
+    """Dry run: count what `reconcile` and the adds would do; write nothing.
+
+    `library` None means no Sonarr to read: the series we own are taken to be where we put
+    them (nothing is reported removed), only what the ledger already knows is counted.
+    `decided` holds the statuses the filters would give (`filters.preview`), by tvmaze id.
+    """
+    if library is None:
+        library = _owned_as_library(store)
+    verdict = vanished(store, library, max_removals, exclusions)
+    summary.removals_held = len(verdict.held)
+    for _ in verdict.removed:
+        count(summary, P.REMOVED_BY_USER)
+    held = {item["tvdb_id"] for item in verdict.held}
+    blocked = blocked_ids(store, library, on_user_removal) | held
+    for row in _preview_candidates(store, decided or {}):
         decision = decide(row["tvdb_id"], library, blocked, exclusions)
         if decision is None:
             summary.would_add_titles.append(row["title"])
-        else:
+        elif not (decision is P.REMOVED_BY_USER and row["tvdb_id"] in held):
             count(summary, decision)
+
+
+def _owned_as_library(store: Store) -> dict[int, LibrarySeries]:
+    """The series we added and nobody has seen go: the library as far as the ledger knows."""
+    return {
+        e["tvdb_id"]: LibrarySeries(e["sonarr_series_id"] or 0, e["tvdb_id"], e["title"] or "")
+        for e in entries(store, "added_at IS NOT NULL AND removed_at IS NULL AND held_at IS NULL")
+    }
+
+
+def _preview_candidates(store: Store, decided: Mapping[int, str]) -> list[dict[str, Any]]:
+    """`candidates` as they would be once the filters wrote `decided`."""
+    kept = [r for r in candidates(store) if decided.get(r["tvmaze_id"], P.PENDING) == P.PENDING]
+    known = {r["tvmaze_id"] for r in kept}
+    fresh = [i for i, status in decided.items() if status == P.PENDING and i not in known]
+    for start in range(0, len(fresh), 500):
+        chunk = fresh[start : start + 500]
+        kept.extend(
+            store.rows_where(
+                f"tvmaze_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+                select="tvmaze_id, title, tvdb_id",
+            )
+        )
+    return sorted(kept, key=lambda r: int(r["tvmaze_id"]))
 
 
 def explain(store: Store, row: Mapping[str, Any]) -> str | None:
@@ -425,6 +542,12 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
             f"tvmaze-sync added it to Sonarr on {item['added_at']}; it was deleted there "
             f"(noticed {item['removed_at']}), so it is not added again "
             "(sonarr.on_user_removal)"
+        )
+    if status == P.ADDED and item and item.get("held_at"):
+        return (
+            f"tvmaze-sync added it to Sonarr on {item['added_at']}; it is missing from "
+            f"Sonarr's library since {item['held_at']}, with too many others at once to "
+            "conclude you deleted it: `tvmaze-sync removals` says what to do"
         )
     if status == P.ADDED and item and item["added_at"]:
         return (

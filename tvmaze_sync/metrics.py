@@ -140,6 +140,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "Shows ready to add that sonarr.max_adds_per_cycle left for later cycles, in the last "
         "cycle.",
     ),
+    MetricSpec(
+        "tvmaze_sync_removals_held",
+        "gauge",
+        (),
+        "Series tvmaze-sync added that vanished from Sonarr with too many others at once, "
+        "held until `tvmaze-sync removals accept` or `readd` (alert when above 0).",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
@@ -164,6 +171,7 @@ class Snapshot:
     processed_lifetime: dict[str, int] = field(default_factory=dict)
     api_requests: dict[str, int] = field(default_factory=dict)
     records_skipped: dict[str, int] = field(default_factory=dict)
+    removals_held: int = 0
 
 
 # The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
@@ -213,6 +221,7 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
         snap.processed_lifetime = store.counters("shows_processed")
         snap.api_requests = store.counters("api_requests")
         snap.records_skipped = store.counters(RECORDS_SKIPPED)
+        snap.removals_held = len(store.held_removals())
     except sqlite3.DatabaseError as error:
         log.warning("metrics_store_unreadable error=%s", error)
     finally:
@@ -332,6 +341,7 @@ class SyncCollector(Collector):
             "tvmaze_sync_adds_waiting",
             float(waiting) if isinstance(waiting, int) and not isinstance(waiting, bool) else 0.0,
         )
+        yield _gauge("tvmaze_sync_removals_held", snap.removals_held)
 
 
 def split_request_key(key: str) -> list[str]:

@@ -91,6 +91,8 @@ class CycleSummary:
     would_add_titles: list[str] = field(default_factory=list)
     # shows ready to add that sonarr.max_adds_per_cycle left for later cycles
     adds_waiting: int = 0
+    # Series we added that are missing from Sonarr but held by the removal guard (ledger.py)
+    removals_held: int = 0
     error: str | None = None
 
     def to_state(self) -> dict[str, object]:

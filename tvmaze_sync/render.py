@@ -94,7 +94,58 @@ def state_table(data: Mapping[str, Any]) -> None:
     table.add_row("shows (total)", str(shows_info["total"]))
     for status, count in shows_info["by_status"].items():
         table.add_row(f"  {status}", str(count))
+    held = data.get("removals_held", 0)
+    table.add_row("removals held", f"{held} (see `tvmaze-sync removals`)" if held else "0")
     stdout.print(table)
+
+
+def removals_held(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:
+    """`tvmaze-sync removals`: the held series, then the two ways out."""
+    if fmt == "json":
+        _json(list(rows))
+        return
+    if not rows:
+        stdout.print("no removals held")
+        return
+    table = Table()
+    columns = ("tvdb_id", "tvmaze_id", "title", "sonarr_series_id", "added_at", "held_at")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*_cells(*(row.get(c) for c in columns)))
+    stdout.print(table)
+    for line in (
+        f"{len(rows)} series held: tvmaze-sync added them, and they vanished from Sonarr with "
+        "too many others at once to conclude you deleted them.",
+        "tvmaze-sync removals accept [TVDB_ID...]   you deleted them: removed_by_user",
+        "tvmaze-sync removals readd [TVDB_ID...]    Sonarr was replaced or reset: add them again",
+    ):
+        stdout.print(line, markup=False, highlight=False)
+
+
+def removals_settled(
+    action: str, rows: Sequence[Mapping[str, Any]], on_user_removal: str, fmt: str = "table"
+) -> None:
+    """What `removals accept|readd` did, and what the next sync does about it."""
+    if fmt == "json":
+        _json({"action": action, "series": list(rows)})
+        return
+    if not rows:
+        stdout.print("no removals held: nothing to do")
+        return
+    if action == "accept":
+        done = f"{len(rows)} series concluded removed by you (removed_by_user)"
+        then = {
+            "exclude_in_sonarr": "the next sync posts an Import List Exclusion for each",
+            "allow_readd": "on_user_removal is allow_readd: the next sync adds them again",
+        }.get(on_user_removal, "they are not added again (on_user_removal: keep_out)")
+    else:
+        done = f"{len(rows)} series released"
+        then = "the next sync adds each one the filters pass"
+    titles = "; ".join(str(row.get("title")) for row in rows[:TITLES_KEPT])
+    stdout.print(
+        f"{done}; {then}: {titles}{_more([''] * len(rows))}", markup=False, highlight=False
+    )
 
 
 def config(resolved: Mapping[str, Any], source: str) -> None:
@@ -151,6 +202,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
             **counts,
             "would_add": len(summary.would_add_titles),
             "adds_waiting": summary.adds_waiting,
+            "removals_held": summary.removals_held,
             "added_titles": summary.added_titles[:TITLES_KEPT],
             "would_add_titles": summary.would_add_titles[:TITLES_KEPT],
             "requests": summary.requests,
@@ -159,11 +211,13 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         return
     if not sys.stderr.isatty():
         _always(
-            "sync_summary ok=%s dry_run=%s %s adds_waiting=%d duration_seconds=%.1f %s=%r",
+            "sync_summary ok=%s dry_run=%s %s adds_waiting=%d removals_held=%d "
+            "duration_seconds=%.1f %s=%r",
             summary.ok,
             summary.dry_run,
             " ".join(f"{k}={v}" for k, v in counts.items()),
             summary.adds_waiting,
+            summary.removals_held,
             summary.duration_seconds or 0.0,
             "would_add" if summary.dry_run else "titles",
             "; ".join(titles[:TITLES_KEPT]) + _more(titles),
@@ -179,6 +233,8 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         table.add_row("would add", str(len(summary.would_add_titles)))
     if summary.adds_waiting:
         table.add_row("waiting (sonarr.max_adds_per_cycle)", str(summary.adds_waiting))
+    if summary.removals_held:
+        table.add_row("removals held (tvmaze-sync removals)", str(summary.removals_held))
     console.print(table)
     if titles:
         verb = "would add" if summary.dry_run else "added"

@@ -6,15 +6,19 @@ ownership ledger in ledger.py; this module runs the phase:
 - The library (`GET /api/v3/series`) and every Import List Exclusion are read once per cycle,
   completely, before any add. A show already in Sonarr becomes `exists`, an excluded one
   `excluded`, one the user deleted after we added it `removed_by_user`; none is looked up or
-  added. A failed or partial read raises (exit 3) and nothing is concluded from it.
+  added. A failed or partial read raises (exit 3) and nothing is concluded from it. When
+  more than `max_removals` of our series are missing at once, none is concluded: the removal
+  guard holds them for `tvmaze-sync removals` (ledger.py).
 - Each remaining decided show is looked up by `tvdb:<id>` and added; every outcome of the POST
   gets its status (see `_Cycle._add`). An intent row in the ledger makes the add crash-safe.
 - The adds of one cycle are capped (`sonarr.max_adds_per_cycle`) and taken most popular
   first; the rest wait for later cycles (`adds_waiting` in the summary). With
   `search_on_add`, each add starts an indexer search, so adds are `sonarr.add_interval` apart.
 - Dry run (`dry_run`, `--dry-run`, or no Sonarr configured) writes nothing to Sonarr and
-  changes no status at all: the summary reports what a real cycle would do, and
-  `would_add_titles` what it would add. Sonarr, when configured, is still validated and read.
+  changes no status, ledger row or hold: the summary reports what a real cycle would do
+  (with the filters' verdicts from `filters.preview`, never written), and
+  `would_add_titles` what it would add. Sonarr, when configured, is still validated and
+  read; without it, the series we added are taken to be still there.
 """
 
 from __future__ import annotations
@@ -174,15 +178,17 @@ def process(
     tvmaze_client: Any,
     runtime: Runtime,
     summary: CycleSummary,
+    decided: Mapping[int, str] | None = None,
 ) -> None:
     """Bring Sonarr and the cache together for every decided show; see the module docstring.
 
     Raises DependencyError when Sonarr refuses us, cannot be read completely, or stops
     answering; every show settled before that keeps its status, the others stay pending.
+    `decided` (dry run only): the statuses the filters would write, by tvmaze id.
     """
     try:
         if runtime.effective_dry_run:
-            _preview(store, gateway, runtime.config.sonarr, summary)
+            _preview(store, gateway, runtime.config.sonarr, summary, decided)
             return
         assert gateway is not None, "sync.py connects Sonarr unless this is a dry run"
         cycle = _Cycle(store, gateway, runtime, summary)
@@ -196,15 +202,21 @@ def process(
 
 
 def _preview(
-    store: Store, gateway: SonarrGateway | None, config: SonarrConfig, summary: CycleSummary
+    store: Store,
+    gateway: SonarrGateway | None,
+    config: SonarrConfig,
+    summary: CycleSummary,
+    decided: Mapping[int, str] | None,
 ) -> None:
     """Dry run: count what a real cycle would do, change nothing, post nothing."""
-    library: dict[int, LibrarySeries] = {}
+    library: dict[int, LibrarySeries] | None = None  # no Sonarr: nothing to read
     exclusions: dict[int, Exclusion] = {}
     if gateway is not None:
         library = gateway.library()
         exclusions = gateway.exclusions()
-    ledger.preview(store, summary, library, exclusions, config.on_user_removal)
+    ledger.preview(
+        store, summary, library, exclusions, config.on_user_removal, config.max_removals, decided
+    )
     budget = config.max_adds_per_cycle
     if budget and len(summary.would_add_titles) > budget:  # most popular first: keep those
         summary.adds_waiting = len(summary.would_add_titles) - budget
@@ -248,6 +260,7 @@ class _Cycle:
             self.library,
             self.exclusions,
             self.config.on_user_removal,
+            self.config.max_removals,
         )
 
     def decide_released(self) -> None:

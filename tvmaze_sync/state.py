@@ -155,11 +155,14 @@ def read_state(storage_dir: Path) -> dict[str, Any]:
         raise StorageError(f"storage.path: {storage_dir} is not a directory")
     state = StateFile(storage_dir).load() if storage_dir.exists() else None
     counts: dict[str, int] = {}
+    held = 0
     if (storage_dir / DB_NAME).exists():
         with Store.open(storage_dir, readonly=True).reading() as store:
             counts = store.count_by_status()
+            held = len(store.held_removals())
     return {
         "storage_path": str(storage_dir),
         "state": state.to_json() if state else None,
         "shows": {"total": sum(counts.values()), "by_status": counts},
+        "removals_held": held,  # series the removal guard holds (`tvmaze-sync removals`)
     }

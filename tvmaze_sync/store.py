@@ -156,12 +156,22 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """When the removal guard held a series this tool added that vanished from Sonarr."""
+    # Set while the series is missing but too many vanished at once to conclude the user
+    # deleted them (ledger.py); cleared when it reappears or by `tvmaze-sync removals`.
+    # The read-only commands check for the column (Store.held_removals), so
+    # READABLE_SCHEMA_VERSION is unaffected.
+    db.table("sonarr_ledger").add_column("held_at", str)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The oldest schema the read-only commands can query: later migrations add only indexes and
@@ -436,6 +446,17 @@ class Store:
                 "UPDATE shows SET retry_count = COALESCE(retry_count, 0) + 1 WHERE tvmaze_id = ?",
                 [tvmaze_id],
             )
+
+    # --- the removal guard ---------------------------------------------------------------
+
+    def held_removals(self) -> list[dict[str, Any]]:
+        """Ledger rows the removal guard holds, oldest hold first; none before migration 6
+        (the read-only commands may open a cache the next `sync` has yet to migrate)."""
+        if "held_at" not in self.db["sonarr_ledger"].columns_dict:
+            return []
+        return list(
+            self.db["sonarr_ledger"].rows_where("held_at IS NOT NULL", order_by="held_at, tvdb_id")
+        )
 
     # --- lifetime counters ---------------------------------------------------------------
 

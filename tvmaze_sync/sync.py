@@ -1,7 +1,9 @@
 """One cycle: TVMaze -> cache -> filters -> Sonarr. The only module that knows the whole cycle.
 
 Every phase is idempotent and checkpoints its own progress (pages in state.json, statuses in
-SQLite), so a cycle killed at any line is resumed by simply running the next one.
+SQLite), so a cycle killed at any line is resumed by simply running the next one. A dry run
+refreshes the mirror (a cache) and writes no decision: no status, filter hash, ledger row or
+removal hold.
 """
 
 from __future__ import annotations
@@ -127,9 +129,12 @@ def _run_phases(
                     read_only=runtime.effective_dry_run,
                 )
             )
-        # 2. A changed filter config re-decides cached shows, offline.
+        # 2. A changed filter config re-decides cached shows, offline (a dry run decides
+        # in memory at step 4 and writes no status and no filter hash).
         processor = filters.build_processor(config.filters)
-        filters.refilter_if_changed(store, state, state_file, config.filters, processor)
+        dry_run = runtime.effective_dry_run
+        if not dry_run:
+            filters.refilter_if_changed(store, state, state_file, config.filters, processor)
         # 3. TVMaze -> cache (checkpointed per page in state.json).
         client = closing.enter_context(
             tvmaze.connect(
@@ -143,7 +148,12 @@ def _run_phases(
         # 3c. Failed adds whose retry is due go back to pending, for step 4 to decide.
         queues.release_failed(store, runtime.clock(), runtime.effective_dry_run)
         # 4. Decide every show whose data changed (the newly filtered count in the summary).
-        if filtered := filters.apply(store, processor).by_result()[ProcessingStatus.FILTERED]:
+        decided = None
+        if dry_run:
+            report, decided = filters.preview(store, processor, state, config.filters)
+        else:
+            report = filters.apply(store, processor)
+        if filtered := report.by_result()[ProcessingStatus.FILTERED]:
             summary.results[ProcessingStatus.FILTERED.value] = filtered
         # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
-        sonarr.process(store, gateway, client, runtime, summary)
+        sonarr.process(store, gateway, client, runtime, summary, decided)
