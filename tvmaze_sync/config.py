@@ -91,6 +91,28 @@ def display_url(url: str, mask: str | None = None) -> str:
     return parts._replace(netloc=host).geturl()
 
 
+#: Pieces of a URL never worth hiding: hosts with a dot (names, IPv4) and short numbers (ports).
+_PUBLIC_PIECE = re.compile(r"[A-Za-z0-9-]*\.[A-Za-z0-9.-]*|[0-9]{1,5}")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The pieces of a secret URL that could leak on their own, for the redaction filter.
+
+    A notification URL carries its secrets anywhere: Discord's token is a path segment,
+    Telegram's the host part, e-mail's the password. Every piece of six characters or more
+    (split at `/ : @ ? & = #`) is hidden, except host names and ports.
+    """
+    _, _, rest = url.partition("://")
+    pieces = re.split(r"[/:@?&=#,]", rest)
+    return [p for p in pieces if len(p) >= 6 and not _PUBLIC_PIECE.fullmatch(p)]
+
+
+def masked_secret_url(url: str) -> str:
+    """A secret URL fit to print: its scheme (which service) and nothing else."""
+    scheme, found, _ = url.partition("://")
+    return f"{scheme}://***" if found and re.fullmatch(r"[A-Za-z0-9+.-]{1,20}", scheme) else "***"
+
+
 def opt(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
     """Declare one option: its default, its one-line meaning, and how to treat it."""
     meta = {"help": help, "secret": secret, "minimum": minimum}
@@ -179,6 +201,13 @@ class RatingFilter:
 
 
 @dataclass
+class WeightFilter:
+    min: int | None = opt(None, "Keep shows with at least this weight (0-100).", minimum=0)
+    max: int | None = opt(None, "Keep shows with at most this weight (0-100).", minimum=0)
+    allow_unknown: bool = opt(False, "Let a show with no weight pass `min`/`max`.")
+
+
+@dataclass
 class KeywordFilter:
     exclude: list[str] = opt([], "Drop shows whose title contains any of these (any case).")
 
@@ -214,6 +243,9 @@ class FiltersConfig:
     max_runtime: int | None = opt(None, "Keep shows with at most this runtime (minutes).")
     runtime_allow_unknown: bool = opt(False, "Let a show with no runtime pass.")
     rating: RatingFilter = section(RatingFilter, "Rating filter.")
+    weight: WeightFilter = section(
+        WeightFilter, "Popularity filter: TVMaze's weight, 0-100, how much people follow a show."
+    )
     title: KeywordFilter = section(KeywordFilter, "Title keyword filter.")
     ids: IdFilter = section(IdFilter, "Explicit TVMaze id lists.")
 
@@ -237,6 +269,29 @@ class SonarrConfig:
         "keep_out", "What to do when a series this tool added was deleted in Sonarr."
     )
     timeout: Duration = opt(Duration(30), "Timeout of one Sonarr request.", minimum=1)
+    require_approval: bool = opt(
+        False,
+        "Queue shows that pass every filter for review (`tvmaze-sync review`) instead of "
+        "adding them; approved ones are added by the next sync.",
+    )
+
+
+NotifyEvent = Literal["added", "review", "removals", "failure"]
+
+
+@dataclass
+class NotifyConfig:
+    urls: list[str] = opt(
+        [],
+        "Apprise URLs to send one message per sync to (discord://, tgram://, ntfys://, "
+        "gotify://, mailto://, json:// ...); see docs/notifications.md.",
+        secret=True,
+    )
+    on: list[NotifyEvent] = opt(
+        ["added", "review", "failure"],
+        "What is news: added, review (new shows wait for approval), removals (held by the "
+        "removal guard), failure.",
+    )
 
 
 @dataclass
@@ -270,6 +325,7 @@ class Config:
     storage: StorageConfig = section(StorageConfig, "Where the cache and state live.")
     logging: LoggingConfig = section(LoggingConfig, "Log output.")
     server: ServerConfig = section(ServerConfig, "HTTP server of `serve`.")
+    notify: NotifyConfig = section(NotifyConfig, "One notification per sync that did something.")
     dry_run: bool = opt(False, "Never write to Sonarr; report what would be added.")
 
     # Where the values came from; not options.
@@ -299,11 +355,13 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
-        found = [
-            str(value)
-            for option, value in iter_values(self)
-            if option.secret and value not in (None, "")
-        ]
+        found: list[str] = []
+        for option, value in iter_values(self):
+            if option.secret and isinstance(value, list):
+                for item in value:
+                    found += [str(item), *url_secrets(str(item))]
+            elif option.secret and value not in (None, ""):
+                found.append(str(value))
         urls = (self.sonarr.url, self.tvmaze.base_url)
         return found + [url.password for url in urls if url is not None and url.password]
 
@@ -314,7 +372,9 @@ class Config:
             node = out
             for part in option.path[:-1]:
                 node = node.setdefault(part, {})
-            if option.secret and redact and value not in (None, ""):
+            if option.secret and redact and isinstance(value, list):
+                value = [masked_secret_url(str(item)) for item in value]
+            elif option.secret and redact and value not in (None, ""):
                 value = "***"
             elif redact and isinstance(value, Url):
                 value = value.masked()
@@ -747,9 +807,54 @@ def _cross_checks(config: Config) -> list[str]:
         problems.append(
             f"filters.min_runtime: {f.min_runtime} is above filters.max_runtime {f.max_runtime}"
         )
+    w = f.weight
+    for name, bound in (("min", w.min), ("max", w.max)):
+        if bound is not None and bound > 100:
+            problems.append(
+                f"filters.weight.{name}: {bound} is not valid; expected 0-100 (TVMaze's weight)"
+            )
+    if w.min is not None and w.max is not None and w.min > w.max:
+        problems.append(f"filters.weight.min: {w.min} is above filters.weight.max {w.max}")
+    problems.extend(_notify_url_problems(config.notify.urls))
     if config.server.port > 65535:
         problems.append(f"server.port: {config.server.port} is not valid; expected 1-65535")
     return problems
+
+
+def _notify_url_problems(urls: list[str]) -> list[str]:
+    """Each notification URL Apprise cannot use, named by position (never printed: a URL
+    holds its service's token), with the nearest scheme Apprise knows as a suggestion."""
+    if not urls:
+        return []
+    import apprise  # only when notifications are configured
+
+    problems = []
+    schemes: list[str] | None = None
+    for index, url in enumerate(urls):
+        if apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None:
+            continue
+        scheme, found, _ = url.partition("://")
+        where = f"notify.urls[{index}]"
+        if not found:
+            problems.append(f"{where}: not a URL; expected scheme://... (see docs/notifications.md)")
+            continue
+        if schemes is None:
+            schemes = sorted(
+                {s for entry in apprise.Apprise().details()["schemas"] for s in _schemes(entry)}
+            )
+        folded = scheme.lower()
+        if folded in schemes:
+            problems.append(f"{where}: Apprise cannot use this {folded}:// URL; check its parts")
+            continue
+        shown = masked_secret_url(url).removesuffix("://***")
+        hint = difflib.get_close_matches(folded, schemes, n=1)
+        guess = f"; did you mean '{hint[0]}://'?" if hint else " (see docs/notifications.md)"
+        problems.append(f"{where}: unknown notification service '{shown}://'{guess}")
+    return problems
+
+
+def _schemes(entry: Mapping[str, Any]) -> list[str]:
+    return [str(s).lower() for key in ("protocols", "secure_protocols") for s in entry.get(key) or ()]
 
 
 # --- the starter file ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ class ProcessingStatus(StrEnum):
     EXISTS = "exists"  # it was already in Sonarr
     FAILED = "failed"  # Sonarr rejected it for good, or abandoned
     SKIPPED = "skipped"  # manually excluded
+    REVIEW = "review"  # passes, waits for the user's approval (sonarr.require_approval)
     EXCLUDED = "excluded"  # on Sonarr's import list exclusions
     REMOVED_BY_USER = "removed_by_user"  # we added it, the user deleted it: never re-add
 
@@ -53,6 +54,7 @@ class Show:
     runtime: int | None = None
     rating: float | None = None
     updated: int | None = None  # TVMaze's `updated`, unix seconds
+    weight: int | None = None  # TVMaze's popularity, 0-100
 
 
 @dataclass(frozen=True, slots=True)

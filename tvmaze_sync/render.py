@@ -37,6 +37,8 @@ SHOW_COLUMNS = (
     "status",
     "premiered",
     "runtime",
+    "rating",
+    "weight",
     "sonarr_series_id",
 )
 

@@ -46,6 +46,12 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def weight(value: Any) -> int | None:
+    """TVMaze's `weight` (popularity, 0-100); anything else counts as unknown."""
+    number = int_or_none(value)
+    return number if number is not None and 0 <= number <= 100 else None
+
+
 def _date(value: Any) -> str | None:
     return value if isinstance(value, str) and _DATE.fullmatch(value) else None
 
@@ -87,4 +93,5 @@ def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
         runtime=_positive(data.get("runtime")) or _positive(data.get("averageRuntime")),
         rating=_number(_obj(data.get("rating")).get("average")),
         updated=int_or_none(data.get("updated")),
+        weight=weight(data.get("weight")),
     )
