@@ -836,7 +836,9 @@ def _notify_url_problems(urls: list[str]) -> list[str]:
         scheme, found, _ = url.partition("://")
         where = f"notify.urls[{index}]"
         if not found:
-            problems.append(f"{where}: not a URL; expected scheme://... (see docs/notifications.md)")
+            problems.append(
+                f"{where}: not a URL; expected scheme://... (see docs/notifications.md)"
+            )
             continue
         if schemes is None:
             schemes = sorted(
@@ -854,7 +856,9 @@ def _notify_url_problems(urls: list[str]) -> list[str]:
 
 
 def _schemes(entry: Mapping[str, Any]) -> list[str]:
-    return [str(s).lower() for key in ("protocols", "secure_protocols") for s in entry.get(key) or ()]
+    return [
+        str(s).lower() for key in ("protocols", "secure_protocols") for s in entry.get(key) or ()
+    ]
 
 
 # --- the starter file ----------------------------------------------------------------------

@@ -46,6 +46,7 @@ class Reason(StrEnum):
     REJECTED_BY_SONARR = "rejected_by_sonarr"  # failed: a 400; Sonarr's words in error_message
     SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
     DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
+    DENIED_IN_REVIEW = "denied_in_review"  # skipped: `tvmaze-sync review deny`
 
 
 # --- statuses -----------------------------------------------------------------------------
@@ -128,6 +129,7 @@ def settle_added(
             error_message=None,
         )
     summary.added_titles.append(row["title"])
+    summary.added_ids.append(row["tvmaze_id"])
 
 
 def candidates(store: Store) -> list[dict[str, Any]]:
@@ -137,7 +139,7 @@ def candidates(store: Store) -> list[dict[str, Any]]:
             "processing_status = ? AND needs_filter = 0",
             [P.PENDING.value],
             order_by="tvmaze_id",
-            select="tvmaze_id, title, tvdb_id",
+            select="tvmaze_id, title, tvdb_id, approved_at",
         )
     )
 
@@ -367,6 +369,8 @@ def preview(
     library: Mapping[int, LibrarySeries],
     exclusions: Mapping[int, Exclusion],
     on_user_removal: Removal,
+    *,
+    require_approval: bool = False,
 ) -> None:
     """Dry run: count what `reconcile` and the adds would do; write nothing."""
     for item in entries(store, "added_at IS NOT NULL AND removed_at IS NULL"):
@@ -375,7 +379,9 @@ def preview(
     blocked = blocked_ids(store, library, on_user_removal)
     for row in candidates(store):
         decision = decide(row["tvdb_id"], library, blocked, exclusions)
-        if decision is None:
+        if decision is None and require_approval and not row["approved_at"]:
+            count(summary, P.REVIEW)
+        elif decision is None:
             summary.would_add_titles.append(row["title"])
         else:
             count(summary, decision)

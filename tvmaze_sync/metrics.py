@@ -116,6 +116,19 @@ METRICS: tuple[MetricSpec, ...] = (
         "Shows waiting for a TVDB id Sonarr knows (pending_tvdb), by why: no_tvdb_id (TVMaze "
         "has none yet) or tvdb_not_in_sonarr (Sonarr's lookup found nothing).",
     ),
+    MetricSpec(
+        "tvmaze_sync_notifications_sent_total",
+        "counter",
+        ("service",),
+        "Cycle notifications delivered, by service (the notify URL's scheme).",
+    ),
+    MetricSpec(
+        "tvmaze_sync_notifications_failed_total",
+        "counter",
+        ("service",),
+        "Cycle notifications that could not be delivered, by service (the cycle's outcome "
+        "is unaffected; the warning in the log says which URL).",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
@@ -139,6 +152,8 @@ class Snapshot:
     highest_id: int | None = None
     processed_lifetime: dict[str, int] = field(default_factory=dict)
     api_requests: dict[str, int] = field(default_factory=dict)
+    notifications_sent: dict[str, int] = field(default_factory=dict)
+    notifications_failed: dict[str, int] = field(default_factory=dict)
 
 
 # The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
@@ -187,6 +202,8 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
         )
         snap.processed_lifetime = store.counters("shows_processed")
         snap.api_requests = store.counters("api_requests")
+        snap.notifications_sent = store.counters("notifications_sent")
+        snap.notifications_failed = store.counters("notifications_failed")
     except sqlite3.DatabaseError as error:
         log.warning("metrics_store_unreadable error=%s", error)
     finally:
@@ -295,6 +312,15 @@ class SyncCollector(Collector):
         for reason, count in {**dict.fromkeys(RETRY_REASONS, 0), **snap.pending_retry}.items():
             family.add_metric([str(reason)], count)
         yield family
+
+        for name, counts in (
+            ("tvmaze_sync_notifications_sent_total", snap.notifications_sent),
+            ("tvmaze_sync_notifications_failed_total", snap.notifications_failed),
+        ):
+            counter = _counter(name)
+            for service, count in sorted(counts.items()):
+                counter.add_metric([str(service)], count)
+            yield counter
 
 
 def split_request_key(key: str) -> list[str]:

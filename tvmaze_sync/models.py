@@ -90,14 +90,24 @@ class CycleSummary:
     # result (a ProcessingStatus value) -> shows that reached it this cycle
     results: dict[str, int] = field(default_factory=dict)
     added_titles: list[str] = field(default_factory=list)
+    added_ids: list[int] = field(default_factory=list)  # TVMaze ids of added_titles, in order
     would_add_titles: list[str] = field(default_factory=list)
+    # Shows that newly wait for review (sonarr.require_approval), and the queue's size after.
+    review_titles: list[str] = field(default_factory=list)
+    review_ids: list[int] = field(default_factory=list)
+    review_waiting: int = 0
+    # Removals newly held by the removal guard this cycle (set by ledger.reconcile's guard).
+    removals_held: int = 0
     error: str | None = None
+    exit_code: int | None = None  # a failed cycle: the exit code the process ends with
 
     def to_state(self) -> dict[str, object]:
         """What state.json keeps: every count, and at most TITLES_KEPT titles of each list."""
         data = asdict(self)
-        for key in ("added_titles", "would_add_titles"):
+        for key in ("added_titles", "would_add_titles", "review_titles"):
             titles = data[key]
             data[key.replace("_titles", "_count")] = len(titles)
             data[key] = titles[:TITLES_KEPT]
+        for key in ("added_ids", "review_ids"):
+            data[key] = data[key][:TITLES_KEPT]
         return data

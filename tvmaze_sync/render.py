@@ -178,6 +178,44 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         console.print(f"{verb}: {shown}", highlight=False, markup=False)
 
 
+def review_queue(
+    rows: Sequence[Mapping[str, Any]], fmt: str = "table", enabled: bool = True
+) -> None:
+    """The approval queue (review.QUEUE_COLUMNS): JSON or CSV for scripts, else a table."""
+    from tvmaze_sync.review import QUEUE_COLUMNS
+
+    if fmt == "json":
+        _json([dict(row) for row in rows])
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=QUEUE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table(title="waiting for review (most popular first)")
+    for column in QUEUE_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*_cells(*(row[c] for c in QUEUE_COLUMNS)))
+    stdout.print(table)
+    stdout.print(f"{len(rows)} shows wait for review", highlight=False)
+    if not enabled:
+        stdout.print(
+            "note: sonarr.require_approval is off: the next sync sends these back "
+            "through the filters to Sonarr",
+            highlight=False,
+        )
+
+
+def review_decision(data: Mapping[str, Any]) -> None:
+    """One line per decided show, then what happens next."""
+    verb = "approved" if data["action"] == "approve" else "denied"
+    for show in data["shows"]:
+        stdout.print(f"{verb} {show['tvmaze_id']} {show['title']}", markup=False, highlight=False)
+    after = "the next sync adds them" if verb == "approved" else "they are skipped for good"
+    stdout.print(f"{len(data['shows'])} shows {verb}; {after}", highlight=False)
+
+
 def _cells(*values: object) -> list[Text]:
     """Table cells as plain text: titles such as "[REC]" are data, never rich markup."""
     return [Text("" if value is None else str(value)) for value in values]

@@ -14,9 +14,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tvmaze_sync import filters, mirror, sonarr, tvmaze
+from tvmaze_sync import filters, mirror, notify, sonarr, tvmaze
 from tvmaze_sync.config import Config
-from tvmaze_sync.errors import CycleError, StorageError, TvmazeSyncError
+from tvmaze_sync.errors import CycleError, ExitCode, LockHeld, StorageError, TvmazeSyncError
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.state import State, StateFile
@@ -55,11 +55,34 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
     """Run one whole cycle under the writer lock and return what it did.
 
     Raises TvmazeSyncError subclasses for expected failures; the summary is saved to state
-    either way, and state.json.bak is refreshed only when the cycle succeeded.
+    either way, and state.json.bak is refreshed only when the cycle succeeded. Then the
+    cycle's one notification goes out (notify.py), failure or not; a run that found the lock
+    held did no cycle and sends nothing.
     """
+    summary = CycleSummary(started_at=iso(runtime.clock()), dry_run=runtime.effective_dry_run)
+    try:
+        _run_locked(runtime, summary, on_lock)
+    except LockHeld:
+        raise
+    except TvmazeSyncError as error:
+        summary.error = summary.error or str(error)
+        summary.exit_code = summary.exit_code or int(error.exit_code)
+        notify.after_cycle(runtime.config, summary)
+        raise
+    except Exception as error:  # a bug: still news, with the exit code cli.main gives it
+        summary.error = summary.error or f"unexpected error {type(error).__name__}: {error}"
+        summary.exit_code = summary.exit_code or int(ExitCode.CYCLE_FAILED)
+        notify.after_cycle(runtime.config, summary)
+        raise
+    notify.after_cycle(runtime.config, summary)
+    return summary
+
+
+def _run_locked(
+    runtime: Runtime, summary: CycleSummary, on_lock: Callable[[], None] | None
+) -> None:
     config = runtime.config
     started = runtime.clock()
-    summary = CycleSummary(started_at=iso(started), dry_run=runtime.effective_dry_run)
     storage = prepare_storage_dir(config.storage_dir)
     with writer_lock(storage), open_store(storage) as store:
         if on_lock:
@@ -71,10 +94,12 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
             summary.ok = True
         except TvmazeSyncError as error:
             summary.error = str(error)
+            summary.exit_code = int(error.exit_code)
             raise
         except sqlite3.Error as error:  # the disk filled up or went read-only mid-run
             cause = file_system_trouble(storage) or str(error)
             summary.error = f"storage failed mid-run: {cause} (in {storage})"
+            summary.exit_code = int(CycleError.exit_code)
             kept = "finished work is kept, the next run resumes"
             raise CycleError(f"{summary.error}; {kept}") from error
         finally:
@@ -104,7 +129,6 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
                 summary.duration_seconds,
                 summary.dry_run,
             )
-    return summary
 
 
 def _run_phases(
