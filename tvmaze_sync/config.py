@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -92,19 +92,26 @@ def display_url(url: str, mask: str | None = None) -> str:
 
 
 #: Pieces of a URL never worth hiding: hosts with a dot (names, IPv4) and short numbers (ports).
-_PUBLIC_PIECE = re.compile(r"[A-Za-z0-9-]*\.[A-Za-z0-9.-]*|[0-9]{1,5}")
+_PUBLIC_PIECE = re.compile(r"[A-Za-z0-9-]*\.[A-Za-z0-9.-]*(:[0-9]{1,5})?|[0-9]{1,5}|localhost")
 
 
 def url_secrets(url: str) -> list[str]:
     """The pieces of a secret URL that could leak on their own, for the redaction filter.
 
     A notification URL carries its secrets anywhere: Discord's token is a path segment,
-    Telegram's the host part, e-mail's the password. Every piece of six characters or more
-    (split at `/ : @ ? & = #`) is hidden, except host names and ports.
+    Telegram's the host part, e-mail's the password, some services' a query value. Every
+    such piece of six characters or more is hidden, except host names and ports; query keys
+    (`from`, `to`, `smtp`) are not secrets.
     """
     _, _, rest = url.partition("://")
-    pieces = re.split(r"[/:@?&=#,]", rest)
-    return [p for p in pieces if len(p) >= 6 and not _PUBLIC_PIECE.fullmatch(p)]
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    pieces = [*userinfo.split(":"), hostport, *hostport.split(":")] if at else [netloc]
+    pieces += [*netloc.split(":"), *path.split("/")]
+    pieces += [value for _, _, value in (pair.partition("=") for pair in query.split("&"))]
+    found = {unquote(p) for p in pieces} | set(pieces)
+    return sorted(p for p in found if len(p) >= 6 and not _PUBLIC_PIECE.fullmatch(p))
 
 
 def masked_secret_url(url: str) -> str:
