@@ -119,15 +119,15 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "tvmaze_sync_notifications_sent_total",
         "counter",
-        ("service",),
-        "Cycle notifications delivered, by service (the notify URL's scheme).",
+        (),
+        "Cycle notifications delivered, one per notify URL and message.",
     ),
     MetricSpec(
         "tvmaze_sync_notifications_failed_total",
         "counter",
-        ("service",),
-        "Cycle notifications that could not be delivered, by service (the cycle's outcome "
-        "is unaffected; the warning in the log says which URL).",
+        (),
+        "Cycle notifications that could not be delivered (the cycle's outcome is unaffected; "
+        "the notification_failed warning in the log names the URL by position and service).",
     ),
 )
 
@@ -317,10 +317,7 @@ class SyncCollector(Collector):
             ("tvmaze_sync_notifications_sent_total", snap.notifications_sent),
             ("tvmaze_sync_notifications_failed_total", snap.notifications_failed),
         ):
-            counter = _counter(name)
-            for service, count in sorted(counts.items()):
-                counter.add_metric([str(service)], count)
-            yield counter
+            yield CounterMetricFamily(name, SPECS[name].help, value=sum(counts.values()))
 
 
 def split_request_key(key: str) -> list[str]:
