@@ -838,7 +838,7 @@ def _notify_url_problems(urls: list[str]) -> list[str]:
     problems = []
     schemes: list[str] | None = None
     for index, url in enumerate(urls):
-        if apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None:
+        if apprise_server(url) is not None:
             continue
         scheme, found, _ = url.partition("://")
         where = f"notify.urls[{index}]"
@@ -860,6 +860,22 @@ def _notify_url_problems(urls: list[str]) -> list[str]:
         guess = f"; did you mean '{hint[0]}://'?" if hint else " (see docs/notifications.md)"
         problems.append(f"{where}: unknown notification service '{shown}://'{guess}")
     return problems
+
+
+def apprise_server(url: str) -> Any:
+    """Apprise's plugin for `url`, or None. Apprise logs a URL it cannot use verbatim, and a
+    URL is a secret (this runs before the log redaction knows it): its logger is muted."""
+    import logging
+
+    import apprise
+
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    finally:
+        logger.setLevel(level)
 
 
 def _schemes(entry: Mapping[str, Any]) -> list[str]:

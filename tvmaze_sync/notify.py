@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tvmaze_sync.config import Config, masked_secret_url
+from tvmaze_sync.config import Config, apprise_server, masked_secret_url
 from tvmaze_sync.errors import StorageError
 from tvmaze_sync.logs import redact
 from tvmaze_sync.models import CycleSummary
@@ -120,12 +120,10 @@ def build_message(summary: CycleSummary, on: Collection[str]) -> Message | None:
 
 def deliver(urls: Sequence[str], message: Message) -> list[Delivery]:
     """Send `message` to each URL once; one Delivery each, never raising."""
-    import apprise
-
     results = []
     for index, url in enumerate(urls):
         service = masked_secret_url(url).removesuffix("://***") or "unknown"
-        server = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        server = apprise_server(url)
         if server is None:
             results.append(Delivery(index, service, False, "not a URL Apprise can use"))
             continue
