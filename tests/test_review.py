@@ -41,7 +41,7 @@ def _config(
     }
     if sonarr_sim is not None:
         data["sonarr"] = {"url": sonarr_sim.url, "api_key": SONARR_API_KEY, **sonarr}
-    path = tmp_path / "config.yaml"
+    path = tmp_path / "config.yaml"  # each call rewrites it: the last one is in force
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
@@ -223,3 +223,55 @@ def test_review_approve_usage_errors(tmp_path: Path, tvmaze_sim_factory: TvmazeS
         assert result.returncode == 2 and "give TVMaze ids or --all" in result.stderr
     result = run_cli(tmp_path, "--config", str(config), "review", "deny", "1")
     assert result.returncode == 2 and "(pending)" in result.stderr
+
+
+def _row(tmp_path: Path, tvmaze_id: int) -> dict[str, Any]:
+    store = Store.open(tmp_path / "data", readonly=True)
+    try:
+        row = store.get_row(tvmaze_id)
+        assert row is not None
+        return row
+    finally:
+        store.close()
+
+
+def test_waiting_and_denied_shows_through_a_rescan_and_filter_changes(
+    tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
+) -> None:
+    shows = real_shows(range(1, 5))
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    config = _config(tmp_path, tvmaze, sonarr_sim, require_approval=True)
+    _cli(tmp_path, config, "sync")
+    _cli(tmp_path, config, "review", "deny", "1")
+    _cli(tmp_path, config, "review", "approve", "2")
+
+    # TVMaze changes both: the rescan refreshes their weight, never their status.
+    tvmaze.update_show(1, weight=50)
+    tvmaze.update_show(3, weight=40)
+    _cli(tmp_path, _config(tmp_path, tvmaze), "sync")  # no Sonarr: nothing added
+    config = _config(tmp_path, tvmaze, sonarr_sim, require_approval=True)
+    assert (_row(tmp_path, 1)["processing_status"], _row(tmp_path, 1)["weight"]) == ("skipped", 50)
+    assert (_row(tmp_path, 3)["processing_status"], _row(tmp_path, 3)["weight"]) == ("review", 40)
+    assert [r["tvmaze_id"] for r in _json(tmp_path, config, "review")][-1] == 3  # least popular
+
+    # A filter change that rejects a waiting show takes it out of the queue; an approved
+    # show it rejects loses its approval, and waits for review again once it passes again.
+    strict = _config(
+        tmp_path,
+        tvmaze,
+        sonarr_sim,
+        filters={"weight": {"min": 60}, "ids": {"exclude": [2]}},
+        require_approval=True,
+    )
+    _json(tmp_path, strict, "refilter")
+    assert _row(tmp_path, 3)["filter_reason"] == "weight_too_low:40"
+    assert _row(tmp_path, 3)["processing_status"] == "filtered"
+    assert _row(tmp_path, 2)["processing_status"] == "filtered"
+    assert _row(tmp_path, 2)["approved_at"] is None
+    assert _row(tmp_path, 1)["processing_status"] == "skipped"
+    # Back to open filters: the filter change refilters.
+    config = _config(tmp_path, tvmaze, sonarr_sim, require_approval=True)
+    _cli(tmp_path, config, "sync")
+    assert {r["tvmaze_id"] for r in _json(tmp_path, config, "review")} == {2, 3, 4}
+    assert _row(tmp_path, 1)["processing_status"] == "skipped"
+    assert not posted_tvdb_ids(sonarr_sim)
