@@ -55,9 +55,14 @@ class Delivery:
         return f"notify.urls[{self.index}] ({self.service}://)"
 
 
+def _line(text: str) -> str:
+    """Text from TVMaze or an error on one line: a title cannot add lines to the message."""
+    return " ".join(text.split())
+
+
 def _listed(ids: Sequence[int], titles: Sequence[str], total: int) -> list[str]:
     lines = [
-        f"- {title} {tvmaze_url(tvmaze_id)}" if tvmaze_id else f"- {title}"
+        f"- {_line(title)} {tvmaze_url(tvmaze_id)}"
         for tvmaze_id, title in zip(ids, titles, strict=False)
     ][:TITLES_SHOWN]
     if total > len(lines):
@@ -108,7 +113,8 @@ def build_message(summary: CycleSummary, on: Collection[str]) -> Message | None:
     if "failure" in on and failed:
         events.append("failure")
         heads.insert(0, f"sync failed (exit {summary.exit_code})")
-        sections.insert(0, [f"The sync failed (exit {summary.exit_code}): {summary.error}"])
+        cause = _line(summary.error or "unknown cause")
+        sections.insert(0, [f"The sync failed (exit {summary.exit_code}): {cause}"])
     if not events:
         return None
     kind = "failure" if "failure" in events else "warning" if "removals" in events else "info"
