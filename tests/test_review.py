@@ -275,3 +275,16 @@ def test_waiting_and_denied_shows_through_a_rescan_and_filter_changes(
     assert {r["tvmaze_id"] for r in _json(tmp_path, config, "review")} == {2, 3, 4}
     assert _row(tmp_path, 1)["processing_status"] == "skipped"
     assert not posted_tvdb_ids(sonarr_sim)
+
+
+def test_a_dry_run_counts_what_would_wait_and_changes_nothing(
+    tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
+) -> None:
+    tvmaze = tvmaze_sim_factory(shows=real_shows(range(1, 4)), rate_limit=None)
+    config = _config(tmp_path, tvmaze, sonarr_sim, require_approval=True)
+    result = run_cli(tmp_path, "--config", str(config), "sync", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(x) for x in result.stderr.splitlines() if '"sync_summary"' in x]
+    assert (line["review"], line["would_add"]) == (3, 0)
+    assert "review" not in _statuses(tmp_path).values()
+    assert not posted_tvdb_ids(sonarr_sim)
