@@ -77,6 +77,8 @@ def test_weight_is_decided_offline_explained_listed_and_counted(
     weights = {s["id"]: s["weight"] for s in shows}
     listed = _json(tmp_path, config, "shows", "--sort", "weight:desc", "-n", "100")
     assert [r["weight"] for r in listed] == sorted(weights.values(), reverse=True)
+    table = _cli(tmp_path, config, "shows", "--sort", "weight", "-n", "1").splitlines()
+    assert "weight" in table[1] and table[3].rstrip(" │").endswith(str(min(weights.values())))
 
     requests_before = len(tvmaze.request_log)
     config = _config(tmp_path, tvmaze, filters={"weight": {"min": 90, "max": 97}})

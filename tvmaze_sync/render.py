@@ -59,17 +59,11 @@ def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", total: int | No
         writer.writerows(records)
         return
     table = Table(show_lines=False)
-    for column in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id"):
+    shown = ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id", "weight")
+    for column in shown:
         table.add_column(column)
     for record in records:
-        table.add_row(
-            *_cells(
-                *(
-                    record[c]
-                    for c in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id")
-                )
-            )
-        )
+        table.add_row(*_cells(*(record[c] for c in shown)))
     stdout.print(table)
     matching = f" of {total}" if total is not None and total != len(records) else ""
     stdout.print(f"{len(records)}{matching} shows")
