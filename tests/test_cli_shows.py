@@ -350,6 +350,7 @@ def test_explain_json_by_title(cli: Any) -> None:
         "premiered",
         "runtime",
         "rating",
+        "weight",
     ]
     assert "queued for Sonarr" in " ".join(data["notes"])
 

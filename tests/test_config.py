@@ -54,6 +54,13 @@ def sample(option: Option) -> tuple[str, Any]:
     if origin is Literal:
         choices = [a for a in typing.get_args(tp) if a != option.default]
         return str(choices[0]).upper(), choices[0]  # names are matched in any case
+    if option.path == ("notify", "urls"):
+        return "json://127.0.0.1:9/hook, ntfy://my-topic", [
+            "json://127.0.0.1:9/hook",
+            "ntfy://my-topic",
+        ]
+    if origin is list and typing.get_origin(typing.get_args(tp)[0]) is Literal:
+        return "Removals, failure", ["removals", "failure"]
     if origin is list:
         if typing.get_args(tp)[0] is int:
             return " 7, 11 ,13", [7, 11, 13]

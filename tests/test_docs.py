@@ -213,6 +213,8 @@ def parse_facts(facts: str, tvmaze_id: int, title: str) -> Show:
             value = int(value)
         elif key == "rating" and value is not None:
             value = float(value)
+        elif key == "weight" and value is not None:
+            value = int(value)
         values[key] = value
     return Show(**values)
 

@@ -28,6 +28,7 @@ from tvmaze_sync.config import (
     PremieredFilter,
     RatingFilter,
     StatusFilter,
+    WeightFilter,
     build_config,
 )
 from tvmaze_sync.errors import LockHeld, StorageError
@@ -84,6 +85,7 @@ shows = st.builds(
     genres=st.lists(st.sampled_from(GENRES), max_size=3).map(tuple),
     runtime=maybe(st.integers(0, 200)),
     rating=maybe(st.floats(0, 10, allow_nan=False)),
+    weight=maybe(st.integers(0, 100)),
 )
 
 
@@ -113,6 +115,9 @@ configs = st.builds(
     max_runtime=maybe(st.integers(0, 200)),
     runtime_allow_unknown=st.booleans(),
     rating=st.builds(RatingFilter, maybe(st.floats(0, 10, allow_nan=False)), st.booleans()),
+    weight=st.builds(
+        WeightFilter, maybe(st.integers(0, 100)), maybe(st.integers(0, 100)), st.booleans()
+    ),
     title=st.builds(KeywordFilter, st.lists(st.sampled_from(KEYWORDS), max_size=2)),
     ids=st.builds(
         IdFilter, st.lists(st.integers(1, 40), max_size=4), st.lists(st.integers(1, 40), max_size=4)
@@ -191,6 +196,16 @@ def expected_failures(show: Show, c: FiltersConfig) -> set[str]:
                 out.add("rating_unknown")
         elif show.rating < c.rating.min:
             out.add("rating_too_low")
+
+    w = c.weight
+    if w.min is not None or w.max is not None:
+        if show.weight is None:
+            if not w.allow_unknown:
+                out.add("weight_unknown")
+        elif w.min is not None and show.weight < w.min:
+            out.add("weight_too_low")
+        elif w.max is not None and show.weight > w.max:
+            out.add("weight_too_high")
     return out
 
 

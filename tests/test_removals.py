@@ -375,9 +375,9 @@ def test_a_dry_run_writes_no_decision_and_its_summary_is_what_a_real_run_does(
     cli: Cli, sonarr_sim_factory: SonarrFactory
 ) -> None:
     sonarr = sonarr_sim_factory()
-    # Without Sonarr every run is a dry run: the mirror fills, nothing is decided.
+    # A dry run asked for without Sonarr: the mirror fills, nothing is decided.
     cli.configure(None, filters=NO_MUSIC)
-    line = cli.sync()
+    line = cli.sync("--dry-run")
     assert line["dry_run"] is True and line["filtered"] == 1 and line["would_add"] == 11
     assert set(cli.statuses().values()) == {"pending"}
     assert _decisions(cli.storage)["filter_hash"] is None
@@ -403,9 +403,9 @@ def test_a_dry_run_writes_no_decision_and_its_summary_is_what_a_real_run_does(
             "Arrow (renamed)",
         )
 
-    # Without Sonarr, the series it added are not reported removed.
+    # A dry run without Sonarr: the series it added are not reported removed.
     cli.configure(None)
-    blind = cli.sync()
+    blind = cli.sync("--dry-run")
     assert (blind["removed_by_user"], blind["exists"], blind["would_add_titles"]) == (
         0,
         0,
@@ -421,6 +421,16 @@ def test_a_dry_run_writes_no_decision_and_its_summary_is_what_a_real_run_does(
 
 
 @pytest.mark.slow
+def test_without_sonarr_the_filters_still_decide_for_the_custom_list(cli: Cli) -> None:
+    """No sonarr.url (Sonarr pulls the Custom List): nothing goes to Sonarr, yet the cache
+    decides, or `/sonarr/list` would never have a complete list to serve."""
+    cli.configure(None, filters=NO_MUSIC)
+    line = cli.sync()
+    assert line["dry_run"] is True and line["would_add"] == 11
+    assert set(cli.statuses().values()) == {"pending", "filtered"}
+    assert _decisions(cli.storage)["filter_hash"] is not None
+
+
 def test_a_dry_run_against_a_new_sonarr_holds_nothing_but_says_a_real_run_would(
     cli: Cli, sonarr_sim_factory: SonarrFactory
 ) -> None:

@@ -266,6 +266,7 @@ def test_v3_add_sends_the_language_profile_and_v3_monitor_names(
     config, store, [show] = seeded(
         tmp_path, sim, 1, language_profile="Any", monitor="lastSeason", monitor_new_items="none"
     )
+    caplog.clear()  # only the Sonarr phase's warnings, whatever level an earlier test left
     with caplog.at_level(logging.WARNING):
         summary = run_sonarr(config, store, FakeClock())
     assert summary.results == {"added": 1}

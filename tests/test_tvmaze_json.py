@@ -119,7 +119,7 @@ def test_mapping_of_every_null_and_missing_combination(
 
 JUNK_KEYS = [
     "name", "network", "webChannel", "externals", "genres", "runtime", "rating",
-    "averageRuntime", "premiered", "language", "updated",
+    "averageRuntime", "premiered", "language", "updated", "weight",
 ]  # fmt: skip
 
 
@@ -148,6 +148,7 @@ def test_mapping_never_fails_on_wrong_types(junk: dict[str, Any]) -> None:
     assert isinstance(show.title, str)
     assert all(isinstance(g, str) for g in show.genres)
     assert show.runtime is None or (isinstance(show.runtime, int) and show.runtime > 0)
+    assert show.weight is None or (isinstance(show.weight, int) and 0 <= show.weight <= 100)
 
 
 def real(shape: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

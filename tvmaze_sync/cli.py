@@ -51,6 +51,15 @@ config_app = typer.Typer(help="Check or create the configuration file.", no_args
 app.add_typer(config_app, name="config")
 removals_app = typer.Typer()  # its help is removals_list's docstring
 app.add_typer(removals_app, name="removals")
+review_app = typer.Typer(
+    help="The approval queue (sonarr.require_approval): list it, approve or deny shows.\n\n"
+    "Without a subcommand, list the shows waiting, most popular first. Example: "
+    "`tvmaze-sync review`, then `tvmaze-sync review approve 82 169`.",
+    invoke_without_command=True,
+)
+app.add_typer(review_app, name="review")
+notify_app = typer.Typer(help="Notifications (notify.urls).", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
 
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -558,6 +567,87 @@ def _settle_removals(
         config = options(ctx).load()
         settled = removals.settle(config, action, ids or ())
         render.removals_settled(action, settled, config.sonarr.on_user_removal, fmt=fmt)
+
+
+# --- review --------------------------------------------------------------------------------
+
+
+@review_app.callback()
+def review_list(
+    ctx: typer.Context,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+) -> None:
+    """List the shows waiting for review, most popular (TVMaze weight) first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tvmaze_sync import render, review
+    from tvmaze_sync.store import Store
+
+    with exit_on_error():
+        config = options(ctx).load()
+        with Store.open(config.storage_dir, readonly=True).reading() as store:
+            rows = review.list_queue(store)
+        render.review_queue(rows, fmt=fmt, enabled=config.sonarr.require_approval)
+
+
+ReviewIds = Annotated[
+    list[int] | None, typer.Argument(help="TVMaze ids of shows waiting for review.")
+]
+ReviewAll = Annotated[bool, typer.Option("--all", help="The whole queue.")]
+
+
+def _review(ctx: typer.Context, action: str, ids: list[int] | None, everything: bool) -> None:
+    from tvmaze_sync import render, review
+
+    with exit_on_error():
+        config = options(ctx).load()
+        decision = review.decide(config, action, ids or [], everything=everything)
+        render.review_decision(decision.to_json())
+
+
+@review_app.command("approve")
+def review_approve(
+    ctx: typer.Context, ids: ReviewIds = None, everything: ReviewAll = False
+) -> None:
+    """Approve shows: the next sync adds them (lookup, exclusions, library check as always).
+
+    Example: `tvmaze-sync review approve 82 169`
+    """
+    _review(ctx, "approve", ids, everything)
+
+
+@review_app.command("deny")
+def review_deny(ctx: typer.Context, ids: ReviewIds = None, everything: ReviewAll = False) -> None:
+    """Deny shows: they become `skipped`, never added, kept through refilter and rescans.
+
+    Example: `tvmaze-sync review deny --all`
+    """
+    _review(ctx, "deny", ids, everything)
+
+
+# --- notify --------------------------------------------------------------------------------
+
+
+@notify_app.command("test")
+def notify_test(ctx: typer.Context) -> None:
+    """Send one test message to every notify.urls entry; exit 3 if any cannot be delivered.
+
+    Example: `NOTIFY_URLS=ntfys://my-topic tvmaze-sync notify test`
+    """
+    from tvmaze_sync import notify
+    from tvmaze_sync.errors import UsageError
+
+    with exit_on_error():
+        config = options(ctx).load()
+        if not config.notify.urls:
+            raise UsageError("notify.urls is empty (env NOTIFY_URLS): nothing to test")
+        results = notify.send_test(config)
+        for result in results:
+            state = "delivered" if result.ok else f"FAILED: {result.error}"
+            typer.echo(f"{result.name}: {state}")
+        failed = [r.name for r in results if not r.ok]
+        if failed:
+            raise DependencyError(f"{len(failed)} of {len(results)} notification URLs failed")
 
 
 # --- config --------------------------------------------------------------------------------

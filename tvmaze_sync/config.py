@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -100,6 +100,35 @@ def display_url(url: str, mask: str | None = None) -> str:
     elif mask is not None:
         host = f"{parts.username}@{host}"
     return parts._replace(netloc=host).geturl()
+
+
+#: Pieces of a URL never worth hiding: hosts with a dot (names, IPv4) and short numbers (ports).
+_PUBLIC_PIECE = re.compile(r"[A-Za-z0-9-]*\.[A-Za-z0-9.-]*(:[0-9]{1,5})?|[0-9]{1,5}|localhost")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The pieces of a secret URL that could leak on their own, for the redaction filter.
+
+    A notification URL carries its secrets anywhere: Discord's token is a path segment,
+    Telegram's the host part, e-mail's the password, some services' a query value. Every
+    such piece of six characters or more is hidden, except host names and ports; query keys
+    (`from`, `to`, `smtp`) are not secrets.
+    """
+    _, _, rest = url.partition("://")
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    pieces = [*userinfo.split(":"), hostport, *hostport.split(":")] if at else [netloc]
+    pieces += [*netloc.split(":"), *path.split("/")]
+    pieces += [value for _, _, value in (pair.partition("=") for pair in query.split("&"))]
+    found = {unquote(p) for p in pieces} | set(pieces)
+    return sorted(p for p in found if len(p) >= 6 and not _PUBLIC_PIECE.fullmatch(p))
+
+
+def masked_secret_url(url: str) -> str:
+    """A secret URL fit to print: its scheme (which service) and nothing else."""
+    scheme, found, _ = url.partition("://")
+    return f"{scheme}://***" if found and re.fullmatch(r"[A-Za-z0-9+.-]{1,20}", scheme) else "***"
 
 
 def opt(
@@ -209,6 +238,17 @@ class RatingFilter:
 
 
 @dataclass
+class WeightFilter:
+    min: int | None = opt(
+        None, "Keep shows with at least this weight (0-100).", minimum=0, maximum=100
+    )
+    max: int | None = opt(
+        None, "Keep shows with at most this weight (0-100).", minimum=0, maximum=100
+    )
+    allow_unknown: bool = opt(False, "Let a show with no weight pass `min`/`max`.")
+
+
+@dataclass
 class KeywordFilter:
     exclude: list[str] = opt([], "Drop shows whose title contains any of these (any case).")
 
@@ -246,6 +286,9 @@ class FiltersConfig:
     )
     runtime_allow_unknown: bool = opt(False, "Let a show with no runtime pass.")
     rating: RatingFilter = section(RatingFilter, "Rating filter.")
+    weight: WeightFilter = section(
+        WeightFilter, "Popularity filter: TVMaze's weight, 0-100, how much people follow a show."
+    )
     title: KeywordFilter = section(KeywordFilter, "Title keyword filter.")
     ids: IdFilter = section(IdFilter, "Explicit TVMaze id lists.")
 
@@ -286,6 +329,29 @@ class SonarrConfig:
     )
     max_retry_after: Duration = opt(
         Duration.parse("5m"), "Longest Retry-After from Sonarr honoured; longer stops the cycle."
+    )
+    require_approval: bool = opt(
+        False,
+        "Queue shows that pass every filter for review (`tvmaze-sync review`) instead of "
+        "adding them; approved ones are added by the next sync.",
+    )
+
+
+NotifyEvent = Literal["added", "review", "removals", "failure"]
+
+
+@dataclass
+class NotifyConfig:
+    urls: list[str] = opt(
+        [],
+        "Apprise URLs to send one message per sync to (discord://, tgram://, ntfys://, "
+        "gotify://, mailto://, json:// ...); see docs/notifications.md.",
+        secret=True,
+    )
+    on: list[NotifyEvent] = opt(
+        ["added", "review", "failure"],
+        "What is news: added, review (new shows wait for approval), removals (held by the "
+        "removal guard), failure.",
     )
 
 
@@ -338,6 +404,7 @@ class Config:
     logging: LoggingConfig = section(LoggingConfig, "Log output.")
     server: ServerConfig = section(ServerConfig, "HTTP server of `serve`.")
     metrics: MetricsConfig = section(MetricsConfig, "Metrics export of cron runs.")
+    notify: NotifyConfig = section(NotifyConfig, "One notification per sync that did something.")
     dry_run: bool = opt(False, "Never write to Sonarr; report what would be added.")
 
     # Where the values came from; not options.
@@ -367,11 +434,13 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
-        found = [
-            str(value)
-            for option, value in iter_values(self)
-            if option.secret and value not in (None, "")
-        ]
+        found: list[str] = []
+        for option, value in iter_values(self):
+            if option.secret and isinstance(value, list):
+                for item in value:
+                    found += [str(item), *url_secrets(str(item))]
+            elif option.secret and value not in (None, ""):
+                found.append(str(value))
         urls = (self.sonarr.url, self.tvmaze.base_url)
         return found + [url.password for url in urls if url is not None and url.password]
 
@@ -382,7 +451,9 @@ class Config:
             node = out
             for part in option.path[:-1]:
                 node = node.setdefault(part, {})
-            if option.secret and redact and value not in (None, ""):
+            if option.secret and redact and isinstance(value, list):
+                value = [masked_secret_url(str(item)) for item in value]
+            elif option.secret and redact and value not in (None, ""):
                 value = "***"
             elif redact and isinstance(value, Url):
                 value = value.masked()
@@ -1091,7 +1162,67 @@ def _cross_checks(config: Config) -> list[str]:
         problems.append(
             f"filters.min_runtime: {f.min_runtime} is above filters.max_runtime {f.max_runtime}"
         )
+    w = f.weight
+    if w.min is not None and w.max is not None and w.min > w.max:
+        problems.append(f"filters.weight.min: {w.min} is above filters.weight.max {w.max}")
+    problems.extend(_notify_url_problems(config.notify.urls))
     return problems
+
+
+def _notify_url_problems(urls: list[str]) -> list[str]:
+    """Each notification URL Apprise cannot use, named by position (never printed: a URL
+    holds its service's token), with the nearest scheme Apprise knows as a suggestion."""
+    if not urls:
+        return []
+    import apprise  # only when notifications are configured
+
+    problems = []
+    schemes: list[str] | None = None
+    for index, url in enumerate(urls):
+        if apprise_server(url) is not None:
+            continue
+        scheme, found, _ = url.partition("://")
+        where = f"notify.urls[{index}]"
+        if not found:
+            problems.append(
+                f"{where}: not a URL; expected scheme://... (see docs/notifications.md)"
+            )
+            continue
+        if schemes is None:
+            schemes = sorted(
+                {s for entry in apprise.Apprise().details()["schemas"] for s in _schemes(entry)}
+            )
+        folded = scheme.lower()
+        if folded in schemes:
+            problems.append(f"{where}: Apprise cannot use this {folded}:// URL; check its parts")
+            continue
+        shown = masked_secret_url(url).removesuffix("://***")
+        hint = difflib.get_close_matches(folded, schemes, n=1)
+        guess = f"; did you mean '{hint[0]}://'?" if hint else " (see docs/notifications.md)"
+        problems.append(f"{where}: unknown notification service '{shown}://'{guess}")
+    return problems
+
+
+def apprise_server(url: str) -> Any:
+    """Apprise's plugin for `url`, or None. Apprise logs a URL it cannot use verbatim, and a
+    URL is a secret (this runs before the log redaction knows it): its logger is muted."""
+    import logging
+
+    import apprise
+
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    finally:
+        logger.setLevel(level)
+
+
+def _schemes(entry: Mapping[str, Any]) -> list[str]:
+    return [
+        str(s).lower() for key in ("protocols", "secure_protocols") for s in entry.get(key) or ()
+    ]
 
 
 # --- the starter file ----------------------------------------------------------------------

@@ -26,7 +26,9 @@ _STATUS_NOTES: dict[str, str] = {
     P.EXCLUDED: "on Sonarr's import list exclusions: never added, whatever the filters say",
     P.REMOVED_BY_USER: "tvmaze-sync added it and it was deleted in Sonarr: never re-added",
     P.FAILED: "not added: Sonarr refused it, or no TVDB id Sonarr knows came within abandon_after",
-    P.SKIPPED: "skipped by hand",
+    P.SKIPPED: "skipped by hand: never added, whatever the filters say",
+    P.REVIEW: "passes the filters and waits for your approval (sonarr.require_approval): "
+    "`tvmaze-sync review approve ID` adds it on the next sync, `review deny ID` skips it",
     P.PENDING_TVDB: "passes the filters but has no TVDB id Sonarr can add yet: retried later",
 }
 
@@ -84,6 +86,8 @@ def explain_show(processor: ShowProcessor, row: dict[str, Any]) -> Explanation:
                 f"stored as {status} under older filters or data; the next sync or "
                 f"`tvmaze-sync refilter` makes it {decided}"
             )
+        elif status == P.PENDING and row.get("approved_at"):
+            notes.append(f"approved on {row['approved_at']}: added on the next sync")
         elif status == P.PENDING:
             notes.append("passes the filters: queued for Sonarr on the next sync")
     elif not result.passed:

@@ -50,7 +50,11 @@ RULES_VERSION = 1
 
 P = ProcessingStatus
 #: Statuses the filters may decide; every other status is a fact about Sonarr or the user.
-OPEN_STATUSES = (P.PENDING, P.FILTERED, P.PENDING_TVDB)
+#: A show waiting for review that the filters now reject leaves the queue (filtered).
+OPEN_STATUSES = (P.PENDING, P.FILTERED, P.PENDING_TVDB, P.REVIEW)
+#: Passing shows in these keep their status; a passing show in any other open status
+#: becomes pending.
+_KEPT_WHEN_PASSING = (P.PENDING.value, P.PENDING_TVDB.value, P.REVIEW.value)
 
 
 # --- processors ----------------------------------------------------------------------------
@@ -145,7 +149,7 @@ def filter_hash(config: FiltersConfig) -> str:
 # The Show fields in dataclass order, then the processing columns the decision compares with.
 _SHOW_COLUMNS = (
     "tvmaze_id, title, tvdb_id, imdb_id, language, country, type, status, premiered, ended, "
-    "network, web_channel, genres, runtime, rating, tvmaze_updated_at"
+    "network, web_channel, genres, runtime, rating, tvmaze_updated_at, weight"
 )
 # `+processing_status` keeps SQLite off the status index: open rows are most of the cache,
 # and one pass in rowid order beats a random lookup per row (and keeps the updates in order).
@@ -153,9 +157,12 @@ OPEN_ROWS_SQL = (
     f"SELECT {_SHOW_COLUMNS}, processing_status, filter_reasons, needs_filter FROM shows "
     f"WHERE +processing_status IN ({','.join('?' * len(OPEN_STATUSES))})"
 )
+# An approval (`review approve`) is for a show the filters passed: a show they reject loses it,
+# so should they pass it again later it waits for review anew.
 _UPDATE = (
     "UPDATE shows SET processing_status = ?, filter_reason = ?, filter_reasons = ?, "
-    "needs_filter = 0 WHERE tvmaze_id = ?"
+    "needs_filter = 0, approved_at = CASE WHEN ? = 'filtered' THEN NULL ELSE approved_at END "
+    "WHERE tvmaze_id = ?"
 )
 
 
@@ -187,7 +194,7 @@ class FilterReport:
         }
 
 
-Update = tuple[str, str | None, str | None, int]
+Update = tuple[str, str | None, str | None, str, int]
 
 
 def _decide(
@@ -206,7 +213,7 @@ def _decide(
     process = processor.process
     genre_lists: dict[str | None, tuple[str, ...]] = {None: (), "": (), "[]": ()}
     reason_lists: dict[tuple[str, ...], str] = {}
-    pending, filtered, pending_tvdb = P.PENDING.value, P.FILTERED.value, P.PENDING_TVDB.value
+    pending, filtered = P.PENDING.value, P.FILTERED.value
     evaluated = reasons_updated = 0
     for row in store.db.execute(sql, [s.value for s in OPEN_STATUSES]):
         genres_json = row[12]
@@ -214,12 +221,12 @@ def _decide(
             genres = genre_lists[genres_json]
         except KeyError:
             genres = genre_lists[genres_json] = tuple(json.loads(genres_json))
-        show = Show(*row[:12], genres, *row[13:16])  # type: ignore[call-arg, misc]
-        old, old_reasons = row[16], row[17]
+        show = Show(*row[:12], genres, *row[13:17])  # type: ignore[call-arg, misc]
+        old, old_reasons = row[17], row[18]
         result = process(show)
         evaluated += 1
         if result.passed:
-            new = old if old in (pending, pending_tvdb) else pending
+            new = old if old in _KEPT_WHEN_PASSING else pending
             reasons = None
         else:
             new = filtered
@@ -233,9 +240,9 @@ def _decide(
             changes.setdefault(f"{old}->{new}", []).append(show.title)
         elif reasons != old_reasons:
             reasons_updated += 1
-        elif not row[18]:  # needs_filter
+        elif not row[19]:  # needs_filter
             continue
-        updates.append((new, result.reason, reasons, show.tvmaze_id))
+        updates.append((new, result.reason, reasons, new, show.tvmaze_id))
     report.evaluated, report.reasons_updated = evaluated, reasons_updated
     return report, updates
 
@@ -258,7 +265,8 @@ def apply(store: Store, processor: ShowProcessor) -> FilterReport:
     """Decide every open show whose TVMaze data changed since the filters last saw it.
 
     Passing shows become (or stay) pending, failing ones filtered with their reasons; a
-    pending_tvdb show that still passes stays pending_tvdb (the TVDB retry queue owns it).
+    pending_tvdb show that still passes stays pending_tvdb (the TVDB retry queue owns it),
+    and one waiting for review stays in the queue.
     """
     report = _evaluate(store, processor, only_needing=True)
     log.info("filters_applied evaluated=%d %s", report.evaluated, _changes(report))
@@ -296,7 +304,7 @@ def preview(
     changed = filter_hash(config) != state.last_filter_hash
     report, updates = _decide(store, processor, only_needing=not changed)
     log.info("filters_previewed evaluated=%d %s", report.evaluated, _changes(report))
-    return report, {tvmaze_id: status for status, _, _, tvmaze_id in updates}
+    return report, {tvmaze_id: status for status, _, _, _, tvmaze_id in updates}
 
 
 def refilter_if_changed(

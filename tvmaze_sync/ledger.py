@@ -64,6 +64,7 @@ class Reason(StrEnum):
     RETRYING_FAILED = "retrying_failed"
     SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
     DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
+    DENIED_IN_REVIEW = "denied_in_review"  # skipped: `tvmaze-sync review deny`
 
 
 # --- statuses -----------------------------------------------------------------------------
@@ -146,19 +147,31 @@ def settle_added(
             error_message=None,
         )
     summary.added_titles.append(row["title"])
+    summary.added_ids.append(row["tvmaze_id"])
 
 
 #: Failed adds the automatic retry gives another chance (abandoned waits are final).
 RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR)
 
-#: Most popular first: TVMaze's `weight` (from the raw JSON; a missing, non-numeric or
-#: unreadable value sorts last), then the rating, then the newest premiere; the id settles
-#: ties so the order is the same every cycle.
-POPULARITY_ORDER = (
-    "CASE WHEN json_valid(raw) AND json_type(raw, '$.weight') IN ('integer', 'real') "
-    "THEN json_extract(raw, '$.weight') END DESC, "
-    "rating DESC, premiered DESC, tvmaze_id"
+#: Most popular first: TVMaze's `weight` (an unknown one sorts last, as NULLs do in a DESC
+#: order), then the rating, then the newest premiere; the id settles ties so the order is
+#: the same every cycle.
+POPULARITY_ORDER = "weight DESC, rating DESC, premiered DESC, tvmaze_id"
+
+#: What the add path reads of a candidate (the popularity columns: `by_popularity`).
+CANDIDATE_COLUMNS = (
+    "tvmaze_id, title, tvdb_id, processing_status, status_reason, retry_count, approved_at, "
+    "weight, rating, premiered"
 )
+
+
+def by_popularity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` in `POPULARITY_ORDER`, for lists SQL did not sort (stable sorts, last key
+    first; None sorts last as in SQLite's DESC)."""
+    rows = sorted(rows, key=lambda r: int(r["tvmaze_id"]))
+    for column in ("premiered", "rating", "weight"):
+        rows.sort(key=lambda r: (r[column] is not None, r[column] or 0), reverse=True)
+    return rows
 
 
 def candidates(store: Store, now: str | None = None) -> list[dict[str, Any]]:
@@ -181,7 +194,7 @@ def candidates(store: Store, now: str | None = None) -> list[dict[str, Any]]:
             where,
             params,
             order_by=POPULARITY_ORDER,
-            select="tvmaze_id, title, tvdb_id, processing_status, status_reason, retry_count",
+            select=CANDIDATE_COLUMNS,
         )
     )
 
@@ -484,6 +497,8 @@ def preview(
     on_user_removal: Removal,
     max_removals: int,
     decided: Mapping[int, str] | None = None,
+    *,
+    require_approval: bool = False,
 ) -> None:
     """Dry run: count what `reconcile` and the adds would do; write nothing.
 
@@ -501,7 +516,9 @@ def preview(
     blocked = blocked_ids(store, library, on_user_removal) | held
     for row in _preview_candidates(store, decided or {}):
         decision = decide(row["tvdb_id"], library, blocked, exclusions)
-        if decision is None:
+        if decision is None and require_approval and not row["approved_at"]:
+            count(summary, P.REVIEW)
+        elif decision is None:
             summary.would_add_titles.append(row["title"])
         elif not (decision is P.REMOVED_BY_USER and row["tvdb_id"] in held):
             count(summary, decision)
@@ -526,10 +543,10 @@ def _preview_candidates(store: Store, decided: Mapping[int, str]) -> list[dict[s
             store.rows_where(
                 f"tvmaze_id IN ({','.join('?' * len(chunk))})",
                 chunk,
-                select="tvmaze_id, title, tvdb_id",
+                select=CANDIDATE_COLUMNS,
             )
         )
-    return sorted(kept, key=lambda r: int(r["tvmaze_id"]))
+    return by_popularity(kept)
 
 
 def explain(store: Store, row: Mapping[str, Any]) -> str | None:

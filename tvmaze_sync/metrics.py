@@ -147,6 +147,19 @@ METRICS: tuple[MetricSpec, ...] = (
         "Series tvmaze-sync added that vanished from Sonarr with too many others at once, "
         "held until `tvmaze-sync removals accept` or `readd` (alert when above 0).",
     ),
+    MetricSpec(
+        "tvmaze_sync_notifications_sent_total",
+        "counter",
+        (),
+        "Cycle notifications delivered, one per notify URL and message.",
+    ),
+    MetricSpec(
+        "tvmaze_sync_notifications_failed_total",
+        "counter",
+        (),
+        "Cycle notifications that could not be delivered (the cycle's outcome is unaffected; "
+        "the notification_failed warning in the log names the URL by position and service).",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in METRICS}
@@ -172,6 +185,8 @@ class Snapshot:
     api_requests: dict[str, int] = field(default_factory=dict)
     records_skipped: dict[str, int] = field(default_factory=dict)
     removals_held: int = 0
+    notifications_sent: dict[str, int] = field(default_factory=dict)
+    notifications_failed: dict[str, int] = field(default_factory=dict)
 
 
 # The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
@@ -222,6 +237,8 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
         snap.api_requests = store.counters("api_requests")
         snap.records_skipped = store.counters(RECORDS_SKIPPED)
         snap.removals_held = len(store.held_removals())
+        snap.notifications_sent = store.counters("notifications_sent")
+        snap.notifications_failed = store.counters("notifications_failed")
     except sqlite3.DatabaseError as error:
         log.warning("metrics_store_unreadable error=%s", error)
     finally:
@@ -342,6 +359,11 @@ class SyncCollector(Collector):
             float(waiting) if isinstance(waiting, int) and not isinstance(waiting, bool) else 0.0,
         )
         yield _gauge("tvmaze_sync_removals_held", snap.removals_held)
+        for name, counts in (
+            ("tvmaze_sync_notifications_sent_total", snap.notifications_sent),
+            ("tvmaze_sync_notifications_failed_total", snap.notifications_failed),
+        ):
+            yield CounterMetricFamily(name, SPECS[name].help, value=sum(counts.values()))
 
 
 def split_request_key(key: str) -> list[str]:

@@ -19,6 +19,7 @@ class ProcessingStatus(StrEnum):
     EXISTS = "exists"  # it was already in Sonarr
     FAILED = "failed"  # Sonarr rejected it for good, or abandoned
     SKIPPED = "skipped"  # manually excluded
+    REVIEW = "review"  # passes, waits for the user's approval (sonarr.require_approval)
     EXCLUDED = "excluded"  # on Sonarr's import list exclusions
     REMOVED_BY_USER = "removed_by_user"  # we added it, the user deleted it: never re-add
 
@@ -53,6 +54,7 @@ class Show:
     runtime: int | None = None
     rating: float | None = None
     updated: int | None = None  # TVMaze's `updated`, unix seconds
+    weight: int | None = None  # TVMaze's popularity, 0-100
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +90,26 @@ class CycleSummary:
     # result (a ProcessingStatus value) -> shows that reached it this cycle
     results: dict[str, int] = field(default_factory=dict)
     added_titles: list[str] = field(default_factory=list)
+    added_ids: list[int] = field(default_factory=list)  # TVMaze ids of added_titles, in order
     would_add_titles: list[str] = field(default_factory=list)
     # shows ready to add that sonarr.max_adds_per_cycle left for later cycles
     adds_waiting: int = 0
-    # Series we added that are missing from Sonarr but held by the removal guard (ledger.py)
+    # Shows that newly wait for review (sonarr.require_approval), and the queue's size after.
+    review_titles: list[str] = field(default_factory=list)
+    review_ids: list[int] = field(default_factory=list)
+    review_waiting: int = 0
+    # Removals newly held by the removal guard this cycle (set by ledger.reconcile's guard).
     removals_held: int = 0
     error: str | None = None
+    exit_code: int | None = None  # a failed cycle: the exit code the process ends with
 
     def to_state(self) -> dict[str, object]:
         """What state.json keeps: every count, and at most TITLES_KEPT titles of each list."""
         data = asdict(self)
-        for key in ("added_titles", "would_add_titles"):
+        for key in ("added_titles", "would_add_titles", "review_titles"):
             titles = data[key]
             data[key.replace("_titles", "_count")] = len(titles)
             data[key] = titles[:TITLES_KEPT]
+        for key in ("added_ids", "review_ids"):
+            data[key] = data[key][:TITLES_KEPT]
         return data

@@ -30,6 +30,7 @@ SORT_KEYS: dict[str, str] = {
     "title": "title COLLATE NOCASE",
     "premiered": "premiered",
     "rating": "rating",
+    "weight": "weight",
     "runtime": "runtime",
     "status": "processing_status",
     "reason": "filter_reason",

@@ -37,6 +37,8 @@ SHOW_COLUMNS = (
     "status",
     "premiered",
     "runtime",
+    "rating",
+    "weight",
     "sonarr_series_id",
 )
 
@@ -57,17 +59,11 @@ def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", total: int | No
         writer.writerows(records)
         return
     table = Table(show_lines=False)
-    for column in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id"):
+    shown = ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id", "weight")
+    for column in shown:
         table.add_column(column)
     for record in records:
-        table.add_row(
-            *_cells(
-                *(
-                    record[c]
-                    for c in ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id")
-                )
-            )
-        )
+        table.add_row(*_cells(*(record[c] for c in shown)))
     stdout.print(table)
     matching = f" of {total}" if total is not None and total != len(records) else ""
     stdout.print(f"{len(records)}{matching} shows")
@@ -245,6 +241,44 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
 def _always(message: str, *args: object) -> None:
     """Log an INFO line past the level check: the handlers still format and redact it."""
     log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, message, args, None))
+
+
+def review_queue(
+    rows: Sequence[Mapping[str, Any]], fmt: str = "table", enabled: bool = True
+) -> None:
+    """The approval queue (review.QUEUE_COLUMNS): JSON or CSV for scripts, else a table."""
+    from tvmaze_sync.review import QUEUE_COLUMNS
+
+    if fmt == "json":
+        _json([dict(row) for row in rows])
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=QUEUE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table(title="waiting for review (most popular first)")
+    for column in QUEUE_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*_cells(*(row[c] for c in QUEUE_COLUMNS)))
+    stdout.print(table)
+    stdout.print(f"{len(rows)} shows wait for review", highlight=False)
+    if not enabled:
+        stdout.print(
+            "note: sonarr.require_approval is off: the next sync sends these back "
+            "through the filters to Sonarr",
+            highlight=False,
+        )
+
+
+def review_decision(data: Mapping[str, Any]) -> None:
+    """One line per decided show, then what happens next."""
+    verb = "approved" if data["action"] == "approve" else "denied"
+    for show in data["shows"]:
+        stdout.print(f"{verb} {show['tvmaze_id']} {show['title']}", markup=False, highlight=False)
+    after = "the next sync adds them" if verb == "approved" else "they are skipped for good"
+    stdout.print(f"{len(data['shows'])} shows {verb}; {after}", highlight=False)
 
 
 def _cells(*values: object) -> list[Text]:

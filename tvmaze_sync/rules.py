@@ -56,6 +56,9 @@ class ReasonCode(StrEnum):
     RUNTIME_UNKNOWN = "runtime_unknown"
     RATING_TOO_LOW = "rating_too_low"
     RATING_UNKNOWN = "rating_unknown"
+    WEIGHT_TOO_LOW = "weight_too_low"
+    WEIGHT_TOO_HIGH = "weight_too_high"
+    WEIGHT_UNKNOWN = "weight_unknown"
 
 
 def reason_rule(reason: str) -> str:
@@ -310,6 +313,14 @@ def build_rules(config: FiltersConfig) -> list[Rule]:
             config.rating.allow_unknown,
             (C.RATING_TOO_LOW, C.RATING_TOO_LOW, C.RATING_UNKNOWN),
             attrgetter("rating"),
+            high_inclusive=True,
+        ),
+        _range_rule(
+            "weight",
+            (config.weight.min, config.weight.max),
+            config.weight.allow_unknown,
+            (C.WEIGHT_TOO_LOW, C.WEIGHT_TOO_HIGH, C.WEIGHT_UNKNOWN),
+            attrgetter("weight"),
             high_inclusive=True,
         ),
     ]

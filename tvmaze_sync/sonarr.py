@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tvmaze_sync import filters, ledger, sonarr_settings
+from tvmaze_sync import filters, ledger, review, sonarr_settings
 from tvmaze_sync.config import SonarrConfig
 from tvmaze_sync.errors import TvmazeSyncError
 from tvmaze_sync.ledger import Reason
@@ -192,9 +192,11 @@ def process(
             return
         assert gateway is not None, "sync.py connects Sonarr unless this is a dry run"
         cycle = _Cycle(store, gateway, runtime, summary)
+        cycle.release_review()
         cycle.reconcile()
         cycle.decide_released()
         cycle.post_exclusions()
+        cycle.queue_for_review()
         cycle.add_pending()
     finally:
         if gateway is not None:
@@ -215,7 +217,14 @@ def _preview(
         library = gateway.library()
         exclusions = gateway.exclusions()
     ledger.preview(
-        store, summary, library, exclusions, config.on_user_removal, config.max_removals, decided
+        store,
+        summary,
+        library,
+        exclusions,
+        config.on_user_removal,
+        config.max_removals,
+        decided,
+        require_approval=config.require_approval,
     )
     budget = config.max_adds_per_cycle
     if budget and len(summary.would_add_titles) > budget:  # most popular first: keep those
@@ -262,6 +271,19 @@ class _Cycle:
             self.config.on_user_removal,
             self.config.max_removals,
         )
+
+    def release_review(self) -> None:
+        """require_approval was turned off: the queue goes back through today's filters
+        (`decide_released`) to the adds."""
+        if not self.config.require_approval:
+            review.release(self.store, self.now())
+
+    def queue_for_review(self) -> None:
+        """require_approval: unapproved wanted shows wait for review instead of the adds."""
+        if self.config.require_approval:
+            review.queue(
+                self.store, self.summary, self.now(), self.library, self.blocked, self.exclusions
+            )
 
     def decide_released(self) -> None:
         """Shows `reconcile` let back to pending (a lifted exclusion, allow_readd) were last

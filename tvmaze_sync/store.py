@@ -47,6 +47,7 @@ METADATA_COLUMNS = (
     "rating",
     "tvmaze_updated_at",
     "raw",
+    "weight",
 )
 
 #: The columns a list filter compares with TVMaze's words (`Store.distinct_values`).
@@ -165,6 +166,24 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     db.table("sonarr_ledger").add_column("held_at", str)
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """TVMaze's popularity (`weight`, 0-100) as a column, for `filters.weight`."""
+    # Filled from the stored JSON, asking TVMaze nothing; the same bounds as
+    # the mapping (tvmaze_json._Fields.weight): a stored value not an integer 0-100 stays unknown.
+    db.table("shows").add_column("weight", int)
+    db.execute(
+        "UPDATE shows SET weight = json_extract(raw, '$.weight') "
+        "WHERE raw IS NOT NULL AND json_valid(raw) "
+        "AND json_type(raw, '$.weight') = 'integer' "
+        "AND json_extract(raw, '$.weight') BETWEEN 0 AND 100"
+    )
+
+
+def _migration_8(db: sqlite_utils.Database) -> None:
+    """When the user approved a show of the review queue (`sonarr.require_approval`)."""
+    db.table("shows").add_column("approved_at", str)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_2,
@@ -172,6 +191,8 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
+    _migration_8,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The oldest schema the read-only commands can query: later migrations add only indexes and
@@ -499,6 +520,7 @@ def show_from_row(row: Mapping[str, Any]) -> Show:
         runtime=row.get("runtime"),
         rating=row.get("rating"),
         updated=row.get("tvmaze_updated_at"),
+        weight=row.get("weight"),
     )
 
 
@@ -521,6 +543,7 @@ def row_from_show(show: Show, raw: Mapping[str, Any] | None = None) -> dict[str,
         "runtime": show.runtime,
         "rating": show.rating,
         "tvmaze_updated_at": show.updated,
+        "weight": show.weight,
         "raw": _json_text(raw) if raw else None,
     }
 

@@ -16,9 +16,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tvmaze_sync import filters, mirror, queues, sonarr, tvmaze
+from tvmaze_sync import filters, mirror, notify, queues, sonarr, tvmaze
 from tvmaze_sync.config import Config
-from tvmaze_sync.errors import CycleError, StorageError, TvmazeSyncError
+from tvmaze_sync.errors import CycleError, ExitCode, LockHeld, StorageError, TvmazeSyncError
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.state import State, StateFile
@@ -42,6 +42,12 @@ class Runtime:
     def effective_dry_run(self) -> bool:
         return self.dry_run or self.config.effective_dry_run
 
+    @property
+    def writes_decisions(self) -> bool:
+        """The filters' verdicts are written unless a dry run was asked for (`--dry-run` or
+        `dry_run: true`). Without Sonarr the cache still decides: the Custom List serves it."""
+        return not (self.dry_run or self.config.dry_run)
+
 
 @contextmanager
 def open_store(storage: Path) -> Iterator[Store]:
@@ -57,11 +63,34 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
     """Run one whole cycle under the writer lock and return what it did.
 
     Raises TvmazeSyncError subclasses for expected failures; the summary is saved to state
-    either way, and state.json.bak is refreshed only when the cycle succeeded.
+    either way, and state.json.bak is refreshed only when the cycle succeeded. Then the
+    cycle's one notification goes out (notify.py), failure or not; a run that found the lock
+    held did no cycle and sends nothing.
     """
+    summary = CycleSummary(started_at=iso(runtime.clock()), dry_run=runtime.effective_dry_run)
+    try:
+        _run_locked(runtime, summary, on_lock)
+    except LockHeld:
+        raise
+    except TvmazeSyncError as error:
+        summary.error = summary.error or str(error)
+        summary.exit_code = summary.exit_code or int(error.exit_code)
+        notify.after_cycle(runtime.config, summary)
+        raise
+    except Exception as error:  # a bug: still news, with the exit code cli.main gives it
+        summary.error = summary.error or f"unexpected error {type(error).__name__}: {error}"
+        summary.exit_code = summary.exit_code or int(ExitCode.CYCLE_FAILED)
+        notify.after_cycle(runtime.config, summary)
+        raise
+    notify.after_cycle(runtime.config, summary)
+    return summary
+
+
+def _run_locked(
+    runtime: Runtime, summary: CycleSummary, on_lock: Callable[[], None] | None
+) -> None:
     config = runtime.config
     started = runtime.clock()
-    summary = CycleSummary(started_at=iso(started), dry_run=runtime.effective_dry_run)
     storage = prepare_storage_dir(config.storage_dir)
     with writer_lock(storage), open_store(storage) as store:
         if on_lock:
@@ -73,6 +102,7 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
             summary.ok = True
         except TvmazeSyncError as error:
             summary.error = str(error)
+            summary.exit_code = int(error.exit_code)
             raise
         except KeyboardInterrupt:  # Ctrl-C: `state` says so; pages and statuses done are kept
             summary.error = "interrupted"
@@ -80,6 +110,7 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
         except sqlite3.Error as error:  # the disk filled up or went read-only mid-run
             cause = file_system_trouble(storage) or str(error)
             summary.error = f"storage failed mid-run: {cause} (in {storage})"
+            summary.exit_code = int(CycleError.exit_code)
             kept = "finished work is kept, the next run resumes"
             raise CycleError(f"{summary.error}; {kept}") from error
         finally:
@@ -109,7 +140,6 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
                 summary.duration_seconds,
                 summary.dry_run,
             )
-    return summary
 
 
 def _run_phases(
@@ -132,8 +162,7 @@ def _run_phases(
         # 2. A changed filter config re-decides cached shows, offline (a dry run decides
         # in memory at step 4 and writes no status and no filter hash).
         processor = filters.build_processor(config.filters)
-        dry_run = runtime.effective_dry_run
-        if not dry_run:
+        if runtime.writes_decisions:
             filters.refilter_if_changed(store, state, state_file, config.filters, processor)
         # 3. TVMaze -> cache (checkpointed per page in state.json).
         client = closing.enter_context(
@@ -149,10 +178,10 @@ def _run_phases(
         queues.release_failed(store, runtime.clock(), runtime.effective_dry_run)
         # 4. Decide every show whose data changed (the newly filtered count in the summary).
         decided = None
-        if dry_run:
-            report, decided = filters.preview(store, processor, state, config.filters)
-        else:
+        if runtime.writes_decisions:
             report = filters.apply(store, processor)
+        else:
+            report, decided = filters.preview(store, processor, state, config.filters)
         if filtered := report.by_result()[ProcessingStatus.FILTERED]:
             summary.results[ProcessingStatus.FILTERED.value] = filtered
         # 5. Sonarr: library import, exclusions, the ownership ledger, adds.

@@ -104,8 +104,8 @@ def int_or_none(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and len(value) <= 40 and _DIGITS.fullmatch(value.strip()):
-        return int(value)
+    if isinstance(value, str) and len(value) <= 40 and _DIGITS.fullmatch(digits := value.strip()):
+        return int(digits)  # str.strip drops more than int() does (\x1f, say)
     return None
 
 
@@ -186,6 +186,15 @@ class _Fields:
         self.drop(name)
         return None
 
+    def weight(self, value: Any, name: str) -> int | None:
+        """TVMaze's `weight` (popularity, 0-100); anything else is dropped as unknown."""
+        if value is None:
+            return None
+        number = bounded_int(value, 0, 100)
+        if number is None:
+            self.drop(name)
+        return number
+
     def rating(self, value: Any, name: str) -> float | None:
         """TVMaze's average rating: a finite number from 0 to 10."""
         if value is None:
@@ -261,5 +270,6 @@ def map_show(data: Mapping[str, Any]) -> Mapped:
         or fields.integer(data.get("averageRuntime"), "averageRuntime"),
         rating=fields.rating(fields.obj(data.get("rating"), "rating").get("average"), "rating"),
         updated=updated_of(data),
+        weight=fields.weight(data.get("weight"), "weight"),
     )
     return Mapped(show, tuple(fields.dropped))
