@@ -163,7 +163,7 @@ def test_unwritable_directory_is_a_storage_error(tmp_path: Path) -> None:
 
 def test_unreadable_state_is_a_storage_error(files: StateFile) -> None:
     files.path.mkdir()  # a directory where the file should be
-    with pytest.raises(StorageError, match="cannot read"):
+    with pytest.raises(StorageError, match="is not a regular file"):
         files.load()
 
 

@@ -760,7 +760,7 @@ def value_schema(tp: Any, option: Option) -> dict[str, Any]:
         return {"type": "string", "pattern": r"^\s*" + URL_PATTERN[1:]}
     if tp is Host:
         return {"type": "string", "pattern": r"\S"}
-    if tp is str and option.secret:  # see _unsendable_secret; \s is what strip() removes
+    if tp is str and _is_api_key(option):  # see _unsendable_secret; \s is what strip() removes
         return {"type": ["string", "number"], "pattern": r"^\s*[ -~]*\s*$"}
     if tp is str:
         return {"type": ["string", "number"]}
@@ -1104,11 +1104,17 @@ def _empty_env_ignored(option: Option) -> bool:
     return typing.get_origin(option.type) is list or option.path[0] == "filters"
 
 
+def _is_api_key(option: Option) -> bool:
+    """An API key goes in a request header (Sonarr's X-Api-Key) or query: ASCII only. A
+    server token or a password may be any text; the server and Apprise encode it."""
+    return option.secret and option.path[-1] == "api_key"
+
+
 def _unsendable_secret(option: Option, value: Any) -> str | None:
-    """Why a secret text cannot be what was meant: each is sent in an HTTP header or URL,
+    """Why an API key cannot be what was meant: it is sent in an HTTP header or URL,
     which cannot carry a control character (a line break from YAML's `key: |`) or a
     non-ASCII one; the request would fail at run time with the key quoted in the error."""
-    if not option.secret or not isinstance(value, str):
+    if not _is_api_key(option) or not isinstance(value, str):
         return None
     if value.isascii() and value.isprintable():
         return None
