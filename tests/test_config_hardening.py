@@ -185,4 +185,3 @@ def test_a_url_with_a_query_or_fragment_is_refused(
     assert f"{variable} ({key})" in result.stderr
     assert "without a query (?…) or fragment (#…)" in result.stderr
     assert not data_dir(tmp_path).exists()
-

@@ -342,7 +342,9 @@ def test_a_metrics_file_that_is_not_a_regular_file_is_refused_untouched(
     assert not (tmp_path / "data" / "state.json").exists()  # no cycle ran
 
 
-def test_the_metrics_file_is_readable_by_node_exporter(tmp_path: Path, cron: dict[str, Any]) -> None:
+def test_the_metrics_file_is_readable_by_node_exporter(
+    tmp_path: Path, cron: dict[str, Any]
+) -> None:
     """0644 whatever the umask (cli.main sets 077): node_exporter runs as another user."""
     prom = tmp_path / "tvmaze.prom"
     result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--metrics-file", str(prom))
