@@ -185,3 +185,50 @@ def test_a_url_with_a_query_or_fragment_is_refused(
     assert f"{variable} ({key})" in result.stderr
     assert "without a query (?…) or fragment (#…)" in result.stderr
     assert not data_dir(tmp_path).exists()
+
+
+# --- F4: what a library quotes of a secret never reaches state.json ---------------------------
+
+
+@pytest.fixture
+def redactor() -> Any:
+    from tvmaze_sync.logs import redact
+
+    yield redact
+    redact.set_secrets([])
+
+
+@pytest.mark.parametrize("secret", ["SEKRETKEYblock\n", "SEKRETabc\ndef", "SEKRETé€abc"])
+def test_the_redactor_catches_a_bytes_repr_quoted_again(redactor: Any, secret: str) -> None:
+    redactor.set_secrets([secret])
+    header_error = f"Illegal header value {secret.encode()!r}"  # httpx/h11's wording
+    for text in (header_error, repr(header_error), repr(repr(secret)), f"detail={header_error!r}"):
+        assert "SEKRET" not in redactor(text), text
+
+
+def test_the_stored_error_is_redacted_and_state_shows_no_secret(
+    tmp_path: Path, redactor: Any
+) -> None:
+    """A cycle's error quoting a secret (as a library wrote it) is masked in state.json, and
+    a state.json an older version wrote is masked by `state` (and so by GET /state)."""
+    from tvmaze_sync.state import State, StateFile
+
+    secret = "SEKRETKEY0123456789"
+    quoted = f"Sonarr at x (system_status: error: Illegal header value {secret.encode()!r})"
+    storage = tmp_path / "data"
+    storage.mkdir()
+    redactor.set_secrets([secret])
+    StateFile(storage).save(State(last_cycle={"ok": False, "error": repr(quoted)}))
+    assert "SEKRET" not in (storage / STATE_NAME).read_text(encoding="utf-8")
+
+    # An old state.json, saved before the redaction: `state` masks it on the way out.
+    (storage / STATE_NAME).write_text(
+        json.dumps({"last_cycle": {"ok": False, "error": quoted}}), encoding="utf-8"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"storage": {"path": str(storage)}}), encoding="utf-8")
+    env = {"SONARR_API_KEY": secret}
+    result = run_cli(tmp_path, "-c", str(config), "state", "--format", "json", env=env)
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "SEKRET" not in result.stdout + result.stderr
+    assert "***" in result.stdout

@@ -174,7 +174,7 @@ def read_state(storage_dir: Path) -> dict[str, Any]:
             held = len(store.held_removals())
     return {
         "storage_path": str(storage_dir),
-        "state": state.to_json() if state else None,
+        "state": _redacted(state.to_json()) if state else None,  # one saved by an old version
         "shows": {"total": sum(counts.values()), "by_status": counts},
         "removals_held": held,  # series the removal guard holds (`tvmaze-sync removals`)
     }
