@@ -189,4 +189,5 @@ def test_a_directory_in_place_of_the_database_is_refused(tmp_path: Path, sim_url
     config = write_config(tmp_path / "config.yaml", storage, sim_url)
     result = run_cli(tmp_path, "--config", str(config), "sync", "--dry-run")
     assert result.returncode == ExitCode.USAGE, result.stderr
-    assert f"{storage / DB_NAME} is not a regular file" in result.stderr
+    assert f"cannot use {storage / DB_NAME}" in result.stderr
+    assert (storage / DB_NAME).is_dir() and not any((storage / DB_NAME).iterdir())

@@ -163,6 +163,12 @@ def test_unwritable_directory_is_a_storage_error(tmp_path: Path) -> None:
 
 def test_unreadable_state_is_a_storage_error(files: StateFile) -> None:
     files.path.mkdir()  # a directory where the file should be
+    with pytest.raises(StorageError, match="cannot read"):
+        files.load()
+
+
+def test_a_fifo_in_place_of_the_state_is_refused_without_waiting(files: StateFile) -> None:
+    os.mkfifo(files.path)
     with pytest.raises(StorageError, match="is not a regular file"):
         files.load()
 
