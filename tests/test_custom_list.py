@@ -24,7 +24,7 @@ from tests.test_server import cycle_done, free_port, start_serve, wait_for
 from tvmaze_sync.errors import StorageError
 from tvmaze_sync.server import LIST_RETRY_AFTER, CustomList, ListNotReady, sonarr_list
 from tvmaze_sync.state import StateFile
-from tvmaze_sync.store import DB_NAME, Store
+from tvmaze_sync.store import DB_NAME, FULL_MIRRORS, Store
 from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
 
 
@@ -116,6 +116,40 @@ def test_a_cache_that_cannot_be_read_is_a_storage_error_never_an_empty_list(
         (storage / (DB_NAME + suffix)).unlink(missing_ok=True)
     with pytest.raises(StorageError):
         served.body()
+
+
+def delete_database(storage: Path) -> None:
+    """The documented recovery from a damaged cache: delete shows.db; state.json stays."""
+    for path in storage.glob(DB_NAME + "*"):
+        path.unlink()
+
+
+def test_no_list_from_a_rebuilt_database_beside_an_old_state(storage: Path) -> None:
+    """state.json says the first full mirror completed, but shows.db is new (F2): 503."""
+    delete_database(storage)
+    Store.open(storage).close()  # what the next cycle's open creates: empty, migrated
+    assert StateFile(storage).load().initial_sync_complete
+    with pytest.raises(ListNotReady, match="being rebuilt"):
+        CustomList(storage).body()
+
+
+def test_a_cache_from_before_the_record_gets_it_from_the_next_cycle(storage: Path) -> None:
+    """A database a full mirror filled before it recorded that (an upgrade) is not taken for
+    a new one for long: the next cycle records it, and the list is served again."""
+    store = Store.open(storage)
+    try:
+        with store.atomic():
+            store.db.execute("DELETE FROM counters WHERE name = ?", [FULL_MIRRORS])
+    finally:
+        store.close()
+    with pytest.raises(ListNotReady, match="being rebuilt"):
+        CustomList(storage).body()
+    home = storage.parent
+    with TvmazeSimulator(small_real_shows(), rate_limit=None) as tvmaze:
+        config = write_config(home / "again.yaml", storage, tvmaze.url)
+        result = run_cli(home, "-c", str(config), "sync")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(CustomList(storage).body()) == expected_list(storage)
 
 
 # --- over HTTP, from a real serve ---------------------------------------------------------------
@@ -229,3 +263,46 @@ def test_a_later_full_pass_refetching_listed_shows_never_shrinks_the_list(
         finally:
             if served.proc.poll() is None:
                 served.proc.kill()
+
+
+@pytest.mark.slow
+def test_serve_after_deleting_the_database_answers_503_for_the_whole_rebuild(
+    storage: Path, tmp_path: Path
+) -> None:
+    """The documented recovery (delete shows.db, keep state.json) with serve running and TVMaze
+    slow: 503 while the cache is rebuilt, never `200 []` (FINDINGS F2), then the whole list."""
+    expected = expected_list(storage)
+    old_finish = StateFile(storage).load().last_cycle["finished_at"]
+    delete_database(storage)
+    tvmaze = TvmazeSimulator(small_real_shows(), rate_limit=None, slow_rate=1.0, slow_seconds=0.4)
+    with tvmaze:
+        port = free_port()
+        config = write_config(tmp_path / "serve.yaml", storage, tvmaze.url, port=port)
+        served = start_serve(tmp_path, config, storage, port)
+        try:
+            url = served.url + "/sonarr/list"
+            check_unavailable(url)
+            wait_for(
+                lambda: (
+                    served.get("/state").json()["shows"]["total"] > 0
+                    and served.get("/health").json()["running"] == "cycle"
+                ),
+                what="the first pages stored again",
+            )
+            check_unavailable(url)  # mid-rebuild: rows are cached, the list is not complete
+            assert not StateFile(storage).load().initial_sync_complete  # reset for the rebuild
+
+            def rebuilt() -> bool:
+                state = served.get("/state").json()["state"]["last_cycle"]
+                running = served.get("/health").json()["running"]
+                return running is None and state.get("finished_at") != old_finish
+
+            wait_for(rebuilt, timeout=120, what="the rebuilding cycle")
+            response = requests.get(url, timeout=10)
+            assert response.status_code == 200, response.text
+            assert response.json() == expected and expected
+            assert served.stop(signal.SIGTERM) == 0
+        finally:
+            if served.proc.poll() is None:
+                served.proc.kill()
+    assert "cache_empty reason=state_says_synced" in served.output()

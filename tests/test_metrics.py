@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import socket
+import stat
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -299,6 +302,56 @@ def test_bad_export_targets_are_refused_before_the_cycle(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "--pushgateway" in result.stderr
     assert not (tmp_path / "data" / "state.json").exists()  # no cycle ran
+
+
+def _socket_at(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    return sock
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "link to a fifo"])
+def test_a_metrics_file_that_is_not_a_regular_file_is_refused_untouched(
+    tmp_path: Path, kind: str
+) -> None:
+    """`--metrics-file /dev/null` used to replace the device with a 0600 file (FINDINGS F5)."""
+    config = write_config(tmp_path / "config.yaml", tmp_path / "data", "http://127.0.0.1:9")
+    target = tmp_path / "special"
+    held = None
+    if kind == "socket":
+        held = _socket_at(target)
+    else:
+        os.mkfifo(target)
+    named = target
+    if kind == "link to a fifo":
+        named = tmp_path / "tvmaze.prom"
+        named.symlink_to(target)
+    before = os.lstat(named)
+    try:
+        result = run_cli(tmp_path, "-c", str(config), "sync", "--metrics-file", str(named))
+    finally:
+        if held is not None:
+            held.close()
+    assert result.returncode == 2, result.stderr
+    assert f"--metrics-file: {named} exists and is not a regular file" in result.stderr
+    after = os.lstat(named)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(named.name)) == [
+        named.name
+    ]  # no temporary file left beside it
+    assert not (tmp_path / "data" / "state.json").exists()  # no cycle ran
+
+
+def test_the_metrics_file_is_readable_by_node_exporter(
+    tmp_path: Path, cron: dict[str, Any]
+) -> None:
+    """0644 whatever the umask (cli.main sets 077): node_exporter runs as another user."""
+    prom = tmp_path / "tvmaze.prom"
+    result = run_cli(tmp_path, "-c", str(cron["config"]), "sync", "--metrics-file", str(prom))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(prom.stat().st_mode) == 0o644
+    assert stat.S_IMODE((cron["storage"] / "state.json").stat().st_mode) == 0o600  # still private
+    assert "tvmaze_sync_healthy 1.0" in prom.read_text()
 
 
 def test_lock_held_exports_nothing(tmp_path: Path, cron: dict[str, Any]) -> None:

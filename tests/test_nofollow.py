@@ -8,6 +8,7 @@ it was. The storage directory itself may be a link (a NAS mount): that still syn
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,54 @@ def test_store_open_refuses_before_sqlite_touches_the_target(tmp_path: Path) -> 
     with pytest.raises(StorageError, match="is a symbolic link"):
         Store.open(storage)
     assert not target.exists()
+
+
+# --- not a regular file: a FIFO would wait forever, a directory is not ours (F6) ---------------
+
+
+@pytest.mark.parametrize("name", [STATE_NAME, STATE_NAME + ".bak", DB_NAME, DB_NAME + "-wal"])
+def test_sync_refuses_a_fifo_in_storage_without_waiting(
+    tmp_path: Path, sim_url: str, name: str
+) -> None:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    os.mkfifo(storage / name)
+    config = write_config(tmp_path / "config.yaml", storage, sim_url)
+
+    result = run_cli(tmp_path, "--config", str(config), "sync", "--dry-run", timeout=30)
+
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert f"{storage / name} is not a regular file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert stat.S_ISFIFO(os.lstat(storage / name).st_mode)  # refused, not replaced
+    # The lock is released: the next run says the same, it does not exit 75.
+    again = run_cli(tmp_path, "--config", str(config), "sync", "--dry-run", timeout=30)
+    assert again.returncode == ExitCode.USAGE, again.stderr
+
+
+@pytest.mark.parametrize("command", [("state",), ("shows",), ("explain", "1")])
+@pytest.mark.parametrize("name", [DB_NAME, STATE_NAME])
+def test_read_only_commands_refuse_a_fifo_without_waiting(
+    tmp_path: Path, name: str, command: tuple[str, ...]
+) -> None:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    os.mkfifo(storage / name)
+    config = write_config(tmp_path / "config.yaml", storage, "http://127.0.0.1:9")
+
+    result = run_cli(tmp_path, "--config", str(config), *command, timeout=30)
+
+    if name == STATE_NAME and command[0] != "state":
+        return  # `shows` and `explain` read only the database; they must just not hang
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert f"{storage / name} is not a regular file" in result.stderr
+
+
+def test_a_directory_in_place_of_the_database_is_refused(tmp_path: Path, sim_url: str) -> None:
+    storage = tmp_path / "storage"
+    (storage / DB_NAME).mkdir(parents=True)
+    config = write_config(tmp_path / "config.yaml", storage, sim_url)
+    result = run_cli(tmp_path, "--config", str(config), "sync", "--dry-run")
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert f"cannot use {storage / DB_NAME}" in result.stderr
+    assert (storage / DB_NAME).is_dir() and not any((storage / DB_NAME).iterdir())

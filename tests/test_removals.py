@@ -359,7 +359,9 @@ def _decisions(storage: Path) -> dict[str, Any]:
             "shows": conn.execute(f"SELECT {DECISION_COLUMNS} FROM shows ORDER BY 1").fetchall(),
             "ledger": conn.execute("SELECT * FROM sonarr_ledger ORDER BY tvdb_id").fetchall(),
             "counters": conn.execute(
-                "SELECT * FROM counters WHERE name != 'api_requests' ORDER BY name, label"
+                # full_mirrors_completed is the mirror's (store.record_full_mirror)
+                "SELECT * FROM counters WHERE name NOT IN "
+                "('api_requests', 'full_mirrors_completed') ORDER BY name, label"
             ).fetchall(),
         }
     state = json.loads((storage / "state.json").read_text(encoding="utf-8"))

@@ -167,6 +167,12 @@ def test_unreadable_state_is_a_storage_error(files: StateFile) -> None:
         files.load()
 
 
+def test_a_fifo_in_place_of_the_state_is_refused_without_waiting(files: StateFile) -> None:
+    os.mkfifo(files.path)
+    with pytest.raises(StorageError, match="is not a regular file"):
+        files.load()
+
+
 def test_save_replaces_atomically(files: StateFile, monkeypatch: pytest.MonkeyPatch) -> None:
     """A write that dies before the rename leaves the previous state.json untouched."""
     files.save(OLDER)

@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import re
+import stat
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -409,6 +410,8 @@ class Config:
 
     # Where the values came from; not options.
     source: Path | None = field(default=None, metadata={"internal": True}, compare=False)
+    # Valid but suspicious inputs seen while loading (an empty list variable), for warnings().
+    notices: list[str] = field(default_factory=list, metadata={"internal": True}, compare=False)
 
     @property
     def sonarr_enabled(self) -> bool:
@@ -427,10 +430,11 @@ class Config:
         """Settings that are valid but probably not what was meant (printed, never fatal)."""
         if self.sonarr.api_key and self.sonarr.url is None:
             return [
+                *self.notices,
                 "sonarr.api_key is set but sonarr.url is not (env SONARR_URL): Sonarr is not "
-                "configured, so every run is a dry run"
+                "configured, so every run is a dry run",
             ]
-        return []
+        return list(self.notices)
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
@@ -685,20 +689,25 @@ def _coerce_text(tp: Any, value: Any, from_env: bool) -> Any:
         clean = text.isprintable() and " " not in text
         if parts and parts.scheme in ("http", "https") and parts.hostname and clean:
             return Url(text.rstrip("/"))
+        if "?" in text or "#" in text:
+            raise ValueError("an http:// or https:// URL without a query (?…) or fragment (#…)")
         raise ValueError("an http:// or https:// URL")
     if tp is Host:
         if isinstance(value, str) and value.strip():
             return Host(value.strip())
         raise ValueError("an address or host name (0.0.0.0 or :: listens on every interface)")
     if tp is str:
+        # Surrounding whitespace is never meant (a YAML `key: |` block ends in a line break).
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
+            return str(value).strip()
         raise ValueError("text")
     raise TypeError(f"no coercion for {tp!r}")
 
 
-#: The start of an http(s) URL with a host: shared by `coerce` and the JSON Schema.
-URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]"
+#: An http(s) URL with a host and no query or fragment (a base URL has paths appended to
+#: it, so `?apikey=…` would be glued into every request and kept in state.json): shared by
+#: `coerce` and the JSON Schema.
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s][^?#]*$"
 
 
 def _any_case(word: str) -> str:
@@ -751,6 +760,8 @@ def value_schema(tp: Any, option: Option) -> dict[str, Any]:
         return {"type": "string", "pattern": r"^\s*" + URL_PATTERN[1:]}
     if tp is Host:
         return {"type": "string", "pattern": r"\S"}
+    if tp is str and _is_api_key(option):  # see _unsendable_secret; \s is what strip() removes
+        return {"type": ["string", "number"], "pattern": r"^\s*[ -~]*\s*$"}
     if tp is str:
         return {"type": ["string", "number"]}
     raise TypeError(f"no JSON Schema for {tp!r}")
@@ -840,12 +851,31 @@ def read_env_value(name: str, env: Mapping[str, str]) -> str | None:
     if file_var in env:
         path = Path(env[file_var])
         try:
-            return path.read_text(encoding="utf-8").strip()
+            return _read_small_file(path, file_var).decode("utf-8").strip()
         except OSError as error:
             raise ConfigError(f"{file_var}: cannot read {path}: {error.strerror}") from None
         except (UnicodeDecodeError, ValueError):  # binary contents; a NUL in the path
             raise ConfigError(f"{file_var}: {path} is not a readable UTF-8 text file") from None
     return env.get(name)
+
+
+#: The most a `*_FILE` secret may hold: a key or token is well under 1 KiB.
+FILE_VALUE_LIMIT = 64 * 1024
+
+
+def _read_small_file(path: Path, file_var: str) -> bytes:
+    """The bytes of a regular file of at most FILE_VALUE_LIMIT: a FIFO (or /dev/stdin at a
+    terminal) would block `config check` forever and /dev/zero would fill the memory, so
+    anything but a regular file is refused before it is read, and the read is bounded."""
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ConfigError(
+                f"{file_var}: {path} is not a regular file (a directory, device, pipe or socket)"
+            )
+        data = handle.read(FILE_VALUE_LIMIT + 1)
+    if len(data) > FILE_VALUE_LIMIT:
+        raise ConfigError(f"{file_var}: {path} is larger than 64 KiB; it should hold one value")
+    return data
 
 
 def _resolve_refs(value: Any, key: str, env: Mapping[str, str], problems: list[str]) -> Any:
@@ -1015,6 +1045,7 @@ def build_config(
     data: dict[str, Any], env: Mapping[str, str], source: Path | None = None
 ) -> Config:
     problems: list[str] = []
+    notices: list[str] = []
     data = _resolve_refs(data, "", env, problems)
     options = {option.path: option for option in iter_options()}
     _check_unknown_keys(data, (), options, problems)
@@ -1026,6 +1057,10 @@ def build_config(
         except ConfigError as error:
             problems.extend(error.problems)
             continue
+        if env_value is not None and env_value.strip() == "" and _empty_env_ignored(option):
+            applies = "the default" if raw is _MISSING else "the file's value"
+            notices.append(f"{option.env} is empty: ignored; {applies} applies")
+            env_value = None
         if env_value is not None:
             raw, from_env, origin = env_value, True, f"{option.env} ({option.key})"
         elif raw is _MISSING:
@@ -1038,13 +1073,14 @@ def build_config(
         except ValueError as error:
             problems.append(f"{origin}: {shown(raw, option)} is not valid; expected {error}")
             continue
-        problem = _out_of_bounds(option, value)
+        problem = _out_of_bounds(option, value) or _unsendable_secret(option, value)
         if problem:
             problems.append(f"{origin}: {shown(raw, option)} {problem}")
             continue
         values[path] = value
     config = _assemble(values)
     config.source = source
+    config.notices = notices
     if config.storage.path is None:
         config.storage.path = str(default_storage_path(env))
     problems.extend(_cross_checks(config))
@@ -1054,6 +1090,38 @@ def build_config(
 
 
 _MISSING = object()
+
+
+def _empty_env_ignored(option: Option) -> bool:
+    """Whether an empty variable leaves the file's value (or the default) alone.
+
+    A compose `.env` template (`FILTERS_TYPES_INCLUDE=${TYPES}`) gives an empty variable
+    when its own is unset; taken as a value it would turn a list into "any", or unset a
+    filter bound, and the next sync would add everything the filter kept out. So an empty
+    variable is ignored for every list and every filter option. Elsewhere it still unsets an
+    optional scalar, as documented: an empty SONARR_URL means a dry run, the safe side.
+    """
+    return typing.get_origin(option.type) is list or option.path[0] == "filters"
+
+
+def _is_api_key(option: Option) -> bool:
+    """An API key goes in a request header (Sonarr's X-Api-Key) or query: ASCII only. A
+    server token or a password may be any text; the server and Apprise encode it."""
+    return option.secret and option.path[-1] == "api_key"
+
+
+def _unsendable_secret(option: Option, value: Any) -> str | None:
+    """Why an API key cannot be what was meant: it is sent in an HTTP header or URL,
+    which cannot carry a control character (a line break from YAML's `key: |`) or a
+    non-ASCII one; the request would fail at run time with the key quoted in the error."""
+    if not _is_api_key(option) or not isinstance(value, str):
+        return None
+    if value.isascii() and value.isprintable():
+        return None
+    return (
+        "contains a control character (a line break?) or a non-ASCII character; "
+        "it is sent in an HTTP header, which cannot carry it"
+    )
 
 
 def _out_of_bounds(option: Option, value: Any) -> str | None:

@@ -46,6 +46,10 @@ class Redactor:
                         quote_plus(secret, safe=""),
                     )
                 )
+                # httpx/h11 quote a bad header as a bytes repr, and a `%r` around that
+                # escapes it once more (`b'key\\n'`): both forms, and the bytes one alone.
+                escaped = repr(secret.encode("utf-8"))[2:-1]
+                forms.update((escaped, repr(escaped)[1:-1], repr(repr(secret)[1:-1])[1:-1]))
         self._secrets = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import Literal
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlsplit
 
-from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textfile
+from prometheus_client import CollectorRegistry, generate_latest, push_to_gateway
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.registry import Collector
@@ -401,6 +403,8 @@ def check_export_targets(metrics_file: Path | None, pushgateway: str | None) -> 
             problems.append(f"--metrics-file: directory {parent} does not exist")
         elif metrics_file.is_dir():
             problems.append(f"--metrics-file: {metrics_file} is a directory")
+        elif _not_a_file(metrics_file):
+            problems.append(_not_a_file_problem(metrics_file))
     if pushgateway is not None:
         parts = urlsplit(pushgateway)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -409,6 +413,48 @@ def check_export_targets(metrics_file: Path | None, pushgateway: str | None) -> 
             )
     if problems:
         raise ConfigError(problems)
+
+
+def _not_a_file(path: Path) -> bool:
+    """Whether something that is not a regular file (a device, FIFO or socket, also behind
+    a link) is at `path`: replacing it with our file would break the host (`/dev/null`)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def _not_a_file_problem(path: Path) -> str:
+    return (
+        f"--metrics-file: {path} exists and is not a regular file (a device, pipe or socket)"
+        "; tvmaze-sync would replace it: name a *.prom file in node_exporter's textfile "
+        "directory, or leave the option out"
+    )
+
+
+def write_textfile(path: Path, registry: CollectorRegistry) -> None:
+    """Write the node_exporter textfile atomically, readable by everyone (0644).
+
+    Like prometheus_client's write_to_textfile (a temporary file, then a rename), but the
+    file is 0644 whatever the process umask (077, cli.main): node_exporter runs as another
+    user, and the file holds counts and timestamps, never a secret. The target is checked
+    again here, as the cycle may have run for hours since check_export_targets.
+    """
+    if _not_a_file(path):
+        raise ValueError(_not_a_file_problem(path))
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        with open(os.open(tmp, flags, 0o644), "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            handle.write(generate_latest(registry))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def export(
@@ -430,8 +476,10 @@ def export(
     )
     if metrics_file is not None:
         try:
-            write_to_textfile(str(metrics_file), registry)
+            write_textfile(metrics_file, registry)
             log.info("metrics_written path=%s", metrics_file)
+        except ValueError as error:  # something not a file appeared there during the cycle
+            log.warning("metrics_write_failed path=%s error=%s", metrics_file, error)
         except OSError as error:
             log.warning("metrics_write_failed path=%s error=%s", metrics_file, error.strerror)
     if pushgateway is not None:

@@ -158,10 +158,8 @@ class _Mirror:
     def run(self) -> None:
         """Bring the cache up to date with TVMaze; every step is checkpointed (module doc)."""
         state, started = self.state, self.runtime.clock()
+        self.check_cache_matches_state()
         mode, since = plan.choose_mode(state, started, self.runtime.config.tvmaze.update_window)
-        if mode == Mode.INCREMENTAL and self.store.highest_id() is None:
-            log.warning("cache_empty reason=state_says_synced action=full_sync")
-            mode = Mode.FULL
         self.summary.mode = mode.value
         if mode == Mode.INCREMENTAL:
             self.incremental(since)
@@ -373,6 +371,27 @@ class _Mirror:
 
     # --- full pass -----------------------------------------------------------------------
 
+    def check_cache_matches_state(self) -> None:
+        """Make state.json agree with the database before planning the cycle.
+
+        An empty cache while state.json says the first full mirror completed is a deleted or
+        replaced shows.db (the documented recovery): the flag is reset and saved at once, so
+        the rebuild is a first full mirror and the Custom List stays 503 until it completes.
+        A populated cache from before the database recorded its own completion gets the
+        record, so an upgrade does not take the list away.
+        """
+        state = self.state
+        if not state.initial_sync_complete:
+            return
+        if self.store.highest_id() is None:
+            log.warning("cache_empty reason=state_says_synced action=full_sync")
+            state.initial_sync_complete = False
+            state.last_tvmaze_page = None
+            self.state_file.save(state)
+        elif not self.store.full_mirror_recorded():
+            log.info("full_mirror_recorded reason=cache_predates_the_record")
+            self.store.record_full_mirror()
+
     def full_pass(self, start_page: int, pass_started: float | None) -> None:
         """Pages from `start_page` until 404, then the catch-up.
 
@@ -406,6 +425,7 @@ class _Mirror:
         state.last_tvmaze_page = None
         state.last_full_sync = self.now()
         state.initial_sync_complete = True
+        self.store.record_full_mirror()  # before state.json: either order a kill leaves is safe
         self.state_file.save(state)
 
     def catch_up(self, suspects: list[int], pass_started: float | None) -> None:

@@ -33,10 +33,29 @@ def link_refused(path: Path) -> StorageError:
 
 
 def refuse_links(*paths: Path) -> None:
-    """Raise StorageError if any of `paths` is a symbolic link (a dangling one too)."""
+    """Raise StorageError if any of `paths` is a symbolic link (a dangling one too), or a
+    FIFO, device or socket: opening a FIFO there would wait forever (holding the writer
+    lock), and a device would be read or written as if it were ours. A directory is left to
+    the caller's own error (the HTTP cache replaces it; SQLite cannot open it)."""
     for path in paths:
-        if path.is_symlink():
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise StorageError(f"cannot use {path}: {error.strerror}") from None
+        if stat.S_ISLNK(mode):
             raise link_refused(path)
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise not_a_file(path)
+
+
+def not_a_file(path: Path) -> StorageError:
+    """The error for a device, FIFO or socket where a file of ours belongs."""
+    return StorageError(
+        f"{path} is not a regular file (a device, a pipe or a socket); "
+        "tvmaze-sync keeps only its own files in the storage directory: remove it"
+    )
 
 
 def sqlite_files(path: Path) -> tuple[Path, ...]:

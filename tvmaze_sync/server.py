@@ -202,7 +202,9 @@ class CustomList:
 
     Sonarr takes a 200 as the whole list: with "Clean Library" on, it unmonitors or deletes
     every series missing from it. So the list is served only once state.json says the first
-    full mirror completed, and only from a cache with no undecided pending show (checked in
+    full mirror completed and the database itself records one (a deleted or replaced
+    shows.db beside an old state.json holds none), and only from a cache with no undecided
+    pending show (checked in
     the same read transaction as the list). While a later cycle has shows awaiting their
     decision (a refetch marks them, a re-full pass marks many for hours), the last complete
     list this process served is served again; without one the answer is 503. A read error
@@ -221,6 +223,8 @@ class CustomList:
         if not StateFile(self.storage_dir).load().initial_sync_complete:
             raise ListNotReady("the first full TVMaze mirror has not completed yet")
         with Store.open(self.storage_dir, readonly=True).reading() as store, store.atomic():
+            if not store.full_mirror_recorded():  # a deleted or replaced shows.db (F2)
+                raise ListNotReady("the cache is being rebuilt: no full TVMaze mirror in it yet")
             items = None if undecided_shows(store) else sonarr_list(store)
         with self._lock:
             if items is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tvmaze_sync.errors import StorageError
+from tvmaze_sync.logs import redact
 from tvmaze_sync.nofollow import create_fresh, refuse_links
 from tvmaze_sync.store import DB_NAME, Store
 from tvmaze_sync.timeutil import parse_iso
@@ -130,7 +131,7 @@ class StateFile:
         self._write_atomic(self.bak, state)
 
     def _write_atomic(self, target: Path, state: State) -> None:
-        data = json.dumps(state.to_json(), indent=2, sort_keys=True).encode("utf-8")
+        data = json.dumps(_redacted(state.to_json()), indent=2, sort_keys=True).encode("utf-8")
         try:
             with open(create_fresh(self.tmp), "wb") as handle:
                 handle.write(data)
@@ -144,6 +145,17 @@ class StateFile:
                 os.close(directory)
         except OSError as error:
             raise StorageError(f"cannot write {target}: {error.strerror}") from None
+
+
+def _redacted(value: Any) -> Any:
+    """`value` with every configured secret masked in its texts: the last cycle's error
+    quotes whatever a library put in its exception (a header, a URL), and state.json is
+    printed by `state` and served by GET /state without authentication."""
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return redact(value) if isinstance(value, str) else value
 
 
 def read_state(storage_dir: Path) -> dict[str, Any]:
@@ -162,7 +174,7 @@ def read_state(storage_dir: Path) -> dict[str, Any]:
             held = len(store.held_removals())
     return {
         "storage_path": str(storage_dir),
-        "state": state.to_json() if state else None,
+        "state": _redacted(state.to_json()) if state else None,  # one saved by an old version
         "shows": {"total": sum(counts.values()), "by_status": counts},
         "removals_held": held,  # series the removal guard holds (`tvmaze-sync removals`)
     }

@@ -195,6 +195,8 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_8,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The counters row that says a full mirror completed into this database (record_full_mirror).
+FULL_MIRRORS = "full_mirrors_completed"
 #: The oldest schema the read-only commands can query: later migrations add only indexes and
 #: columns those commands do not need, so `state` and `shows` keep working after an upgrade
 #: until the next `sync` migrates.
@@ -498,6 +500,28 @@ class Store:
         return dict(
             self.db.execute("SELECT label, value FROM counters WHERE name = ?", [name]).fetchall()
         )
+
+    # --- the database's own record of a completed full mirror ----------------------------
+
+    def record_full_mirror(self) -> None:
+        """Mark this database as holding a completed full TVMaze mirror.
+
+        state.json says the first full mirror completed, but it is a separate file: a
+        deleted, replaced or restored shows.db beside it would be taken for complete, and an
+        empty or half-rebuilt list served to Sonarr as the whole list (server.CustomList).
+        The mark is a row of the counters table, set to 1 (idempotent: a cycle killed after
+        it and resumed sets it again); a database that lacks it is a new one.
+        """
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO counters (name, label, value) VALUES (?, '', 1) "
+                "ON CONFLICT(name, label) DO UPDATE SET value = 1",
+                [FULL_MIRRORS],
+            )
+
+    def full_mirror_recorded(self) -> bool:
+        """Whether this database has completed a full mirror (record_full_mirror)."""
+        return self.counters(FULL_MIRRORS).get("", 0) > 0
 
 
 def show_from_row(row: Mapping[str, Any]) -> Show:
