@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from tvmaze_sync import __version__
@@ -29,6 +28,7 @@ from tvmaze_sync.errors import ConfigError, DependencyError, ExitCode, LockHeld,
 from tvmaze_sync.logs import configure_logging, redact
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.query import SORT_KEYS
+from tvmaze_sync.terminal import Terminal, printable_lines, write_stdout
 
 if TYPE_CHECKING:
     from tvmaze_sync.config import Config
@@ -61,7 +61,7 @@ app.add_typer(review_app, name="review")
 notify_app = typer.Typer(help="Notifications (notify.urls).", no_args_is_help=True)
 app.add_typer(notify_app, name="notify")
 
-stderr = Console(stderr=True, soft_wrap=True)
+stderr = Terminal(stderr=True, soft_wrap=True)
 
 
 # Choices as Literal types: Typer offers their values, and mypy checks the logging ones
@@ -176,7 +176,8 @@ def exit_on_error(debug: bool = False) -> Iterator[None]:
 
 def print_error(message: str, label: str = "error") -> None:
     """One redacted error line on stderr; the message is escaped, never read as rich markup."""
-    stderr.print(f"[bold red]{label}:[/] {escape(redact(message))}", highlight=False)
+    text = escape(printable_lines(redact(message)))
+    stderr.print(f"[bold red]{label}:[/] {text}", highlight=False)
 
 
 def print_warnings(config: Config) -> None:
@@ -186,7 +187,8 @@ def print_warnings(config: Config) -> None:
 
 
 def print_warning(message: str) -> None:
-    stderr.print(f"[bold yellow]warning:[/] {escape(redact(message))}", highlight=False)
+    text = escape(printable_lines(redact(message)))
+    stderr.print(f"[bold yellow]warning:[/] {text}", highlight=False)
 
 
 def options(ctx: typer.Context) -> Options:
@@ -279,7 +281,7 @@ def state(
         config = options(ctx).load()
         data = read_state(config.storage_dir)
         if fmt == "json":
-            typer.echo(json.dumps(data, indent=2, sort_keys=True))
+            write_stdout(json.dumps(data, indent=2, sort_keys=True) + "\n")
         else:
             render.state_table(data)
 
@@ -644,7 +646,7 @@ def notify_test(ctx: typer.Context) -> None:
         results = notify.send_test(config)
         for result in results:
             state = "delivered" if result.ok else f"FAILED: {result.error}"
-            typer.echo(f"{result.name}: {state}")
+            write_stdout(f"{result.name}: {state}\n")
         failed = [r.name for r in results if not r.ok]
         if failed:
             raise DependencyError(f"{len(failed)} of {len(results)} notification URLs failed")
@@ -671,7 +673,7 @@ def config_check(
         resolved = config.to_dict(redact=True)
         source = str(config.source) if config.source else "built-in defaults"
         if fmt == "json":
-            typer.echo(json.dumps({"source": source, "config": resolved}, indent=2))
+            write_stdout(json.dumps({"source": source, "config": resolved}, indent=2) + "\n")
         else:
             render.config(resolved, source)
 
