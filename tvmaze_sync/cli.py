@@ -735,20 +735,56 @@ def local_url(host: str, port: int, path: str) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
 
 
-def probe(url: str, timeout: float) -> None:
-    """Raise DependencyError unless `url` answers 2xx within `timeout` seconds."""
-    import urllib.error
-    import urllib.request
+#: The most of an answer's body the probe reads: it wants the status, not the body.
+PROBE_BODY_MAX = 64 * 1024
 
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+def probe(url: str, timeout: float) -> None:
+    """Raise DependencyError unless `url` answers 2xx within `timeout` seconds in all.
+
+    `timeout` is a deadline for the whole probe, not for each read: a peer trickling one
+    byte at a time cannot keep it waiting (the probe runs in a daemon thread, abandoned at
+    the deadline). Standard library only (it must stay cheap to start), never a proxy (a
+    plain http.client connection), never a redirect (a 3xx is unhealthy: the local server
+    never sends one), and a body over PROBE_BODY_MAX bytes is unhealthy, never read whole.
+    """
+    import threading
+
+    outcome: list[DependencyError | None] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_probe_once(url, timeout)), name="probe", daemon=True
+    )
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise DependencyError(f"{url} is not answering: no answer within {timeout:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _probe_once(url: str, timeout: float) -> DependencyError | None:
+    """One GET of `url`: None when it answered 2xx, else the error to report."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
-        with opener.open(url, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as error:
-        raise DependencyError(f"{url} answered HTTP {error.code}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DependencyError(f"{url} is not answering: {reason}") from None
+        connection.request("GET", parts.path or "/", headers={"Connection": "close"})
+        response = connection.getresponse()
+        body = response.read(PROBE_BODY_MAX + 1)
+        status = response.status
+    except (http.client.HTTPException, OSError, ValueError) as error:
+        return DependencyError(f"{url} is not answering: {error or type(error).__name__}")
+    finally:
+        connection.close()
+    if len(body) > PROBE_BODY_MAX:
+        return DependencyError(f"{url} answered over {PROBE_BODY_MAX} bytes: not tvmaze-sync")
+    if 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        return DependencyError(f"{url} answered HTTP {status}, a redirect (never followed)")
+    return DependencyError(f"{url} answered HTTP {status}")
 
 
 #: Options of the root command, accepted after the subcommand too: name -> takes a value.
