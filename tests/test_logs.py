@@ -224,3 +224,13 @@ def test_any_title_logged_with_r_leaves_the_other_fields_alone(title: str, ok: b
     assert (entry["tvmaze_id"], entry["tvdb_id"], entry["sonarr_id"]) == (3, 81189, 12)
     assert entry["ok"] is ok
     assert entry["event"] == "sonarr_series_added" and entry["level"] == "info"
+
+
+def test_text_lines_escape_control_characters(stream: io.StringIO) -> None:
+    """A request line or a title holding ESC or a line break is one printable log line."""
+    configure_logging("DEBUG", "text", stream=stream)
+    log = logging.getLogger("tvmaze_sync.test")
+    log.debug("http_request method=%s path=%s status=%d", "GET", "/\x1b[31mred\nfake 1", 404)
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and "\x1b" not in text
+    assert "path=/\\x1b[31mred\\nfake 1 status=404" in text

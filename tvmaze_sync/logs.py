@@ -25,6 +25,16 @@ REDACTED = "***"
 #: quote kinds and ` tvdb_id=999` stays one value), else up to the next space.
 _FIELD = re.compile(r"""(\w+)=("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\S+)""")
 
+#: C0 controls, DEL and C1 controls -> their Python escape (`\x1b`, `\n`, `\x9b`).
+_CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(value: object) -> str:
+    """`value` as text with no control character left raw, for a terminal or a log line:
+    an escape sequence in a request line or a TVMaze title is shown, never obeyed, and a
+    line break cannot forge a second log line."""
+    return ("" if value is None else str(value)).translate(_CONTROLS)
+
 
 class Redactor:
     """Replaces known secret values in text. Shared by log handlers and error output."""
@@ -121,6 +131,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))  # the traceback keeps its lines
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))

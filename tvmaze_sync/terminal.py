@@ -19,14 +19,9 @@ import sys
 from rich.console import Console
 
 from tvmaze_sync.errors import OutputError
+from tvmaze_sync.logs import printable
 
-#: C0 controls, DEL and C1 controls -> their Python escape (`\x1b`, `\n`, `\x9b`).
-_CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-def printable(value: object) -> str:
-    """`value` as text with no control character left raw: safe to print on a terminal."""
-    return ("" if value is None else str(value)).translate(_CONTROLS)
+__all__ = ["Terminal", "printable", "printable_lines", "write_stdout"]
 
 
 def printable_lines(text: str) -> str:
