@@ -234,6 +234,68 @@ def test_bad_values_are_one_line_and_exit_2(cli: Any, args: tuple[str, ...], fra
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--country", "USA"),
+            "--country 'USA' is not an ISO 3166-1 alpha-2 country code; "
+            "did you mean 'US' (United States of America)?",
+        ),
+        (
+            ("--language", "Englsh"),
+            "--language 'Englsh' is not a TVMaze language; did you mean 'English'?",
+        ),
+        (
+            ("-r", "language_not_incuded"),
+            "--reason 'language_not_incuded' is not a filter "
+            "rule; did you mean 'language_not_included'?",
+        ),
+        (
+            ("-r", "genre_excluded:Realty"),
+            "--reason 'Realty' is not a TVMaze genre; "
+            "did you mean 'Reality'? (a TVMaze show type: filters.types)",
+        ),
+        (
+            ("-r", "frobnicate"),
+            "--reason 'frobnicate' is not a filter rule; the rules are listed in docs/filters.md",
+        ),
+    ],
+)
+def test_a_typo_in_an_option_value_is_exit_2_with_a_suggestion(
+    cli: Any, args: tuple[str, ...], message: str
+) -> None:
+    """ "A typo is an error with a suggestion, not an empty result" (`shows --country USA`
+    used to list nothing): the same words and suggestions as `config check`."""
+    result = cli("shows", *args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr == f"error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--country", "uk"),
+        ("--language", "JAPANESE"),
+        ("-r", "Language_Not_Included"),
+        ("-r", "genre_excluded:sports"),
+        ("-r", "status_ended"),
+        ("-r", "type_not_included:Reality"),
+    ],
+)
+def test_right_words_in_any_case_are_accepted(cli: Any, args: tuple[str, ...]) -> None:
+    assert cli("shows", *args, "--format", "json").exit_code == 0
+
+
+def test_a_value_only_the_mirror_holds_is_accepted(cli: Any, storage: Path) -> None:
+    """TVMaze may start using a language after this release: the cache knows it."""
+    store = Store.open(storage)
+    novel = show(98, "Novel", language="Klingon", country="AQ")
+    store.upsert_shows([row_from_show(novel, {"id": 98})], "2025-01-01T00:00Z")
+    store.close()
+    assert ids(cli("shows", "--language", "klingon", "--format", "json")) == [98]
+
+
 def test_a_bad_status_is_a_usage_error(cli: Any) -> None:
     result = cli("shows", "--status", "pending' OR '1'='1")
     assert result.exit_code == ExitCode.USAGE
@@ -259,12 +321,22 @@ def test_sql_injection_attempts_are_harmless(
 ) -> None:
     before = rows(storage)
     result = cli("shows", option, payload, "--format", "json")
-    assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
-    if option == "--search":  # a literal substring: only titles containing it
-        assert [r["title"] for r in found] == [s.title for s in SHOWS if payload in s.title]
+    if option in ("--reason", "--country", "--language"):  # words checked before any query
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        # and the query layer itself (GET /shows uses it unchecked) matches nothing
+        store = Store.open(storage, readonly=True)
+        try:
+            assert query_shows(store, ShowQuery(**{option[2:]: payload})) == []
+        finally:
+            store.close()
     else:
-        assert found == []
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.stdout)
+        if option == "--search":  # a literal substring: only titles containing it
+            assert [r["title"] for r in found] == [s.title for s in SHOWS if payload in s.title]
+        else:
+            assert found == []
     assert rows(storage) == before
 
 

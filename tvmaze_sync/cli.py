@@ -350,11 +350,16 @@ def shows(
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
 ) -> None:
     """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
-    from tvmaze_sync import query, render
+    from tvmaze_sync import query, render, vocabulary
+    from tvmaze_sync.errors import UsageError
     from tvmaze_sync.store import Store
 
     with exit_on_error():
         config = options(ctx).load()
+        mirror = vocabulary.Mirror(config.storage_dir)
+        problems = vocabulary.check_listing(country, language, reason, mirror)
+        if problems:
+            raise UsageError("; ".join(problems))
         wanted = query.ShowQuery(
             status=status,
             reason=reason,
