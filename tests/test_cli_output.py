@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, run_cli
 from tvmaze_sync.errors import ExitCode
@@ -69,20 +71,33 @@ def test_help_shows_no_type_for_on_off_flags(tmp_path: Path) -> None:
     assert "--quiet" in run_cli(tmp_path, "--help").stdout
 
 
-def test_a_closed_pipe_exits_0_quietly(tmp_path: Path) -> None:
-    """`tvmaze-sync shows | head -1`: the reader leaving early is not a failed cycle."""
-    storage = data_dir(tmp_path)
-    seed = run_cli(tmp_path, "state")  # creates nothing; shows needs a cache, so build one
-    assert seed.returncode == 0, seed.stderr
+def _seed_cache(tmp_path: Path, count: int = 3000) -> None:
+    """A cache of `count` shows in the default storage of `clean_env(tmp_path)`."""
     from tvmaze_sync.models import Show
     from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
 
-    store = Store.open(prepare_storage_dir(storage))
-    rows = [row_from_show(Show(tvmaze_id=i, title=f"Show {i}"), {"id": i}) for i in range(1, 3001)]
+    store = Store.open(prepare_storage_dir(data_dir(tmp_path)))
+    rows = [row_from_show(Show(tvmaze_id=i, title=f"Show {i}"), {"id": i}) for i in range(1, count)]
     store.upsert_shows(rows, "2025-01-01T00:00:00Z")
     store.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("shows", "--format", "csv", "--limit", "3000"),
+        ("shows", "--limit", "3000"),  # the rich table: rich itself would exit 1
+        ("shows", "--format", "json", "--limit", "3000"),
+        ("config", "check"),
+        ("state",),
+    ],
+)
+def test_a_closed_pipe_exits_0_quietly(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`tvmaze-sync shows | head -1`: the reader leaving early is not a failed cycle, in
+    every format (under `set -o pipefail` a cron job would report a failure)."""
+    _seed_cache(tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "tvmaze_sync", "shows", "--format", "csv", "--limit", "3000"],
+        [sys.executable, "-m", "tvmaze_sync", *args],
         env=clean_env(tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -95,6 +110,31 @@ def test_a_closed_pipe_exits_0_quietly(tmp_path: Path) -> None:
     err = process.stderr.read().decode()
     assert code == 0, err
     assert "Traceback" not in err and "error" not in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [("shows",), ("shows", "--format", "json"), ("shows", "--format", "csv"), ("config", "check")],
+)
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """`tvmaze-sync shows > /dev/full`: a full disk is foreseeable, not an unexpected error."""
+    _seed_cache(tmp_path, 50)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "tvmaze_sync", *args],
+            env=clean_env(tmp_path),
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert result.stderr == "error: cannot write the output: No space left on device\n"
 
 
 def test_ctrl_c_says_interrupted_and_state_records_it(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from tests.helpers_cli import clean_env
@@ -26,6 +25,7 @@ from tvmaze_sync.models import ProcessingStatus, Show
 from tvmaze_sync.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.state import StateFile
 from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
+from tvmaze_sync.terminal import Terminal, printable
 
 P = ProcessingStatus
 
@@ -106,7 +106,7 @@ def cli(tmp_path: Path, storage: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     handlers, level = list(root.handlers), root.level
     monkeypatch.chdir(tmp_path)
     # Wide and fixed: rich reads COLUMNS once, when the console is made at import.
-    monkeypatch.setattr(render, "stdout", Console(width=200))
+    monkeypatch.setattr(render, "stdout", Terminal(width=200))
     env = clean_env(tmp_path, {"STORAGE_PATH": str(storage)})
     runner = CliRunner()
 
@@ -234,6 +234,68 @@ def test_bad_values_are_one_line_and_exit_2(cli: Any, args: tuple[str, ...], fra
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--country", "USA"),
+            "--country 'USA' is not an ISO 3166-1 alpha-2 country code; "
+            "did you mean 'US' (United States of America)?",
+        ),
+        (
+            ("--language", "Englsh"),
+            "--language 'Englsh' is not a TVMaze language; did you mean 'English'?",
+        ),
+        (
+            ("-r", "language_not_incuded"),
+            "--reason 'language_not_incuded' is not a filter "
+            "rule; did you mean 'language_not_included'?",
+        ),
+        (
+            ("-r", "genre_excluded:Realty"),
+            "--reason 'Realty' is not a TVMaze genre; "
+            "did you mean 'Reality'? (a TVMaze show type: filters.types)",
+        ),
+        (
+            ("-r", "frobnicate"),
+            "--reason 'frobnicate' is not a filter rule; the rules are listed in docs/filters.md",
+        ),
+    ],
+)
+def test_a_typo_in_an_option_value_is_exit_2_with_a_suggestion(
+    cli: Any, args: tuple[str, ...], message: str
+) -> None:
+    """ "A typo is an error with a suggestion, not an empty result" (`shows --country USA`
+    used to list nothing): the same words and suggestions as `config check`."""
+    result = cli("shows", *args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr == f"error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--country", "uk"),
+        ("--language", "JAPANESE"),
+        ("-r", "Language_Not_Included"),
+        ("-r", "genre_excluded:sports"),
+        ("-r", "status_ended"),
+        ("-r", "type_not_included:Reality"),
+    ],
+)
+def test_right_words_in_any_case_are_accepted(cli: Any, args: tuple[str, ...]) -> None:
+    assert cli("shows", *args, "--format", "json").exit_code == 0
+
+
+def test_a_value_only_the_mirror_holds_is_accepted(cli: Any, storage: Path) -> None:
+    """TVMaze may start using a language after this release: the cache knows it."""
+    store = Store.open(storage)
+    novel = show(98, "Novel", language="Klingon", country="AQ")
+    store.upsert_shows([row_from_show(novel, {"id": 98})], "2025-01-01T00:00Z")
+    store.close()
+    assert ids(cli("shows", "--language", "klingon", "--format", "json")) == [98]
+
+
 def test_a_bad_status_is_a_usage_error(cli: Any) -> None:
     result = cli("shows", "--status", "pending' OR '1'='1")
     assert result.exit_code == ExitCode.USAGE
@@ -259,12 +321,22 @@ def test_sql_injection_attempts_are_harmless(
 ) -> None:
     before = rows(storage)
     result = cli("shows", option, payload, "--format", "json")
-    assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
-    if option == "--search":  # a literal substring: only titles containing it
-        assert [r["title"] for r in found] == [s.title for s in SHOWS if payload in s.title]
+    if option in ("--reason", "--country", "--language"):  # words checked before any query
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        # and the query layer itself (GET /shows uses it unchecked) matches nothing
+        store = Store.open(storage, readonly=True)
+        try:
+            assert query_shows(store, ShowQuery(**{option[2:]: payload})) == []
+        finally:
+            store.close()
     else:
-        assert found == []
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.stdout)
+        if option == "--search":  # a literal substring: only titles containing it
+            assert [r["title"] for r in found] == [s.title for s in SHOWS if payload in s.title]
+        else:
+            assert found == []
     assert rows(storage) == before
 
 
@@ -406,3 +478,65 @@ def test_explain_exact_title_wins_over_partial_matches(cli: Any) -> None:
 def test_explain_digits_are_an_id_then_a_title(cli: Any) -> None:
     assert json.loads(cli("explain", "13", "--format", "json").stdout)["tvmaze_id"] == 13
     assert json.loads(cli("explain", "100", "--format", "json").stdout)["tvmaze_id"] == 13
+
+
+# --- hostile text from TVMaze -------------------------------------------------------------
+
+ESCAPES = "Evil \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \x9b2J"
+
+
+def _add_hostile(storage: Path) -> None:
+    store = Store.open(storage)
+    hostile = show(99, ESCAPES, network="Net\x1b]0;title\x07", premiered="2020-01-01")
+    store.upsert_shows([row_from_show(hostile, {"id": 99})], "2025-01-01T00:00Z")
+    store.close()
+
+
+def test_escape_sequences_from_tvmaze_never_reach_the_terminal(cli: Any, storage: Path) -> None:
+    """TVMaze records are user-editable: a title may set colours or the window title."""
+    _add_hostile(storage)
+    for args in (("shows", "-q", "evil"), ("explain", "99"), ("shows", "--network", "x")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, args
+        assert "\x9b" not in result.output, args
+    assert "Evil \\x1b[31mred" in cli("shows", "-q", "evil").stdout
+    assert "Net\\x1b]0;title\\x07" in cli("explain", "99").stdout
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_summary_and_review_tables_escape_control_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tvmaze_sync.models import CycleSummary
+    from tvmaze_sync.review import QUEUE_COLUMNS
+
+    out = io.StringIO()
+    console = Terminal(file=out, width=300)
+    original = render.stdout
+    render.stdout = console
+    try:
+        row = {column: ESCAPES if column == "title" else 1 for column in QUEUE_COLUMNS}
+        render.review_queue([row])
+        render.review_decision({"action": "approve", "shows": [{"tvmaze_id": 1, "title": ESCAPES}]})
+    finally:
+        render.stdout = original
+    assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+    assert out.getvalue().count("Evil \\x1b[31mred") == 2
+    tty = _Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    render.cycle_summary(CycleSummary(started_at="2025-01-01T00:00:00Z", added_titles=[ESCAPES]))
+    assert "added: Evil \\x1b[31mred" in tty.getvalue()
+    # rich styles its own table on a terminal; the title's sequences stay escaped.
+    assert "\x1b[31m" not in tty.getvalue() and "\x1b]0;" not in tty.getvalue()
+    assert "\x07" not in tty.getvalue() and "\x9b" not in tty.getvalue()
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))])
+def test_printable_escapes_every_c0_and_c1_control(char: str) -> None:
+    assert printable(f"a{char}b") == f"a{char!r}b".replace("'", "") or char == "'"
+    assert all(c.isprintable() for c in printable(char))

@@ -6,6 +6,8 @@ serve's own endpoints are tested in test_server.py; the slow-client test against
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import socket
 import threading
@@ -241,3 +243,69 @@ def test_frame_request_never_reads_past_the_buffer(data: bytes) -> None:
     if framed is not None:
         end, _ = framed
         assert re.search(rb"\r?\n\r?\n", data[:end]) and 0 < end <= len(data)
+
+
+def _exchange(server: BoundedHTTPServer, request: bytes) -> bytes:
+    """Send `request` on a fresh connection; everything the server answers until it closes."""
+    with connect(server) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "DELETE", "PUT", "PATCH", "BREW"])
+def test_a_method_without_a_handler_is_405_json_with_allow(server: _Server, method: str) -> None:
+    answer = _exchange(server, f"{method} /x HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 "), answer
+    assert b"\r\nAllow: GET, POST\r\n" in head and b"Content-Type: application/json" in head
+    assert body == b'{"error": "use GET, POST"}\n'
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /health HTTP/2.0\r\n\r\n", b"505"),
+        (
+            b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % n for n in range(200)) + b"\r\n",
+            b"431",
+        ),
+        (b"GET / HTTP/x.y\r\n\r\n", b"400"),
+    ],
+)
+def test_the_standard_librarys_own_errors_are_json(
+    server: _Server, request_bytes: bytes, status: bytes
+) -> None:
+    head, _, body = _exchange(server, request_bytes).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status), head
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("size", [40_000, 70_000, 300_000])
+def test_a_huge_head_gets_its_431_not_a_reset(server: _Server, size: int) -> None:
+    """The client is still sending when the server refuses: the server drains what comes
+    (for a bounded time) so the 431 arrives instead of a connection reset."""
+    with connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nX: " + b"y" * size + b"\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+    assert b'{"error": "Request Header Fields Too Large"}' in answer
+
+
+def test_a_refused_client_that_keeps_sending_is_closed_after_the_drain(server: _Server) -> None:
+    from tvmaze_sync.httpd import DRAIN_SECONDS
+
+    with connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nX: " + b"y" * 70_000)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 431")
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            while time.monotonic() - started < DRAIN_SECONDS + 5:
+                sock.sendall(b"y" * 1024)
+                time.sleep(0.01)
+        assert time.monotonic() - started < DRAIN_SECONDS + 5

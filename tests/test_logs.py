@@ -10,6 +10,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.fixtures_sonarr import SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
@@ -174,3 +176,61 @@ def test_cli_log_lines_never_show_secrets(
     for secret in SECRETS.values():
         for form in (secret, json.dumps(secret)[1:-1], quote(secret, safe="")):
             assert form not in output, form
+
+
+FORGED = "Evil'\" tvdb_id=999 sonarr_id=42 ok=False level=critical x='"
+
+
+def _json_line(*args: object) -> dict[str, object]:
+    """One `sonarr_series_added` record formatted by the JSON formatter, parsed back."""
+    from tvmaze_sync.logs import JsonFormatter
+
+    record = logging.LogRecord(
+        "tvmaze_sync.test",
+        logging.INFO,
+        __file__,
+        0,
+        "sonarr_series_added tvmaze_id=%d tvdb_id=%d sonarr_id=%d title=%r ok=%s",
+        args,
+        None,
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert isinstance(entry, dict)
+    return entry
+
+
+def test_a_title_cannot_forge_fields_in_json_logs() -> None:
+    """A TVMaze title (user-editable on tvmaze.com) holding both quote kinds and key=value
+    text stays one field; the ids logged before it are the ones in the line."""
+    entry = _json_line(1, 264492, 7, FORGED, True)
+    assert entry["title"] == FORGED
+    assert (entry["tvmaze_id"], entry["tvdb_id"], entry["sonarr_id"]) == (1, 264492, 7)
+    assert entry["ok"] is True and entry["level"] == "info"
+    assert "x" not in entry and "level_" not in entry and "message" not in entry
+
+
+def test_a_repeated_field_never_replaces_the_first(stream: io.StringIO) -> None:
+    configure_logging("INFO", "json", stream=stream)
+    logging.getLogger("tvmaze_sync.test").info("event tvdb_id=%d note=%s", 5, "x tvdb_id=999")
+    entry = json.loads(lines(stream)[-1])
+    assert entry["tvdb_id"] == 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=st.text(max_size=60), ok=st.booleans())
+def test_any_title_logged_with_r_leaves_the_other_fields_alone(title: str, ok: bool) -> None:
+    entry = _json_line(3, 81189, 12, title, ok)
+    assert entry["title"] == title
+    assert (entry["tvmaze_id"], entry["tvdb_id"], entry["sonarr_id"]) == (3, 81189, 12)
+    assert entry["ok"] is ok
+    assert entry["event"] == "sonarr_series_added" and entry["level"] == "info"
+
+
+def test_text_lines_escape_control_characters(stream: io.StringIO) -> None:
+    """A request line or a title holding ESC or a line break is one printable log line."""
+    configure_logging("DEBUG", "text", stream=stream)
+    log = logging.getLogger("tvmaze_sync.test")
+    log.debug("http_request method=%s path=%s status=%d", "GET", "/\x1b[31mred\nfake 1", 404)
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and "\x1b" not in text
+    assert "path=/\\x1b[31mred\\nfake 1 status=404" in text

@@ -205,3 +205,20 @@ def test_sdist_and_wheel_pass_twine_and_the_sdist_tests_run(tmp_path: Path) -> N
         timeout=600,
     )
     assert quick.returncode == 0, quick.stdout[-3000:] + quick.stderr[-3000:]
+
+
+def test_urllib3_is_required_where_its_decompression_is_bounded() -> None:
+    """The TVMaze body cap counts bytes after urllib3 decoded them; only urllib3 >= 2.6
+    bounds each decompression step (CVE-2025-66471), so older ones must not install."""
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    urllib3 = [Requirement(d) for d in project["dependencies"] if d.startswith("urllib3")]
+    assert len(urllib3) == 1
+    assert not urllib3[0].specifier.contains(Version("2.5.0"))
+    assert urllib3[0].specifier.contains(Version(version("urllib3")))

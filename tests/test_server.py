@@ -372,6 +372,33 @@ def test_methods_and_unknown_paths(served: Served) -> None:
     assert served.get("/health/").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("OPTIONS", "/state", 405, "GET, HEAD"),
+        ("DELETE", "/state", 405, "GET, HEAD"),
+        ("PUT", "/trigger", 405, "POST"),
+        ("OPTIONS", "*", 405, "GET, HEAD, POST"),
+        ("BREW", "/coffee", 404, None),
+    ],
+)
+def test_other_methods_are_405_with_allow_in_json(
+    served: Served, method: str, path: str, status: int, allow: str | None
+) -> None:
+    """Not the standard library's 501 HTML page: the server's JSON error, and `Allow`."""
+    port = int(served.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} "), head
+    assert "Content-Type: application/json" in head
+    assert (f"\r\nAllow: {allow}\r\n" in head + "\r\n") if allow else ("Allow:" not in head)
+    assert json.loads(body)["error"] == (f"use {allow}" if allow else f"no endpoint {path}")
+
+
 def test_head_answers_like_get_without_a_body(served: Served) -> None:
     for path in ("/health", "/state", "/metrics", "/sonarr/list", "/nope"):
         got = served.get(path)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from tvmaze_sync import __version__
@@ -29,6 +28,7 @@ from tvmaze_sync.errors import ConfigError, DependencyError, ExitCode, LockHeld,
 from tvmaze_sync.logs import configure_logging, redact
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.query import SORT_KEYS
+from tvmaze_sync.terminal import Terminal, printable_lines, write_stdout
 
 if TYPE_CHECKING:
     from tvmaze_sync.config import Config
@@ -61,7 +61,7 @@ app.add_typer(review_app, name="review")
 notify_app = typer.Typer(help="Notifications (notify.urls).", no_args_is_help=True)
 app.add_typer(notify_app, name="notify")
 
-stderr = Console(stderr=True, soft_wrap=True)
+stderr = Terminal(stderr=True, soft_wrap=True)
 
 
 # Choices as Literal types: Typer offers their values, and mypy checks the logging ones
@@ -176,7 +176,8 @@ def exit_on_error(debug: bool = False) -> Iterator[None]:
 
 def print_error(message: str, label: str = "error") -> None:
     """One redacted error line on stderr; the message is escaped, never read as rich markup."""
-    stderr.print(f"[bold red]{label}:[/] {escape(redact(message))}", highlight=False)
+    text = escape(printable_lines(redact(message)))
+    stderr.print(f"[bold red]{label}:[/] {text}", highlight=False)
 
 
 def print_warnings(config: Config) -> None:
@@ -186,7 +187,8 @@ def print_warnings(config: Config) -> None:
 
 
 def print_warning(message: str) -> None:
-    stderr.print(f"[bold yellow]warning:[/] {escape(redact(message))}", highlight=False)
+    text = escape(printable_lines(redact(message)))
+    stderr.print(f"[bold yellow]warning:[/] {text}", highlight=False)
 
 
 def options(ctx: typer.Context) -> Options:
@@ -279,7 +281,7 @@ def state(
         config = options(ctx).load()
         data = read_state(config.storage_dir)
         if fmt == "json":
-            typer.echo(json.dumps(data, indent=2, sort_keys=True))
+            write_stdout(json.dumps(data, indent=2, sort_keys=True) + "\n")
         else:
             render.state_table(data)
 
@@ -348,11 +350,16 @@ def shows(
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
 ) -> None:
     """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
-    from tvmaze_sync import query, render
+    from tvmaze_sync import query, render, vocabulary
+    from tvmaze_sync.errors import UsageError
     from tvmaze_sync.store import Store
 
     with exit_on_error():
         config = options(ctx).load()
+        mirror = vocabulary.Mirror(config.storage_dir)
+        problems = vocabulary.check_listing(country, language, reason, mirror)
+        if problems:
+            raise UsageError("; ".join(problems))
         wanted = query.ShowQuery(
             status=status,
             reason=reason,
@@ -644,7 +651,7 @@ def notify_test(ctx: typer.Context) -> None:
         results = notify.send_test(config)
         for result in results:
             state = "delivered" if result.ok else f"FAILED: {result.error}"
-            typer.echo(f"{result.name}: {state}")
+            write_stdout(f"{result.name}: {state}\n")
         failed = [r.name for r in results if not r.ok]
         if failed:
             raise DependencyError(f"{len(failed)} of {len(results)} notification URLs failed")
@@ -671,7 +678,7 @@ def config_check(
         resolved = config.to_dict(redact=True)
         source = str(config.source) if config.source else "built-in defaults"
         if fmt == "json":
-            typer.echo(json.dumps({"source": source, "config": resolved}, indent=2))
+            write_stdout(json.dumps({"source": source, "config": resolved}, indent=2) + "\n")
         else:
             render.config(resolved, source)
 
@@ -733,20 +740,56 @@ def local_url(host: str, port: int, path: str) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
 
 
-def probe(url: str, timeout: float) -> None:
-    """Raise DependencyError unless `url` answers 2xx within `timeout` seconds."""
-    import urllib.error
-    import urllib.request
+#: The most of an answer's body the probe reads: it wants the status, not the body.
+PROBE_BODY_MAX = 64 * 1024
 
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+def probe(url: str, timeout: float) -> None:
+    """Raise DependencyError unless `url` answers 2xx within `timeout` seconds in all.
+
+    `timeout` is a deadline for the whole probe, not for each read: a peer trickling one
+    byte at a time cannot keep it waiting (the probe runs in a daemon thread, abandoned at
+    the deadline). Standard library only (it must stay cheap to start), never a proxy (a
+    plain http.client connection), never a redirect (a 3xx is unhealthy: the local server
+    never sends one), and a body over PROBE_BODY_MAX bytes is unhealthy, never read whole.
+    """
+    import threading
+
+    outcome: list[DependencyError | None] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_probe_once(url, timeout)), name="probe", daemon=True
+    )
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise DependencyError(f"{url} is not answering: no answer within {timeout:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _probe_once(url: str, timeout: float) -> DependencyError | None:
+    """One GET of `url`: None when it answered 2xx, else the error to report."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
-        with opener.open(url, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as error:
-        raise DependencyError(f"{url} answered HTTP {error.code}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DependencyError(f"{url} is not answering: {reason}") from None
+        connection.request("GET", parts.path or "/", headers={"Connection": "close"})
+        response = connection.getresponse()
+        body = response.read(PROBE_BODY_MAX + 1)
+        status = response.status
+    except (http.client.HTTPException, OSError, ValueError) as error:
+        return DependencyError(f"{url} is not answering: {error or type(error).__name__}")
+    finally:
+        connection.close()
+    if len(body) > PROBE_BODY_MAX:
+        return DependencyError(f"{url} answered over {PROBE_BODY_MAX} bytes: not tvmaze-sync")
+    if 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        return DependencyError(f"{url} answered HTTP {status}, a redirect (never followed)")
+    return DependencyError(f"{url} answered HTTP {status}")
 
 
 #: Options of the root command, accepted after the subcommand too: name -> takes a value.

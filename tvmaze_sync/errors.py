@@ -94,3 +94,13 @@ class LockHeld(TvmazeSyncError):
     """Another tvmaze-sync run holds the single-writer lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class OutputError(TvmazeSyncError):
+    """The command's output could not be written (`> /dev/full`, a full disk, an I/O error):
+    the user chose where it goes, as with a path in the configuration."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"cannot write the output: {error.strerror or error}")

@@ -28,6 +28,7 @@ import collections
 import contextlib
 import errno
 import io
+import json
 import logging
 import queue
 import re
@@ -38,6 +39,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
@@ -134,6 +136,45 @@ class BufferedHandler(BaseHTTPRequestHandler):
         self.response = self.wfile.getvalue()  # type: ignore[attr-defined]
         self.keep_alive = not self.close_connection
 
+    def allowed_methods(self, path: str) -> str | None:
+        """The `Allow` header for `path` (a subclass knows its routes), None if no such path.
+        By default every method this handler has a `do_` method for, on any path."""
+        return ", ".join(sorted(name[3:] for name in dir(self) if name.startswith("do_")))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Every error the standard library answers by itself (a bad request line, too many
+        headers, HTTP/2, an unknown method) in the server's JSON shape, `{"error": …}`.
+
+        A method the handler has no `do_` for is 405 with `Allow` on a known path, 404 on
+        another (the standard library would say 501 and send an HTML page).
+        """
+        status, headers = HTTPStatus(code), []
+        if status == HTTPStatus.NOT_IMPLEMENTED and self.command:
+            path = urlsplit(self.path).path.rstrip("/") or "/"
+            allowed = self.allowed_methods(path)
+            if allowed:
+                status, message = HTTPStatus.METHOD_NOT_ALLOWED, f"use {allowed}"
+                headers.append(("Allow", allowed))
+            else:
+                status, message = HTTPStatus.NOT_FOUND, f"no endpoint {path}"
+        if self.request_version == "HTTP/0.9":  # not parsed yet: answer with a status line
+            self.request_version = "HTTP/1.1"
+        body = (json.dumps({"error": message or status.phrase}) + "\n").encode()
+        log.debug("http_refused status=%d error=%r", status, message or status.phrase)
+        self.send_response(status)
+        for name, value in (
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *headers,
+            ("Connection", "close"),
+        ):
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.close_connection = True
+
 
 def _answer(status: int, reason: str, extra: str = "") -> bytes:
     body = f'{{"error": "{reason}"}}\n'.encode()
@@ -146,7 +187,10 @@ def _answer(status: int, reason: str, extra: str = "") -> bytes:
 TOO_BUSY = _answer(503, "Service Unavailable", "Retry-After: 1\r\n")
 HEAD_TOO_LARGE = _answer(431, "Request Header Fields Too Large")
 
-READING, BUSY, WRITING = "reading", "busy", "writing"
+READING, BUSY, WRITING, DRAINING = "reading", "busy", "writing", "draining"
+#: Seconds a refused client's unread bytes are read and dropped after the answer: closing
+#: with them unread would reset the connection, and the client would never see the 431.
+DRAIN_SECONDS = 2.0
 #: SO_LINGER on, 0 s: close() sends a reset and frees the send buffer at once.
 _RESET = struct.pack("ii", 1, 0)
 
@@ -174,6 +218,7 @@ class _Conn:
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: memoryview | None = None
     keep_alive: bool = False
+    drain: bool = False  # the client may still be sending: drain before closing
     events: int = 0  # what the selector watches for: 0 (nothing), EVENT_READ or EVENT_WRITE
 
 
@@ -280,6 +325,8 @@ class BoundedHTTPServer:
                 return
             if events & selectors.EVENT_READ and conn.state == READING:
                 self._read(conn)
+            elif events & selectors.EVENT_READ and conn.state == DRAINING:
+                self._discard(conn)
             elif events & selectors.EVENT_WRITE and conn.state == WRITING:
                 self._write(conn)
 
@@ -349,6 +396,9 @@ class BoundedHTTPServer:
     def _take_request(self, conn: _Conn) -> None:
         if len(conn.inbuf) > MAX_HEAD and not _HEAD_END.search(conn.inbuf, 0, MAX_HEAD + 4):
             conn.inbuf.clear()
+            conn.state, conn.drain = BUSY, True
+            self._waiting.pop(conn, None)
+            self._watch(conn, 0)
             self._respond(conn, HEAD_TOO_LARGE, keep_alive=False)
             return
         framed = frame_request(conn.inbuf)
@@ -359,6 +409,7 @@ class BoundedHTTPServer:
         del conn.inbuf[:end]
         if must_close:
             conn.inbuf.clear()
+            conn.drain = True  # an unread body may still be on its way
         conn.keep_alive = not must_close
         conn.state = BUSY
         self._waiting.pop(conn, None)
@@ -406,9 +457,37 @@ class BoundedHTTPServer:
             return
         conn.outbuf = None
         if not conn.keep_alive:
-            self._close(conn)
+            self._finish(conn)
             return
         self._start_reading(conn)
+
+    def _finish(self, conn: _Conn) -> None:
+        """Close after the last answer; a client that may still be sending is drained first
+        (its bytes read and dropped, for DRAIN_SECONDS at most) so the answer is not lost
+        to a reset."""
+        if not conn.drain:
+            self._close(conn)
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        conn.state, conn.deadline = DRAINING, time.monotonic() + DRAIN_SECONDS
+        conn.inbuf.clear()
+        self._waiting[conn] = None
+        self._waiting.move_to_end(conn)
+        self._watch(conn, selectors.EVENT_READ)
+
+    def _discard(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn)
 
     def _close(self, conn: _Conn, abort: bool = False) -> None:
         """Close; `abort` resets instead, dropping what the kernel still holds to send."""

@@ -8,6 +8,7 @@ place a secret could still slip through.
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import math
@@ -20,7 +21,19 @@ from urllib.parse import quote, quote_plus
 from tvmaze_sync.timeutil import iso
 
 REDACTED = "***"
-_FIELD = re.compile(r"(\w+)=(\"[^\"]*\"|'[^']*'|\S+)")
+#: `key=value`: a value quoted as %r writes text (escapes and all, so a title holding both
+#: quote kinds and ` tvdb_id=999` stays one value), else up to the next space.
+_FIELD = re.compile(r"""(\w+)=("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\S+)""")
+
+#: C0 controls, DEL and C1 controls -> their Python escape (`\x1b`, `\n`, `\x9b`).
+_CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(value: object) -> str:
+    """`value` as text with no control character left raw, for a terminal or a log line:
+    an escape sequence in a request line or a TVMaze title is shown, never obeyed, and a
+    line break cannot forge a second log line."""
+    return ("" if value is None else str(value)).translate(_CONTROLS)
 
 
 class Redactor:
@@ -68,8 +81,12 @@ _LITERALS: dict[str, object] = {"True": True, "False": False, "None": None}
 def _typed(value: str) -> object:
     """A field as the type it was logged as: `count=3` is a number, `ok=True` a boolean,
     `title='3'` (quoted, as %r writes text) stays text, so JSON consumers can compare."""
-    if value[:1] in "\"'":
-        return value.strip("\"'")
+    if value[:1] in "\"'" and len(value) >= 2 and value[-1] == value[0]:
+        try:
+            text = ast.literal_eval(value)  # the text %r wrote, escapes undone
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return value[1:-1]
+        return text if isinstance(text, str) else value[1:-1]
     if value in _LITERALS:
         return _LITERALS[value]
     try:
@@ -84,8 +101,12 @@ def _typed(value: str) -> object:
 
 
 def _parse_fields(message: str) -> tuple[str, dict[str, object]]:
+    """The event name and its fields; the first of two fields with one name wins, so text
+    logged after a field (a TVMaze title) can never replace it."""
     event, _, rest = message.partition(" ")
-    fields = {key: _typed(value) for key, value in _FIELD.findall(rest)}
+    fields: dict[str, object] = {}
+    for key, value in _FIELD.findall(rest):
+        fields.setdefault(key, _typed(value))
     return event, fields
 
 
@@ -101,7 +122,7 @@ class JsonFormatter(logging.Formatter):
             "event": event,
         }
         for key, value in fields.items():  # a field never overwrites ts, level, logger, event
-            entry[key if key not in entry else f"{key}_"] = value
+            entry.setdefault(key if key not in entry else f"{key}_", value)
         if _FIELD.sub("", message.partition(" ")[2]).strip():
             entry["message"] = message  # text the fields do not carry is not lost
         if record.exc_info:
@@ -114,6 +135,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))  # the traceback keeps its lines
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))

@@ -6,22 +6,25 @@ Machine formats go to stdout alone (nothing else is printed there), so `| jq` al
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from tvmaze_sync.logs import redact
 from tvmaze_sync.models import TITLES_KEPT, CycleSummary
+from tvmaze_sync.terminal import Terminal, printable, printable_lines, write_stdout
 
 log = logging.getLogger(__name__)
 
-stdout = Console()
+#: Every table and line for people goes through this console (terminal.py: closed pipes,
+#: full disks); every value from data through `_cells` or `printable`.
+stdout = Terminal()
 
 SHOW_COLUMNS = (
     "tvmaze_id",
@@ -44,7 +47,15 @@ SHOW_COLUMNS = (
 
 
 def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    write_stdout(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _csv(fieldnames: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_stdout(buffer.getvalue())
 
 
 def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", total: int | None = None) -> None:
@@ -54,9 +65,7 @@ def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", total: int | No
         _json(records)
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=SHOW_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
+        _csv(SHOW_COLUMNS, records)
         return
     table = Table(show_lines=False)
     shown = ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id", "weight")
@@ -70,14 +79,15 @@ def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", total: int | No
 
 
 def state_table(data: Mapping[str, Any]) -> None:
-    table = Table(title=f"tvmaze-sync state ({data['storage_path']})", show_header=False)
+    title = Text(f"tvmaze-sync state ({printable(data['storage_path'])})")
+    table = Table(title=title, show_header=False)
     table.add_column("key")
     table.add_column("value")
     state = data.get("state") or {}
     for key in sorted(state):
         if key == "last_cycle":
             continue
-        table.add_row(key, "" if state[key] is None else str(state[key]))
+        table.add_row(*_cells(key, state[key]))
     last = state.get("last_cycle") or {}
     if last:
         table.add_row(
@@ -138,7 +148,7 @@ def removals_settled(
     else:
         done = f"{len(rows)} series released"
         then = "the next sync adds each one the filters pass"
-    titles = "; ".join(str(row.get("title")) for row in rows[:TITLES_KEPT])
+    titles = "; ".join(printable(row.get("title")) for row in rows[:TITLES_KEPT])
     stdout.print(
         f"{done}; {then}: {titles}{_more([''] * len(rows))}", markup=False, highlight=False
     )
@@ -147,8 +157,14 @@ def removals_settled(
 def config(resolved: Mapping[str, Any], source: str) -> None:
     import yaml
 
-    stdout.print(f"# configuration is valid (from {source})", highlight=False)
-    stdout.print(yaml.safe_dump(dict(resolved), sort_keys=False), highlight=False, markup=False)
+    stdout.print(
+        f"# configuration is valid (from {printable(source)})", highlight=False, markup=False
+    )
+    stdout.print(
+        printable_lines(yaml.safe_dump(dict(resolved), sort_keys=False)),
+        highlight=False,
+        markup=False,
+    )
 
 
 #: Results every sync summary shows, zero or not: what did not happen is news too.
@@ -219,12 +235,12 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
             "; ".join(titles[:TITLES_KEPT]) + _more(titles),
         )
         return
-    console = Console(stderr=True)
+    console = Terminal(stderr=True)
     table = Table(title="sync summary" + (" (dry run)" if summary.dry_run else ""))
     table.add_column("result")
     table.add_column("shows", justify="right")
     for result, count in counts.items():
-        table.add_row(result, str(count))
+        table.add_row(*_cells(result, count))
     if summary.dry_run:
         table.add_row("would add", str(len(summary.would_add_titles)))
     if summary.adds_waiting:
@@ -234,7 +250,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
     console.print(table)
     if titles:
         verb = "would add" if summary.dry_run else "added"
-        shown = ", ".join(titles[:TITLES_KEPT]) + _more(titles)
+        shown = ", ".join(printable(t) for t in titles[:TITLES_KEPT]) + _more(titles)
         console.print(f"{verb}: {shown}", highlight=False, markup=False)
 
 
@@ -253,9 +269,7 @@ def review_queue(
         _json([dict(row) for row in rows])
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=QUEUE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        _csv(QUEUE_COLUMNS, rows)
         return
     table = Table(title="waiting for review (most popular first)")
     for column in QUEUE_COLUMNS:
@@ -276,14 +290,16 @@ def review_decision(data: Mapping[str, Any]) -> None:
     """One line per decided show, then what happens next."""
     verb = "approved" if data["action"] == "approve" else "denied"
     for show in data["shows"]:
-        stdout.print(f"{verb} {show['tvmaze_id']} {show['title']}", markup=False, highlight=False)
+        line = f"{verb} {show['tvmaze_id']} {printable(show['title'])}"
+        stdout.print(line, markup=False, highlight=False)
     after = "the next sync adds them" if verb == "approved" else "they are skipped for good"
     stdout.print(f"{len(data['shows'])} shows {verb}; {after}", highlight=False)
 
 
 def _cells(*values: object) -> list[Text]:
-    """Table cells as plain text: titles such as "[REC]" are data, never rich markup."""
-    return [Text("" if value is None else str(value)) for value in values]
+    """Table cells as plain text: titles such as "[REC]" are data, never rich markup, and
+    an escape sequence in TVMaze's data is shown escaped, never sent to the terminal."""
+    return [Text(printable(value)) for value in values]
 
 
 def refilter_report(report: Mapping[str, Any], dry_run: bool, fmt: str = "table") -> None:
@@ -304,7 +320,8 @@ def refilter_report(report: Mapping[str, Any], dry_run: bool, fmt: str = "table"
         more = (
             f" … and {len(titles) - 50} more (--format json lists all)" if len(titles) > 50 else ""
         )
-        stdout.print(f"{transition}: {'; '.join(titles[:50])}{more}", markup=False, highlight=False)
+        listed = "; ".join(printable(t) for t in titles[:50])
+        stdout.print(f"{transition}: {listed}{more}", markup=False, highlight=False)
 
 
 def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
@@ -326,7 +343,7 @@ def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
         f"stored status: {stored}",
         f"current filters: {verdict}",
     ):
-        stdout.print(line, markup=False, highlight=False)
+        stdout.print(printable(line), markup=False, highlight=False)
     table = Table()
     for column in ("rule", "setting", "show's value", "result"):
         table.add_column(column)
@@ -335,7 +352,7 @@ def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
         table.add_row(*_cells(v["rule"], v["setting"], v["value"], result if v["active"] else "-"))
     stdout.print(table)
     for note in data["notes"]:
-        stdout.print(f"note: {note}", markup=False, highlight=False)
+        stdout.print(f"note: {printable(note)}", markup=False, highlight=False)
 
 
 def queue_changes(action: str, changes: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:

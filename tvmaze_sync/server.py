@@ -257,6 +257,14 @@ class Handler(BufferedHandler):
         # The standard library writes every request to stderr; ours go to DEBUG as events.
         pass
 
+    def allowed_methods(self, path: str) -> str | None:
+        """`Allow` for a route (any other method is 405 there), None for no such route."""
+        if path in self.GET_ROUTES:
+            return "GET, HEAD"
+        if path in self.POST_ROUTES:
+            return "POST"
+        return "GET, HEAD, POST" if path == "*" else None  # `OPTIONS *`: the server's
+
     def _send(
         self,
         status: HTTPStatus,

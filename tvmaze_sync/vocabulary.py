@@ -36,7 +36,7 @@ import iso3166
 
 from tvmaze_sync.config import Config, FiltersConfig
 from tvmaze_sync.errors import StorageError
-from tvmaze_sync.rules import _country, _fold
+from tvmaze_sync.rules import ReasonCode, _country, _fold
 from tvmaze_sync.store import FacetColumn
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,67 @@ def _country_suggestion(value: str) -> str:
     if found is None:
         return "; TVMaze uses two-letter ISO codes such as US, GB (or UK), DE, NO"
     return f"; did you mean {found.alpha2!r} ({found.name})?"
+
+
+def unknown_value(section: str, value: str, mirror: Mirror) -> str | None:
+    """Why `value` matches no show of the list filter `section` ("is not a TVMaze
+    language; did you mean 'English'?"), None when TVMaze or the mirror uses it."""
+    facet = next(f for f in FACETS if f.section == section)
+    key = facet.key(value)
+    if not key or key in {facet.key(k) for k in facet.known}:
+        return None
+    if key in {facet.key(v) for v in mirror.values(facet.column)}:
+        return None
+    return f"{value!r} is not {facet.noun}{_suggestion(facet, value, mirror)}"
+
+
+#: The first word of a reason code -> the list filter whose words follow its colon.
+_REASON_FACETS = {
+    "genre": "genres",
+    "type": "types",
+    "language": "languages",
+    "country": "countries",
+    "status": "status",
+}
+
+
+def check_listing(
+    country: str | None, language: str | None, reason: str | None, mirror: Mirror
+) -> list[str]:
+    """`tvmaze-sync shows`: a typo in an option value is an error with a suggestion, never
+    an empty listing. Countries and languages are checked as the configuration's filters
+    are; a reason is a rule code (rules.ReasonCode), optionally with the value it names."""
+    problems = [
+        f"{option} {problem}"
+        for option, section, value in (
+            ("--country", "countries", country),
+            ("--language", "languages", language),
+        )
+        if value is not None and (problem := unknown_value(section, value, mirror))
+    ]
+    if reason is not None:
+        problems += _reason_problems(reason, mirror)
+    return problems
+
+
+def _reason_problems(reason: str, mirror: Mirror) -> list[str]:
+    rule, colon, value = reason.strip().partition(":")
+    codes = [code.value for code in ReasonCode]
+    if rule.casefold() not in codes:
+        near = min(codes, key=lambda code: edit_distance(rule.casefold(), code))
+        if edit_distance(rule.casefold(), near) <= max(1, len(rule) // 3):
+            hint = f"; did you mean {near!r}?"
+        else:
+            hint = "; the rules are listed in docs/filters.md"
+        return [f"--reason {rule!r} is not a filter rule{hint}"]
+    section = _REASON_FACETS.get(rule.split("_", 1)[0].casefold())
+    if not colon or section is None or rule.casefold().endswith("_unknown"):
+        return []
+    return [
+        f"--reason {problem}"
+        for part in value.split(",")
+        if (problem := unknown_value(section, part, mirror))
+    ]
 
 
 def check_config(config: Config) -> Findings:
