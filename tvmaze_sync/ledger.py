@@ -59,6 +59,9 @@ class Reason(StrEnum):
     # failed: 409s on every attempt and the library does not have the id (a TitleSlug clash,
     # a proxy); Sonarr's words in error_message
     CONFLICT_IN_SONARR = "conflict_in_sonarr"
+    # failed: Sonarr's answer for this show alone was unreadable (a lookup result whose id is
+    # not an integer ...); its words, shortened, in error_message
+    UNREADABLE_ANSWER = "unreadable_answer"
     # pending: a failed add put back in the queue by its automatic retry (retry_count says
     # which); it keeps counting if it fails again
     RETRYING_FAILED = "retrying_failed"
@@ -151,7 +154,7 @@ def settle_added(
 
 
 #: Failed adds the automatic retry gives another chance (abandoned waits are final).
-RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR)
+RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR, Reason.UNREADABLE_ANSWER)
 
 #: Most popular first: TVMaze's `weight` (an unknown one sorts last, as NULLs do in a DESC
 #: order), then the rating, then the newest premiere; the id settles ties so the order is
