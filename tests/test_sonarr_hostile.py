@@ -31,6 +31,7 @@ from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
 
 JSON = "application/json; charset=utf-8"
 DEEP = b"[" * 100_000
+PAGED = "/api/v3/importlistexclusion/paged"
 
 
 def _gateway(sim: SonarrSimulator, tmp_path: Path) -> SonarrGateway:
@@ -48,11 +49,12 @@ def _gateway(sim: SonarrSimulator, tmp_path: Path) -> SonarrGateway:
         ("/api/v3/series", b'[{"id": 1, "tvdbId": 81189.0}]', "library"),
         ("/api/v3/series", b'[{"id": 99999999999999999999, "tvdbId": 81189}]', "library"),
         ("/api/v3/system/status", b"[" * 5000 + b"]" * 5000, "status"),
-        ("/api/v3/importlistexclusion/paged", b'{"records": ' + DEEP + b"}", "exclusions"),
-        ("/api/v3/importlistexclusion/paged", b'{"records": [], "totalRecords": "abc"}', "exclusions"),
-        ("/api/v3/importlistexclusion/paged", b'{"records": [], "totalRecords": 1e400}', "exclusions"),
-        ("/api/v3/importlistexclusion/paged", b'{"records": [], "totalRecords": [1]}', "exclusions"),
-        ("/api/v3/importlistexclusion/paged", b'{"records": [{"id": 1, "tvdbId": "5"}], "totalRecords": 1}', "exclusions"),
+        (PAGED, b'{"records": ' + DEEP + b"}", "exclusions"),
+        (PAGED, b'{"records": [], "totalRecords": "abc"}', "exclusions"),
+        (PAGED, b'{"records": [], "totalRecords": 1e400}', "exclusions"),
+        (PAGED, b'{"records": [], "totalRecords": [1]}', "exclusions"),
+        (PAGED, b'{"records": [{"id": 1, "tvdbId": "5"}], "totalRecords": 1}', "exclusions"),
+        (PAGED, b'{"records": [{"id": true, "tvdbId": 5}], "totalRecords": 1}', "exclusions"),
     ],
 )  # fmt: skip
 def test_an_unreadable_answer_to_a_cycle_read_is_an_unavailable_sonarr(
@@ -135,7 +137,7 @@ def test_a_lookup_tvdb_id_of_the_wrong_type_is_not_the_show(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
     """`True == 1` and `"81189" != 81189`: only a JSON integer equal to the id counts."""
-    config, store, shows = seeded(tmp_path, sonarr_sim, 1)
+    _, _, shows = seeded(tmp_path, sonarr_sim, 1)
     tvdb = shows[0].tvdb_id
     for wrong in (str(tvdb), float(tvdb)):
         sonarr_sim.fail_next(
