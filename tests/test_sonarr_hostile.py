@@ -96,9 +96,7 @@ def test_a_sonarr_repeating_one_page_ends_the_read(
     assert len(sonarr_sim.requests_to("/api/v3/importlistexclusion/paged")) == 4  # 2 x 2 pages
 
 
-@pytest.mark.parametrize(
-    "bad_id", ["abc", 1e300, [1], True, 1.5, {"a": 1}, -3, INT32_MAX + 1]
-)
+@pytest.mark.parametrize("bad_id", ["abc", 1e300, [1], True, 1.5, {"a": 1}, -3, INT32_MAX + 1])
 def test_one_lookup_with_a_bad_id_fails_that_show_and_the_queue_moves_on(
     sonarr_sim: SonarrSimulator, tmp_path: Path, bad_id: Any
 ) -> None:
