@@ -191,3 +191,75 @@ def test_sonarr_int_is_strict(value: Any, ok: bool) -> None:
     else:
         with pytest.raises(ValueError, match="not an integer"):
             sonarr_int(value)
+
+
+# --- the exclusion guard (review r1, F1b) -----------------------------------------------------
+
+
+def _excluded_then(
+    tmp_path: Path, sim: SonarrSimulator, excluded: int, **options: Any
+) -> tuple[Any, Any, list[Any], FakeClock]:
+    """`excluded` of `excluded + 2` shows on Sonarr's exclusion list, one cycle run: the
+    others are added, those are `excluded`."""
+    config, store, shows = seeded(tmp_path, sim, excluded + 2, **options)
+    for show in shows[:excluded]:
+        sim.add_exclusion(show.tvdb_id, show.title)
+    clock = FakeClock()
+    summary = run_sonarr(config, store, clock)
+    assert summary.results == {"excluded": excluded, "added": 2}
+    clock.advance(3600)
+    return config, store, shows, clock
+
+
+def test_an_empty_exclusion_read_frees_no_excluded_show(
+    sonarr_sim: SonarrSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One well-formed, self-consistent, empty exclusion page: nothing is added, the
+    shows stay excluded, the summary and a warning say so; the next read is believed."""
+    config, store, shows, clock = _excluded_then(tmp_path, sonarr_sim, 11)
+    empty = {"page": 1, "pageSize": 250, "totalRecords": 0, "records": []}
+    sonarr_sim.fail_next(1, status=200, path_prefix=PAGED, body=empty)
+    summary = run_sonarr(config, store, clock)
+    assert posted_tvdb_ids(sonarr_sim) == [s.tvdb_id for s in shows[11:]]  # the first cycle's
+    assert {status_of(store, s.tvmaze_id) for s in shows[:11]} == {"excluded"}
+    assert summary.exclusions_distrusted == 11
+    assert "sonarr_exclusions_distrusted vanished=11" in caplog.text
+    clock.advance(3600)
+    summary = run_sonarr(config, store, clock)
+    assert summary.exclusions_distrusted == 0
+    assert {status_of(store, s.tvmaze_id) for s in shows[:11]} == {"excluded"}
+
+
+def test_an_empty_exclusion_list_is_distrusted_even_for_one_excluded_show(
+    sonarr_sim: SonarrSimulator, tmp_path: Path
+) -> None:
+    config, store, shows, clock = _excluded_then(tmp_path, sonarr_sim, 1)
+    sonarr_sim.fail_next(1, status=200, path_prefix=PAGED, body={"records": [], "totalRecords": 0})
+    summary = run_sonarr(config, store, clock)
+    assert status_of(store, shows[0].tvmaze_id) == "excluded"
+    assert summary.exclusions_distrusted == 1
+
+
+def test_more_lifted_exclusions_than_max_removals_at_once_free_none(
+    sonarr_sim: SonarrSimulator, tmp_path: Path
+) -> None:
+    config, store, shows, clock = _excluded_then(tmp_path, sonarr_sim, 5, max_removals=2)
+    for show in shows[:3]:
+        sonarr_sim.remove_exclusion(show.tvdb_id)
+    summary = run_sonarr(config, store, clock)
+    assert summary.exclusions_distrusted == 3
+    assert {status_of(store, s.tvmaze_id) for s in shows[:5]} == {"excluded"}
+    assert len(posted_tvdb_ids(sonarr_sim)) == 2
+
+
+def test_a_few_lifted_exclusions_free_their_shows_as_before(
+    sonarr_sim: SonarrSimulator, tmp_path: Path
+) -> None:
+    """At most `max_removals` at once is a user lifting exclusions: added this cycle."""
+    config, store, shows, clock = _excluded_then(tmp_path, sonarr_sim, 5, max_removals=2)
+    for show in shows[:2]:
+        sonarr_sim.remove_exclusion(show.tvdb_id)
+    summary = run_sonarr(config, store, clock)
+    assert summary.exclusions_distrusted == 0
+    assert [status_of(store, s.tvmaze_id) for s in shows[:5]] == ["added"] * 2 + ["excluded"] * 3
+    assert summary.results.get("added") == 2
