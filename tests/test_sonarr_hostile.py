@@ -21,6 +21,7 @@ from tests.sonarr_helpers import (
     seeded,
     status_of,
 )
+from tvmaze_sync.errors import ConfigError
 from tvmaze_sync.sonarr_api import (
     INT32_MAX,
     SonarrGateway,
@@ -263,3 +264,33 @@ def test_a_few_lifted_exclusions_free_their_shows_as_before(
     assert summary.exclusions_distrusted == 0
     assert [status_of(store, s.tvmaze_id) for s in shows[:5]] == ["added"] * 2 + ["excluded"] * 3
     assert summary.results.get("added") == 2
+
+
+# --- redirects (review r1, F9) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("https://{host}/api/v3/system/status", "sonarr.url redirects to https://{host}; set "),
+        ("http://{host}/sonarr/api/v3/system/status", "redirects to http://{host}/sonarr; set "),
+        ("ftp://{host}/shows", "redirects elsewhere (ftp://127.0.0.1); check sonarr.url"),
+        ("http://evil.invalid/api/v3/system/status", "elsewhere (http://evil.invalid); check"),
+        ("http://[::1/updates\x1b[31m", "sonarr.url redirects to a malformed URL; check"),
+        ("http://exa mple.com:99999/", "sonarr.url redirects elsewhere (http://exa%20mple.com)"),
+    ],
+)  # fmt: skip
+def test_a_redirect_is_a_config_error_suggesting_only_the_same_host(
+    sonarr_sim: SonarrSimulator, tmp_path: Path, location: str, message: str
+) -> None:
+    host = sonarr_sim.url.removeprefix("http://")
+    sonarr_sim.fail_next(
+        1,
+        status=302,
+        path_prefix="/api/v3/system",
+        headers={"Location": location.format(host=host)},
+    )
+    with _gateway(sonarr_sim, tmp_path) as gateway, pytest.raises(ConfigError) as failure:
+        gateway.get("system/status")
+    assert message.format(host=host) in str(failure.value)
+    assert "\x1b" not in str(failure.value)

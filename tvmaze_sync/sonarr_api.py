@@ -288,15 +288,26 @@ class SonarrGateway:
         key += str(response.status_code)
         self.requests[key] = self.requests.get(key, 0) + 1
         if response.is_redirect:
-            raise ConfigError(
-                f"sonarr.url redirects to {self._redirect_base(response)}; set sonarr.url to that"
-            )
+            raise ConfigError(self._redirect_message(response))
 
-    def _redirect_base(self, response: httpx.Response) -> str:
+    def _redirect_message(self, response: httpx.Response) -> str:
+        """What to tell the user about a redirect. A target is suggested only when it is
+        http(s) on sonarr.url's own host (a scheme upgrade, a URL base): advising to send the
+        API key wherever a network or a hostile proxy pointed would be the leak the refusal
+        to follow prevents."""
+        try:
+            target = response.request.url.join(response.headers["location"])
+            base = self._redirect_base(response, target)
+        except (httpx.InvalidURL, KeyError, ValueError, UnicodeError):
+            return "sonarr.url redirects to a malformed URL; check sonarr.url"
+        if target.scheme in ("http", "https") and target.host == response.request.url.host:
+            return f"sonarr.url redirects to {base}; set sonarr.url to that"
+        elsewhere = shorten(ascii(f"{target.scheme}://{target.host}").strip("'"), 80)
+        return f"sonarr.url redirects elsewhere ({elsewhere}); check sonarr.url"
+
+    def _redirect_base(self, response: httpx.Response, target: httpx.URL) -> str:
         """Where a redirect points, as a sonarr.url (the API path and any query dropped)."""
-        target = response.request.url.join(response.headers["location"]).copy_with(
-            query=None, fragment=None
-        )
+        target = target.copy_with(query=None, fragment=None)
         base_path = httpx.URL(str(self.config.url)).path.rstrip("/")
         api_path = response.request.url.path.removeprefix(base_path)
         if target.path.endswith(api_path):
