@@ -231,14 +231,25 @@ def test_an_empty_exclusion_read_frees_no_excluded_show(
     assert {status_of(store, s.tvmaze_id) for s in shows[:11]} == {"excluded"}
 
 
-def test_an_empty_exclusion_list_is_distrusted_even_for_one_excluded_show(
+def test_an_empty_exclusion_list_is_distrusted_below_max_removals(
+    sonarr_sim: SonarrSimulator, tmp_path: Path
+) -> None:
+    """Two excluded, an empty list: the default limit (10) alone would believe it."""
+    config, store, shows, clock = _excluded_then(tmp_path, sonarr_sim, 2)
+    sonarr_sim.fail_next(1, status=200, path_prefix=PAGED, body={"records": [], "totalRecords": 0})
+    summary = run_sonarr(config, store, clock)
+    assert [status_of(store, s.tvmaze_id) for s in shows[:2]] == ["excluded"] * 2
+    assert summary.exclusions_distrusted == 2
+
+
+def test_the_last_exclusion_lifted_alone_frees_its_show(
     sonarr_sim: SonarrSimulator, tmp_path: Path
 ) -> None:
     config, store, shows, clock = _excluded_then(tmp_path, sonarr_sim, 1)
-    sonarr_sim.fail_next(1, status=200, path_prefix=PAGED, body={"records": [], "totalRecords": 0})
+    sonarr_sim.remove_exclusion(shows[0].tvdb_id)
     summary = run_sonarr(config, store, clock)
-    assert status_of(store, shows[0].tvmaze_id) == "excluded"
-    assert summary.exclusions_distrusted == 1
+    assert status_of(store, shows[0].tvmaze_id) == "added"
+    assert summary.exclusions_distrusted == 0
 
 
 def test_more_lifted_exclusions_than_max_removals_at_once_free_none(

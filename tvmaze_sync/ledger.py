@@ -18,11 +18,11 @@ until it reappears in the library (released silently) or the user decides with
 
 The exclusion guard (`lifted_exclusions`) is its mirror for Import List Exclusions: a show
 recorded `excluded` whose exclusion is missing from a read is freed (the user lifted it),
-unless more than `sonarr.max_removals` vanished at once or the list came back empty while
-shows are recorded excluded. Then none is freed this cycle (`sonarr_exclusions_distrusted`,
+unless more than `sonarr.max_removals` vanished at once, or more than one with the list
+come back empty. Then none is freed this cycle (`sonarr_exclusions_distrusted`,
 `exclusions_distrusted` in the summary); each read decides again, so a list that really
-shrank that much frees its shows in a run with a higher `sonarr.max_removals`, the user's
-word (docs/troubleshooting.md).
+shrank that much frees its shows only on the user's word: a run with a higher
+`sonarr.max_removals`, or lifting the last exclusion on its own (docs/troubleshooting.md).
 
 Crash safety of an add (sonarr.py): before the POST the ledger gets an *intent* row (no
 `added_at`), committed on its own; after the 201 the confirmed row and the show's `added`
@@ -332,10 +332,11 @@ def lifted_exclusions(
     (by tvmaze id), and whether the read may be believed about them; reads only.
 
     A user lifts an exclusion or two at a time; a read in which more than `max_removals` of
-    them vanish at once, or any of them from an empty exclusion list, is far more often a
+    them vanish at once, or more than one from an empty exclusion list, is far more often a
     Sonarr mid-restore, a proxy or a plugin answering `[]`. Believed, it would free every
     series the user excluded and this cycle would add them all. Distrusted, none is
-    released and the next read decides again."""
+    released and the next read decides again. (The last exclusion lifted alone is believed:
+    an empty list is what a user who lifted it sees too.)"""
     lifted = [
         row["tvmaze_id"]
         for row in store.rows_where(
@@ -345,7 +346,7 @@ def lifted_exclusions(
         )
         if row["tvdb_id"] not in exclusions
     ]
-    trusted = len(lifted) <= max_removals and (not lifted or bool(exclusions))
+    trusted = len(lifted) <= max_removals and (len(lifted) <= 1 or bool(exclusions))
     return lifted, trusted
 
 
