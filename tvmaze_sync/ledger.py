@@ -16,6 +16,14 @@ are missing, nothing is concluded for any of them: each is *held*
 until it reappears in the library (released silently) or the user decides with
 `tvmaze-sync removals accept` or `readd` (removals.py).
 
+The exclusion guard (`lifted_exclusions`) is its mirror for Import List Exclusions: a show
+recorded `excluded` whose exclusion is missing from a read is freed (the user lifted it),
+unless more than `sonarr.max_removals` vanished at once, or more than one with the list
+come back empty. Then none is freed this cycle (`sonarr_exclusions_distrusted`,
+`exclusions_distrusted` in the summary); each read decides again, so a list that really
+shrank that much frees its shows only on the user's word: a run with a higher
+`sonarr.max_removals`, or lifting the last exclusion on its own (docs/troubleshooting.md).
+
 Crash safety of an add (sonarr.py): before the POST the ledger gets an *intent* row (no
 `added_at`), committed on its own; after the 201 the confirmed row and the show's `added`
 status are written in one transaction. If the process dies between the two, the next
@@ -59,6 +67,9 @@ class Reason(StrEnum):
     # failed: 409s on every attempt and the library does not have the id (a TitleSlug clash,
     # a proxy); Sonarr's words in error_message
     CONFLICT_IN_SONARR = "conflict_in_sonarr"
+    # failed: Sonarr's answer for this show alone was unreadable (a lookup result whose id is
+    # not an integer ...); its words, shortened, in error_message
+    UNREADABLE_ANSWER = "unreadable_answer"
     # pending: a failed add put back in the queue by its automatic retry (retry_count says
     # which); it keeps counting if it fails again
     RETRYING_FAILED = "retrying_failed"
@@ -151,7 +162,7 @@ def settle_added(
 
 
 #: Failed adds the automatic retry gives another chance (abandoned waits are final).
-RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR)
+RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR, Reason.UNREADABLE_ANSWER)
 
 #: Most popular first: TVMaze's `weight` (an unknown one sorts last, as NULLs do in a DESC
 #: order), then the rating, then the newest premiere; the id settles ties so the order is
@@ -314,6 +325,31 @@ def vanished(
     )
 
 
+def lifted_exclusions(
+    store: Store, exclusions: Mapping[int, Exclusion], max_removals: int
+) -> tuple[list[int], bool]:
+    """The exclusion guard: the `excluded` shows whose exclusion is absent from this read
+    (by tvmaze id), and whether the read may be believed about them; reads only.
+
+    A user lifts an exclusion or two at a time; a read in which more than `max_removals` of
+    them vanish at once, or more than one from an empty exclusion list, is far more often a
+    Sonarr mid-restore, a proxy or a plugin answering `[]`. Believed, it would free every
+    series the user excluded and this cycle would add them all. Distrusted, none is
+    released and the next read decides again. (The last exclusion lifted alone is believed:
+    an empty list is what a user who lifted it sees too.)"""
+    lifted = [
+        row["tvmaze_id"]
+        for row in store.rows_where(
+            "processing_status = ? AND tvdb_id IS NOT NULL",
+            [P.EXCLUDED.value],
+            select="tvmaze_id, tvdb_id",
+        )
+        if row["tvdb_id"] not in exclusions
+    ]
+    trusted = len(lifted) <= max_removals and (len(lifted) <= 1 or bool(exclusions))
+    return lifted, trusted
+
+
 def hold(store: Store, verdict: Vanished, stamp: str) -> set[int]:
     """Record the guard's verdict (the caller's transaction); returns the held tvdb ids."""
     for item in verdict.back:
@@ -366,7 +402,11 @@ def reconcile(
                 conclude_removed(store, summary, item, stamp, on_user_removal)
             elif readd:
                 release(store, item, stamp, P.REMOVED_BY_USER)
-        _settle_by_reads(store, summary, stamp, library, exclusions)
+        lifted, trusted = lifted_exclusions(store, exclusions, max_removals)
+        if not trusted:
+            summary.exclusions_distrusted = len(lifted)
+            log.warning("sonarr_exclusions_distrusted vanished=%d", len(lifted))
+        _settle_by_reads(store, summary, stamp, library, exclusions if trusted else None)
         blocked = blocked_ids(store, library, on_user_removal)
         for row in candidates(store, stamp):
             decision = decide(row["tvdb_id"], library, blocked, exclusions)
@@ -385,10 +425,11 @@ def _settle_by_reads(
     summary: CycleSummary,
     stamp: str,
     library: Mapping[int, LibrarySeries],
-    exclusions: Mapping[int, Exclusion],
+    exclusions: Mapping[int, Exclusion] | None,
 ) -> None:
     """Excluded or failed shows now in the library exist; a lifted exclusion frees its show
-    (to be decided by the current filters: they last saw it before it was excluded);
+    (to be decided by the current filters: they last saw it before it was excluded), unless
+    the exclusion guard distrusts the read (`exclusions` None: none is freed);
     a TVDB id the mirror brought ends a no-id wait at once (a show Sonarr's lookup did not
     know still waits for its retry)."""
     for row in list(
@@ -401,7 +442,11 @@ def _settle_by_reads(
         tvdb_id = row["tvdb_id"]
         if tvdb_id in library:
             settle_exists(store, summary, row["tvmaze_id"], stamp, library[tvdb_id].series_id)
-        elif row["processing_status"] == P.EXCLUDED and tvdb_id not in exclusions:
+        elif (
+            exclusions is not None
+            and row["processing_status"] == P.EXCLUDED
+            and tvdb_id not in exclusions
+        ):
             update(store, row["tvmaze_id"], stamp, P.PENDING, needs_filter=1)
             log.info("sonarr_exclusion_lifted tvmaze_id=%d tvdb_id=%d", row["tvmaze_id"], tvdb_id)
     store.db.execute(
@@ -510,6 +555,8 @@ def preview(
         library = _owned_as_library(store)
     verdict = vanished(store, library, max_removals, exclusions)
     summary.removals_held = len(verdict.held)
+    lifted, trusted = lifted_exclusions(store, exclusions, max_removals)
+    summary.exclusions_distrusted = 0 if trusted else len(lifted)
     for _ in verdict.removed:
         count(summary, P.REMOVED_BY_USER)
     held = {item["tvdb_id"] for item in verdict.held}

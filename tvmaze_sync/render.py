@@ -215,6 +215,7 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
             "would_add": len(summary.would_add_titles),
             "adds_waiting": summary.adds_waiting,
             "removals_held": summary.removals_held,
+            "exclusions_distrusted": summary.exclusions_distrusted,
             "added_titles": summary.added_titles[:TITLES_KEPT],
             "would_add_titles": summary.would_add_titles[:TITLES_KEPT],
             "requests": summary.requests,
@@ -224,12 +225,13 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
     if not sys.stderr.isatty():
         _always(
             "sync_summary ok=%s dry_run=%s %s adds_waiting=%d removals_held=%d "
-            "duration_seconds=%.1f %s=%r",
+            "exclusions_distrusted=%d duration_seconds=%.1f %s=%r",
             summary.ok,
             summary.dry_run,
             " ".join(f"{k}={v}" for k, v in counts.items()),
             summary.adds_waiting,
             summary.removals_held,
+            summary.exclusions_distrusted,
             summary.duration_seconds or 0.0,
             "would_add" if summary.dry_run else "titles",
             "; ".join(titles[:TITLES_KEPT]) + _more(titles),
@@ -247,6 +249,8 @@ def cycle_summary(summary: CycleSummary, fmt: str = "text") -> None:
         table.add_row("waiting (sonarr.max_adds_per_cycle)", str(summary.adds_waiting))
     if summary.removals_held:
         table.add_row("removals held (tvmaze-sync removals)", str(summary.removals_held))
+    if summary.exclusions_distrusted:
+        table.add_row("exclusions distrusted (kept excluded)", str(summary.exclusions_distrusted))
     console.print(table)
     if titles:
         verb = "would add" if summary.dry_run else "added"

@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 TRIGGER_WAIT = 5.0
 #: After shutdown_timeout, how long an interrupted cycle gets to unwind and save state.
 ABORT_GRACE = 15.0
-#: /ready answers from a probe at most this old, so a probe storm never floods Sonarr.
-PROBE_MAX_AGE = 1.0
+#: /ready answers from a probe at most this old (counted from its end), so a probe storm
+#: never floods Sonarr.
+PROBE_MAX_AGE = 2.0
+#: Longest a /ready waits for a probe another request started: a slow Sonarr (each probe
+#: may take sonarr.timeout) then holds one worker of serve, not every one.
+PROBE_WAIT = 2.0
 
 
 class Service:
@@ -51,7 +55,8 @@ class Service:
         self._busy = threading.Lock()  # one cycle or refilter at a time in this process
         self.running: str | None = None  # "cycle" or "refilter" while _busy is held
         self.next_run: float | None = None
-        self._probe_lock = threading.Lock()
+        self._probe_done = threading.Condition()
+        self._probing = False  # a probe is in flight (single flight: at most one)
         self._probe: SonarrProbe | None = None
         self._probe_at: float | None = None  # time.monotonic() of the last probe
         self.registry = build_registry(
@@ -160,14 +165,32 @@ class Service:
 
     # --- readiness ---------------------------------------------------------------------
 
-    def refresh_probe(self, max_age: float = 0.0) -> SonarrProbe | None:
-        """Ask Sonarr again unless the last answer is younger than `max_age` seconds."""
-        with self._probe_lock:
-            now = time.monotonic()
-            if self._probe_at is None or now - self._probe_at >= max_age:
-                self._probe = probe_sonarr(self.config.sonarr)
-                self._probe_at = now
-            return self._probe
+    def refresh_probe(self, max_age: float = 0.0, wait: float | None = None) -> SonarrProbe | None:
+        """Ask Sonarr again unless the last answer is younger than `max_age` seconds.
+
+        Single flight: while one probe is in flight nobody starts another; a caller waits
+        for it at most `wait` seconds (None: until it ends) and gets the latest answer, which
+        is None when none has come yet (with Sonarr configured: see `readiness`). Without
+        it, N concurrent /ready against a slow Sonarr cost N x sonarr.timeout, one after
+        the other, each holding a worker of serve (review r1, F19)."""
+        with self._probe_done:
+            fresh = self._probe_at is not None and time.monotonic() - self._probe_at < max_age
+            if fresh:
+                return self._probe
+            if self._probing:
+                self._probe_done.wait_for(lambda: not self._probing, timeout=wait)
+                return self._probe
+            self._probing = True
+        probe: SonarrProbe | None = None
+        try:
+            probe = probe_sonarr(self.config.sonarr)
+        finally:
+            with self._probe_done:
+                self._probe = probe
+                self._probe_at = time.monotonic()  # from its end: its answer's age
+                self._probing = False
+                self._probe_done.notify_all()
+        return probe
 
     def readiness(self) -> tuple[HTTPStatus, dict[str, Any]]:
         """GET /ready: the cache opens and, when configured, Sonarr answers."""
@@ -184,7 +207,10 @@ class Service:
                 "ready": False,
                 "reason": f"database: {type(error).__name__}",
             }
-        probe = self.refresh_probe(max_age=PROBE_MAX_AGE)
+        probe = self.refresh_probe(max_age=PROBE_MAX_AGE, wait=PROBE_WAIT)
+        if probe is None and self.config.sonarr_enabled:  # the first probe is still out
+            reason = "Sonarr has not answered the readiness probe yet"
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"ready": False, "reason": reason}
         if probe is not None and not probe.ok:
             return HTTPStatus.SERVICE_UNAVAILABLE, {"ready": False, "reason": probe.reason}
         body: dict[str, Any] = {"ready": True}

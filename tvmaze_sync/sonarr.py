@@ -42,6 +42,8 @@ from tvmaze_sync.sonarr_api import (
     SonarrGateway,
     SonarrRejected,
     SonarrUnavailable,
+    SonarrUnreadable,
+    sonarr_int,
 )
 from tvmaze_sync.store import Store
 from tvmaze_sync.timeutil import Clock, Sleep, iso, parse_iso
@@ -432,13 +434,18 @@ class _Cycle:
         if row.get("processing_status") == P.PENDING_TVDB:  # a due retry of the lookup
             self.store.bump_retry_count(tvmaze_id)
             row = {**row, "retry_count": (row.get("retry_count") or 0) + 1}
-        found = self.gateway.lookup(tvdb_id)
+        try:
+            found = self.gateway.lookup(tvdb_id)
+            existing = self.gateway.lookup_series_id(found) if found is not None else None
+        except SonarrUnreadable as error:  # this show's answer only: the queue moves on
+            self._fail(row, stamp, Reason.UNREADABLE_ANSWER, str(error))
+            return
         if found is None:
             self._wait_for_tvdb(row, stamp, Reason.TVDB_NOT_IN_SONARR)
             log.info("sonarr_lookup_empty tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
             return
-        if found.get("id"):  # in the library since our read (someone else added it)
-            series = LibrarySeries(int(found["id"]), tvdb_id, str(found.get("title") or title))
+        if existing is not None:  # in the library since our read (someone else added it)
+            series = LibrarySeries(existing, tvdb_id, str(found.get("title") or title))
             self.library[tvdb_id] = series
             ledger.settle_exists(self.store, self.summary, tvmaze_id, stamp, series.series_id)
             return
@@ -474,7 +481,7 @@ class _Cycle:
         if isinstance(created, LibrarySeries):  # a 409, and the library has it
             self._add_found_existing(row, stamp, self.unanswered_posts > 0, created)
             return
-        series_id = int(created["id"])
+        series_id = sonarr_int(created["id"], minimum=1)
         self._record_add(row, series_id, stamp)
         log.info(
             "sonarr_series_added tvmaze_id=%d tvdb_id=%d sonarr_id=%d title=%r",

@@ -51,6 +51,11 @@ TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 BODY_SHOWN = 200
 #: Exclusions read per page; real Sonarr has no cap, but thousands in one answer is slow.
 EXCLUSION_PAGE_SIZE = 250
+#: Pages of exclusions one read may take (100,000 exclusions at the default page size): a
+#: `totalRecords` needing more is not a real list, and a read that never ends is a wedge.
+MAX_EXCLUSION_PAGES = 400
+#: Sonarr's ids and counts are C# `int`s.
+INT32_MAX = 2**31 - 1
 
 #: Validation failures on these properties are about our settings, not the show.
 SETTING_PROPERTIES = frozenset(
@@ -64,6 +69,12 @@ class SonarrRefused(DependencyError):
 
 class SonarrUnavailable(DependencyError):
     """Sonarr did not answer usefully after the retries (timeouts, 5xx, garbage)."""
+
+
+class SonarrUnreadable(SonarrUnavailable):
+    """One answer carried a value Sonarr would never send (an id that is not an integer, a
+    non-list where a list is due). For a read the cycle needs it stops the cycle like any
+    SonarrUnavailable; for one show's lookup or add it fails that show only."""
 
 
 class SonarrThrottled(DependencyError):
@@ -156,6 +167,15 @@ def shorten(text: str, limit: int = BODY_SHOWN) -> str:
         text = data["message"]
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sonarr_int(value: Any, *, minimum: int = 0) -> int:
+    """An integer from Sonarr's JSON, strictly: Sonarr's OpenAPI says `integer` (a C# int),
+    so a bool, a float (`1e400`, `1.9`), a string or a list is an unreadable answer, never
+    coerced (`int(True)` would be series 1). Raises ValueError; callers map it."""
+    if type(value) is not int or not minimum <= value <= INT32_MAX:
+        raise ValueError(f"not an integer id or count: {shorten(repr(value), 60)}")
+    return value
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:
@@ -268,15 +288,26 @@ class SonarrGateway:
         key += str(response.status_code)
         self.requests[key] = self.requests.get(key, 0) + 1
         if response.is_redirect:
-            raise ConfigError(
-                f"sonarr.url redirects to {self._redirect_base(response)}; set sonarr.url to that"
-            )
+            raise ConfigError(self._redirect_message(response))
 
-    def _redirect_base(self, response: httpx.Response) -> str:
+    def _redirect_message(self, response: httpx.Response) -> str:
+        """What to tell the user about a redirect. A target is suggested only when it is
+        http(s) on sonarr.url's own host (a scheme upgrade, a URL base): advising to send the
+        API key wherever a network or a hostile proxy pointed would be the leak the refusal
+        to follow prevents."""
+        try:
+            target = response.request.url.join(response.headers["location"])
+            base = self._redirect_base(response, target)
+        except (httpx.InvalidURL, KeyError, ValueError, UnicodeError):
+            return "sonarr.url redirects to a malformed URL; check sonarr.url"
+        if target.scheme in ("http", "https") and target.host == response.request.url.host:
+            return f"sonarr.url redirects to {base}; set sonarr.url to that"
+        elsewhere = shorten(ascii(f"{target.scheme}://{target.host}").strip("'"), 80)
+        return f"sonarr.url redirects elsewhere ({elsewhere}); check sonarr.url"
+
+    def _redirect_base(self, response: httpx.Response, target: httpx.URL) -> str:
         """Where a redirect points, as a sonarr.url (the API path and any query dropped)."""
-        target = response.request.url.join(response.headers["location"]).copy_with(
-            query=None, fragment=None
-        )
+        target = target.copy_with(query=None, fragment=None)
         base_path = httpx.URL(str(self.config.url)).path.rstrip("/")
         api_path = response.request.url.path.removeprefix(base_path)
         if target.path.endswith(api_path):
@@ -431,7 +462,18 @@ class SonarrGateway:
         """POST /tag (only when `create_missing_tags` asks for it); the new tag's id."""
         assert not self.read_only, "dry run: no write to Sonarr"
         created = self.call("tag_add", lambda: self.client.tag.create(label))
-        return int(created["id"])
+        return self.read_int(created, "id", "tag_add")
+
+    def read_int(self, item: Any, key: str, endpoint: str, *, minimum: int = 1) -> int:
+        """`item[key]` as `sonarr_int`, or SonarrUnreadable naming the endpoint and the value."""
+        try:
+            return sonarr_int(item[key], minimum=minimum)
+        except (KeyError, TypeError, ValueError, IndexError):
+            value = item.get(key) if isinstance(item, Mapping) else item
+            raise SonarrUnreadable(
+                f"Sonarr at {self.url} sent an unreadable answer ({endpoint}): "
+                f"{key} is {shorten(repr(value), 60)}"
+            ) from None
 
     # --- reads of a cycle -------------------------------------------------------------
 
@@ -448,8 +490,8 @@ class SonarrGateway:
         for item in data:
             try:
                 entry = LibrarySeries(
-                    series_id=int(item["id"]),
-                    tvdb_id=int(item["tvdbId"]),
+                    series_id=sonarr_int(item["id"], minimum=1),
+                    tvdb_id=sonarr_int(item["tvdbId"]),
                     title=str(item.get("title") or ""),
                     added=item.get("added"),
                 )
@@ -496,6 +538,7 @@ class SonarrGateway:
         """Every page's records, and every `totalRecords` the pages announced."""
         records: list[dict[str, Any]] = []
         totals: set[int] = set()
+        seen: set[Any] = set()
         page, size = 1, self.exclusion_page_size
         while True:
             params = {"page": page, "pageSize": size, "sortKey": "id", "sortDirection": "ascending"}
@@ -509,12 +552,21 @@ class SonarrGateway:
             )
             if not isinstance(data, Mapping) or not isinstance(data.get("records"), list):
                 raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable exclusion page")
-            total = int(data.get("totalRecords") or 0)
+            total = self.read_int(data, "totalRecords", "importlistexclusion_paged", minimum=0)
+            if total > MAX_EXCLUSION_PAGES * size:
+                raise SonarrUnreadable(
+                    f"Sonarr at {self.url} sent an unreadable exclusion page: totalRecords "
+                    f"{total} would take more than {MAX_EXCLUSION_PAGES} pages"
+                )
             totals.add(total)
             batch = data["records"]
             records.extend(batch)
-            if not batch or page * size >= total:
+            ids = {repr(item.get("id")) for item in batch if isinstance(item, Mapping)}
+            # An empty page, or one of only ids already read (a Sonarr ignoring `page`),
+            # ends the read: every queue ends. The totals check in `exclusions` judges it.
+            if not batch or ids <= seen or page * size >= total:
                 return records, totals
+            seen |= ids
             page += 1
 
     def _parse_exclusions(self, records: list[Any]) -> list[Exclusion]:
@@ -522,7 +574,11 @@ class SonarrGateway:
         for item in records:
             try:
                 parsed.append(
-                    Exclusion(int(item["id"]), int(item["tvdbId"]), str(item.get("title") or ""))
+                    Exclusion(
+                        sonarr_int(item["id"], minimum=1),
+                        sonarr_int(item["tvdbId"]),
+                        str(item.get("title") or ""),
+                    )
                 )
             except (KeyError, TypeError, ValueError):
                 raise SonarrUnavailable(
@@ -536,10 +592,23 @@ class SonarrGateway:
         Only a result carrying the same tvdb id counts: never add a show by title.
         """
         results = self.call("series_lookup", lambda: self.client.series.lookup(f"tvdb:{tvdb_id}"))
+        if not isinstance(results, list):
+            raise SonarrUnreadable(
+                f"Sonarr at {self.url} sent an unreadable answer (series_lookup): "
+                f"{shorten(repr(results), 60)}"
+            )
         for result in results:
-            if isinstance(result, dict) and result.get("tvdbId") == tvdb_id:
+            if isinstance(result, dict) and _same_int(result.get("tvdbId"), tvdb_id):
                 return result
         return None
+
+    def lookup_series_id(self, found: Mapping[str, Any]) -> int | None:
+        """The library id a lookup result carries (the series is in Sonarr), None when it
+        has none (absent, null or 0: not in the library); SonarrUnreadable for anything else."""
+        value = found.get("id")
+        if value is None or (type(value) is int and value == 0):
+            return None
+        return self.read_int(found, "id", "series_lookup")
 
     def series_by_tvdb(self, tvdb_id: int) -> LibrarySeries | None:
         """The library entry for one tvdb id (after a 400 "exists"), or None, also when
@@ -554,8 +623,9 @@ class SonarrGateway:
         SonarrUnavailable when Sonarr cannot say (after a 409, which proves nothing)."""
         found = self.call("series", lambda: self.client.series.get(tvdb_id, tvdb=True))
         for item in found if isinstance(found, list) else []:
-            if isinstance(item, dict) and item.get("tvdbId") == tvdb_id and item.get("id"):
-                return LibrarySeries(int(item["id"]), tvdb_id, str(item.get("title") or ""))
+            if isinstance(item, dict) and _same_int(item.get("tvdbId"), tvdb_id) and item.get("id"):
+                series_id = self.read_int(item, "id", "series")
+                return LibrarySeries(series_id, tvdb_id, str(item.get("title") or ""))
         return None
 
     # --- writes -----------------------------------------------------------------------
@@ -603,8 +673,16 @@ class SonarrGateway:
             lambda: self.api.request("series", method="POST", json_data=dict(body)),
             expect=frozenset({400, 409}),
         )
-        if not isinstance(created, dict) or not created.get("id"):
+        if not isinstance(created, dict):
             raise SonarrUnavailable(f"Sonarr at {self.url} sent an unreadable answer to an add")
+        # Not SonarrUnreadable: a 201 may have created the series; the show stays pending
+        # with its intent row, and the next library read tells.
+        try:
+            sonarr_int(created.get("id"), minimum=1)
+        except ValueError as error:
+            raise SonarrUnavailable(
+                f"Sonarr at {self.url} sent an unreadable answer to an add ({error})"
+            ) from None
         return created
 
     def add_exclusion(self, tvdb_id: int, title: str) -> None:
@@ -625,6 +703,11 @@ class SonarrGateway:
             if "already been added" not in rejected.message:
                 raise
             log.info("sonarr_exclusion_exists tvdb_id=%d", tvdb_id)
+
+
+def _same_int(value: Any, wanted: int) -> bool:
+    """`value == wanted` for a JSON integer only (`True == 1` and `1.0 == 1` in Python)."""
+    return type(value) is int and value == wanted
 
 
 class _Answered(Exception):

@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from tvmaze_sync.errors import ConfigError
-from tvmaze_sync.sonarr_api import ServerInfo, SonarrGateway, SonarrUnavailable
+from tvmaze_sync.sonarr_api import (
+    ServerInfo,
+    SonarrGateway,
+    SonarrUnavailable,
+    SonarrUnreadable,
+    sonarr_int,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +169,12 @@ def _by_name(items: list[dict[str, Any]], key: str, what: str, wanted: str) -> i
     folded = [item for item in items if str(item.get("name", "")).lower() == wanted.lower()]
     match = exact or (folded if len(folded) == 1 else [])
     if match:
-        return int(match[0]["id"])
+        try:
+            return sonarr_int(match[0].get("id"), minimum=1)
+        except ValueError as error:
+            raise SonarrUnreadable(
+                f"Sonarr sent an unreadable answer for the {what} '{wanted}': {error}"
+            ) from None
     return f"{key}: {what} '{wanted}' not found in Sonarr; available: {_names(names)}"
 
 
@@ -186,7 +197,9 @@ def _tags(gateway: SonarrGateway, problems: list[str]) -> list[int]:
         return []
     tags = gateway.get_list("tag", gateway.client.tag.get)
     # Sonarr stores labels lower-cased, so compare without case.
-    by_label = {str(t.get("label", "")).lower(): int(t["id"]) for t in tags if "id" in t}
+    by_label = {
+        str(t.get("label", "")).lower(): gateway.read_int(t, "id", "tag") for t in tags if "id" in t
+    }
     missing = [label for label in wanted if label.lower() not in by_label]
     if missing and not gateway.config.create_missing_tags:
         problems.append(

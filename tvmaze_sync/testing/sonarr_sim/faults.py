@@ -23,6 +23,7 @@ class _Fault:
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     before: bool = False
+    content_type: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -47,14 +48,20 @@ class Faults(Replies):
         method: str | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
     ) -> None:
         """Answer the next ``n`` matching requests with ``status`` (before auth, like a proxy).
 
         ``body`` ``None`` gives an ErrorModel JSON (empty for 401), a ``str`` is sent as
-        text/plain, ``bytes`` raw, anything else as JSON.
+        text/plain, ``bytes`` raw, anything else as JSON. ``content_type`` overrides the
+        type sent with a ``str`` or ``bytes`` body: raw bytes labelled ``application/json``
+        are what a hostile or broken Sonarr looks like to a client that decodes JSON.
         """
+        fault = _Fault(
+            n, status, path_prefix, method, body, dict(headers or {}), content_type=content_type
+        )
         with self._lock:
-            self._faults.append(_Fault(n, status, path_prefix, method, body, dict(headers or {})))
+            self._faults.append(fault)
 
     def delay_next(
         self,
@@ -132,14 +139,17 @@ class Faults(Replies):
             after = self.latency + (fault.seconds if fault and not fault.before else 0.0)
             return before, after
 
-    def _fault_reply(self, status: int, body: Any, headers: Mapping[str, str]) -> _Reply:
+    def _fault_reply(
+        self, status: int, body: Any, headers: Mapping[str, str], content_type: str | None = None
+    ) -> _Reply:
         if body is None:
             if status in {401, 403}:
                 return _Reply(status, headers=dict(headers))
             phrase = _status_enum_name(status)
             return self._error_model(status, phrase, "Injected fault", headers=headers)
         if isinstance(body, bytes):
-            return _Reply(status, body, "application/octet-stream", dict(headers))
+            return _Reply(status, body, content_type or "application/octet-stream", dict(headers))
         if isinstance(body, str):
-            return _Reply(status, body.encode(), "text/plain; charset=utf-8", dict(headers))
+            text_type = content_type or "text/plain; charset=utf-8"
+            return _Reply(status, body.encode(), text_type, dict(headers))
         return _Reply(status, _dumps(body), _JSON, dict(headers))

@@ -59,7 +59,7 @@ class Router(Faults):
             return _Reply(0, drop=True)
         fault = self._take(self._faults, ctx.method, ctx.path)
         if fault is not None:
-            reply = self._fault_reply(fault.status, fault.body, fault.headers)
+            reply = self._fault_reply(fault.status, fault.body, fault.headers, fault.content_type)
             reply.app = False
             return reply
         if self.error_rate > 0 and self._rng.random() < self.error_rate:
