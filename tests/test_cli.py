@@ -180,6 +180,26 @@ def test_an_unexpected_error_is_one_line_too(
     ]
 
 
+def test_an_unexpected_error_in_a_cycle_is_recorded_in_state(
+    tmp_path: Path,
+    call_main: Callable[..., tuple[int, str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tvmaze_sim_factory: TvmazeSimFactory,
+) -> None:
+    """`state` says how the last cycle failed, even when the failure is a bug of ours."""
+    from tvmaze_sync import filters
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    sim = tvmaze_sim_factory(shows=load_real_shows()[:20], rate_limit=None)
+    monkeypatch.setattr(filters, "apply", broken)
+    code, _, _ = call_main("sync", env={"TVMAZE_BASE_URL": sim.url})
+    assert code == ExitCode.CYCLE_FAILED
+    last = StateFile(data_dir(tmp_path)).load().last_cycle
+    assert last["ok"] is False and last["error"] == "unexpected error: KeyError: 'a bug'"
+
+
 def test_invalid_yaml_exits_2_naming_the_line(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("sonarr:\n  url: [\n", encoding="utf-8")
     result = run_cli(tmp_path, "config", "check")

@@ -40,10 +40,10 @@ from tvmaze_sync.config import Config, build_config
 from tvmaze_sync.errors import DependencyError
 from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.metrics import build_registry
-from tvmaze_sync.sonarr_api import BODY_SHOWN, retry_after_seconds, shorten
+from tvmaze_sync.sonarr_api import BODY_SHOWN, shorten
 from tvmaze_sync.state import read_state
 from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.timeutil import iso
+from tvmaze_sync.timeutil import iso, retry_after_seconds
 
 # --- helpers ---------------------------------------------------------------------------------
 

@@ -24,13 +24,13 @@ from tvmaze_sync import __version__
 from tvmaze_sync.config import Duration, TvmazeConfig, Url
 from tvmaze_sync.errors import CycleError, DependencyError, StorageError
 from tvmaze_sync.testing.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows
+from tvmaze_sync.timeutil import retry_after_seconds
 from tvmaze_sync.tvmaze import (
     CACHE_NAME,
     RetryPolicy,
     TvmazeClient,
     basic_auth,
     connect,
-    parse_retry_after,
 )
 from tvmaze_sync.tvmaze_json import show_from_tvmaze
 
@@ -275,7 +275,7 @@ def test_basic_auth_forms() -> None:
     [("7", 7.0), (None, None), ("soon", None), ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0)],
 )
 def test_retry_after_forms(header: str | None, expected: float | None) -> None:
-    assert parse_retry_after(header, now=1445412480.0) == expected
+    assert retry_after_seconds(header, now=1445412480.0) == expected
 
 
 def test_zero_429s_at_the_rate_limit_using_the_whole_allowance(

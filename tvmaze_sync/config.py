@@ -316,7 +316,8 @@ class SonarrConfig:
         10,
         "Most series this tool added that may vanish from one library read and be concluded "
         "deleted by you; more (or any from an empty library) are held for `tvmaze-sync "
-        "removals` (a replaced or reset Sonarr looks like that).",
+        "removals` (a replaced or reset Sonarr looks like that). Also the most Import List "
+        "Exclusions that may vanish at once and free their shows.",
         minimum=0,
     )
     timeout: Duration = opt(

@@ -15,19 +15,17 @@ shows were last decided by the filters of their day.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from tvmaze_sync import filters, ledger
 from tvmaze_sync.config import Config, SyncConfig
-from tvmaze_sync.errors import StorageError, UsageError
+from tvmaze_sync.errors import UsageError
 from tvmaze_sync.ledger import RETRIED_FAILURES, Reason
-from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.models import ProcessingStatus
-from tvmaze_sync.store import DB_NAME, Store, prepare_storage_dir
+from tvmaze_sync.store import Store, open_for_writing
 from tvmaze_sync.timeutil import Clock, iso, parse_iso, system_clock
 
 log = logging.getLogger(__name__)
@@ -111,21 +109,6 @@ def release_failed(store: Store, now: float, dry_run: bool) -> int:
 # --- the user's hand --------------------------------------------------------------------
 
 
-@contextmanager
-def writing(config: Config) -> Iterator[Store]:
-    """The cache opened for writing under the writer lock, as every writing command does."""
-    storage = config.storage_dir
-    if not (storage / DB_NAME).exists():
-        raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
-    prepare_storage_dir(storage)
-    with writer_lock(storage):
-        store = Store.open(storage)
-        try:
-            yield store
-        finally:
-            store.close()
-
-
 def _refusal(action: Action, row: Mapping[str, Any]) -> str:
     status, name = row["processing_status"], f"{row['tvmaze_id']} ({row['title']})"
     if action is Action.UNSKIP:
@@ -191,7 +174,7 @@ def apply_action(
     `status`) in one transaction under the writer lock, then let today's filters decide the
     shows put back. Returns what changed; raises UsageError naming every bad id."""
     stamp = iso(clock())
-    with writing(config) as store:
+    with open_for_writing(config.storage_dir) as store:
         if status is not None:
             ids = [r["tvmaze_id"] for r in store.rows_where("processing_status = ?", [status])]
         rows = _rows(store, ids, action)

@@ -25,10 +25,9 @@ from typing import Any, Literal
 
 from tvmaze_sync import ledger
 from tvmaze_sync.config import Config
-from tvmaze_sync.errors import RemovalsHeld, StorageError, UsageError
-from tvmaze_sync.lock import writer_lock
+from tvmaze_sync.errors import RemovalsHeld, UsageError
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
-from tvmaze_sync.store import DB_NAME, Store, prepare_storage_dir
+from tvmaze_sync.store import DB_NAME, Store, open_for_writing
 from tvmaze_sync.timeutil import Clock, iso, system_clock
 
 log = logging.getLogger(__name__)
@@ -52,18 +51,9 @@ def settle(
 ) -> list[dict[str, Any]]:
     """`removals accept` / `removals readd`: settle the held series (all, or these ids)
     and return them. An id that is not held is a UsageError naming it; nothing is changed."""
-    storage = config.storage_dir
-    if not (storage / DB_NAME).exists():
-        raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
-    prepare_storage_dir(storage)
-    with writer_lock(storage):
-        store = Store.open(storage)
-        try:
-            with store.atomic():
-                chosen = _chosen(store, tvdb_ids)
-                _apply(store, config, action, chosen, iso(clock()))
-        finally:
-            store.close()
+    with open_for_writing(config.storage_dir) as store, store.atomic():
+        chosen = _chosen(store, tvdb_ids)
+        _apply(store, config, action, chosen, iso(clock()))
     log.info("removals_settled action=%s count=%d", action, len(chosen))
     return [{c: row.get(c) for c in COLUMNS} for row in chosen]
 

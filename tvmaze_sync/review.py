@@ -20,12 +20,11 @@ from typing import Any
 
 from tvmaze_sync import ledger
 from tvmaze_sync.config import Config
-from tvmaze_sync.errors import StorageError, UsageError
+from tvmaze_sync.errors import UsageError
 from tvmaze_sync.ledger import Reason
-from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.sonarr_api import Exclusion, LibrarySeries
-from tvmaze_sync.store import DB_NAME, Store, prepare_storage_dir
+from tvmaze_sync.store import Store, open_for_writing
 from tvmaze_sync.timeutil import Clock, iso, system_clock
 
 log = logging.getLogger(__name__)
@@ -160,23 +159,15 @@ def decide(
         raise UsageError(f"unknown review action {action!r}")
     if bool(ids) == everything:
         raise UsageError(f"review {action}: give TVMaze ids or --all (not both)")
-    storage = config.storage_dir
-    if not (storage / DB_NAME).exists():
-        raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
-    prepare_storage_dir(storage)
-    with writer_lock(storage):
-        store = Store.open(storage)
-        try:
-            rows = _chosen(store, ids, everything)
-            stamp = iso(clock())
-            with store.atomic():
-                for row in rows:
-                    if action == "approve":
-                        ledger.update(store, row["tvmaze_id"], stamp, P.PENDING, approved_at=stamp)
-                    else:
-                        mark_skipped(store, row["tvmaze_id"], stamp, Reason.DENIED_IN_REVIEW)
-        finally:
-            store.close()
+    with open_for_writing(config.storage_dir) as store:
+        rows = _chosen(store, ids, everything)
+        stamp = iso(clock())
+        with store.atomic():
+            for row in rows:
+                if action == "approve":
+                    ledger.update(store, row["tvmaze_id"], stamp, P.PENDING, approved_at=stamp)
+                else:
+                    mark_skipped(store, row["tvmaze_id"], stamp, Reason.DENIED_IN_REVIEW)
     for row in rows:
         log.info("review_%s tvmaze_id=%d title=%r", action, row["tvmaze_id"], row["title"])
     return Decision(action, [{"tvmaze_id": r["tvmaze_id"], "title": r["title"]} for r in rows])

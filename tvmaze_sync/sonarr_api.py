@@ -22,7 +22,6 @@ it (httpx and pyarr messages carry the URL, never headers).
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import time
@@ -37,7 +36,7 @@ from pyarr.exceptions import PyarrConnectionError, PyarrError
 from tvmaze_sync.config import SonarrConfig, display_url
 from tvmaze_sync.errors import ConfigError, DependencyError
 from tvmaze_sync.httpbounds import BoundedTransport
-from tvmaze_sync.timeutil import Clock, Sleep, system_clock
+from tvmaze_sync.timeutil import Clock, Sleep, retry_after_seconds, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -176,23 +175,6 @@ def sonarr_int(value: Any, *, minimum: int = 0) -> int:
     if type(value) is not int or not minimum <= value <= INT32_MAX:
         raise ValueError(f"not an integer id or count: {shorten(repr(value), 60)}")
     return value
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """A `Retry-After` header in seconds (delta-seconds or an HTTP date), None if absent or
-    unreadable. A date in the past is 0."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def _failures(message: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from tvmaze_sync.errors import StorageError
+from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.models import ProcessingStatus, Show
 from tvmaze_sync.nofollow import refuse_links, sqlite_files
 
@@ -582,3 +583,18 @@ def _json_text(value: Any) -> str:
         except UnicodeEncodeError:
             text = json.dumps(value, separators=(",", ":"))
     return text
+
+
+@contextmanager
+def open_for_writing(storage: Path) -> Iterator[Store]:
+    """The cache opened for writing under the writer lock, as every command that changes
+    statuses by hand does (`retry`, `skip`, `removals`, `review`); `sync` alone creates it."""
+    if not (storage / DB_NAME).exists():
+        raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
+    prepare_storage_dir(storage)
+    with writer_lock(storage):
+        store = Store.open(storage)
+        try:
+            yield store
+        finally:
+            store.close()

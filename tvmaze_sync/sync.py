@@ -113,6 +113,10 @@ def _run_locked(
             summary.exit_code = int(CycleError.exit_code)
             kept = "finished work is kept, the next run resumes"
             raise CycleError(f"{summary.error}; {kept}") from error
+        except Exception as error:  # a bug: `state` still says the cycle failed, and how
+            summary.error = f"unexpected error: {type(error).__name__}: {error}"
+            summary.exit_code = int(CycleError.exit_code)
+            raise
         finally:
             finished = runtime.clock()
             summary.finished_at = iso(finished)

@@ -7,6 +7,7 @@ of sleeping or monkeypatching.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import time
 from collections.abc import Callable
 
@@ -27,3 +28,20 @@ def parse_iso(text: str) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.timestamp()
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """A `Retry-After` header in seconds (delta-seconds or an HTTP date), None if absent or
+    unreadable; a date in the past is 0. Both TVMaze's and Sonarr's clients read it here."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)

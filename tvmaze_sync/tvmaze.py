@@ -8,7 +8,6 @@ docs/tvmaze-cache.md.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from tvmaze_sync.httpbounds import BoundedAdapter, ResponseDeadline, ResponseToo
 from tvmaze_sync.nofollow import refuse_links, sqlite_files
 from tvmaze_sync.ratelimit import TokenBucket
 from tvmaze_sync.store import file_system_trouble
-from tvmaze_sync.timeutil import Clock, Sleep
+from tvmaze_sync.timeutil import Clock, Sleep, retry_after_seconds
 from tvmaze_sync.tvmaze_json import UpdatesMap, int_or_none, updates_from_tvmaze
 
 log = logging.getLogger(__name__)
@@ -80,20 +79,6 @@ class RetryPolicy:
         backoff = min(self.cap, self.base * 2 ** (attempt - 1))
         jittered = backoff / 2 + rng.uniform(0, backoff / 2)
         return max(jittered, retry_after or 0.0)
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 class _Retry(Exception):
@@ -267,7 +252,7 @@ class TvmazeClient:
         if status == 404:
             return None
         if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.clock())
             reason = "HTTP 429 (rate limited)" if status == 429 else f"HTTP {status}"
             raise _Retry(reason, retry_after)
         if 300 <= status < 400:
