@@ -35,6 +35,7 @@ from tvmaze_sync.lock import writer_lock
 from tvmaze_sync.metrics import METRICS
 from tvmaze_sync.models import ProcessingStatus
 from tvmaze_sync.server import BadRequest, authorize, is_loopback, parse_shows_query
+from tvmaze_sync.service import PROBE_MAX_AGE
 from tvmaze_sync.state import StateFile
 from tvmaze_sync.store import Store
 from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
@@ -187,14 +188,14 @@ def test_ready_follows_sonarr(
     assert ready.json() == {"ready": True, "sonarr_version": sonarr.version}
     sonarr.unauthorized = True
     try:
-        time.sleep(1.1)  # past the probe cache (at most one probe a second)
+        time.sleep(PROBE_MAX_AGE + 0.2)  # past the probe cache (its age counts from its end)
         refused = served.get("/ready")
         assert refused.status_code == 503
         assert "api_key" in refused.json()["reason"]
         assert value(families(served.get("/metrics").text)["tvmaze_sync_sonarr_healthy"]) == 0.0
     finally:
         sonarr.unauthorized = False
-    time.sleep(1.1)
+    time.sleep(PROBE_MAX_AGE + 0.2)
     assert served.get("/ready").status_code == 200
     assert value(families(served.get("/metrics").text)["tvmaze_sync_sonarr_healthy"]) == 1.0
 
