@@ -8,15 +8,11 @@ exit 1; the figure is the child's own peak RSS, from wait4.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench import Figure
-from bench.tvmaze_bench import _child_env
+from bench.tvmaze_bench import measured_sync
 from tvmaze_sync.testing.tvmaze_sim.hostile import MB, HostileUpstream
 
 HUGE_TARGET_MB = 150.0  # the full sync's own target: a hostile body must not raise it
@@ -28,31 +24,9 @@ def huge_body_peak_rss() -> list[Figure]:
         HostileUpstream("huge_chunked", huge_size=500 * MB) as upstream,
         tempfile.TemporaryDirectory(prefix="tvmaze-bench-") as tmp,
     ):
-        home = Path(tmp)
-        env = _child_env(
-            home,
-            {
-                "TVMAZE_BASE_URL": upstream.url,
-                "TVMAZE_RATE_LIMIT": "1000000",
-                "STORAGE_PATH": str(home / "data"),
-                "LOGGING_LEVEL": "WARNING",
-            },
-        )
-        with open(home / "stderr.log", "wb") as errors:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "tvmaze_sync", "sync"],
-                env=env,
-                cwd=home,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-            )
-            started = time.perf_counter()
-            _, status, usage = os.wait4(child.pid, 0)
-            code = os.waitstatus_to_exitcode(status)
-            elapsed = time.perf_counter() - started
-        message = (home / "stderr.log").read_text(errors="replace").strip().splitlines()[-1:]
+        code, elapsed, peak_mb, stderr = measured_sync(Path(tmp), upstream.url)
+        message = stderr.splitlines()[-1:]
         tries, sent = len(upstream.requests), upstream.bytes_sent
-    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
     refused = code == 1 and "over the 32 MB cap" in "".join(message)
     ok = peak_mb < HUGE_TARGET_MB and refused
     detail = (

@@ -187,6 +187,35 @@ def _child_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def measured_sync(home: Path, base_url: str) -> tuple[int, float, float, str]:
+    """`python -m tvmaze_sync sync` against `base_url` with storage under `home`: its exit
+    code, seconds, own peak RSS in MB (wait4 reports this child's, whatever ran before) and
+    its stderr."""
+    env = _child_env(
+        home,
+        {
+            "TVMAZE_BASE_URL": base_url,
+            "TVMAZE_RATE_LIMIT": "1000000",
+            "STORAGE_PATH": str(home / "data"),
+            "LOGGING_LEVEL": "WARNING",
+        },
+    )
+    with open(home / "stderr.log", "wb") as errors:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tvmaze_sync", "sync"],
+            env=env,
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        started = time.perf_counter()
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+    stderr = (home / "stderr.log").read_text(errors="replace").strip()
+    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    return os.waitstatus_to_exitcode(status), elapsed, peak_mb, stderr
+
+
 def full_sync_peak_rss() -> list[Figure]:
     """Peak RSS of `python -m tvmaze_sync sync` doing a 100,000-show full sync."""
     sim = TvmazeSimulator.synthetic(RSS_SHOWS, seed=6, rate_limit=None).start()
@@ -194,39 +223,16 @@ def full_sync_peak_rss() -> list[Figure]:
         with tempfile.TemporaryDirectory(prefix="tvmaze-bench-") as tmp:
             home = Path(tmp)
             storage = home / "data"
-            env = _child_env(
-                home,
-                {
-                    "TVMAZE_BASE_URL": sim.url,
-                    "TVMAZE_RATE_LIMIT": "1000000",
-                    "STORAGE_PATH": str(storage),
-                    "LOGGING_LEVEL": "WARNING",
-                },
-            )
-            with open(home / "stderr.log", "wb") as errors:
-                child = subprocess.Popen(
-                    [sys.executable, "-m", "tvmaze_sync", "sync"],
-                    env=env,
-                    cwd=home,
-                    stdout=subprocess.DEVNULL,
-                    stderr=errors,
-                )
-                started = time.perf_counter()
-                # wait4 reports this child's own peak, whatever else ran before.
-                _, status, usage = os.wait4(child.pid, 0)
-                child.returncode = os.waitstatus_to_exitcode(status)
-                elapsed = time.perf_counter() - started
+            code, elapsed, peak_mb, stderr = measured_sync(home, sim.url)
             conn = sqlite3.connect(storage / "shows.db")
             try:
                 rows = conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0]
             finally:
                 conn.close()
-            failure = (home / "stderr.log").read_text(errors="replace").strip()[-300:]
     finally:
         sim.stop()
-    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
-    ok = peak_mb < RSS_TARGET_MB and child.returncode == 0 and rows == RSS_SHOWS
-    detail = f"{rows} shows stored in {elapsed:.0f} s, exit {child.returncode}"
-    if child.returncode:
-        detail += f": {failure}"
+    ok = peak_mb < RSS_TARGET_MB and code == 0 and rows == RSS_SHOWS
+    detail = f"{rows} shows stored in {elapsed:.0f} s, exit {code}"
+    if code:
+        detail += f": {stderr[-300:]}"
     return [Figure("peak RSS, full sync of 100,000 shows", peak_mb, "MB", "< 150", ok, detail)]
