@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import Figure
 from bench.tvmaze_bench import measured_sync
-from tvmaze_sync.testing.tvmaze_sim.hostile import MB, HostileUpstream
+from tests.doubles.tvmaze_sim.hostile import MB, HostileUpstream
 
 HUGE_TARGET_MB = 150.0  # the full sync's own target: a hostile body must not raise it
 

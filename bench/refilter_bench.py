@@ -24,12 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from bench import Figure
-from tvmaze_sync.config import FiltersConfig, IsoDate, ListFilter
-from tvmaze_sync.filters import OPEN_ROWS_SQL, OPEN_STATUSES, apply, build_processor, refilter
-from tvmaze_sync.models import ProcessingStatus
-from tvmaze_sync.store import Store, row_from_show
-from tvmaze_sync.testing.tvmaze_sim import load_real_shows
-from tvmaze_sync.tvmaze_json import show_from_tvmaze
+from tests.doubles.tvmaze_sim import load_real_shows
+from tvmaze_sync.core.config import FiltersConfig, IsoDate, ListFilter
+from tvmaze_sync.core.models import ProcessingStatus
+from tvmaze_sync.decisions.filters import (
+    OPEN_ROWS_SQL,
+    OPEN_STATUSES,
+    apply,
+    build_processor,
+    refilter,
+)
+from tvmaze_sync.storage.store import Store, row_from_show
+from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
 
 SHOWS = 100_000
 TARGET_SECONDS = 2.0

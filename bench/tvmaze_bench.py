@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 from bench import Figure
-from tvmaze_sync.config import Config, build_config
-from tvmaze_sync.state import State, StateFile
-from tvmaze_sync.store import Store, row_from_show
-from tvmaze_sync.sync import Runtime, run_cycle
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, synthetic_shows
-from tvmaze_sync.timeutil import iso
-from tvmaze_sync.tvmaze_json import show_from_tvmaze
+from tests.doubles.tvmaze_sim import TvmazeSimulator, synthetic_shows
+from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.storage.state import State, StateFile
+from tvmaze_sync.storage.store import Store, row_from_show
+from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
 
 DAY = 86_400
 T0 = 2_000_000_000.0

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from tvmaze_sync.config import (  # noqa: E402
+from tvmaze_sync.core.config import (  # noqa: E402
     Option,
     iter_options,
     json_schema,
@@ -62,7 +62,7 @@ def configuration_md() -> str:
     options = list(iter_options())
     top_level = [o for o in options if len(o.path) == 1]
     lines = [
-        HEADER.format(source="tvmaze_sync/config.py"),
+        HEADER.format(source="tvmaze_sync/core/config.py"),
         "# Configuration reference",
         "",
         "Every option below is optional; the defaults are what tvmaze-sync uses with no",
@@ -153,7 +153,7 @@ def command_tree() -> list[tuple[tuple[str, ...], Any]]:
     order (Typer vendors its own click, so groups are recognised by behaviour)."""
     import typer
 
-    from tvmaze_sync.cli import app
+    from tvmaze_sync.cli.main import app
 
     root = typer.main.get_command(app)
     found: list[tuple[tuple[str, ...], Any]] = []
@@ -184,7 +184,7 @@ def help_text(path: tuple[str, ...]) -> str:
     from typer import rich_utils
     from typer.testing import CliRunner
 
-    from tvmaze_sync.cli import app
+    from tvmaze_sync.cli.main import app
 
     settings = ("MAX_WIDTH", "FORCE_TERMINAL", "COLOR_SYSTEM")
     saved = [getattr(rich_utils, name) for name in settings]
@@ -241,8 +241,8 @@ BLOCK = re.compile(
 
 
 def metrics_table() -> str:
-    """The metric list as a table, from tvmaze_sync.metrics (the one list of metrics)."""
-    from tvmaze_sync import metrics
+    """The metric list as a table, from tvmaze_sync.cycle.metrics (the one list of metrics)."""
+    from tvmaze_sync.cycle import metrics
 
     rows = ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |"]
     for spec in metrics.METRICS:

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from tvmaze_sync.config import iter_options
+from tvmaze_sync.core.config import iter_options
 
 #: Variables the tool reads besides the option variables.
 EXTRA_ENV = {"TVMAZE_SYNC_CONFIG"}
@@ -38,7 +38,7 @@ def parse_invocation(argv: Sequence[str]) -> tuple[str, ...]:
     --version, completion) are only checked for naming one, never parsed: parsing runs
     their callbacks.
     """
-    from tvmaze_sync.cli import app, hoist_global_options
+    from tvmaze_sync.cli.main import app, hoist_global_options
 
     if EAGER.intersection(argv):
         return ("<eager>",)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tvmaze_sync.testing.sonarr_sim import DEFAULT_V3_VERSION, SonarrSimulator
+from tests.doubles.sonarr_sim import DEFAULT_V3_VERSION, SonarrSimulator
 
 SONARR_API_KEY = "sonarr-test-key"
 SONARR_ROOT_FOLDER = "/tv"

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 
 TvmazeSimFactory = Callable[..., TvmazeSimulator]
 

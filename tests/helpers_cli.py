@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tvmaze_sync.config import iter_options
+from tvmaze_sync.core.config import iter_options
 
 _SECTIONS = {option.path[0].upper() for option in iter_options()}
 

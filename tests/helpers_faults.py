@@ -19,12 +19,12 @@ from typing import Any
 
 import yaml
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.helpers_cli import clean_env
-from tvmaze_sync.state import State, _valid
-from tvmaze_sync.store import DB_NAME
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.storage.state import State, _valid
+from tvmaze_sync.storage.store import DB_NAME
 
 #: tvmaze.rate_limit that never waits measurably (the simulators are unthrottled).
 UNLIMITED = 1_000_000

@@ -10,11 +10,11 @@ import yaml
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
-from tvmaze_sync.models import ProcessingStatus
-from tvmaze_sync.store import Store
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import load_real_shows
+from tvmaze_sync.core.models import ProcessingStatus
+from tvmaze_sync.storage.store import Store
 
 P = ProcessingStatus
 

@@ -8,13 +8,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tvmaze_sync.config import Config, build_config
-from tvmaze_sync.models import CycleSummary
-from tvmaze_sync.state import State, StateFile
-from tvmaze_sync.store import row_from_show
-from tvmaze_sync.sync import Runtime, run_cycle
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, load_real_shows, synthetic_shows
-from tvmaze_sync.tvmaze_json import show_from_tvmaze
+from tests.doubles.tvmaze_sim import TvmazeSimulator, load_real_shows, synthetic_shows
+from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.models import CycleSummary
+from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.storage.state import State, StateFile
+from tvmaze_sync.storage.store import row_from_show
+from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
 
 DAY_SECONDS = 86_400
 T0 = 2_000_000_000.0  # 2033: far after every recorded `updated`

@@ -7,15 +7,15 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator, load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
-from tvmaze_sync import sonarr
-from tvmaze_sync.config import Config, build_config
-from tvmaze_sync.models import CycleSummary, Show
-from tvmaze_sync.store import Store, row_from_show
-from tvmaze_sync.sync import Runtime, run_cycle
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, load_real_shows
-from tvmaze_sync.timeutil import iso
+from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.models import CycleSummary, Show
+from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.sonarr import phase
+from tvmaze_sync.storage.store import Store, row_from_show
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY = 86_400
@@ -126,14 +126,14 @@ def run_sonarr(
     summary = CycleSummary(started_at=iso(clock()), dry_run=runtime.effective_dry_run)
     gateway = None
     if config.sonarr_enabled:
-        gateway = sonarr.connect(
+        gateway = phase.connect(
             config.sonarr,
             clock,
             sleep=runtime.sleep,
             requests=summary.requests,
             read_only=runtime.effective_dry_run,
         )
-    sonarr.process(store, gateway, tvmaze_client, runtime, summary)
+    phase.process(store, gateway, tvmaze_client, runtime, summary)
     return summary
 
 

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tvmaze_sync import mirror_plan as plan
-from tvmaze_sync.models import Show
-from tvmaze_sync.store import Store, row_from_show, show_from_row
-from tvmaze_sync.testing.tvmaze_sim import load_real_shows
-from tvmaze_sync.tvmaze_json import (
+from tests.doubles.tvmaze_sim import load_real_shows
+from tvmaze_sync.core.models import Show
+from tvmaze_sync.storage.store import Store, row_from_show, show_from_row
+from tvmaze_sync.tvmaze import plan
+from tvmaze_sync.tvmaze.mapping import (
     INT32_MAX,
     INT64_MAX,
     MAX_TEXT,

@@ -10,14 +10,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import families, samples, write_config
 from tests.helpers_tvmaze import cache_rows, compact_real_shows, load_state
-from tvmaze_sync.errors import ExitCode
-from tvmaze_sync.store import row_from_show
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
-from tvmaze_sync.tvmaze_json import INT64_MAX, SkipReason, show_from_tvmaze
+from tvmaze_sync.core.errors import ExitCode
+from tvmaze_sync.storage.store import row_from_show
+from tvmaze_sync.tvmaze.mapping import INT64_MAX, SkipReason, show_from_tvmaze
 
 BEYOND = INT64_MAX + 1
 #: Shows whose id or `updated` no store can hold or trust: skipped whole.

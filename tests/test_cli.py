@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, run_cli
-from tvmaze_sync import __version__, state
-from tvmaze_sync.cli import main
-from tvmaze_sync.errors import ExitCode
-from tvmaze_sync.models import ProcessingStatus, Show
-from tvmaze_sync.state import State, StateFile
-from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import load_real_shows
+from tvmaze_sync import __version__
+from tvmaze_sync.cli.main import main
+from tvmaze_sync.core.errors import ExitCode
+from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage import state
+from tvmaze_sync.storage.state import State, StateFile
+from tvmaze_sync.storage.store import Store, prepare_storage_dir, row_from_show
 
 
 def _one_error_line(stderr: str) -> str:
@@ -77,7 +78,7 @@ def test_help_loads_none_of_the_core(tmp_path: Path) -> None:
         for line in result.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert "tvmaze_sync.cli" in loaded  # the probe sees our imports
+    assert "tvmaze_sync.cli.main" in loaded  # the probe sees our imports
     heavy = {"sqlite3", "sqlite_utils", "yaml", "requests", "pyarr", "httpx", "prometheus_client"}
     core = {"config", "store", "state", "sync", "filters", "sonarr", "metrics", "render"}
     assert loaded & (heavy | {f"tvmaze_sync.{name}" for name in core}) == set()
@@ -187,7 +188,7 @@ def test_an_unexpected_error_in_a_cycle_is_recorded_in_state(
     tvmaze_sim_factory: TvmazeSimFactory,
 ) -> None:
     """`state` says how the last cycle failed, even when the failure is a bug of ours."""
-    from tvmaze_sync import filters
+    from tvmaze_sync.decisions import filters
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("a bug")
@@ -365,7 +366,7 @@ def test_read_commands_on_a_foreign_database_exit_2(
 ) -> None:
     import sqlite3
 
-    from tvmaze_sync.store import DB_NAME, READABLE_SCHEMA_VERSION
+    from tvmaze_sync.storage.store import DB_NAME, READABLE_SCHEMA_VERSION
 
     storage = prepare_storage_dir(data_dir(tmp_path))
     conn = sqlite3.connect(storage / DB_NAME)
@@ -390,7 +391,7 @@ def test_state_on_a_storage_path_that_is_a_file_exits_2(
 def test_sync_with_an_http_cache_that_cannot_be_made_exits_2(
     tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory
 ) -> None:
-    from tvmaze_sync.tvmaze import CACHE_NAME
+    from tvmaze_sync.tvmaze.client import CACHE_NAME
 
     sim = tvmaze_sim_factory(shows=load_real_shows()[:20], rate_limit=None)
     (prepare_storage_dir(data_dir(tmp_path)) / CACHE_NAME).mkdir()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.tvmaze_sim.hostile import HostileUpstream
 from tests.helpers_cli import run_cli
-from tvmaze_sync.errors import ExitCode
-from tvmaze_sync.testing.tvmaze_sim.hostile import HostileUpstream
+from tvmaze_sync.core.errors import ExitCode
 
 
 def _healthcheck(tmp_path: Path, port: int) -> tuple[int, str, float]:

@@ -16,16 +16,16 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.helpers_cli import clean_env
-from tvmaze_sync import render
-from tvmaze_sync.cli import app
-from tvmaze_sync.config import FiltersConfig
-from tvmaze_sync.errors import ExitCode
-from tvmaze_sync.filters import apply, build_processor
-from tvmaze_sync.models import ProcessingStatus, Show
-from tvmaze_sync.query import ShowQuery, count_shows, query_shows
-from tvmaze_sync.state import StateFile
-from tvmaze_sync.store import Store, prepare_storage_dir, row_from_show
-from tvmaze_sync.terminal import Terminal, printable
+from tvmaze_sync.cli import render
+from tvmaze_sync.cli.main import app
+from tvmaze_sync.cli.terminal import Terminal, printable
+from tvmaze_sync.core.config import FiltersConfig
+from tvmaze_sync.core.errors import ExitCode
+from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.decisions.filters import apply, build_processor
+from tvmaze_sync.storage.query import ShowQuery, count_shows, query_shows
+from tvmaze_sync.storage.state import StateFile
+from tvmaze_sync.storage.store import Store, prepare_storage_dir, row_from_show
 
 P = ProcessingStatus
 
@@ -512,8 +512,8 @@ class _Tty(io.StringIO):
 def test_the_summary_and_review_tables_escape_control_characters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tvmaze_sync.models import CycleSummary
-    from tvmaze_sync.review import QUEUE_COLUMNS
+    from tvmaze_sync.core.models import CycleSummary
+    from tvmaze_sync.sonarr.review import QUEUE_COLUMNS
 
     out = io.StringIO()
     console = Terminal(file=out, width=300)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers_cli import data_dir, run_cli
-from tvmaze_sync.config import (
+from tvmaze_sync.core.config import (
     Config,
     Duration,
     Host,
@@ -26,7 +26,7 @@ from tvmaze_sync.config import (
     load_config,
     starter_yaml,
 )
-from tvmaze_sync.errors import ConfigError, ExitCode
+from tvmaze_sync.core.errors import ConfigError, ExitCode
 
 OPTIONS = list(iter_options())
 SECRET_OPTIONS = [option for option in OPTIONS if option.secret]

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers_cli import run_cli
-from tvmaze_sync.config import (
+from tvmaze_sync.core.config import (
     MAX_ALIASES,
     MAX_CONFIG_BYTES,
     MAX_EXPANDED_VALUES,
     load_config,
 )
-from tvmaze_sync.errors import ConfigError, ExitCode
+from tvmaze_sync.core.errors import ConfigError, ExitCode
 
 
 def billion_laughs(levels: int = 9, fan: int = 9) -> str:

@@ -17,8 +17,8 @@ from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import data_dir, run_cli
 from tests.helpers_metrics import read_store, small_real_shows
-from tvmaze_sync.errors import ExitCode
-from tvmaze_sync.state import STATE_NAME
+from tvmaze_sync.core.errors import ExitCode
+from tvmaze_sync.storage.state import STATE_NAME
 
 # --- F16: an empty variable never switches a filter off ---------------------------------------
 
@@ -192,7 +192,7 @@ def test_a_url_with_a_query_or_fragment_is_refused(
 
 @pytest.fixture
 def redactor() -> Any:
-    from tvmaze_sync.logs import redact
+    from tvmaze_sync.core.logs import redact
 
     yield redact
     redact.set_secrets([])
@@ -211,7 +211,7 @@ def test_the_stored_error_is_redacted_and_state_shows_no_secret(
 ) -> None:
     """A cycle's error quoting a secret (as a library wrote it) is masked in state.json, and
     a state.json an older version wrote is masked by `state` (and so by GET /state)."""
-    from tvmaze_sync.state import State, StateFile
+    from tvmaze_sync.storage.state import State, StateFile
 
     secret = "SEKRETKEY0123456789"
     quoted = f"Sonarr at x (system_status: error: Illegal header value {secret.encode()!r})"

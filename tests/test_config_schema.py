@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.helpers_tools import run, tool
-from tvmaze_sync.cli import app
-from tvmaze_sync.config import _Loader, build_config, iter_options, json_schema
-from tvmaze_sync.errors import ConfigError
+from tvmaze_sync.cli.main import app
+from tvmaze_sync.core.config import _Loader, build_config, iter_options, json_schema
+from tvmaze_sync.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "docs" / "config.schema.json"

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 import requests
 
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import small_real_shows, write_config
 from tests.test_server import cycle_done, free_port, start_serve, wait_for
-from tvmaze_sync.errors import StorageError
-from tvmaze_sync.server import LIST_RETRY_AFTER, CustomList, ListNotReady, sonarr_list
-from tvmaze_sync.state import StateFile
-from tvmaze_sync.store import DB_NAME, FULL_MIRRORS, Store
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.core.errors import StorageError
+from tvmaze_sync.serve.endpoints import LIST_RETRY_AFTER, CustomList, ListNotReady, sonarr_list
+from tvmaze_sync.storage.state import StateFile
+from tvmaze_sync.storage.store import DB_NAME, FULL_MIRRORS, Store
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,9 @@ import pytest
 import yaml
 
 from tests.commands import invocations, option_env_names, parse_invocation
+from tests.doubles.httpserver import LoopbackServer
 from tests.helpers_tools import run, tool
-from tvmaze_sync.config import Config, build_config
-from tvmaze_sync.testing.httpserver import LoopbackServer
+from tvmaze_sync.core.config import Config, build_config
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -130,7 +130,7 @@ def test_image_runs_on_defaults_with_no_config_mounted() -> None:
     (placeholder,) = [
         src for sources, dest in copies() if dest == env["TVMAZE_SYNC_CONFIG"] for src in sources
     ]
-    from tvmaze_sync.config import load_config
+    from tvmaze_sync.core.config import load_config
 
     config = load_config(None, {**env, "TVMAZE_SYNC_CONFIG": str(ROOT / placeholder)})
     expected = Config()
@@ -204,7 +204,7 @@ def test_healthcheck_command_follows_the_server(tmp_path: Path) -> None:
 def test_healthcheck_exit_codes_and_ready_path(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from tvmaze_sync.cli import app
+    from tvmaze_sync.cli.main import app
 
     server = LoopbackServer(_Health, status=200).start()
     env = {
@@ -228,8 +228,8 @@ def test_healthcheck_exit_codes_and_ready_path(tmp_path: Path) -> None:
 def test_healthcheck_against_a_real_serve(tmp_path: Path, tvmaze_sim_factory: Any) -> None:
     """The image's HEALTHCHECK, run as Docker would, against `serve` started with the
     image's environment: healthy while it runs, unhealthy once SIGTERM has stopped it."""
-    pytest.importorskip("tvmaze_sync.server", reason="serve has not landed yet")
-    from tvmaze_sync.testing.tvmaze_sim import load_real_shows
+    pytest.importorskip("tvmaze_sync.serve.endpoints", reason="serve has not landed yet")
+    from tests.doubles.tvmaze_sim import load_real_shows
 
     sim = tvmaze_sim_factory(shows=load_real_shows()[:30], rate_limit=None)
     overrides = {"SERVER_PORT": str(free_port()), "TVMAZE_BASE_URL": sim.url}
@@ -452,7 +452,7 @@ def test_kubernetes_configmap_is_a_valid_config() -> None:
 def sync_options() -> set[str]:
     import typer
 
-    from tvmaze_sync.cli import app
+    from tvmaze_sync.cli.main import app
 
     sync = typer.main.get_command(app).commands["sync"]  # type: ignore[attr-defined]
     return {opt for param in sync.params for opt in param.opts}

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from tests.commands import invocations, option_env_names, parse_invocation
-from tvmaze_sync.config import Config, build_config, iter_options, load_config
-from tvmaze_sync.models import Show
+from tvmaze_sync.core.config import Config, build_config, iter_options, load_config
+from tvmaze_sync.core.models import Show
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -158,7 +158,7 @@ def test_troubleshooting_messages_are_printed_by_the_code() -> None:
 
 
 def test_troubleshooting_covers_every_exit_code() -> None:
-    from tvmaze_sync.errors import ExitCode
+    from tvmaze_sync.core.errors import ExitCode
 
     text = (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
     for code in ExitCode:
@@ -168,7 +168,7 @@ def test_troubleshooting_covers_every_exit_code() -> None:
 
 
 def test_metric_names_in_docs_are_real() -> None:
-    metrics = pytest.importorskip("tvmaze_sync.metrics")
+    metrics = pytest.importorskip("tvmaze_sync.cycle.metrics")
     names = {spec.name for spec in metrics.METRICS}
     text = (DOCS / "metrics.md").read_text(encoding="utf-8")
     # Every tvmaze_ word but the job (and file) name and the prefix: no old name may linger.
@@ -192,7 +192,7 @@ def test_relative_links_resolve(page: Path) -> None:
 
 
 def test_filters_guide_lists_every_reason_code() -> None:
-    rules = pytest.importorskip("tvmaze_sync.rules")
+    rules = pytest.importorskip("tvmaze_sync.decisions.rules")
     text = (DOCS / "filters.md").read_text(encoding="utf-8")
     section = text.split("## Reason codes", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M))
@@ -235,7 +235,7 @@ def worked_examples() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
 def test_filters_guide_worked_examples_match_the_filter_code(
     example: tuple[str, str, list[tuple[str, str, str]]],
 ) -> None:
-    filters = pytest.importorskip("tvmaze_sync.filters")
+    filters = pytest.importorskip("tvmaze_sync.decisions.filters")
     if not hasattr(filters, "SimpleFilterProcessor"):
         pytest.skip("the filters have not landed yet")
     _, config_yaml, rows = example
@@ -255,8 +255,8 @@ def test_config_json_schema_accepts_the_examples_and_rejects_what_the_loader_rej
     import jsonschema
     import yaml
 
-    from tvmaze_sync.config import build_config
-    from tvmaze_sync.errors import ConfigError
+    from tvmaze_sync.core.config import build_config
+    from tvmaze_sync.core.errors import ConfigError
 
     schema = json.loads((ROOT / "docs" / "config.schema.json").read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
@@ -37,12 +39,12 @@ from tests.helpers_faults import (
     write_config,
 )
 from tests.helpers_tvmaze import FakeClock, compact_real_shows, mismatches
-from tvmaze_sync.config import Config, build_config
-from tvmaze_sync.state import STATE_NAME, State
-from tvmaze_sync.store import DB_NAME
-from tvmaze_sync.sync import Runtime, run_cycle
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.storage.state import STATE_NAME, State
+from tvmaze_sync.storage.store import DB_NAME
+
+STATE_LOGGER = "tvmaze_sync.storage.state"
 
 pytestmark = pytest.mark.faults
 
@@ -228,7 +230,7 @@ def test_every_corruption_of_state_and_backup_recovers_and_the_cycle_ends_correc
     config = _cycle_config(storage, template.tvmaze, sonarr)
     summary = run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
 
-    events = [r.getMessage().split()[0] for r in caplog.records if r.name == "tvmaze_sync.state"]
+    events = [r.getMessage().split()[0] for r in caplog.records if r.name == STATE_LOGGER]
     assert events == expected_recovery(state_kind, bak_kind)
     kept_cursors = state_kind == "good" or bak_kind == "good"
     assert summary.ok

@@ -29,12 +29,12 @@ from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.helpers_cli import clean_env, run_cli
-from tvmaze_sync.cli import app
-from tvmaze_sync.config import Duration, IsoDate, Url, iter_options
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.cli.main import app
+from tvmaze_sync.core.config import Duration, IsoDate, Url, iter_options
 
 pytestmark = pytest.mark.faults
 

@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.doubles.sonarr_sim import SonarrSimulator, catalogue_from_tvmaze
+from tests.doubles.tvmaze_sim import TvmazeSimulator, synthetic_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.helpers_faults import (
     db_snapshot,
@@ -39,10 +41,8 @@ from tests.helpers_faults import (
     write_config,
 )
 from tests.helpers_tvmaze import mismatches
-from tvmaze_sync.state import STATE_NAME
-from tvmaze_sync.store import DB_NAME
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator, catalogue_from_tvmaze
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, synthetic_shows
+from tvmaze_sync.storage.state import STATE_NAME
+from tvmaze_sync.storage.store import DB_NAME
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

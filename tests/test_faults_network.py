@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator, synthetic_shows
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_faults import (
@@ -32,13 +34,11 @@ from tests.helpers_faults import (
     write_config,
 )
 from tests.helpers_tvmaze import FakeClock, compact_real_shows, mismatches
-from tvmaze_sync.config import Config, build_config
-from tvmaze_sync.errors import CycleError, DependencyError, ExitCode, TvmazeSyncError
-from tvmaze_sync.models import CycleSummary, ProcessingStatus
-from tvmaze_sync.store import Store
-from tvmaze_sync.sync import Runtime, run_cycle
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator, synthetic_shows
+from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.errors import CycleError, DependencyError, ExitCode, TvmazeSyncError
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.storage.store import Store
 
 pytestmark = pytest.mark.faults
 

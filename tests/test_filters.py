@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tvmaze_sync.config import (
+from tvmaze_sync.core.config import (
     FiltersConfig,
     IdFilter,
     IsoDate,
@@ -31,8 +31,9 @@ from tvmaze_sync.config import (
     WeightFilter,
     build_config,
 )
-from tvmaze_sync.errors import LockHeld, StorageError
-from tvmaze_sync.filters import (
+from tvmaze_sync.core.errors import LockHeld, StorageError
+from tvmaze_sync.core.models import ProcessingResult, ProcessingStatus, Show
+from tvmaze_sync.decisions.filters import (
     OPEN_STATUSES,
     FilterReport,
     ReasonCode,
@@ -46,10 +47,9 @@ from tvmaze_sync.filters import (
     refilter_if_changed,
     run_refilter,
 )
-from tvmaze_sync.lock import writer_lock
-from tvmaze_sync.models import ProcessingResult, ProcessingStatus, Show
-from tvmaze_sync.state import State, StateFile
-from tvmaze_sync.store import Store, row_from_show
+from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage.state import State, StateFile
+from tvmaze_sync.storage.store import Store, row_from_show
 
 P = ProcessingStatus
 CLOSED = [s for s in ProcessingStatus if s not in OPEN_STATUSES]

@@ -20,7 +20,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tvmaze_sync.httpd import (
+from tvmaze_sync.serve.httpd import (
     MAX_BODY,
     MAX_CONNECTIONS,
     MIN_CONNECTIONS,
@@ -298,7 +298,7 @@ def test_a_huge_head_gets_its_431_not_a_reset(server: _Server, size: int) -> Non
 
 
 def test_a_refused_client_that_keeps_sending_is_closed_after_the_drain(server: _Server) -> None:
-    from tvmaze_sync.httpd import DRAIN_SECONDS
+    from tvmaze_sync.serve.httpd import DRAIN_SECONDS
 
     with connect(server) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nX: " + b"y" * 70_000)

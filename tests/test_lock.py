@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.helpers_cli import clean_env, data_dir, run_cli
-from tvmaze_sync.errors import ExitCode, LockHeld
-from tvmaze_sync.lock import LOCK_NAME, writer_lock
-from tvmaze_sync.store import Store, prepare_storage_dir
+from tvmaze_sync.core.errors import ExitCode, LockHeld
+from tvmaze_sync.storage.lock import LOCK_NAME, writer_lock
+from tvmaze_sync.storage.store import Store, prepare_storage_dir
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from tvmaze_sync.lock import writer_lock
+from tvmaze_sync.storage.lock import writer_lock
 with writer_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(120)

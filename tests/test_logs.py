@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
-from tvmaze_sync.config import build_config
-from tvmaze_sync.errors import ExitCode
-from tvmaze_sync.logs import configure_logging, redact
-from tvmaze_sync.testing.tvmaze_sim import load_real_shows
+from tvmaze_sync.core.config import build_config
+from tvmaze_sync.core.errors import ExitCode
+from tvmaze_sync.core.logs import configure_logging, redact
 
 SECRETS = {
     "SONARR_API_KEY": "0123456789abcdef0123456789abcdef",
@@ -183,7 +183,7 @@ FORGED = "Evil'\" tvdb_id=999 sonarr_id=42 ok=False level=critical x='"
 
 def _json_line(*args: object) -> dict[str, object]:
     """One `sonarr_series_added` record formatted by the JSON formatter, parsed back."""
-    from tvmaze_sync.logs import JsonFormatter
+    from tvmaze_sync.core.logs import JsonFormatter
 
     record = logging.LogRecord(
         "tvmaze_sync.test",

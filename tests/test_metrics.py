@@ -23,6 +23,9 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
+from tests.doubles.httpserver import LoopbackServer
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import (
@@ -34,15 +37,12 @@ from tests.helpers_metrics import (
     write_config,
 )
 from tests.helpers_tools import run, tool
-from tvmaze_sync.lock import writer_lock
-from tvmaze_sync.metrics import METRICS, build_registry, read_snapshot, split_request_key
-from tvmaze_sync.models import ProcessingStatus, Show
-from tvmaze_sync.sonarr import Reason
-from tvmaze_sync.state import State, StateFile
-from tvmaze_sync.store import Store, row_from_show
-from tvmaze_sync.testing.httpserver import LoopbackServer
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.cycle.metrics import METRICS, build_registry, read_snapshot, split_request_key
+from tvmaze_sync.sonarr.phase import Reason
+from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage.state import State, StateFile
+from tvmaze_sync.storage.store import Store, row_from_show
 
 P = ProcessingStatus
 

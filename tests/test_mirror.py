@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.doubles.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows, synthetic_shows
 from tests.helpers_cli import clean_env, run_cli
 from tests.helpers_tvmaze import (
     DAY_SECONDS,
@@ -33,15 +34,14 @@ from tests.helpers_tvmaze import (
     mismatches,
     synthetic_sim,
 )
-from tvmaze_sync import mirror, mirror_plan
-from tvmaze_sync.errors import CycleError
-from tvmaze_sync.state import State, StateFile
-from tvmaze_sync.store import Store
-from tvmaze_sync.sync import Runtime, run_cycle
-from tvmaze_sync.testing.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows, synthetic_shows
-from tvmaze_sync.timeutil import iso
-from tvmaze_sync.tvmaze import PAGE_SIZE, TvmazeClient
-from tvmaze_sync.tvmaze_json import UpdatesMap
+from tvmaze_sync.core.errors import CycleError
+from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.storage.state import State, StateFile
+from tvmaze_sync.storage.store import Store
+from tvmaze_sync.tvmaze import mirror, plan
+from tvmaze_sync.tvmaze.client import PAGE_SIZE, TvmazeClient
+from tvmaze_sync.tvmaze.mapping import UpdatesMap
 
 HOUR = 3600
 
@@ -130,7 +130,7 @@ def test_progress_bar_on_a_terminal_and_log_lines_otherwise(
     sim = synthetic_sim(1500, clock)
     try:
         monkeypatch.setattr(mirror, "LOG_EVERY_PAGES", 2)
-        caplog.set_level(logging.INFO, logger="tvmaze_sync.mirror")
+        caplog.set_level(logging.INFO, logger="tvmaze_sync.tvmaze.mirror")
         cycle(sim, storage, clock)
         lines = [r.getMessage() for r in caplog.records if "full_sync_progress" in r.getMessage()]
         assert lines and lines[0].startswith("full_sync_progress page=1 pages=2 shows=")
@@ -591,7 +591,7 @@ def test_a_large_census_is_confirmed_over_several_runs(
     synced: TvmazeSimulator, storage: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = synced
-    monkeypatch.setattr(mirror_plan, "CENSUS_BATCH", 2)
+    monkeypatch.setattr(plan, "CENSUS_BATCH", 2)
     doomed = [ids_on_page(sim, page)[3] for page in (1, 3, 5, 7, 8)]
     for show_id in doomed:
         sim.delete_show(show_id)
@@ -615,7 +615,7 @@ def test_a_whole_map_lacking_live_shows_is_not_believed(
 ) -> None:
     """A map missing more live shows than a batch costs one batch of requests a week."""
     sim = synced
-    monkeypatch.setattr(mirror_plan, "CENSUS_BATCH", 3)
+    monkeypatch.setattr(plan, "CENSUS_BATCH", 3)
     hidden = ids_on_page(sim, 2)[:10]
     real_get_updates = TvmazeClient.get_updates
 

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tvmaze_sync.mirror_plan import (
+from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.storage.state import State
+from tvmaze_sync.tvmaze.plan import (
     CENSUS_INTERVAL,
     DAY,
     WINDOWS,
@@ -25,8 +27,6 @@ from tvmaze_sync.mirror_plan import (
     page_of,
     plan_fetches,
 )
-from tvmaze_sync.state import State
-from tvmaze_sync.timeutil import iso
 
 HOUR = 3600
 NOW = 2_000_000_000.0

@@ -17,11 +17,11 @@ from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import write_config
 from tests.helpers_tvmaze import compact_real_shows
-from tvmaze_sync.errors import ExitCode, StorageError
-from tvmaze_sync.lock import LOCK_NAME, writer_lock
-from tvmaze_sync.state import STATE_NAME, State, StateFile
-from tvmaze_sync.store import DB_NAME, Store
-from tvmaze_sync.tvmaze import CACHE_NAME
+from tvmaze_sync.core.errors import ExitCode, StorageError
+from tvmaze_sync.storage.lock import LOCK_NAME, writer_lock
+from tvmaze_sync.storage.state import STATE_NAME, State, StateFile
+from tvmaze_sync.storage.store import DB_NAME, Store
+from tvmaze_sync.tvmaze.client import CACHE_NAME
 
 PRECIOUS = "someone else's file: must never change\n"
 LINKED = [

@@ -13,18 +13,18 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.helpers_notify import free_port, json_receiver, smtp_receiver
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
-from tvmaze_sync.config import build_config
-from tvmaze_sync.errors import ConfigError
-from tvmaze_sync.metrics import build_registry
-from tvmaze_sync.models import CycleSummary
-from tvmaze_sync.notify import TITLES_SHOWN, build_message
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.core.config import build_config
+from tvmaze_sync.core.errors import ConfigError
+from tvmaze_sync.core.models import CycleSummary
+from tvmaze_sync.cycle.metrics import build_registry
+from tvmaze_sync.cycle.notify import TITLES_SHOWN, build_message
 
 SECRET_PASSWORD = "hunter2-notify-pw"
 SECRET_TOKEN = "tok3n-9f8e7d6c5b4a"

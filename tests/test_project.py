@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers_tools import run, tool
-from tvmaze_sync.errors import ExitCode
+from tvmaze_sync.core.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -107,7 +107,7 @@ def test_a_plain_non_editable_install_works(tmp_path: Path) -> None:
     assert install.returncode == 0, install.stderr
     env = {**os.environ, "PYTHONPATH": str(target), "HOME": str(tmp_path)}
     env["XDG_DATA_HOME"] = env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
-    probe = "import tvmaze_sync, tvmaze_sync.cli; print(tvmaze_sync.__file__)"
+    probe = "import tvmaze_sync, tvmaze_sync.cli.main; print(tvmaze_sync.__file__)"
     out = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
@@ -118,7 +118,7 @@ def test_a_plain_non_editable_install_works(tmp_path: Path) -> None:
     ).stdout
     assert out.startswith(str(target))
     with zipfile.ZipFile(wheel) as archive:  # the program only, no test double
-        assert not [n for n in archive.namelist() if n.startswith("tvmaze_sync/testing")]
+        assert not [n for n in archive.namelist() if n.startswith("tests/doubles")]
     script = target / "bin" / "tvmaze-sync"
     for args in (["--version"], ["config", "check", "--format", "json"]):
         result = subprocess.run(
@@ -130,7 +130,7 @@ def test_a_plain_non_editable_install_works(tmp_path: Path) -> None:
 def test_every_command_is_in_the_readme_table() -> None:
     import typer
 
-    from tvmaze_sync.cli import app
+    from tvmaze_sync.cli.main import app
 
     section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| `tvmaze-sync ([a-z]+(?: [a-z]+)?)", section, flags=re.M))

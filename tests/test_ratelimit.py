@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers_tvmaze import FakeClock
-from tvmaze_sync.ratelimit import DEFAULT_MARGIN, TokenBucket
+from tvmaze_sync.tvmaze.ratelimit import DEFAULT_MARGIN, TokenBucket
 
 
 def admissions(bucket: TokenBucket, clock: FakeClock, gaps: list[float]) -> list[float]:

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
@@ -32,11 +34,9 @@ from tests.sonarr_helpers import (
     posted_tvdb_ids,
     real_shows,
 )
-from tvmaze_sync import removals, sonarr
-from tvmaze_sync.errors import ExitCode, UsageError
-from tvmaze_sync.store import Store
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.core.errors import ExitCode, UsageError
+from tvmaze_sync.sonarr import phase, removals
+from tvmaze_sync.storage.store import Store
 
 EXCLUSIONS = "/api/v3/importlistexclusion"
 SHOWS = real_shows(range(1, 13))  # twelve shows Sonarr's catalogue knows: more than 10
@@ -275,7 +275,7 @@ def test_a_held_series_that_reappears_is_released_silently(
     assert _held(config_new) == stamps  # idempotent: held since the first cycle that saw it
     store = open_store(config_new)
     try:
-        note = sonarr.explain(store, store.get_row(1) or {}) or ""
+        note = phase.explain(store, store.get_row(1) or {}) or ""
     finally:
         store.close()
     assert stamps[TVDB[1]] in note and "`tvmaze-sync removals`" in note
@@ -450,8 +450,8 @@ def test_state_and_metrics_show_the_held_count(
 ) -> None:
     from prometheus_client import generate_latest
 
-    from tvmaze_sync import metrics
-    from tvmaze_sync.state import read_state
+    from tvmaze_sync.cycle import metrics
+    from tvmaze_sync.storage.state import read_state
 
     clock, _, new, tvmaze = _added_then_new_sonarr(
         tmp_path, sonarr_sim_factory, tvmaze_sim_factory, SHOWS

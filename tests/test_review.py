@@ -15,14 +15,14 @@ from typing import Any
 import yaml
 from prometheus_client import generate_latest
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.sonarr_helpers import OPEN_FILTERS, posted_tvdb_ids, real_shows
-from tvmaze_sync.metrics import build_registry
-from tvmaze_sync.store import SCHEMA_VERSION, Store
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.cycle.metrics import build_registry
+from tvmaze_sync.storage.store import SCHEMA_VERSION, Store
 
 
 def _config(

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_QUALITY_PROFILES, SONARR_TAG
 from tests.helpers_cli import clean_env, run_cli
 from tests.helpers_metrics import (
@@ -31,16 +33,14 @@ from tests.helpers_metrics import (
     value,
     write_config,
 )
-from tvmaze_sync.lock import writer_lock
-from tvmaze_sync.metrics import METRICS
-from tvmaze_sync.models import ProcessingStatus
-from tvmaze_sync.server import BadRequest, authorize, is_loopback, parse_shows_query
-from tvmaze_sync.service import PROBE_MAX_AGE
-from tvmaze_sync.state import StateFile
-from tvmaze_sync.store import Store
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
-from tvmaze_sync.timeutil import parse_iso
+from tvmaze_sync.core.models import ProcessingStatus
+from tvmaze_sync.core.timeutil import parse_iso
+from tvmaze_sync.cycle.metrics import METRICS
+from tvmaze_sync.serve.endpoints import BadRequest, authorize, is_loopback, parse_shows_query
+from tvmaze_sync.serve.runner import PROBE_MAX_AGE
+from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage.state import StateFile
+from tvmaze_sync.storage.store import Store
 
 TOKEN = "serve-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

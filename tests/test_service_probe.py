@@ -11,12 +11,12 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim.hostile import HostileUpstream
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.sonarr_helpers import open_store
-from tvmaze_sync.config import build_config
-from tvmaze_sync.service import PROBE_WAIT, Service
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim.hostile import HostileUpstream
+from tvmaze_sync.core.config import build_config
+from tvmaze_sync.serve.runner import PROBE_WAIT, Service
 
 TIMEOUT = 3.0
 

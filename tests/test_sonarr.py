@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_V3_VERSION, SonarrFactory
 from tests.sonarr_helpers import (
     START,
@@ -32,12 +33,12 @@ from tests.sonarr_helpers import (
     seeded,
     status_of,
 )
-from tvmaze_sync import ledger, render, sonarr, sonarr_api
-from tvmaze_sync.errors import ConfigError, DependencyError, ExitCode
-from tvmaze_sync.models import CycleSummary, ProcessingStatus, Show
-from tvmaze_sync.sonarr_api import Exclusion, LibrarySeries, SonarrGateway, endpoint_name
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.timeutil import iso
+from tvmaze_sync.cli import render
+from tvmaze_sync.core.errors import ConfigError, DependencyError, ExitCode
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, Show
+from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.sonarr import gateway, ledger, phase
+from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries, SonarrGateway, endpoint_name
 
 # --- startup validation ---------------------------------------------------------------------
 
@@ -47,7 +48,7 @@ def test_validation_resolves_names_to_ids_on_v4(
 ) -> None:
     config = make_config(tmp_path, sonarr_sim, tags=["AUTO-SYNC"], quality_profile="HD-1080p")
     requests: dict[str, int] = {}
-    gateway = sonarr.connect(config.sonarr, FakeClock(), requests=requests)
+    gateway = phase.connect(config.sonarr, FakeClock(), requests=requests)
     info = gateway.info
     assert info is not None
     assert (info.major, info.quality_profile_id, info.tag_ids) == (4, 4, [1])
@@ -87,10 +88,10 @@ def test_a_wrong_setting_names_the_value_and_the_choices(
 ) -> None:
     config = make_config(tmp_path, sonarr_sim, **options)
     if message is None:
-        sonarr.connect(config.sonarr, FakeClock()).close()
+        phase.connect(config.sonarr, FakeClock()).close()
         return
     with pytest.raises(ConfigError) as caught:
-        sonarr.connect(config.sonarr, FakeClock())
+        phase.connect(config.sonarr, FakeClock())
     assert caught.value.exit_code == ExitCode.USAGE == 2
     assert caught.value.problems == [message]
     assert not [r for r in sonarr_sim.request_log if r.method != "GET"]  # nothing written
@@ -101,7 +102,7 @@ def test_every_wrong_setting_is_reported_at_once(
 ) -> None:
     config = make_config(tmp_path, sonarr_sim, quality_profile="4K", root_folder="/x", tags=["a"])
     with pytest.raises(ConfigError) as caught:
-        sonarr.connect(config.sonarr, FakeClock())
+        phase.connect(config.sonarr, FakeClock())
     assert [p.split(":")[0] for p in caught.value.problems] == [
         "sonarr.root_folder",
         "sonarr.quality_profile",
@@ -113,14 +114,14 @@ def test_missing_tags_are_created_when_asked(sonarr_sim: SonarrSimulator, tmp_pa
     config = make_config(
         tmp_path, sonarr_sim, tags=["auto-sync", "TVMaze"], create_missing_tags=True
     )
-    gateway = sonarr.connect(config.sonarr, FakeClock())
+    gateway = phase.connect(config.sonarr, FakeClock())
     assert sonarr_sim.posts_to("/api/v3/tag") == [{"label": "TVMaze"}]
     created = {t["label"]: t["id"] for t in sonarr_sim.tags()}
     assert gateway.info is not None and gateway.info.tag_ids == [1, created["tvmaze"]]
     gateway.close()
     # A dry run validates without writing: the tag is not created.
     config = make_config(tmp_path, sonarr_sim, tags=["new-one"], create_missing_tags=True)
-    sonarr.connect(config.sonarr, FakeClock(), read_only=True).close()
+    phase.connect(config.sonarr, FakeClock(), read_only=True).close()
     assert "new-one" not in {t["label"] for t in sonarr_sim.tags()}
 
 
@@ -130,7 +131,7 @@ def test_wrong_key_is_exit_3_naming_the_url_never_the_key(
     config = make_config(tmp_path, sonarr_sim)
     config.sonarr.api_key = "not-the-key-0123456789"
     with pytest.raises(DependencyError) as caught:
-        sonarr.connect(config.sonarr, FakeClock())
+        phase.connect(config.sonarr, FakeClock())
     text = str(caught.value)
     assert caught.value.exit_code == ExitCode.DEPENDENCY == 3
     assert sonarr_sim.url in text and "401" in text and "sonarr.api_key" in text
@@ -147,7 +148,7 @@ def test_unreachable_sonarr_retries_with_backoff_then_exit_3(tmp_path: Path) -> 
     sleeps = Sleeps()
     requests: dict[str, int] = {}
     with pytest.raises(DependencyError, match=rf"Sonarr at {url} is unavailable") as caught:
-        sonarr.connect(config.sonarr, FakeClock(), sleep=sleeps, requests=requests)
+        phase.connect(config.sonarr, FakeClock(), sleep=sleeps, requests=requests)
     assert "gave up after 3 attempts" in str(caught.value)
     assert sleeps == [1.0, 4.0]
     assert requests == {"sonarr:system_status:error": 3}
@@ -156,7 +157,7 @@ def test_unreachable_sonarr_retries_with_backoff_then_exit_3(tmp_path: Path) -> 
 def test_a_passing_5xx_at_startup_is_retried(sonarr_sim: SonarrSimulator, tmp_path: Path) -> None:
     sonarr_sim.fail_next(2, 503, "/api/v3/qualityprofile")
     sleeps = Sleeps()
-    sonarr.connect(make_config(tmp_path, sonarr_sim).sonarr, FakeClock(), sleep=sleeps).close()
+    phase.connect(make_config(tmp_path, sonarr_sim).sonarr, FakeClock(), sleep=sleeps).close()
     assert sleeps == [1.0, 4.0]
 
 
@@ -167,8 +168,8 @@ def test_wrong_url_base_is_a_config_error(
     config = make_config(tmp_path, sim)
     config.sonarr.url = sim.url.removesuffix("/sonarr")  # type: ignore[assignment]
     with pytest.raises(ConfigError, match=r"answers 404 for /api/v3/system/status"):
-        sonarr.connect(config.sonarr, FakeClock())
-    sonarr.connect(make_config(tmp_path, sim).sonarr, FakeClock()).close()  # with it: fine
+        phase.connect(config.sonarr, FakeClock())
+    phase.connect(make_config(tmp_path, sim).sonarr, FakeClock()).close()  # with it: fine
 
 
 class _Redirector(http.server.BaseHTTPRequestHandler):
@@ -202,7 +203,7 @@ def test_a_redirecting_url_is_a_config_error_and_the_key_goes_nowhere(
         moved = f"http://127.0.0.1:{server.server_address[1]}"
         config.sonarr.url = moved  # type: ignore[assignment]
         with pytest.raises(ConfigError) as caught:
-            sonarr.connect(config.sonarr, FakeClock())
+            phase.connect(config.sonarr, FakeClock())
     finally:
         server.shutdown()
         server.server_close()
@@ -217,13 +218,13 @@ def test_an_inaccessible_root_folder_stops_before_any_add(
 ) -> None:
     sim = sonarr_sim_factory(root_folders=[{"path": "/tv", "accessible": False}])
     with pytest.raises(DependencyError, match="root folder '/tv' is not accessible"):
-        sonarr.connect(make_config(tmp_path, sim).sonarr, FakeClock())
+        phase.connect(make_config(tmp_path, sim).sonarr, FakeClock())
 
 
 def _ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     """This test's Sonarr records only: under `-n 2` a thread another test left behind (a
     store opening, a server shutting down) may log into the same capture."""
-    return [r for r in caplog.records if r.name.startswith("tvmaze_sync.sonarr")]
+    return [r for r in caplog.records if r.name.startswith("tvmaze_sync.sonarr.phase")]
 
 
 def test_v4_ignores_a_language_profile_with_one_warning(
@@ -245,15 +246,15 @@ def test_v3_needs_a_language_profile_by_name(
 ) -> None:
     sim = sonarr_sim_factory(version=SONARR_V3_VERSION, language_profiles=["English", "Any"])
     with pytest.raises(ConfigError) as caught:
-        sonarr.connect(make_config(tmp_path, sim).sonarr, FakeClock())
+        phase.connect(make_config(tmp_path, sim).sonarr, FakeClock())
     assert caught.value.problems == [
         f"sonarr.language_profile: required by Sonarr v3 ({SONARR_V3_VERSION}); "
         "available: English, Any"
     ]
     with pytest.raises(ConfigError, match="language profile 'French' not found in Sonarr; "):
-        sonarr.connect(make_config(tmp_path, sim, language_profile="French").sonarr, FakeClock())
+        phase.connect(make_config(tmp_path, sim, language_profile="French").sonarr, FakeClock())
     with pytest.raises(ConfigError, match=r"'recent' needs Sonarr v4 .* accepts: all, future"):
-        sonarr.connect(
+        phase.connect(
             make_config(tmp_path, sim, language_profile="Any", monitor="recent").sonarr,
             FakeClock(),
         )
@@ -500,7 +501,7 @@ def test_killed_between_201_and_commit_the_rerun_posts_nothing_and_owns_it(
 ) -> None:
     config, store, shows = seeded(tmp_path, sonarr_sim, 3)
     calls = 0
-    record = sonarr._Cycle._record_add
+    record = phase._Cycle._record_add
 
     def dies_on_second(self: Any, *args: Any) -> None:
         nonlocal calls
@@ -509,7 +510,7 @@ def test_killed_between_201_and_commit_the_rerun_posts_nothing_and_owns_it(
             raise Killed
         record(self, *args)
 
-    monkeypatch.setattr(sonarr._Cycle, "_record_add", dies_on_second)
+    monkeypatch.setattr(phase._Cycle, "_record_add", dies_on_second)
     with pytest.raises(Killed):
         run_sonarr(config, store, FakeClock())
     monkeypatch.undo()
@@ -667,9 +668,9 @@ def test_403_on_the_library_read_stops_before_anything_is_marked(
 
 @given(st.text())
 def test_any_400_body_becomes_a_rejection_with_a_message(text: str) -> None:
-    failures = sonarr_api._failures(text)
-    message = sonarr_api._failure_text(failures, text)
-    rejected = sonarr_api.SonarrRejected(failures, message)
+    failures = gateway._failures(text)
+    message = gateway._failure_text(failures, text)
+    rejected = gateway.SonarrRejected(failures, message)
     assert message and isinstance(rejected.series_exists, bool)
 
 
@@ -686,7 +687,7 @@ def test_any_400_body_becomes_a_rejection_with_a_message(text: str) -> None:
     )
 )
 def test_sonarr_failure_arrays_are_read_whole(failures: list[dict[str, Any]]) -> None:
-    rejected = sonarr_api.SonarrRejected(sonarr_api._failures(json.dumps(failures)), "x")
+    rejected = gateway.SonarrRejected(gateway._failures(json.dumps(failures)), "x")
     assert rejected.failures == failures
     assert rejected.series_exists == any(
         f.get("errorCode") == "SeriesExistsValidator" for f in failures

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from tvmaze_sync.config import build_config
-from tvmaze_sync.httpbounds import MAX_BODY
-from tvmaze_sync.sonarr_api import SonarrGateway, SonarrUnavailable
-from tvmaze_sync.testing.tvmaze_sim.hostile import MB, HostileUpstream
+from tests.doubles.tvmaze_sim.hostile import MB, HostileUpstream
+from tvmaze_sync.core.config import build_config
+from tvmaze_sync.core.httpbounds import MAX_BODY
+from tvmaze_sync.sonarr.gateway import SonarrGateway, SonarrUnavailable
 
 KEY = "0123456789abcdef0123456789abcdef"
 

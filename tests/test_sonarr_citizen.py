@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_V3_VERSION, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.sonarr_helpers import (
@@ -24,13 +26,12 @@ from tests.sonarr_helpers import (
     real_shows,
     status_of,
 )
-from tvmaze_sync import filters, sonarr, sonarr_api
-from tvmaze_sync.config import Config
-from tvmaze_sync.errors import DependencyError
-from tvmaze_sync.explain import explain_show
-from tvmaze_sync.store import Store
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
+from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.errors import DependencyError
+from tvmaze_sync.decisions import filters
+from tvmaze_sync.decisions.explain import explain_show
+from tvmaze_sync.sonarr import gateway, phase
+from tvmaze_sync.storage.store import Store
 
 #: TheTVDB id of each recorded TVMaze show the tests use (ids below 250 all have one).
 TVDB: dict[int, int] = {s["id"]: s["externals"]["thetvdb"] for s in real_shows(range(1, 250))}
@@ -110,7 +111,7 @@ def test_an_exclusion_before_the_first_cycle_is_never_looked_up_or_added(
     row = store.get_row(2)
     assert row is not None
     notes = explain_show(filters.build_processor(world.config.filters), row).notes
-    notes.append(sonarr.explain(store, row) or "")  # as the explain command adds it
+    notes.append(phase.explain(store, row) or "")  # as the explain command adds it
     assert " ".join(notes).lower().count("list exclusions") == 1  # the fact once, not twice
     assert f"lift TheTVDB id {excluded_tvdb} in Sonarr" in notes[-1]
     store.close()
@@ -174,7 +175,7 @@ def test_a_lifted_exclusion_is_decided_by_todays_filters(world_factory: Any) -> 
 def test_120_exclusions_over_several_pages_are_all_read(
     world_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sonarr_api, "EXCLUSION_PAGE_SIZE", 50)
+    monkeypatch.setattr(gateway, "EXCLUSION_PAGE_SIZE", 50)
     ids = sorted(TVDB)[:150]
     excluded = {tvmaze_id: TVDB[tvmaze_id] for tvmaze_id in ids[:120]}
     world = world_factory(
@@ -196,7 +197,7 @@ def test_old_sonarr_without_paged_exclusions_falls_back_to_the_plain_list(
 ) -> None:
     sim = sonarr_sim_factory(version=SONARR_V3_VERSION, exclusions=[(10, "Ten"), (11, "Eleven")])
     config = make_config(tmp_path, sim, language_profile="English")
-    gateway = sonarr.connect(config.sonarr, FakeClock())
+    gateway = phase.connect(config.sonarr, FakeClock())
     assert set(gateway.exclusions()) == {10, 11}
     assert [(r.path, r.status) for r in sim.request_log[-2:]] == [
         ("/api/v3/importlistexclusion/paged", 404),
@@ -210,7 +211,7 @@ def test_a_page_that_moves_under_the_reader_is_read_again(
 ) -> None:
     sim = sonarr_sim_factory(exclusions=[(100 + i, f"S{i}") for i in range(5)])
     config = make_config(tmp_path, sim)
-    gateway = sonarr.connect(config.sonarr, FakeClock())
+    gateway = phase.connect(config.sonarr, FakeClock())
     gateway.exclusion_page_size = 2
     original = sim.handle
     moved = False
@@ -244,7 +245,7 @@ def test_a_series_the_user_deleted_is_never_added_again(world_factory: Any) -> N
     store = world.store()
     entry = ledger_rows(store)[world.tvdb[3]]
     assert entry["removed_at"] is not None and entry["sonarr_series_id"] is not None
-    line = sonarr.explain(store, store.get_row(3)) or ""
+    line = phase.explain(store, store.get_row(3)) or ""
     assert "it was deleted there" in line and entry["removed_at"] in line
     assert store.count_by_status()["removed_by_user"] == 1
     store.close()

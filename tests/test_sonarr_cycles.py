@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_V3_VERSION, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, run_cli
@@ -34,10 +36,8 @@ from tests.sonarr_helpers import (
     posted_tvdb_ids,
     real_shows,
 )
-from tvmaze_sync.store import Store
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
-from tvmaze_sync.timeutil import iso
+from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.storage.store import Store
 
 
 def _without_tvdb(shows: list[dict[str, Any]], *ids: int) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.sonarr_helpers import (
     FakeClock,
     ledger_rows,
@@ -21,14 +22,13 @@ from tests.sonarr_helpers import (
     seeded,
     status_of,
 )
-from tvmaze_sync.errors import ConfigError
-from tvmaze_sync.sonarr_api import (
+from tvmaze_sync.core.errors import ConfigError
+from tvmaze_sync.sonarr.gateway import (
     INT32_MAX,
     SonarrGateway,
     SonarrUnavailable,
     sonarr_int,
 )
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
 
 JSON = "application/json; charset=utf-8"
 DEEP = b"[" * 100_000

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
@@ -35,15 +36,14 @@ from tests.sonarr_helpers import (
     seeded,
     status_of,
 )
-from tvmaze_sync import render
-from tvmaze_sync.config import Config, build_config
-from tvmaze_sync.errors import DependencyError
-from tvmaze_sync.lock import writer_lock
-from tvmaze_sync.metrics import build_registry
-from tvmaze_sync.sonarr_api import BODY_SHOWN, shorten
-from tvmaze_sync.state import read_state
-from tvmaze_sync.testing.sonarr_sim import SonarrSimulator
-from tvmaze_sync.timeutil import iso, retry_after_seconds
+from tvmaze_sync.cli import render
+from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.errors import DependencyError
+from tvmaze_sync.core.timeutil import iso, retry_after_seconds
+from tvmaze_sync.cycle.metrics import build_registry
+from tvmaze_sync.sonarr.gateway import BODY_SHOWN, shorten
+from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage.state import read_state
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ def test_a_budget_of_10_adds_the_10_most_popular_then_the_next_10(
 
 
 def test_the_summary_says_how_many_wait(capsys: pytest.CaptureFixture[str]) -> None:
-    from tvmaze_sync.models import CycleSummary
+    from tvmaze_sync.core.models import CycleSummary
 
     summary = CycleSummary(started_at=iso(START), ok=True, adds_waiting=7)
     render.cycle_summary(summary, fmt="json")
@@ -464,7 +464,7 @@ def test_retry_skip_and_unskip_through_the_cli(
 def test_retry_of_a_pending_tvdb_show_asks_sonarr_at_the_next_sync(
     tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
 ) -> None:
-    from tvmaze_sync import queues
+    from tvmaze_sync.sonarr import queues
 
     clock = FakeClock()
     shows = real_shows(range(1, 3))

@@ -28,15 +28,15 @@ from pyarr.exceptions import (
     PyarrUnauthorizedError,
 )
 
+from tests.doubles.sonarr_sim import (
+    DEFAULT_VERSION,
+    SonarrSimulator,
+    catalogue_from_tvmaze,
+)
 from tests.fixtures_sonarr import (
     SONARR_API_KEY,
     SONARR_V3_VERSION,
     SonarrFactory,
-)
-from tvmaze_sync.testing.sonarr_sim import (
-    DEFAULT_VERSION,
-    SonarrSimulator,
-    catalogue_from_tvmaze,
 )
 
 H = {"X-Api-Key": SONARR_API_KEY}
@@ -752,7 +752,7 @@ def test_standalone_main_serves_until_interrupted() -> None:
         [
             sys.executable,
             "-m",
-            "tvmaze_sync.testing.sonarr_sim",
+            "tests.doubles.sonarr_sim",
             "--port",
             "0",
             "--api-key",

@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tvmaze_sync.errors import StorageError
-from tvmaze_sync.state import State, StateFile, read_state
+from tvmaze_sync.core.errors import StorageError
+from tvmaze_sync.storage.state import State, StateFile, read_state
+
+STATE_LOGGER = "tvmaze_sync.storage.state"
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
@@ -50,7 +52,7 @@ CORRUPTIONS = {
 
 
 def _events(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage().split()[0] for r in caplog.records if r.name == "tvmaze_sync.state"]
+    return [r.getMessage().split()[0] for r in caplog.records if r.name == STATE_LOGGER]
 
 
 @pytest.fixture
@@ -207,8 +209,8 @@ def test_any_file_contents_load_as_a_state(tmp_path: Path, document: object, raw
 def test_read_state_answers_on_a_read_only_file_system(tmp_path: Path) -> None:
     """`tvmaze-sync state` on a read-only mount: nothing can be written, all is read."""
     from tests.helpers_faults import remount, tmpfs
-    from tvmaze_sync.state import read_state
-    from tvmaze_sync.store import Store
+    from tvmaze_sync.storage.state import read_state
+    from tvmaze_sync.storage.store import Store
 
     with tmpfs(tmp_path / "mnt", "16m") as mount:
         if isinstance(mount, str):
@@ -249,7 +251,7 @@ def test_a_time_that_does_not_parse_makes_the_state_corrupt(tmp_path: Path, key:
 
 def test_a_cycle_summary_keeps_counts_but_bounded_titles_in_state(tmp_path: Path) -> None:
     """A first run can match thousands of shows; state.json stays small all the same."""
-    from tvmaze_sync.models import TITLES_KEPT, CycleSummary
+    from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
 
     titles = [f"Show {n}" for n in range(TITLES_KEPT * 40)]
     summary = CycleSummary(started_at="2026-01-01T00:00:00Z", added_titles=titles[:3])

@@ -14,10 +14,10 @@ import pytest
 import sqlite_utils
 
 from tests.helpers_cli import run_cli
-from tvmaze_sync import store as store_module
-from tvmaze_sync.errors import ExitCode, StorageError
-from tvmaze_sync.models import ProcessingStatus, Show
-from tvmaze_sync.store import (
+from tvmaze_sync.core.errors import ExitCode, StorageError
+from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage import store as store_module
+from tvmaze_sync.storage.store import (
     DB_NAME,
     READABLE_SCHEMA_VERSION,
     SCHEMA_VERSION,
@@ -173,7 +173,7 @@ def test_readonly_open_of_an_unmigrated_database(tmp_path: Path) -> None:
 
 def test_readonly_open_reads_a_database_only_missing_index_migrations(tmp_path: Path) -> None:
     """After an upgrade, `state` and `shows` work before the next `sync` migrates."""
-    from tvmaze_sync.store import MIGRATIONS, READABLE_SCHEMA_VERSION
+    from tvmaze_sync.storage.store import MIGRATIONS, READABLE_SCHEMA_VERSION
 
     writer = Store.open(tmp_path)
     writer.upsert_shows([row_from_show(make_show(1))], now="2025-01-01T00:00:00Z")
@@ -332,8 +332,8 @@ def test_unusable_storage_path_exits_2_through_the_cli(tmp_path: Path, how: str)
 def test_apply_reads_only_the_rows_needing_a_decision_through_the_partial_index(
     store: Store,
 ) -> None:
-    from tvmaze_sync.config import FiltersConfig
-    from tvmaze_sync.filters import apply, build_processor
+    from tvmaze_sync.core.config import FiltersConfig
+    from tvmaze_sync.decisions.filters import apply, build_processor
 
     (index,) = [i for i in store.db.table("shows").indexes if i.name == "idx_needs_filter"]
     assert index.columns == ["tvmaze_id"]
@@ -424,7 +424,7 @@ def test_read_only_file_system_after_a_killed_writer(mount: Path) -> None:
         "import os, sys\n"
         "from pathlib import Path\n"
         "from tests.test_store import make_show\n"
-        "from tvmaze_sync.store import Store, row_from_show\n"
+        "from tvmaze_sync.storage.store import Store, row_from_show\n"
         "store = Store.open(Path(sys.argv[1]))\n"
         "store.upsert_shows([row_from_show(make_show(i)) for i in range(6, 9)], 'now')\n"
         "os._exit(9)\n"

@@ -18,21 +18,21 @@ from typing import Any
 import pytest
 import requests
 
+from tests.doubles.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_tvmaze import UNLIMITED, FakeClock
 from tvmaze_sync import __version__
-from tvmaze_sync.config import Duration, TvmazeConfig, Url
-from tvmaze_sync.errors import CycleError, DependencyError, StorageError
-from tvmaze_sync.testing.tvmaze_sim import DELETE, TvmazeSimulator, load_real_shows
-from tvmaze_sync.timeutil import retry_after_seconds
-from tvmaze_sync.tvmaze import (
+from tvmaze_sync.core.config import Duration, TvmazeConfig, Url
+from tvmaze_sync.core.errors import CycleError, DependencyError, StorageError
+from tvmaze_sync.core.timeutil import retry_after_seconds
+from tvmaze_sync.tvmaze.client import (
     CACHE_NAME,
     RetryPolicy,
     TvmazeClient,
     basic_auth,
     connect,
 )
-from tvmaze_sync.tvmaze_json import show_from_tvmaze
+from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
 
 # --- the client against the simulator ----------------------------------------------------
 

@@ -3,7 +3,7 @@ line naming the URL (never its credentials) and the cause, and the mirror untouc
 
 Issue #14: redirect loops, redirects to ftp:// or another host, malformed Locations, HTML or
 garbage bodies, JSON nested 100,000 deep, a body trickled one byte a second, a 500 MB body
-and Content-Length lies, all from `tvmaze_sync.testing.tvmaze_sim.hostile` over a real
+and Content-Length lies, all from `tests.doubles.tvmaze_sim.hostile` over a real
 socket. The processes run `tests/quick_retry_cli.py` (the CLI with millisecond backoff), so
 each failure is still retried once before it ends the cycle.
 """
@@ -25,6 +25,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.doubles.tvmaze_sim import TvmazeSimulator
+from tests.doubles.tvmaze_sim.hostile import MB, MODES, HostileUpstream
 from tests.helpers_cli import clean_env
 from tests.helpers_faults import (
     UNLIMITED,
@@ -33,12 +35,10 @@ from tests.helpers_faults import (
     snapshot_diff,
 )
 from tests.helpers_tvmaze import compact_real_shows
-from tvmaze_sync.config import build_config
-from tvmaze_sync.errors import ConfigError, ExitCode
-from tvmaze_sync.httpbounds import MAX_BODY
-from tvmaze_sync.testing.tvmaze_sim import TvmazeSimulator
-from tvmaze_sync.testing.tvmaze_sim.hostile import MB, MODES, HostileUpstream
-from tvmaze_sync.tvmaze import CACHE_NAME, MAX_JSON_DEPTH, _too_deep, split_credentials
+from tvmaze_sync.core.config import build_config
+from tvmaze_sync.core.errors import ConfigError, ExitCode
+from tvmaze_sync.core.httpbounds import MAX_BODY
+from tvmaze_sync.tvmaze.client import CACHE_NAME, MAX_JSON_DEPTH, _too_deep, split_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "alice", "s3cret-pw"

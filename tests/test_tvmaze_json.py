@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tvmaze_sync.models import Show
-from tvmaze_sync.testing.tvmaze_sim import load_real_shows
-from tvmaze_sync.tvmaze_json import ShowSkipped, SkipReason, int_or_none, show_from_tvmaze
+from tests.doubles.tvmaze_sim import load_real_shows
+from tvmaze_sync.core.models import Show
+from tvmaze_sync.tvmaze.mapping import ShowSkipped, SkipReason, int_or_none, show_from_tvmaze
 
 # --- mapping ---------------------------------------------------------------------------------
 

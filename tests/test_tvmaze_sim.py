@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fixtures_tvmaze import TvmazeSimFactory
-from tvmaze_sync.testing.tvmaze_sim import (
+from tests.doubles.tvmaze_sim import (
     DAY,
     DELETE,
     PAGE_SIZE,
@@ -28,6 +27,7 @@ from tvmaze_sync.testing.tvmaze_sim import (
     load_real_shows,
     synthetic_shows,
 )
+from tests.fixtures_tvmaze import TvmazeSimFactory
 
 PAGE_NOT_FOUND = {"name": "Not Found", "message": "Page not found.", "code": 0, "status": 404}
 SHOW_NOT_FOUND = {"name": "Not Found", "message": "", "code": 0, "status": 404}
@@ -470,7 +470,7 @@ def test_100k_synthetic_simulator_starts_fast(http: requests.Session) -> None:
 
 def test_standalone_cli_serves_until_interrupted() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tvmaze_sync.testing.tvmaze_sim", "--port", "0", "--no-rate-limit"],
+        [sys.executable, "-m", "tests.doubles.tvmaze_sim", "--port", "0", "--no-rate-limit"],
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

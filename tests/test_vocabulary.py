@@ -19,10 +19,9 @@ from hypothesis import strategies as st
 
 from tests.helpers_cli import data_dir, run_cli
 from tests.test_docs import worked_examples
-from tvmaze_sync.config import Config, FiltersConfig, ListFilter, StatusFilter, load_config
-from tvmaze_sync.models import Show
-from tvmaze_sync.store import DB_NAME, FACET_COLUMNS, Store, row_from_show
-from tvmaze_sync.vocabulary import (
+from tvmaze_sync.core.config import Config, FiltersConfig, ListFilter, StatusFilter, load_config
+from tvmaze_sync.core.models import Show
+from tvmaze_sync.decisions.vocabulary import (
     _TEXT_FACETS,
     FACETS,
     Facet,
@@ -31,6 +30,7 @@ from tvmaze_sync.vocabulary import (
     check,
     edit_distance,
 )
+from tvmaze_sync.storage.store import DB_NAME, FACET_COLUMNS, Store, row_from_show
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_MIRROR = Mirror(None)

@@ -1,3 +1,3 @@
-from tvmaze_sync.cli import main
+from tvmaze_sync.cli.main import main
 
 main()

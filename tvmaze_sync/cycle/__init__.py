@@ -1,0 +1,1 @@
+"""One whole cycle: the orchestrator, its notification and its metrics."""

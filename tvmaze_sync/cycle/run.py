@@ -1,0 +1,196 @@
+"""One cycle: TVMaze -> cache -> filters -> Sonarr. The only module that knows the whole cycle.
+
+Every phase is idempotent and checkpoints its own progress (pages in state.json, statuses in
+SQLite), so a cycle killed at any line is resumed by simply running the next one. A dry run
+refreshes the mirror (a cache) and writes no decision: no status, filter hash, ledger row or
+removal hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.errors import CycleError, ExitCode, LockHeld, StorageError, TvmazeSyncError
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.core.timeutil import Clock, Sleep, iso, system_clock
+from tvmaze_sync.cycle import notify
+from tvmaze_sync.decisions import filters
+from tvmaze_sync.sonarr import phase, queues
+from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage.state import State, StateFile
+from tvmaze_sync.storage.store import Store, file_system_trouble, prepare_storage_dir
+from tvmaze_sync.tvmaze import client as tvmaze_client
+from tvmaze_sync.tvmaze import mirror
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a cycle runs against; tests build one with a fake clock and simulator URLs."""
+
+    config: Config
+    clock: Clock = system_clock
+    sleep: Sleep = time.sleep
+    dry_run: bool = False  # forced from the command line, on top of the config
+    progress: bool = False  # draw a progress bar (stderr is a terminal)
+
+    @property
+    def effective_dry_run(self) -> bool:
+        return self.dry_run or self.config.effective_dry_run
+
+    @property
+    def writes_decisions(self) -> bool:
+        """The filters' verdicts are written unless a dry run was asked for (`--dry-run` or
+        `dry_run: true`). Without Sonarr the cache still decides: the Custom List serves it."""
+        return not (self.dry_run or self.config.dry_run)
+
+
+@contextmanager
+def open_store(storage: Path) -> Iterator[Store]:
+    """Open the cache for writing (callers hold the writer lock)."""
+    store = Store.open(storage)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> CycleSummary:
+    """Run one whole cycle under the writer lock and return what it did.
+
+    Raises TvmazeSyncError subclasses for expected failures; the summary is saved to state
+    either way, and state.json.bak is refreshed only when the cycle succeeded. Then the
+    cycle's one notification goes out (notify.py), failure or not; a run that found the lock
+    held did no cycle and sends nothing.
+    """
+    summary = CycleSummary(started_at=iso(runtime.clock()), dry_run=runtime.effective_dry_run)
+    try:
+        _run_locked(runtime, summary, on_lock)
+    except LockHeld:
+        raise
+    except TvmazeSyncError as error:
+        summary.error = summary.error or str(error)
+        summary.exit_code = summary.exit_code or int(error.exit_code)
+        notify.after_cycle(runtime.config, summary)
+        raise
+    except Exception as error:  # a bug: still news, with the exit code cli.main gives it
+        summary.error = summary.error or f"unexpected error {type(error).__name__}: {error}"
+        summary.exit_code = summary.exit_code or int(ExitCode.CYCLE_FAILED)
+        notify.after_cycle(runtime.config, summary)
+        raise
+    notify.after_cycle(runtime.config, summary)
+    return summary
+
+
+def _run_locked(
+    runtime: Runtime, summary: CycleSummary, on_lock: Callable[[], None] | None
+) -> None:
+    config = runtime.config
+    started = runtime.clock()
+    storage = prepare_storage_dir(config.storage_dir)
+    with writer_lock(storage), open_store(storage) as store:
+        if on_lock:
+            on_lock()
+        state_file = StateFile(storage)
+        state = state_file.load()
+        try:
+            _run_phases(runtime, store, state_file, state, summary)
+            summary.ok = True
+        except TvmazeSyncError as error:
+            summary.error = str(error)
+            summary.exit_code = int(error.exit_code)
+            raise
+        except KeyboardInterrupt:  # Ctrl-C: `state` says so; pages and statuses done are kept
+            summary.error = "interrupted"
+            raise
+        except sqlite3.Error as error:  # the disk filled up or went read-only mid-run
+            cause = file_system_trouble(storage) or str(error)
+            summary.error = f"storage failed mid-run: {cause} (in {storage})"
+            summary.exit_code = int(CycleError.exit_code)
+            kept = "finished work is kept, the next run resumes"
+            raise CycleError(f"{summary.error}; {kept}") from error
+        except Exception as error:  # a bug: `state` still says the cycle failed, and how
+            summary.error = f"unexpected error: {type(error).__name__}: {error}"
+            summary.exit_code = int(CycleError.exit_code)
+            raise
+        finally:
+            finished = runtime.clock()
+            summary.finished_at = iso(finished)
+            summary.duration_seconds = round(finished - started, 3)
+            try:
+                with store.atomic():
+                    for key, count in summary.requests.items():
+                        store.bump_counter("api_requests", key, count)
+            except sqlite3.Error as error:  # must not hide why the cycle failed
+                log.warning("request_counts_lost error=%s", error)
+            state.last_cycle = summary.to_state()
+            try:
+                state_file.save(state)
+                if summary.ok:
+                    state_file.backup(state)
+            except StorageError:
+                if summary.ok:
+                    raise
+                # The cycle's own error says more; the cursors saved per page still hold.
+                log.warning("state_save_failed after=%s", summary.error)
+            log.info(
+                "cycle_finished ok=%s mode=%s duration=%.1f dry_run=%s",
+                summary.ok,
+                summary.mode,
+                summary.duration_seconds,
+                summary.dry_run,
+            )
+
+
+def _run_phases(
+    runtime: Runtime, store: Store, state_file: StateFile, state: State, summary: CycleSummary
+) -> None:
+    config = runtime.config
+    with ExitStack() as closing:
+        # 1. Sonarr first: a bad URL, key or profile fails before anything is written.
+        gateway = None
+        if config.sonarr_enabled:  # read-only in a dry run: it still reports what Sonarr has
+            gateway = closing.enter_context(
+                phase.connect(
+                    config.sonarr,
+                    clock=runtime.clock,
+                    sleep=runtime.sleep,
+                    requests=summary.requests,
+                    read_only=runtime.effective_dry_run,
+                )
+            )
+        # 2. A changed filter config re-decides cached shows, offline (a dry run decides
+        # in memory at step 4 and writes no status and no filter hash).
+        processor = filters.build_processor(config.filters)
+        if runtime.writes_decisions:
+            filters.refilter_if_changed(store, state, state_file, config.filters, processor)
+        # 3. TVMaze -> cache (checkpointed per page in state.json).
+        client = closing.enter_context(
+            tvmaze_client.connect(
+                config.tvmaze, config.storage_dir, clock=runtime.clock, sleep=runtime.sleep
+            )
+        )
+        mirror.sync_mirror(client, store, state, state_file, runtime, summary)
+        # 3b. The TVDB retry queue: due shows are retried or abandoned (the mirror has just
+        # brought any new TheTVDB id, so this asks TVMaze nothing).
+        phase.retry_pending_tvdb(store, client, runtime, summary)
+        # 3c. Failed adds whose retry is due go back to pending, for step 4 to decide.
+        queues.release_failed(store, runtime.clock(), runtime.effective_dry_run)
+        # 4. Decide every show whose data changed (the newly filtered count in the summary).
+        decided = None
+        if runtime.writes_decisions:
+            report = filters.apply(store, processor)
+        else:
+            report, decided = filters.preview(store, processor, state, config.filters)
+        if filtered := report.by_result()[ProcessingStatus.FILTERED]:
+            summary.results[ProcessingStatus.FILTERED.value] = filtered
+        # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
+        phase.process(store, gateway, client, runtime, summary, decided)

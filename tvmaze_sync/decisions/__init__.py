@@ -1,0 +1,1 @@
+"""Which shows are wanted: the rules, the filter phase, `explain`, the filter vocabulary."""

@@ -1,0 +1,1 @@
+"""`tvmaze-sync serve`: the bounded HTTP loop, the endpoints, the background runner."""

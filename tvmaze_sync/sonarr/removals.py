@@ -1,0 +1,109 @@
+"""The way out of the removal guard: list the series it holds, and settle them either way.
+
+ledger.py holds a series this tool added when it vanished from Sonarr together with too many
+others (more than `sonarr.max_removals` in one library read, or every series): a new, reset
+or restored Sonarr looks like that, and concluding "the user deleted 132 series" would keep
+them out for good (and post 132 exclusions under `exclude_in_sonarr`). Only the user knows:
+
+- `accept`: they were deleted on purpose. Each is concluded `removed_by_user` exactly as a
+  single deletion is, and `sonarr.on_user_removal` applies (keep_out; an exclusion posted by
+  the next sync; allow_readd lets today's filters take it back).
+- `readd`: they were lost with the old Sonarr. Their ledger rows go (nothing of ours is in
+  this Sonarr) and their shows are candidates again: the next sync adds every one today's
+  filters pass, like any new show.
+
+Both run offline under the writer lock, in one transaction, and act on every held series or
+on the TheTVDB ids given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.errors import RemovalsHeld, UsageError
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.core.timeutil import Clock, iso, system_clock
+from tvmaze_sync.sonarr import ledger
+from tvmaze_sync.storage.store import DB_NAME, Store, open_for_writing
+
+log = logging.getLogger(__name__)
+
+Action = Literal["accept", "readd"]
+
+#: What `tvmaze-sync removals` shows of each held series (ledger columns).
+COLUMNS = ("tvdb_id", "tvmaze_id", "title", "sonarr_series_id", "added_at", "held_at")
+
+
+def held(storage_dir: Path) -> list[dict[str, Any]]:
+    """Every held series, read-only (never waits on a running sync)."""
+    if not (storage_dir / DB_NAME).exists():
+        return []
+    with Store.open(storage_dir, readonly=True).reading() as store:
+        return [{c: row.get(c) for c in COLUMNS} for row in store.held_removals()]
+
+
+def settle(
+    config: Config, action: Action, tvdb_ids: Sequence[int] = (), clock: Clock = system_clock
+) -> list[dict[str, Any]]:
+    """`removals accept` / `removals readd`: settle the held series (all, or these ids)
+    and return them. An id that is not held is a UsageError naming it; nothing is changed."""
+    with open_for_writing(config.storage_dir) as store, store.atomic():
+        chosen = _chosen(store, tvdb_ids)
+        _apply(store, config, action, chosen, iso(clock()))
+    log.info("removals_settled action=%s count=%d", action, len(chosen))
+    return [{c: row.get(c) for c in COLUMNS} for row in chosen]
+
+
+def _chosen(store: Store, tvdb_ids: Sequence[int]) -> list[dict[str, Any]]:
+    rows = store.held_removals()
+    if not tvdb_ids:
+        return rows
+    by_id = {row["tvdb_id"]: row for row in rows}
+    unknown = [str(i) for i in dict.fromkeys(tvdb_ids) if i not in by_id]
+    if unknown:
+        raise UsageError(
+            f"TheTVDB id {', '.join(unknown)} is not held by the removal guard; "
+            "`tvmaze-sync removals` lists the held ones"
+        )
+    return [by_id[i] for i in dict.fromkeys(tvdb_ids)]
+
+
+def _apply(
+    store: Store, config: Config, action: Action, chosen: list[dict[str, Any]], stamp: str
+) -> None:
+    counts = CycleSummary(started_at=stamp)  # settle() counts into a summary; none is shown
+    for item in chosen:
+        if action == "accept":
+            ledger.conclude_removed(store, counts, item, stamp, config.sonarr.on_user_removal)
+        else:
+            ledger.release(store, item, stamp, ProcessingStatus.ADDED)
+            ledger.drop(store, item["tvdb_id"])
+        log.info(
+            "removal_settled action=%s tvdb_id=%d title=%r", action, item["tvdb_id"], item["title"]
+        )
+
+
+def check(summary: CycleSummary, max_removals: int) -> None:
+    """Raise RemovalsHeld (exit 4) after a cycle that holds series: cron and systemd must
+    see that a decision waits, though the cycle itself went through."""
+    if summary.removals_held:
+        raise RemovalsHeld(held_message(summary.removals_held, max_removals, summary.dry_run))
+
+
+def held_message(count: int, max_removals: int, dry_run: bool) -> str:
+    head = (
+        f"{count} series tvmaze-sync added are missing from Sonarr, too many to conclude you "
+        f"deleted them (more than sonarr.max_removals={max_removals} at once, or every "
+        "series); "
+    )
+    if dry_run:
+        return head + "a real sync holds them and concludes nothing (this dry run wrote nothing)"
+    return head + (
+        "none is concluded removed until you decide: `tvmaze-sync removals` lists them, "
+        "`tvmaze-sync removals accept` if you deleted them, `tvmaze-sync removals readd` if "
+        "Sonarr was replaced or reset (they are added again)"
+    )

@@ -1,0 +1,189 @@
+"""Reading the cache for people: list shows by any fact, count them, find one by id or title.
+
+The one query path of the `shows` and `explain` commands and the server's GET /shows. Every
+value a user gives is a bound parameter; the only SQL text chosen from input is a sort
+column, and that is looked up in a fixed whitelist.
+
+Cheap to import (no SQLite layer at run time): the CLI names SORT_KEYS in `--help`, which
+must not pay for the core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tvmaze_sync.core.errors import UsageError
+from tvmaze_sync.core.models import ProcessingStatus
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from tvmaze_sync.storage.store import Store
+
+#: `--sort` name -> SQL expression (the whitelist; append `:desc` to reverse).
+SORT_KEYS: dict[str, str] = {
+    "id": "tvmaze_id",
+    "title": "title COLLATE NOCASE",
+    "premiered": "premiered",
+    "rating": "rating",
+    "weight": "weight",
+    "runtime": "runtime",
+    "status": "processing_status",
+    "reason": "filter_reason",
+    "language": "language COLLATE NOCASE",
+    "country": "country",
+    "network": "coalesce(network, web_channel) COLLATE NOCASE",
+    "updated": "tvmaze_updated_at",
+}
+
+#: Columns a listing leaves out: the full TVMaze JSON (large) and the filters' bookkeeping.
+HIDDEN_COLUMNS = frozenset({"raw", "needs_filter"})
+#: Columns stored as JSON lists; a listing gives them as lists.
+JSON_COLUMNS = ("genres", "filter_reasons")
+
+
+@dataclass(frozen=True)
+class ShowQuery:
+    """One listing request; None means "any"."""
+
+    status: ProcessingStatus | None = None
+    reason: str | None = None  # a rule code (`language_not_included`) or a full reason
+    search: str | None = None  # part of the title, any case
+    country: str | None = None  # GB and UK are the same country
+    language: str | None = None
+    network: str | None = None  # network or web channel name, any case
+    premiered_after: str | None = None  # YYYY-MM-DD, inclusive
+    limit: int | None = 50
+    offset: int = 0
+    sort: str = "id"
+
+
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else None
+
+
+def _columns(store: Store) -> list[str]:
+    return [
+        row[1]
+        for row in store.db.execute("PRAGMA table_info(shows)")
+        if row[1] not in HIDDEN_COLUMNS
+    ]
+
+
+def _order_by(sort: str) -> str:
+    key, _, direction = sort.partition(":")
+    if key not in SORT_KEYS or direction not in ("", "asc", "desc"):
+        raise UsageError(
+            f"--sort {sort!r} is not one of: {', '.join(SORT_KEYS)} (add :desc to reverse)"
+        )
+    return f"{SORT_KEYS[key]} {direction.upper() or 'ASC'} NULLS LAST, tvmaze_id"
+
+
+def _where(query: ShowQuery) -> tuple[str, list[Any]]:
+    """` WHERE …` (or "") and its parameters: every condition `query` sets, ANDed."""
+    where: list[str] = []
+    params: list[Any] = []
+    if query.status is not None:
+        where.append("processing_status = ?")
+        params.append(query.status.value)
+    if query.reason:
+        where.append(
+            "filter_reasons IS NOT NULL AND json_valid(filter_reasons) AND EXISTS ("
+            "SELECT 1 FROM json_each(shows.filter_reasons) AS r "
+            "WHERE lower(r.value) = lower(?) OR lower(r.value) LIKE lower(?) ESCAPE '\\')"
+        )
+        escaped = query.reason.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params += [query.reason, escaped + ":%"]
+    if query.search:
+        where.append("instr(py_casefold(title), ?) > 0")
+        params.append(query.search.casefold())
+    if query.country:
+        code = query.country.strip().upper()
+        codes = ["GB", "UK"] if code in ("GB", "UK") else [code]
+        where.append(f"upper(country) IN ({','.join('?' * len(codes))})")
+        params += codes
+    if query.language:
+        where.append("py_casefold(language) = ?")
+        params.append(query.language.casefold())
+    if query.network:
+        where.append("(py_casefold(network) = ? OR py_casefold(web_channel) = ?)")
+        params += [query.network.casefold()] * 2
+    if query.premiered_after:
+        try:
+            after = dt.date.fromisoformat(query.premiered_after.strip()).isoformat()
+        except ValueError:
+            raise UsageError(
+                f"--premiered-after {query.premiered_after!r} is not a date as YYYY-MM-DD"
+            ) from None
+        where.append("premiered >= ?")
+        params.append(after)
+    if not where:
+        return "", params
+    return " WHERE " + " AND ".join(f"({clause})" for clause in where), params
+
+
+def _execute(store: Store, sql: str, params: list[Any]) -> sqlite3.Cursor:
+    # Python's casefold: SQLite's lower() folds ASCII only, and titles are not all ASCII.
+    store.db.conn.create_function("py_casefold", 1, _casefold, deterministic=True)
+    return store.db.execute(sql, params)
+
+
+def _decode_lists(row: dict[str, Any]) -> dict[str, Any]:
+    for column in JSON_COLUMNS:
+        text = row.get(column)
+        if isinstance(text, str):
+            with contextlib.suppress(ValueError):  # not JSON: a listing shows what is stored
+                row[column] = json.loads(text)
+    return row
+
+
+def query_shows(store: Store, query: ShowQuery) -> list[dict[str, Any]]:
+    """The cached shows matching every given condition, sorted, then offset and limited."""
+    where, params = _where(query)
+    order = _order_by(query.sort)
+    if query.limit is not None and query.limit < 1:
+        raise UsageError(f"--limit {query.limit} is not valid; expected at least 1")
+    if query.offset < 0:
+        raise UsageError(f"offset {query.offset} is not valid; expected at least 0")
+    params += [-1 if query.limit is None else query.limit, query.offset]  # -1: no limit
+    sql = f"SELECT {', '.join(_columns(store))} FROM shows{where} ORDER BY {order} LIMIT ? OFFSET ?"
+    cursor = _execute(store, sql, params)
+    names = [d[0] for d in cursor.description]
+    return [_decode_lists(dict(zip(names, row, strict=True))) for row in cursor]
+
+
+def count_shows(store: Store, query: ShowQuery) -> int:
+    """How many cached shows match `query`'s conditions, whatever its sort, limit and offset."""
+    where, params = _where(query)
+    return int(_execute(store, f"SELECT COUNT(*) FROM shows{where}", params).fetchone()[0])
+
+
+def find_show(store: Store, key: str) -> dict[str, Any]:
+    """The one cached show a TVMaze id or title names; UsageError when none or several do.
+
+    Digits are an id first (then a title: "1899" and "24" are shows). A title matches
+    exactly (any case) first, then as a part of a title.
+    """
+    key = key.strip()
+    # SQLite ids are int64: a longer number names no show (and would overflow the query).
+    if key.isascii() and key.isdigit() and len(key) <= 19 and int(key) < 2**63:
+        row = store.get_row(int(key))
+        if row is not None:
+            return row
+    for search in (False, True):
+        rows = query_shows(store, ShowQuery(search=key, limit=None, sort="id"))
+        if not search:
+            rows = [r for r in rows if r["title"].casefold() == key.casefold()]
+        if len(rows) == 1:
+            return store.get_row(rows[0]["tvmaze_id"]) or rows[0]
+        if len(rows) > 1:
+            listed = ", ".join(f"{r['tvmaze_id']} ({r['title']})" for r in rows[:10])
+            more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+            raise UsageError(f"{len(rows)} shows match {key!r}: {listed}{more}; give the id")
+    if key.isascii() and key.isdigit():
+        raise UsageError(f"no cached show has TVMaze id {key} or such a title")
+    raise UsageError(f"no cached show matches {key!r}")

@@ -1,0 +1,1 @@
+"""The TVMaze side: the HTTP client, the JSON mapping, the mirror and its planning."""
