@@ -165,6 +165,7 @@ def _run_phases(
                     sleep=runtime.sleep,
                     requests=summary.requests,
                     read_only=runtime.effective_dry_run,
+                    routes=config.routes,
                 )
             )
         # 2. A changed filter config re-decides cached shows, offline (a dry run decides
