@@ -431,8 +431,10 @@ def explain(
         with Store.open(config.storage_dir, readonly=True).reading() as store:
             row = query.find_show(store, show)
             sonarr_note = phase.explain(store, row)  # removal date, exclusion, ownership
-        explanation = explain_show(filters.build_processor(config.filters), row)
-        for note in (sonarr_note, queues.note(row, config.sync)):  # and which queue, till when
+            added_route = phase.added_route(store, row)
+        explanation = explain_show(filters.build_processor(config.filters), row, config)
+        moved = phase.route_changed_note(row, added_route, explanation.route)
+        for note in (sonarr_note, queues.note(row, config.sync), moved):  # which queue, till when
             if note:
                 explanation.notes.append(note)
         render.explanation(explanation.to_json(), fmt=fmt)

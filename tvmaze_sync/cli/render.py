@@ -355,8 +355,21 @@ def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
         result = "pass" if v["passed"] else f"FAIL {v['reason']}"
         table.add_row(*_cells(v["rule"], v["setting"], v["value"], result if v["active"] else "-"))
     stdout.print(table)
+    for target in data.get("targets") or ():
+        stdout.print(printable(_target_line(data.get("route"), target)), markup=False)
     for note in data["notes"]:
         stdout.print(f"note: {printable(note)}", markup=False, highlight=False)
+
+
+def _target_line(route: str | None, target: Mapping[str, Any]) -> str:
+    """`route anime -> default: root_folder /anime, series_type anime, tags anime, …`."""
+    settings = ", ".join(
+        f"{key} {', '.join(value) if isinstance(value, list) else value}"
+        for key, value in target.items()
+        if key != "instance" and value not in (None, [])
+    )
+    via = f"route {route!r}" if route else "no route (the instance's own settings)"
+    return f"{via} -> {target['instance']}: {settings}"
 
 
 def queue_changes(action: str, changes: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:

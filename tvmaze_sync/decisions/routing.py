@@ -12,9 +12,11 @@ Pure: a Show and the configuration in, a Route out; the Sonarr phase applies it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from tvmaze_sync.core.config import DEFAULT_INSTANCE, Route, RouteMatch
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, Route, RouteMatch
 from tvmaze_sync.core.models import Show
 from tvmaze_sync.decisions.rules import _country, _fold
 
@@ -55,3 +57,29 @@ def instances_for(routes: Sequence[Route], show: Show) -> list[str]:
     """The instances `show` is added to."""
     route = route_for(routes, show)
     return list(route.instances) if route is not None else [DEFAULT_INSTANCE]
+
+
+#: What `explain` shows of a target's settings, in this order.
+SHOWN_SETTINGS = (
+    "root_folder",
+    "quality_profile",
+    "series_type",
+    "tags",
+    "monitor",
+    "season_folder",
+    "search_on_add",
+)
+
+
+def targets(config: Config, show: Show) -> tuple[Route | None, list[dict[str, Any]]]:
+    """The route `show` follows and, per instance it goes to, the settings of its add
+    (the instance's, with the route's `set` over them): what `explain` prints."""
+    route = route_for(config.routes, show)
+    names = list(route.instances) if route is not None else [DEFAULT_INSTANCE]
+    overrides = route.overrides() if route is not None else {}
+    found = []
+    for name in names:
+        settings = dataclasses.replace(config.instance(name), **overrides)
+        shown = {key: getattr(settings, key) for key in SHOWN_SETTINGS}
+        found.append({"instance": name, **shown})
+    return route, found

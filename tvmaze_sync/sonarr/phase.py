@@ -466,7 +466,7 @@ class _Cycle:
         route = self._route(tvmaze_id)
         body = self.gateway.add_body(found, route)
         self._pace(route)
-        ledger.record_intent(self.store, row)
+        ledger.record_intent(self.store, row, route)
         self.unanswered_posts = 0
         try:
             created = self._post(body, tvdb_id)
@@ -571,3 +571,33 @@ class _Cycle:
 def explain(store: Store, row: Mapping[str, Any]) -> str | None:
     """One line on why Sonarr holds or refuses this show (for `explain`), or None."""
     return ledger.explain(store, row)
+
+
+#: The route recorded for a series added before routing, or with none: `added_route`.
+NO_ROUTE = ""
+
+
+def added_route(store: Store, row: Mapping[str, Any]) -> str | None:
+    """The route the series this tool added for `row` followed ("" for none), or None when
+    this tool has not added it (no ledger row, or a cache older than routing)."""
+    if row.get("processing_status") not in (P.ADDED, P.REMOVED_BY_USER):
+        return None
+    item = ledger.entry(store, row.get("tvdb_id"))
+    if item is None:
+        return None
+    return item.get("route") or NO_ROUTE
+
+
+def route_changed_note(
+    row: Mapping[str, Any], added: str | None, current: str | None
+) -> str | None:
+    """`explain`: the show was added following another route than it would follow now.
+    It is not moved: Sonarr owns the series once added (move it there if you wish)."""
+    if added is None or row.get("processing_status") != P.ADDED or added == (current or ""):
+        return None
+    then = f"route {added!r}" if added else "no route"
+    now = f"route {current!r}" if current else "no route"
+    return (
+        f"added following {then}; it now follows {now}: not moved, Sonarr owns the series "
+        "(change its folder or profile in Sonarr if you wish)"
+    )
