@@ -1,0 +1,296 @@
+"""Routing (issue #16): each show to the right root folder, quality profile, tags and series
+type, through the real CLI against the Sonarr and TVMaze simulators; the route matcher's
+properties; the configuration's checks of `routes` and `instances`; the ledger migration."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
+from tests.fixtures_tvmaze import TvmazeSimFactory
+from tests.helpers_cli import run_cli
+from tests.sonarr_helpers import OPEN_FILTERS, real_shows
+from tvmaze_sync.core.config import Route, RouteMatch, build_config
+from tvmaze_sync.core.errors import ConfigError
+from tvmaze_sync.core.models import Show
+from tvmaze_sync.decisions import routing
+from tvmaze_sync.storage.store import SCHEMA_VERSION, Store, row_from_show
+
+#: Real TVMaze shows: 1 Under the Dome and 2 Person of Interest (CBS), 5 True Detective and
+#: 82 Game of Thrones (HBO), 25 Hellsing and 40 Death Note (genre Anime, in Japanese).
+UNROUTED, HBO, ANIME = (1, 2), (5, 82), (25, 40)
+ROUTES: list[dict[str, Any]] = [
+    {
+        "name": "anime",
+        "match": {"genres": ["Anime"]},
+        "set": {"root_folder": "/anime", "series_type": "anime", "tags": ["anime"]},
+    },
+    {"name": "prestige", "match": {"networks": ["HBO"]}, "set": {"quality_profile": "Ultra-HD"}},
+]
+PROFILES = [{"id": 1, "name": "Any"}, {"id": 4, "name": "HD-1080p"}, {"id": 7, "name": "Ultra-HD"}]
+
+
+def _config(
+    tmp_path: Path, tvmaze_url: str, sonarr: SonarrSimulator, routes: list[dict[str, Any]]
+) -> Path:
+    data: dict[str, Any] = {
+        "tvmaze": {"base_url": tvmaze_url},
+        "storage": {"path": str(tmp_path / "data")},
+        "filters": copy.deepcopy(OPEN_FILTERS),
+        "sonarr": {"url": sonarr.url, "api_key": SONARR_API_KEY, "add_interval": "0s"},
+        "routes": routes,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _bodies(sim: SonarrSimulator) -> dict[str, dict[str, Any]]:
+    return {body["title"]: body for body in sim.posts_to("/api/v3/series")}
+
+
+def _get(sim: SonarrSimulator, path: str) -> Any:
+    """What Sonarr holds, read over HTTP as a user's script would."""
+    answer = requests.get(f"{sim.url}{path}", headers={"X-Api-Key": SONARR_API_KEY}, timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def test_each_show_goes_where_its_route_says_the_rest_with_the_defaults(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO, *ANIME])
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    sonarr = sonarr_sim_factory(
+        root_folders=["/tv", "/anime"], quality_profiles=PROFILES, tags=["auto-sync", "anime"]
+    )
+    config = _config(tmp_path, tvmaze.url, sonarr, ROUTES)
+    result = run_cli(tmp_path, "--config", str(config), "sync", timeout=120)
+    assert result.returncode == 0, result.stderr
+    titles = {show["id"]: show["name"] for show in shows}
+    bodies = _bodies(sonarr)
+    assert set(bodies) == set(titles.values())
+    anime_tag = [t["id"] for t in _get(sonarr, "/api/v3/tag") if t["label"] == "anime"]
+    for tvmaze_id in ANIME:
+        body = bodies[titles[tvmaze_id]]
+        assert body["rootFolderPath"] == "/anime"
+        assert body["seriesType"] == "anime"
+        assert body["tags"] == anime_tag
+        assert body["qualityProfileId"] == 4  # not overridden: the instance's
+    for tvmaze_id in HBO:
+        body = bodies[titles[tvmaze_id]]
+        assert (body["rootFolderPath"], body["qualityProfileId"]) == ("/tv", 7)
+        assert body["seriesType"] == "standard"  # the lookup's: the route sets none
+    for tvmaze_id in UNROUTED:
+        body = bodies[titles[tvmaze_id]]
+        assert (body["rootFolderPath"], body["qualityProfileId"], body["tags"]) == ("/tv", 4, [])
+    # What Sonarr holds, not only what was sent.
+    library = {s["title"]: s for s in _get(sonarr, "/api/v3/series")}
+    assert library[titles[25]]["seriesType"] == "anime"
+    assert library[titles[25]]["path"].startswith("/anime/")
+
+    explained = json.loads(
+        run_cli(tmp_path, "--config", str(config), "explain", "25", "--format", "json").stdout
+    )
+    assert explained["route"] == "anime"
+    [target] = explained["targets"]
+    assert target["instance"] == "default" and target["root_folder"] == "/anime"
+    assert target["series_type"] == "anime" and target["quality_profile"] == "HD-1080p"
+    text = run_cli(tmp_path, "--config", str(config), "explain", "1").stdout
+    assert "no route (the instance's own settings) -> default: root_folder /tv" in text
+
+    # The anime route now asks for another folder: Game of Thrones' route changes too.
+    # Nothing already added moves; explain says so.
+    changed = [dict(ROUTES[1], match={"genres": ["Fantasy"]})]
+    config = _config(tmp_path, tvmaze.url, sonarr, changed)
+    text = run_cli(tmp_path, "--config", str(config), "explain", "5").stdout
+    assert "added following route 'prestige'; it now follows no route: not moved" in text
+    text = run_cli(tmp_path, "--config", str(config), "explain", "82").stdout
+    assert "not moved" not in text  # Game of Thrones is Fantasy: still 'prestige'
+
+
+def test_a_route_target_missing_in_sonarr_is_exit_2_naming_the_route_before_any_add(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *ANIME]), rate_limit=None)
+    sonarr = sonarr_sim_factory()  # /tv only, no Ultra-HD, no `anime` tag
+    config = _config(tmp_path, tvmaze.url, sonarr, ROUTES)
+    result = run_cli(tmp_path, "--config", str(config), "sync", timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    # Every problem at once, each naming its route and key.
+    assert "route 'anime' (routes[0].set.root_folder): root folder '/anime' not found" in (
+        result.stderr
+    )
+    assert "route 'anime' (routes[0].set.tags): tag 'anime' not found" in result.stderr
+    assert "route 'prestige' (routes[1].set.quality_profile): quality profile 'Ultra-HD'" in (
+        result.stderr
+    )
+    assert sonarr.posts_to("/api/v3/series") == []
+    assert sonarr.posts_to("/api/v3/tag") == []
+
+
+def test_config_check_names_an_unknown_instance_and_a_typo_in_a_match(tmp_path: Path) -> None:
+    data = {
+        "routes": [
+            {"name": "anime", "match": {"genres": ["Anmie"]}, "instances": ["defualt"]},
+            {"name": "anime", "match": {"languages": ["Japanese"]}},
+            {"name": "empty", "match": {}},
+        ]
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = run_cli(tmp_path, "--config", str(path), "config", "check")
+    assert result.returncode == 2
+    assert "routes[0].instances: unknown instance 'defualt'; did you mean 'default'?" in (
+        result.stderr
+    )
+    assert "routes[1].name: 'anime' is the name of an earlier route" in result.stderr
+    assert "routes[2].match: give at least one of" in result.stderr
+    path.write_text(
+        yaml.safe_dump({"routes": [{"name": "a", "match": {"genres": ["Anmie"]}}]}),
+        encoding="utf-8",
+    )
+    result = run_cli(tmp_path, "--config", str(path), "config", "check")
+    assert result.returncode == 2
+    assert "routes[0].match.genres: 'Anmie' is not a TVMaze genre; did you mean 'Anime'?" in (
+        result.stderr
+    )
+
+
+def test_instances_take_environment_overrides_and_are_refused_until_supported() -> None:
+    data = {
+        "sonarr": {"url": "http://sonarr:8989", "api_key": "k1"},
+        "instances": {"4k": {"root_folder": "/tv4k"}},
+        "routes": [{"name": "hbo", "match": {"networks": ["HBO"]}, "instances": ["4k", "default"]}],
+    }
+    env = {"INSTANCES_4K_URL": "http://sonarr4k:8989", "INSTANCES_4K_API_KEY": "secret-4k-key"}
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, env)
+    problems = raised.value.problems
+    # Only the refusal: the URL and key came from the environment, the rest is valid.
+    assert len(problems) == 1 and "not supported by this version yet" in problems[0]
+    with pytest.raises(ConfigError) as raised:
+        build_config({**data, "instances": {"4K": {}, "default": {}}}, {})
+    text = "\n".join(raised.value.problems)
+    assert "instances.4K: not a valid instance name" in text
+    assert "instances.default: `default` is the `sonarr` section" in text
+
+
+def test_routes_come_from_the_file_only() -> None:
+    config = build_config({}, {"ROUTES": "anything", "ROUTES_0_NAME": "x"})
+    assert config.routes == []
+
+
+# --- the matcher ------------------------------------------------------------------------------
+
+WORDS = st.sampled_from(["Anime", "Drama", "Comedy", "HBO", "Netflix", "US", "GB", "Japanese"])
+
+
+def _show(tvmaze_id: int, genres: list[str], network: str | None, country: str | None) -> Show:
+    return Show(
+        tvmaze_id=tvmaze_id,
+        title=f"Show {tvmaze_id}",
+        genres=tuple(genres),
+        network=network,
+        country=country,
+        language="Japanese" if "Anime" in genres else "English",
+    )
+
+
+shows = st.builds(
+    _show,
+    st.integers(1, 50),
+    st.lists(WORDS, max_size=3),
+    st.one_of(st.none(), WORDS),
+    st.one_of(st.none(), st.sampled_from(["US", "GB", "JP"])),
+)
+matches = st.builds(
+    RouteMatch,
+    genres=st.lists(WORDS, max_size=2),
+    networks=st.lists(WORDS, max_size=2),
+    countries=st.lists(st.sampled_from(["US", "UK", "gb", "JP"]), max_size=2),
+    ids=st.lists(st.integers(1, 50), max_size=2),
+)
+route_lists = st.lists(
+    st.builds(lambda i, m: Route(name=f"r{i}", match=m), st.integers(0, 99), matches), max_size=4
+)
+
+
+@given(route_lists, shows)
+def test_the_first_matching_route_wins_and_none_means_default(
+    routes: list[Route], show: Show
+) -> None:
+    chosen = routing.route_for(routes, show)
+    hits = [r for r in routes if routing.matches(r.match, show)]
+    assert chosen is (hits[0] if hits else None)
+    assert routing.instances_for(routes, show) == (chosen.instances if chosen else ["default"])
+
+
+@given(matches, shows)
+def test_a_match_holds_when_every_key_given_holds(match: RouteMatch, show: Show) -> None:
+    def folded(values: Any) -> set[str]:
+        return {str(v).casefold() for v in values if v}
+
+    country = {"UK": "GB"}.get((show.country or "").upper(), (show.country or "").upper())
+    expected = [
+        not match.genres or bool(folded(match.genres) & folded(show.genres)),
+        not match.networks or bool(folded(match.networks) & folded([show.network])),
+        not match.countries
+        or country in {{"UK": "GB"}.get(c.upper(), c.upper()) for c in match.countries},
+        not match.ids or show.tvmaze_id in match.ids,
+    ]
+    given_any = any([match.genres, match.networks, match.countries, match.ids])
+    assert routing.matches(match, show) is (given_any and all(expected))
+
+
+@given(shows, st.sampled_from(["anime", "ANIME", " Anime "]))
+def test_a_match_ignores_case_and_spaces_as_the_filters_do(show: Show, spelled: str) -> None:
+    match = RouteMatch(genres=[spelled])
+    assert routing.matches(match, show) is ("Anime" in show.genres)
+
+
+# --- the migration ------------------------------------------------------------------------------
+
+
+def test_an_existing_cache_migrates_keeping_every_status_and_the_ledger(tmp_path: Path) -> None:
+    """A single-Sonarr cache (schema 8) gains the ledger's `route` column; nothing is lost."""
+    store = Store.open(tmp_path)
+    statuses = ["pending", "added", "exists", "excluded", "removed_by_user", "failed"]
+    rows = [
+        {"tvmaze_id": i, "title": f"Show {i}", "tvdb_id": 1000 + i, "processing_status": status}
+        for i, status in enumerate(statuses, 1)
+    ]
+    shows = [Show(tvmaze_id=r["tvmaze_id"], title=r["title"], tvdb_id=r["tvdb_id"]) for r in rows]
+    store.upsert_shows([row_from_show(show) for show in shows], "2026-01-01T00:00:00Z")
+    with store.atomic():
+        for row in rows:
+            store.db.execute(
+                "UPDATE shows SET processing_status = ? WHERE tvmaze_id = ?",
+                [row["processing_status"], row["tvmaze_id"]],
+            )
+        store.db.table("sonarr_ledger").insert(
+            {"tvdb_id": 1002, "tvmaze_id": 2, "title": "Show 2", "sonarr_series_id": 9}
+        )
+        store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
+        store.db.execute("PRAGMA user_version = 8")
+    store.close()
+    store = Store.open(tmp_path)  # migrates
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        got = dict(store.db.execute("SELECT tvmaze_id, processing_status FROM shows").fetchall())
+        assert got == {row["tvmaze_id"]: row["processing_status"] for row in rows}
+        [item] = store.db.table("sonarr_ledger").rows
+        assert (item["tvdb_id"], item["sonarr_series_id"], item["route"]) == (1002, 9, None)
+    finally:
+        store.close()
