@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
+from tests.test_docs import parse_facts
 from tvmaze_sync.core.config import Route, RouteMatch, build_config
 from tvmaze_sync.core.errors import ConfigError
 from tvmaze_sync.core.models import Show
@@ -294,3 +296,31 @@ def test_an_existing_cache_migrates_keeping_every_status_and_the_ledger(tmp_path
         assert (item["tvdb_id"], item["sonarr_series_id"], item["route"]) == (1002, 9, None)
     finally:
         store.close()
+
+
+# --- the guide ------------------------------------------------------------------------------
+
+
+def _guide_examples() -> list[tuple[str, str, list[tuple[str, str, str, str]]]]:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "routing.md").read_text("utf-8")
+    section = text.split("## Worked examples", 1)[1]
+    found = []
+    for part in re.split(r"^### ", section, flags=re.M)[1:]:
+        name = part.splitlines()[0]
+        (config_yaml,) = re.findall(r"```yaml\n(.*?)```", part, re.S)
+        rows = re.findall(r"^\| (?!show |---)(.+?) \| (.+?) \| (.+?) \| (.+?) \|$", part, re.M)
+        found.append((name, config_yaml, rows))
+    return found
+
+
+@pytest.mark.parametrize("example", _guide_examples(), ids=lambda e: e[0])
+def test_the_routing_guide_worked_examples_match_the_routing_code(
+    example: tuple[str, str, list[tuple[str, str, str, str]]],
+) -> None:
+    _, config_yaml, rows = example
+    config = build_config(yaml.safe_load(config_yaml), {})
+    assert rows
+    for n, (title, facts, route_name, folder) in enumerate(rows):
+        route, [target] = routing.targets(config, parse_facts(facts, 90000 + n, title))
+        assert (route.name if route else "-") == route_name, title
+        assert target["root_folder"] == folder, title

@@ -242,8 +242,8 @@ def _root_folder(lists: _Lists, config: SonarrConfig, key: str, problems: list[s
             if folder.get("accessible") is False:
                 # Every add would be rejected and wrongly marked failed: stop instead.
                 raise SonarrUnavailable(
-                    f"Sonarr at {lists.gateway.url}: root folder '{folder['path']}' is not "
-                    f"accessible to Sonarr (missing or unmounted){_for(key)}; fix it in Sonarr"
+                    f"Sonarr at {lists.gateway.url}: root folder '{folder['path']}'{_for(key)} "
+                    "is not accessible to Sonarr (missing or unmounted); fix it in Sonarr"
                 )
             return str(folder["path"])
     problems.append(
@@ -253,7 +253,8 @@ def _root_folder(lists: _Lists, config: SonarrConfig, key: str, problems: list[s
 
 
 def _for(key: str) -> str:
-    return f", as {key} asks" if key.startswith("route") else ""
+    """Which route asks for a folder, when one does."""
+    return f" (of {key})" if key.startswith("route") else ""
 
 
 def _by_name(items: list[dict[str, Any]], key: str, what: str, wanted: str) -> int | str:
