@@ -170,18 +170,21 @@ def test_config_check_names_an_unknown_instance_and_a_typo_in_a_match(tmp_path: 
     )
 
 
-def test_instances_take_environment_overrides_and_are_refused_until_supported() -> None:
+def test_instances_take_environment_overrides_and_valid_names() -> None:
     data = {
         "sonarr": {"url": "http://sonarr:8989", "api_key": "k1"},
         "instances": {"4k": {"root_folder": "/tv4k"}},
         "routes": [{"name": "hbo", "match": {"networks": ["HBO"]}, "instances": ["4k", "default"]}],
     }
     env = {"INSTANCES_4K_URL": "http://sonarr4k:8989", "INSTANCES_4K_API_KEY": "secret-4k-key"}
+    config = build_config(data, env)
+    assert config.instances["4k"].url == "http://sonarr4k:8989"
+    assert config.instances["4k"].root_folder == "/tv4k"
+    assert "secret-4k-key" in config.secrets()
+    assert config.to_dict()["instances"]["4k"]["api_key"] == "***"
     with pytest.raises(ConfigError) as raised:
-        build_config(data, env)
-    problems = raised.value.problems
-    # Only the refusal: the URL and key came from the environment, the rest is valid.
-    assert len(problems) == 1 and "not supported by this version yet" in problems[0]
+        build_config(data, {})
+    assert "instances.4k.url: required (env INSTANCES_4K_URL)" in raised.value.problems
     with pytest.raises(ConfigError) as raised:
         build_config({**data, "instances": {"4K": {}, "default": {}}}, {})
     text = "\n".join(raised.value.problems)
@@ -324,3 +327,145 @@ def test_the_routing_guide_worked_examples_match_the_routing_code(
         route, [target] = routing.targets(config, parse_facts(facts, 90000 + n, title))
         assert (route.name if route else "-") == route_name, title
         assert target["root_folder"] == folder, title
+
+
+# --- several instances ------------------------------------------------------------------------
+
+
+def _two_instance_config(tmp_path: Path, tvmaze_url: str, default_url: str, fourk_url: str) -> Path:
+    data: dict[str, Any] = {
+        "tvmaze": {"base_url": tvmaze_url},
+        "storage": {"path": str(tmp_path / "data")},
+        "filters": copy.deepcopy(OPEN_FILTERS),
+        "sonarr": {"url": default_url, "api_key": SONARR_API_KEY, "add_interval": "0s"},
+        "instances": {
+            "4k": {"root_folder": "/tv4k", "quality_profile": "Ultra-HD", "add_interval": "0s"}
+        },
+        "routes": [
+            {
+                "name": "anime",
+                "match": {"genres": ["Anime"]},
+                "set": {"root_folder": "/anime", "series_type": "anime"},
+            },
+            {"name": "prestige", "match": {"networks": ["HBO"]}, "instances": ["default", "4k"]},
+        ],
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _fourk_env(url: str) -> dict[str, str]:
+    """The second instance's URL and key from the environment, as a container gets them."""
+    return {"INSTANCES_4K_URL": url, "INSTANCES_4K_API_KEY": "fourk-key"}
+
+
+def test_two_instances_anime_apart_hbo_to_both_the_rest_to_default(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO, *ANIME])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    env = _fourk_env(fourk.url)
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+    in_default = _bodies(default)
+    assert set(in_default) == {titles[i] for i in (*UNROUTED, *HBO, *ANIME)}
+    for tvmaze_id in ANIME:
+        body = in_default[titles[tvmaze_id]]
+        assert (body["rootFolderPath"], body["seriesType"]) == ("/anime", "anime")
+    for tvmaze_id in (*UNROUTED, *HBO):
+        assert in_default[titles[tvmaze_id]]["rootFolderPath"] == "/tv"
+    in_fourk = _bodies(fourk)
+    assert set(in_fourk) == {titles[i] for i in HBO}  # HBO only: to both
+    for body in in_fourk.values():
+        assert (body["rootFolderPath"], body["qualityProfileId"]) == ("/tv4k", 7)
+
+    # Per instance: `shows --instance`, and the state's summary.
+    listed = json.loads(
+        run_cli(
+            tmp_path,
+            "--config",
+            str(config),
+            "shows",
+            "--instance",
+            "4k",
+            "--status",
+            "added",
+            "--format",
+            "json",
+            env=env,
+        ).stdout
+    )
+    assert sorted(row["tvmaze_id"] for row in listed) == sorted(HBO)
+    state = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))
+    assert state["last_cycle"]["instances"]["4k"]["added_count"] == len(HBO)
+    assert state["last_cycle"]["instances"]["default"]["ok"] is True
+
+    # A second cycle adds nothing anywhere: each instance reads its own library.
+    default.clear_log()
+    fourk.clear_log()
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert default.posts_to("/api/v3/series") == [] and fourk.posts_to("/api/v3/series") == []
+
+
+def test_one_instance_down_the_other_still_gets_its_adds_and_the_exit_code_says_so(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    down = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the 4k Sonarr is down
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, down)
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=_fourk_env(down), timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert "Sonarr instance '4k' failed" in result.stderr
+    assert "the others ran (default)" in result.stderr
+    assert set(_bodies(default)) == {titles[i] for i in (*UNROUTED, *HBO)}
+    state = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))
+    outcome = state["last_cycle"]["instances"]
+    assert outcome["default"]["ok"] is True and outcome["4k"]["ok"] is False
+
+    # And the other way round: default down, 4k gets its HBO shows.
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, down, "http://unused")
+    result = run_cli(
+        tmp_path, "--config", str(config), "sync", env=_fourk_env(fourk.url), timeout=120
+    )
+    assert result.returncode == 3, result.stderr
+    assert "Sonarr instance 'default' failed" in result.stderr
+    assert set(_bodies(fourk)) == {titles[i] for i in HBO}
+
+
+def test_a_route_target_missing_in_the_second_instance_is_exit_2_before_any_add(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO]), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(api_key="fourk-key", root_folders=["/tv"])  # no /tv4k, no Ultra-HD
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    result = run_cli(
+        tmp_path, "--config", str(config), "sync", env=_fourk_env(fourk.url), timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert "instances.4k.root_folder: root folder '/tv4k' not found" in result.stderr
+    assert "instances.4k.quality_profile: quality profile 'Ultra-HD' not found" in result.stderr
+    assert default.posts_to("/api/v3/series") == [] and fourk.posts_to("/api/v3/series") == []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -356,13 +356,20 @@ def shows(
         ),
     ] = "id",
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option(
+            "--instance",
+            "-i",
+            help="Statuses of this Sonarr instance (`instances`; default: the `sonarr` one).",
+        ),
+    ] = "default",
 ) -> None:
     """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
     from tvmaze_sync.cli import render
     from tvmaze_sync.core.errors import UsageError
     from tvmaze_sync.decisions import vocabulary
-    from tvmaze_sync.storage import query
-    from tvmaze_sync.storage.store import Store
+    from tvmaze_sync.storage import instances, query
 
     with exit_on_error():
         config = options(ctx).load()
@@ -381,10 +388,26 @@ def shows(
             limit=limit,
             sort=sort,
         )
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        check_instance(config, instance)
+        with instances.open_store(config.storage_dir, instance, readonly=True).reading() as store:
             rows = query.query_shows(store, wanted)
             total = query.count_shows(store, wanted) if fmt == "table" else None
         render.shows(rows, fmt=fmt, total=total)
+
+
+def check_instance(config: Config, name: str) -> None:
+    """`--instance`: a name the configuration knows, else exit 2 with the nearest."""
+    import difflib
+
+    from tvmaze_sync.core.errors import UsageError
+
+    known = config.instance_names
+    if name not in known:
+        hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        guess = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise UsageError(
+            f"--instance {name!r} is not a configured instance{guess} ({', '.join(known)})"
+        )
 
 
 @app.command()
@@ -432,7 +455,8 @@ def explain(
             row = query.find_show(store, show)
             sonarr_note = phase.explain(store, row)  # removal date, exclusion, ownership
             added_route = phase.added_route(store, row)
-        explanation = explain_show(filters.build_processor(config.filters), row, config)
+        processor = filters.build_processor(config.filters, config.routes)
+        explanation = explain_show(processor, row, config)
         moved = phase.route_changed_note(row, added_route, explanation.route)
         for note in (sonarr_note, queues.note(row, config.sync), moved):  # which queue, till when
             if note:

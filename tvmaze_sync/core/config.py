@@ -1475,12 +1475,6 @@ def _instance_problems(config: Config) -> list[str]:
             problems.append(f"instances.{name}.root_folder: required")
         if not settings.quality_profile:
             problems.append(f"instances.{name}.quality_profile: required")
-    if config.instances:
-        problems.append(
-            f"instances: {', '.join(config.instances)}: adding to more than one Sonarr "
-            "instance is not supported by this version yet; routes add to `default` (the "
-            "`sonarr` section) only (docs/routing.md)"
-        )
     if config.instances and config.sonarr.url is None:
         problems.append(
             "sonarr.url: required when `instances` are configured (the `default` instance)"

@@ -59,6 +59,26 @@ def instances_for(routes: Sequence[Route], show: Show) -> list[str]:
     return list(route.instances) if route is not None else [DEFAULT_INSTANCE]
 
 
+def sends_elsewhere(routes: Sequence[Route], instance: str) -> bool:
+    """Whether some show may be routed away from `instance` (else routing never makes a
+    show unwanted there: without `instances`, every route adds to `default`)."""
+    if instance != DEFAULT_INSTANCE:
+        return True  # a show matching no route goes to `default`
+    return any(DEFAULT_INSTANCE not in route.instances for route in routes)
+
+
+def hash_key(routes: Sequence[Route], instance: str) -> list[Any] | None:
+    """What of `routes` decides whether a show is wanted on `instance`, for the filter
+    hash (a change re-decides the cache); None when routing decides nothing there, so a
+    configuration without instances keeps its hash."""
+    if not sends_elsewhere(routes, instance):
+        return None
+    return [
+        {"match": dataclasses.asdict(route.match), "here": instance in route.instances}
+        for route in routes
+    ]
+
+
 #: What `explain` shows of a target's settings, in this order.
 SHOWN_SETTINGS = (
     "root_folder",

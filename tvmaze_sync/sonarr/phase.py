@@ -294,7 +294,8 @@ class _Cycle:
     def decide_released(self) -> None:
         """Shows `reconcile` let back to pending (a lifted exclusion, allow_readd) were last
         judged by the filters before they left; today's filters decide them before any add."""
-        processor = filters.build_processor(self.runtime.config.filters)
+        config = self.runtime.config
+        processor = filters.build_processor(config.filters, config.routes, self.gateway.name)
         if filtered := filters.apply(self.store, processor).by_result()[P.FILTERED]:
             self.summary.results[P.FILTERED.value] = (
                 self.summary.results.get(P.FILTERED.value, 0) + filtered
