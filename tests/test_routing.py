@@ -15,6 +15,7 @@ import requests
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import generate_latest
 
 from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
@@ -25,7 +26,9 @@ from tests.test_docs import parse_facts
 from tvmaze_sync.core.config import Route, RouteMatch, build_config
 from tvmaze_sync.core.errors import ConfigError
 from tvmaze_sync.core.models import Show
+from tvmaze_sync.cycle.metrics import build_registry
 from tvmaze_sync.decisions import routing
+from tvmaze_sync.serve.endpoints import CustomList
 from tvmaze_sync.storage.store import SCHEMA_VERSION, Store, row_from_show
 
 #: Real TVMaze shows: 1 Under the Dome and 2 Person of Interest (CBS), 5 True Detective and
@@ -407,6 +410,21 @@ def test_two_instances_anime_apart_hbo_to_both_the_rest_to_default(
     state = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))
     assert state["last_cycle"]["instances"]["4k"]["added_count"] == len(HBO)
     assert state["last_cycle"]["instances"]["default"]["ok"] is True
+
+    shown = json.loads(
+        run_cli(tmp_path, "--config", str(config), "state", "--format", "json", env=env).stdout
+    )
+    assert shown["instances"]["4k"]["by_status"]["added"] == len(HBO)
+    text = generate_latest(build_registry(tmp_path / "data")).decode()
+    assert f'tvmaze_sync_instance_shows{{instance="4k",status="added"}} {len(HBO)}.0' in text
+    added = len(UNROUTED + HBO + ANIME)
+    assert f'tvmaze_sync_instance_shows{{instance="default",status="added"}} {added}.0' in text
+    assert 'tvmaze_sync_instance_healthy{instance="4k"} 1.0' in text
+    # One Custom List per instance: /sonarr/list stays default's.
+    fourk_list = json.loads(CustomList(tmp_path / "data", "4k").body())
+    assert sorted(item["title"] for item in fourk_list) == sorted(titles[i] for i in HBO)
+    default_list = json.loads(CustomList(tmp_path / "data").body())
+    assert len(default_list) == added
 
     # A second cycle adds nothing anywhere: each instance reads its own library.
     default.clear_log()

@@ -287,7 +287,7 @@ def state(
 
     with exit_on_error():
         config = options(ctx).load()
-        data = read_state(config.storage_dir)
+        data = read_state(config.storage_dir, list(config.instances))
         if fmt == "json":
             write_stdout(json.dumps(data, indent=2, sort_keys=True) + "\n")
         else:

@@ -102,6 +102,15 @@ def state_table(data: Mapping[str, Any]) -> None:
         table.add_row(f"  {status}", str(count))
     held = data.get("removals_held", 0)
     table.add_row("removals held", f"{held} (see `tvmaze-sync removals`)" if held else "0")
+    outcomes = last.get("instances") or {}
+    for name, counts in (data.get("instances") or {}).items():
+        outcome = outcomes.get(name) or {}
+        ran = "" if not outcome else (" ok" if outcome.get("ok") else " FAILED last cycle")
+        table.add_row(f"instance {name}{ran}", str(sum(counts["by_status"].values())))
+        for status, count in counts["by_status"].items():
+            table.add_row(f"  {status}", str(count))
+        if counts.get("removals_held"):
+            table.add_row("  removals held", str(counts["removals_held"]))
     stdout.print(table)
 
 

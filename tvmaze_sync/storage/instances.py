@@ -19,6 +19,7 @@ from pathlib import Path
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.storage.store import (
+    DB_NAME,
     METADATA_COLUMNS,
     Store,
     prepare_storage_dir,
@@ -40,6 +41,14 @@ _OFFERED_SQL = (
 def storage_dir(storage: Path, instance: str) -> Path:
     """Where `instance` keeps its database (`default`: the main one)."""
     return storage if instance == DEFAULT_INSTANCE else storage / INSTANCES_DIR / instance
+
+
+def existing(storage: Path) -> list[str]:
+    """The other instances that have a cache, by name (what the metrics report)."""
+    root = storage / INSTANCES_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / DB_NAME).is_file())
 
 
 def open_store(storage: Path, instance: str, *, readonly: bool = False) -> Store:
