@@ -411,6 +411,12 @@ def test_two_instances_anime_apart_hbo_to_both_the_rest_to_default(
     assert state["last_cycle"]["instances"]["4k"]["added_count"] == len(HBO)
     assert state["last_cycle"]["instances"]["default"]["ok"] is True
 
+    text = run_cli(tmp_path, "--config", str(config), "explain", "82", env=env).stdout
+    assert "route 'prestige' -> default: root_folder /tv, quality_profile HD-1080p" in text
+    assert "route 'prestige' -> 4k: root_folder /tv4k, quality_profile Ultra-HD" in text
+    assert "instance default: added" in text and "instance 4k: added" in text
+    text = run_cli(tmp_path, "--config", str(config), "explain", "1", env=env).stdout
+    assert "instance 4k: never routed there" in text
     shown = json.loads(
         run_cli(tmp_path, "--config", str(config), "state", "--format", "json", env=env).stdout
     )
@@ -487,3 +493,42 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_a_route_to_another_instance_only_keeps_its_shows_out_of_default(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["routes"][1]["instances"] = ["4k"]
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = _fourk_env(fourk.url)
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert set(_bodies(default)) == {titles[i] for i in UNROUTED}
+    assert set(_bodies(fourk)) == {titles[i] for i in HBO}
+    listed = json.loads(
+        run_cli(
+            tmp_path,
+            "--config",
+            str(config),
+            "shows",
+            "--reason",
+            "routed_elsewhere",
+            "--format",
+            "json",
+            env=env,
+        ).stdout
+    )
+    assert sorted(row["tvmaze_id"] for row in listed) == sorted(HBO)
+    assert {row["filter_reason"] for row in listed} == {"routed_elsewhere:prestige"}
+    result = run_cli(tmp_path, "--config", str(config), "shows", "--instance", "4j", env=env)
+    assert result.returncode == 2
+    assert "--instance '4j' is not a configured instance; did you mean '4k'?" in result.stderr

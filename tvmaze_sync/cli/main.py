@@ -461,7 +461,35 @@ def explain(
         for note in (sonarr_note, queues.note(row, config.sync), moved):  # which queue, till when
             if note:
                 explanation.notes.append(note)
+        if config.instances:  # the stored status above is default's
+            explanation.notes.append(f"instance default: {row['processing_status']}")
+            explanation.notes += _other_instances(config, row["tvmaze_id"], explanation.route)
         render.explanation(explanation.to_json(), fmt=fmt)
+
+
+def _other_instances(config: Config, tvmaze_id: int, route: str | None) -> list[str]:
+    """`explain`: the show's status in each other instance's cache, and whether the route
+    it was added there with has changed since."""
+    from tvmaze_sync.sonarr import phase
+    from tvmaze_sync.storage import instances
+
+    notes = []
+    for name in config.instances:
+        if name not in instances.existing(config.storage_dir):
+            notes.append(f"instance {name}: no cycle has run for it yet")
+            continue
+        with instances.open_store(config.storage_dir, name, readonly=True).reading() as store:
+            row = store.get_row(tvmaze_id)
+            if row is None:
+                notes.append(f"instance {name}: never routed there")
+                continue
+            status = row["processing_status"]
+            why = f" ({row['filter_reason']})" if status == "filtered" else ""
+            notes.append(f"instance {name}: {status}{why}")
+            moved = phase.route_changed_note(row, phase.added_route(store, row), route)
+            if moved:
+                notes.append(f"instance {name}: {moved}")
+    return notes
 
 
 # --- the queues: retry, skip, unskip ---------------------------------------------------------
