@@ -532,3 +532,37 @@ def test_a_route_to_another_instance_only_keeps_its_shows_out_of_default(
     result = run_cli(tmp_path, "--config", str(config), "shows", "--instance", "4j", env=env)
     assert result.returncode == 2
     assert "--instance '4j' is not a configured instance; did you mean '4k'?" in result.stderr
+
+
+def test_each_instance_has_its_own_removal_guard_and_way_out(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """The 4k Sonarr comes back empty (reset): its series are held, not concluded deleted;
+    default is untouched; `removals --instance 4k readd` adds them to 4k again."""
+    shows = real_shows([*UNROUTED, *HBO])
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    env = _fourk_env(fourk.url)
+
+    def cli(*args: str) -> Any:
+        return run_cli(tmp_path, "--config", str(config), *args, env=env, timeout=120)
+
+    assert cli("sync").returncode == 0
+    key = {"X-Api-Key": "fourk-key"}
+    for series in requests.get(f"{fourk.url}/api/v3/series", headers=key, timeout=10).json():
+        url = f"{fourk.url}/api/v3/series/{series['id']}"
+        requests.delete(url, headers=key, timeout=10).raise_for_status()
+    result = cli("sync")
+    assert result.returncode == 4, result.stderr
+    assert "--instance NAME" in result.stderr
+    held = json.loads(cli("removals", "--instance", "4k", "--format", "json").stdout)
+    assert len(held) == len(HBO)
+    assert json.loads(cli("removals", "--format", "json").stdout) == []  # default holds none
+    assert cli("removals", "readd", "--instance", "4k").returncode == 0
+    fourk.clear_log()
+    assert cli("sync").returncode == 0
+    assert len(fourk.posts_to("/api/v3/series")) == len(HBO)

@@ -587,6 +587,10 @@ TvdbIds = Annotated[
 def removals_list(
     ctx: typer.Context,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
+    ] = "default",
 ) -> None:
     """Series that vanished from Sonarr all at once: list them, then accept or readd them.
 
@@ -603,7 +607,8 @@ def removals_list(
 
     with exit_on_error():
         config = options(ctx).load()
-        render.removals_held(removals.held(config.storage_dir), fmt=fmt)
+        check_instance(config, instance)
+        render.removals_held(removals.held(config.storage_dir, instance), fmt=fmt)
 
 
 @removals_app.command("accept")
@@ -611,6 +616,10 @@ def removals_accept(
     ctx: typer.Context,
     tvdb_ids: TvdbIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
+    ] = "default",
 ) -> None:
     """You deleted them: conclude the held series removed by you.
 
@@ -618,7 +627,7 @@ def removals_accept(
     exclude_in_sonarr the next sync posts their exclusions). Example:
     `tvmaze-sync removals accept 81189 264492`
     """
-    _settle_removals(ctx, "accept", tvdb_ids, fmt)
+    _settle_removals(ctx, "accept", tvdb_ids, fmt, instance)
 
 
 @removals_app.command("readd")
@@ -626,25 +635,35 @@ def removals_readd(
     ctx: typer.Context,
     tvdb_ids: TvdbIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
+    ] = "default",
 ) -> None:
     """They were lost with a replaced or reset Sonarr: add the held series again.
 
     The next sync adds each one today's filters pass (no longer counted as added by
     tvmaze-sync until then). Example: `tvmaze-sync removals readd`
     """
-    _settle_removals(ctx, "readd", tvdb_ids, fmt)
+    _settle_removals(ctx, "readd", tvdb_ids, fmt, instance)
 
 
 def _settle_removals(
-    ctx: typer.Context, action: Literal["accept", "readd"], ids: list[int] | None, fmt: str
+    ctx: typer.Context,
+    action: Literal["accept", "readd"],
+    ids: list[int] | None,
+    fmt: str,
+    instance: str = "default",
 ) -> None:
     from tvmaze_sync.cli import render
     from tvmaze_sync.sonarr import removals
 
     with exit_on_error():
         config = options(ctx).load()
-        settled = removals.settle(config, action, ids or ())
-        render.removals_settled(action, settled, config.sonarr.on_user_removal, fmt=fmt)
+        check_instance(config, instance)
+        settled = removals.settle(config, action, ids or (), instance=instance)
+        on_removal = config.instance(instance).on_user_removal
+        render.removals_settled(action, settled, on_removal, fmt=fmt)
 
 
 # --- review --------------------------------------------------------------------------------

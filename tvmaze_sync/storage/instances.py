@@ -13,11 +13,15 @@ runs on it unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
+from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage import store as main_store
+from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.store import (
     DB_NAME,
     METADATA_COLUMNS,
@@ -58,6 +62,25 @@ def open_store(storage: Path, instance: str, *, readonly: bool = False) -> Store
         prepare_storage_dir(path.parent)
         prepare_storage_dir(path)
     return Store.open(path, readonly=readonly)
+
+
+@contextmanager
+def open_for_writing(storage: Path, instance: str) -> Iterator[Store]:
+    """`instance`'s cache for a command that changes statuses by hand (`removals`), under
+    the one writer lock of the storage directory."""
+    if instance == DEFAULT_INSTANCE:
+        with main_store.open_for_writing(storage) as store:
+            yield store
+        return
+    path = storage_dir(storage, instance)
+    if not (path / DB_NAME).exists():
+        raise StorageError(f"no cache at {path / DB_NAME} yet: run `tvmaze-sync sync` first")
+    with writer_lock(storage):
+        store = Store.open(path)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], now: str) -> int:
