@@ -287,7 +287,8 @@ def state(
 
     with exit_on_error():
         config = options(ctx).load()
-        data = read_state(config.storage_dir, list(config.instances))
+        others = list(config.instances)
+        data = read_state(config.storage_dir, others) if others else read_state(config.storage_dir)
         if fmt == "json":
             write_stdout(json.dumps(data, indent=2, sort_keys=True) + "\n")
         else:

@@ -170,20 +170,21 @@ METRICS += (
         "tvmaze_sync_instance_shows",
         "gauge",
         ("instance", "status"),
-        "Shows by processing status per Sonarr instance (with `instances` only; default's "
-        "are tvmaze_sync_shows too).",
+        "Shows by processing status per Sonarr instance (`instances`; default's are "
+        "tvmaze_sync_shows).",
     ),
     MetricSpec(
         "tvmaze_sync_instance_healthy",
         "gauge",
         ("instance",),
-        "1 if the instance's part of the last cycle succeeded (with `instances` only).",
+        "1 if the instance's part of the last cycle succeeded (without `instances`: the "
+        "cycle's, as tvmaze_sync_healthy).",
     ),
     MetricSpec(
         "tvmaze_sync_instance_removals_held",
         "gauge",
         ("instance",),
-        "tvmaze_sync_removals_held per Sonarr instance (with `instances` only).",
+        "tvmaze_sync_removals_held per Sonarr instance (`instances`).",
     ),
 )
 
@@ -401,12 +402,9 @@ class SyncCollector(Collector):
 
 
 def _instance_metrics(snap: Snapshot, last: dict[str, Any]) -> Iterator[Metric]:
-    """The per-instance families, labelled `instance`; no sample without other instances."""
-    every = (
-        {DEFAULT_INSTANCE: (snap.by_status, snap.removals_held), **snap.instances}
-        if snap.instances
-        else {}
-    )
+    """The per-instance families, labelled `instance`: `default` (the main cache) always,
+    each other instance once it has a cache."""
+    every = {DEFAULT_INSTANCE: (snap.by_status, snap.removals_held), **snap.instances}
     shows = _gauge("tvmaze_sync_instance_shows")
     held = _gauge("tvmaze_sync_instance_removals_held")
     for name, (counts, removals) in every.items():
@@ -414,7 +412,9 @@ def _instance_metrics(snap: Snapshot, last: dict[str, Any]) -> Iterator[Metric]:
             shows.add_metric([name, status], count)
         held.add_metric([name], removals)
     healthy = _gauge("tvmaze_sync_instance_healthy")
-    outcomes = last.get("instances") if isinstance(last.get("instances"), dict) else {}
+    outcomes = last.get("instances") if isinstance(last.get("instances"), dict) else None
+    if not outcomes and last:  # one instance: its outcome is the cycle's
+        outcomes = {DEFAULT_INSTANCE: {"ok": last.get("ok")}}
     for name, outcome in sorted((outcomes or {}).items()):
         if isinstance(outcome, dict):
             healthy.add_metric([str(name)], 1.0 if outcome.get("ok") else 0.0)

@@ -90,14 +90,14 @@ def validate(gateway: SonarrGateway, routes: Sequence[Route] = ()) -> ServerInfo
     gateway.info = info
     gateway.routed = routed
     log.info(
-        "sonarr_validated instance=%s url=%s version=%s root_folder=%r quality_profile_id=%d "
-        "tags=%s routes=%d",
-        gateway.name,
+        "sonarr_validated url=%s version=%s root_folder=%r quality_profile_id=%d tags=%s "
+        "instance=%s routes=%d",
         gateway.url,
         version,
         info.root_folder,
         info.quality_profile_id,
         ",".join(map(str, info.tag_ids)) or "-",
+        gateway.name,
         len(routed),
     )
     return info
