@@ -23,6 +23,7 @@ from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
 from tests.test_docs import parse_facts
+from tests.test_server import free_port
 from tvmaze_sync.core.config import Route, RouteMatch, build_config
 from tvmaze_sync.core.errors import ConfigError
 from tvmaze_sync.core.models import Show
@@ -447,7 +448,7 @@ def test_one_instance_down_the_other_still_gets_its_adds_and_the_exit_code_says_
     titles = {show["id"]: show["name"] for show in shows}
     tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
     default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    down = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the 4k Sonarr is down
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens: the 4k Sonarr is down
     config = _two_instance_config(tmp_path, tvmaze.url, default.url, down)
     result = run_cli(tmp_path, "--config", str(config), "sync", env=_fourk_env(down), timeout=120)
     assert result.returncode == 3, result.stderr
@@ -485,14 +486,6 @@ def test_a_route_target_missing_in_the_second_instance_is_exit_2_before_any_add(
     assert "instances.4k.root_folder: root folder '/tv4k' not found" in result.stderr
     assert "instances.4k.quality_profile: quality profile 'Ultra-HD' not found" in result.stderr
     assert default.posts_to("/api/v3/series") == [] and fourk.posts_to("/api/v3/series") == []
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_route_to_another_instance_only_keeps_its_shows_out_of_default(
@@ -566,3 +559,37 @@ def test_each_instance_has_its_own_removal_guard_and_way_out(
     fourk.clear_log()
     assert cli("sync").returncode == 0
     assert len(fourk.posts_to("/api/v3/series")) == len(HBO)
+
+
+def test_serve_offers_one_custom_list_per_instance(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    from tests.test_server import start_serve
+
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    port = free_port()
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["instances"]["4k"].update({"url": fourk.url, "api_key": "fourk-key"})
+    data["server"] = {"port": port}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert run_cli(tmp_path, "--config", str(config), "sync", timeout=120).returncode == 0
+    served = start_serve(tmp_path, config, tmp_path / "data", port)
+    try:
+        fourk_list = served.get("/sonarr/list/4k").json()
+        assert sorted(i["title"] for i in fourk_list) == sorted(titles[i] for i in HBO)
+        default_list = served.get("/sonarr/list").json()
+        assert default_list == served.get("/sonarr/list/default").json()
+        assert len(default_list) == len(UNROUTED + HBO)
+        missing = served.get("/sonarr/list/4j")
+        assert missing.status_code == 404 and "known: default, 4k" in missing.json()["error"]
+        state = served.get("/state").json()
+        assert state["instances"]["4k"]["by_status"]["added"] == len(HBO)
+    finally:
+        served.stop()
