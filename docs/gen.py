@@ -30,6 +30,7 @@ from tvmaze_sync.core.config import (  # noqa: E402
     iter_options,
     json_schema,
     plain,
+    route_options,
     section_help,
     starter_yaml,
 )
@@ -127,7 +128,35 @@ def configuration_md() -> str:
         for sub in dict.fromkeys(o.path[:-1] for o in members if len(o.path) > 2):
             lines += [f"### `{'.'.join(sub)}`", "", sections.get(sub, ""), ""]
             lines += [*table([o for o in members if o.path[:-1] == sub]), ""]
+    lines += routing_sections()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def routing_sections() -> list[str]:
+    """`instances` and `routes`: keys by name and lists, so not in the option table above."""
+    routes = list(route_options())
+    lines = [
+        "## `instances`",
+        "",
+        "More Sonarr instances, by name (lower-case letters, digits and `_`; `default` is the",
+        "`sonarr` section). Each takes every key of [`sonarr`](#sonarr), with the same",
+        "defaults (not the `sonarr` section's values), and its variables are named",
+        "`INSTANCES_<NAME>_<KEY>` (`INSTANCES_4K_URL`, `INSTANCES_4K_API_KEY_FILE`). See",
+        "[routing.md](routing.md).",
+        "",
+        "## `routes`",
+        "",
+        "A list, from the file only (no variables); the first route whose `match` holds for",
+        "a show wins, and a show matching none goes to `default` with its own settings. See",
+        "[routing.md](routing.md). The keys of one route:",
+        "",
+        "| key | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for o in routes:
+        shown = "required" if o.key == "name" else default_text(o)
+        lines.append(f"| `{o.key}` | {cell(o.type_name)} | {cell(shown)} | {cell(o.help)} |")
+    return [*lines, ""]
 
 
 def table(options: list[Option]) -> Iterator[str]:

@@ -115,9 +115,10 @@ def test_the_migration_fills_weight_from_the_stored_json(
     with store.atomic():  # back to the schema before the weight column
         store.db.execute("ALTER TABLE shows DROP COLUMN approved_at")
         store.db.execute("ALTER TABLE shows DROP COLUMN weight")
+        store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
         store.db.execute("PRAGMA user_version = 6")
     store.close()
-    assert SCHEMA_VERSION == 8
+    assert SCHEMA_VERSION == 9
     store = Store.open(tmp_path / "data")  # migrates
     try:
         got = dict(store.db.execute("SELECT tvmaze_id, weight FROM shows").fetchall())

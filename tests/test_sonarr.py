@@ -308,6 +308,7 @@ def test_201_is_added_with_id_time_ledger_and_counters(
         "removed_at": None,
         "exclusion_posted_at": None,
         "held_at": None,
+        "route": None,  # no route configured: the instance's own settings
     }
     assert summary.results == {"added": 1} and summary.added_titles == [show.title]
     assert store.counters("shows_processed") == {"added": 1}

@@ -287,7 +287,8 @@ def state(
 
     with exit_on_error():
         config = options(ctx).load()
-        data = read_state(config.storage_dir)
+        others = list(config.instances)
+        data = read_state(config.storage_dir, others) if others else read_state(config.storage_dir)
         if fmt == "json":
             write_stdout(json.dumps(data, indent=2, sort_keys=True) + "\n")
         else:
@@ -356,13 +357,20 @@ def shows(
         ),
     ] = "id",
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option(
+            "--instance",
+            "-i",
+            help="Statuses of this Sonarr instance (`instances`; default: the `sonarr` one).",
+        ),
+    ] = "default",
 ) -> None:
     """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
     from tvmaze_sync.cli import render
     from tvmaze_sync.core.errors import UsageError
     from tvmaze_sync.decisions import vocabulary
-    from tvmaze_sync.storage import query
-    from tvmaze_sync.storage.store import Store
+    from tvmaze_sync.storage import instances, query
 
     with exit_on_error():
         config = options(ctx).load()
@@ -381,10 +389,26 @@ def shows(
             limit=limit,
             sort=sort,
         )
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        check_instance(config, instance)
+        with instances.open_store(config.storage_dir, instance, readonly=True).reading() as store:
             rows = query.query_shows(store, wanted)
             total = query.count_shows(store, wanted) if fmt == "table" else None
         render.shows(rows, fmt=fmt, total=total)
+
+
+def check_instance(config: Config, name: str) -> None:
+    """`--instance`: a name the configuration knows, else exit 2 with the nearest."""
+    import difflib
+
+    from tvmaze_sync.core.errors import UsageError
+
+    known = config.instance_names
+    if name not in known:
+        hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        guess = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise UsageError(
+            f"--instance {name!r} is not a configured instance{guess} ({', '.join(known)})"
+        )
 
 
 @app.command()
@@ -431,11 +455,42 @@ def explain(
         with Store.open(config.storage_dir, readonly=True).reading() as store:
             row = query.find_show(store, show)
             sonarr_note = phase.explain(store, row)  # removal date, exclusion, ownership
-        explanation = explain_show(filters.build_processor(config.filters), row)
-        for note in (sonarr_note, queues.note(row, config.sync)):  # and which queue, till when
+            added_route = phase.added_route(store, row)
+        processor = filters.build_processor(config.filters, config.routes)
+        explanation = explain_show(processor, row, config)
+        moved = phase.route_changed_note(row, added_route, explanation.route)
+        for note in (sonarr_note, queues.note(row, config.sync), moved):  # which queue, till when
             if note:
                 explanation.notes.append(note)
+        if config.instances:  # the stored status above is default's
+            explanation.notes.append(f"instance default: {row['processing_status']}")
+            explanation.notes += _other_instances(config, row["tvmaze_id"], explanation.route)
         render.explanation(explanation.to_json(), fmt=fmt)
+
+
+def _other_instances(config: Config, tvmaze_id: int, route: str | None) -> list[str]:
+    """`explain`: the show's status in each other instance's cache, and whether the route
+    it was added there with has changed since."""
+    from tvmaze_sync.sonarr import phase
+    from tvmaze_sync.storage import instances
+
+    notes = []
+    for name in config.instances:
+        if name not in instances.existing(config.storage_dir):
+            notes.append(f"instance {name}: no cycle has run for it yet")
+            continue
+        with instances.open_store(config.storage_dir, name, readonly=True).reading() as store:
+            row = store.get_row(tvmaze_id)
+            if row is None:
+                notes.append(f"instance {name}: never routed there")
+                continue
+            status = row["processing_status"]
+            why = f" ({row['filter_reason']})" if status == "filtered" else ""
+            notes.append(f"instance {name}: {status}{why}")
+            moved = phase.route_changed_note(row, phase.added_route(store, row), route)
+            if moved:
+                notes.append(f"instance {name}: {moved}")
+    return notes
 
 
 # --- the queues: retry, skip, unskip ---------------------------------------------------------
@@ -533,6 +588,10 @@ TvdbIds = Annotated[
 def removals_list(
     ctx: typer.Context,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
+    ] = "default",
 ) -> None:
     """Series that vanished from Sonarr all at once: list them, then accept or readd them.
 
@@ -549,7 +608,8 @@ def removals_list(
 
     with exit_on_error():
         config = options(ctx).load()
-        render.removals_held(removals.held(config.storage_dir), fmt=fmt)
+        check_instance(config, instance)
+        render.removals_held(removals.held(config.storage_dir, instance), fmt=fmt)
 
 
 @removals_app.command("accept")
@@ -557,6 +617,10 @@ def removals_accept(
     ctx: typer.Context,
     tvdb_ids: TvdbIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
+    ] = "default",
 ) -> None:
     """You deleted them: conclude the held series removed by you.
 
@@ -564,7 +628,7 @@ def removals_accept(
     exclude_in_sonarr the next sync posts their exclusions). Example:
     `tvmaze-sync removals accept 81189 264492`
     """
-    _settle_removals(ctx, "accept", tvdb_ids, fmt)
+    _settle_removals(ctx, "accept", tvdb_ids, fmt, instance)
 
 
 @removals_app.command("readd")
@@ -572,25 +636,35 @@ def removals_readd(
     ctx: typer.Context,
     tvdb_ids: TvdbIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: Annotated[
+        str,
+        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
+    ] = "default",
 ) -> None:
     """They were lost with a replaced or reset Sonarr: add the held series again.
 
     The next sync adds each one today's filters pass (no longer counted as added by
     tvmaze-sync until then). Example: `tvmaze-sync removals readd`
     """
-    _settle_removals(ctx, "readd", tvdb_ids, fmt)
+    _settle_removals(ctx, "readd", tvdb_ids, fmt, instance)
 
 
 def _settle_removals(
-    ctx: typer.Context, action: Literal["accept", "readd"], ids: list[int] | None, fmt: str
+    ctx: typer.Context,
+    action: Literal["accept", "readd"],
+    ids: list[int] | None,
+    fmt: str,
+    instance: str = "default",
 ) -> None:
     from tvmaze_sync.cli import render
     from tvmaze_sync.sonarr import removals
 
     with exit_on_error():
         config = options(ctx).load()
-        settled = removals.settle(config, action, ids or ())
-        render.removals_settled(action, settled, config.sonarr.on_user_removal, fmt=fmt)
+        check_instance(config, instance)
+        settled = removals.settle(config, action, ids or (), instance=instance)
+        on_removal = config.instance(instance).on_user_removal
+        render.removals_settled(action, settled, on_removal, fmt=fmt)
 
 
 # --- review --------------------------------------------------------------------------------

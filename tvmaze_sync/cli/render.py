@@ -102,6 +102,15 @@ def state_table(data: Mapping[str, Any]) -> None:
         table.add_row(f"  {status}", str(count))
     held = data.get("removals_held", 0)
     table.add_row("removals held", f"{held} (see `tvmaze-sync removals`)" if held else "0")
+    outcomes = last.get("instances") or {}
+    for name, counts in (data.get("instances") or {}).items():
+        outcome = outcomes.get(name) or {}
+        ran = "" if not outcome else (" ok" if outcome.get("ok") else " FAILED last cycle")
+        table.add_row(f"instance {name}{ran}", str(sum(counts["by_status"].values())))
+        for status, count in counts["by_status"].items():
+            table.add_row(f"  {status}", str(count))
+        if counts.get("removals_held"):
+            table.add_row("  removals held", str(counts["removals_held"]))
     stdout.print(table)
 
 
@@ -355,8 +364,21 @@ def explanation(data: Mapping[str, Any], fmt: str = "table") -> None:
         result = "pass" if v["passed"] else f"FAIL {v['reason']}"
         table.add_row(*_cells(v["rule"], v["setting"], v["value"], result if v["active"] else "-"))
     stdout.print(table)
+    for target in data.get("targets") or ():
+        stdout.print(printable(_target_line(data.get("route"), target)), markup=False)
     for note in data["notes"]:
         stdout.print(f"note: {printable(note)}", markup=False, highlight=False)
+
+
+def _target_line(route: str | None, target: Mapping[str, Any]) -> str:
+    """`route anime -> default: root_folder /anime, series_type anime, tags anime, …`."""
+    settings = ", ".join(
+        f"{key} {', '.join(value) if isinstance(value, list) else value}"
+        for key, value in target.items()
+        if key != "instance" and value not in (None, [])
+    )
+    via = f"route {route!r}" if route else "no route (the instance's own settings)"
+    return f"{via} -> {target['instance']}: {settings}"
 
 
 def queue_changes(action: str, changes: Sequence[Mapping[str, Any]], fmt: str = "table") -> None:

@@ -155,6 +155,8 @@ def section(cls: type, help: str) -> Any:
     return field(default_factory=cls, metadata={"help": help, "section": True})
 
 
+SeriesType = Literal["standard", "daily", "anime"]
+
 MonitorMode = Literal[
     "all",
     "future",
@@ -307,6 +309,10 @@ class SonarrConfig:
     )
     search_on_add: bool = opt(True, "Search for missing episodes right after adding.")
     season_folder: bool = opt(True, "Use season folders.")
+    series_type: SeriesType | None = opt(
+        None,
+        "Series type of new series (standard, daily, anime); unset: what Sonarr's lookup says.",
+    )
     tags: list[str] = opt([], "Tag labels put on every series added.")
     create_missing_tags: bool = opt(False, "Create configured tags missing in Sonarr.")
     on_user_removal: Literal["keep_out", "exclude_in_sonarr", "allow_readd"] = opt(
@@ -337,6 +343,56 @@ class SonarrConfig:
         "Queue shows that pass every filter for review (`tvmaze-sync review`) instead of "
         "adding them; approved ones are added by the next sync.",
     )
+
+
+#: The name the `sonarr` section goes by in `routes` and per-instance reports.
+DEFAULT_INSTANCE = "default"
+
+#: An instance name: part of an environment variable name (INSTANCES_4K_URL), of a URL
+#: (/sonarr/list/4k) and of a metric label, so lower-case letters, digits and `_` only.
+INSTANCE_NAME = r"^[a-z0-9][a-z0-9_]{0,31}$"
+
+
+@dataclass
+class RouteMatch:
+    genres: list[str] = opt([], "Any of these TVMaze genres.")
+    types: list[str] = opt([], "Any of these TVMaze show types.")
+    networks: list[str] = opt([], "Any of these networks or web channels.")
+    languages: list[str] = opt([], "Any of these languages.")
+    countries: list[str] = opt([], "Any of these ISO country codes (GB and UK alike).")
+    title: list[str] = opt([], "Title contains any of these keywords (any case).")
+    ids: list[int] = opt([], "Any of these TVMaze ids.")
+
+
+@dataclass
+class RouteSet:
+    root_folder: str | None = opt(None, "Root folder instead of the instance's.")
+    quality_profile: str | None = opt(None, "Quality profile name instead of the instance's.")
+    tags: list[str] | None = opt(None, "Tag labels instead of the instance's (not added to them).")
+    series_type: SeriesType | None = opt(None, "Series type: standard, daily or anime.")
+    monitor: MonitorMode | None = opt(None, "Which episodes to monitor instead.")
+    season_folder: bool | None = opt(None, "Use season folders, or not, instead.")
+    search_on_add: bool | None = opt(None, "Search right after adding, or not, instead.")
+
+
+@dataclass
+class Route:
+    name: str = opt("", "The route's name, shown by `explain` and in logs (unique).")
+    match: RouteMatch = section(
+        RouteMatch, "What a show must have: every key given must hold; a list means any of."
+    )
+    set: RouteSet = section(RouteSet, "The settings this route changes for its shows.")
+    instances: list[str] = opt(
+        [DEFAULT_INSTANCE], "Instances the show is added to (default: the `sonarr` section)."
+    )
+
+    def overrides(self) -> dict[str, Any]:
+        """The `set` keys given, by SonarrConfig field name."""
+        return {
+            f.name: getattr(self.set, f.name)
+            for f in dataclasses.fields(RouteSet)
+            if getattr(self.set, f.name) is not None
+        }
 
 
 NotifyEvent = Literal["added", "review", "removals", "failure"]
@@ -408,6 +464,21 @@ class Config:
     metrics: MetricsConfig = section(MetricsConfig, "Metrics export of cron runs.")
     notify: NotifyConfig = section(NotifyConfig, "One notification per sync that did something.")
     dry_run: bool = opt(False, "Never write to Sonarr; report what would be added.")
+    instances: dict[str, SonarrConfig] = field(
+        default_factory=dict,
+        metadata={
+            "dynamic": True,
+            "help": "More Sonarr instances by name; each takes every key of `sonarr` "
+            "(docs/routing.md).",
+        },
+    )
+    routes: list[Route] = field(
+        default_factory=list,
+        metadata={
+            "dynamic": True,
+            "help": "Which shows go where: first match wins; none: `default` (docs/routing.md).",
+        },
+    )
 
     # Where the values came from; not options.
     source: Path | None = field(default=None, metadata={"internal": True}, compare=False)
@@ -417,6 +488,14 @@ class Config:
     @property
     def sonarr_enabled(self) -> bool:
         return self.sonarr.url is not None
+
+    def instance(self, name: str) -> SonarrConfig:
+        """The settings of the instance `name` (`default` is the `sonarr` section)."""
+        return self.sonarr if name == DEFAULT_INSTANCE else self.instances[name]
+
+    @property
+    def instance_names(self) -> list[str]:
+        return [DEFAULT_INSTANCE, *self.instances]
 
     @property
     def effective_dry_run(self) -> bool:
@@ -440,19 +519,19 @@ class Config:
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
         found: list[str] = []
-        for option, value in iter_values(self):
+        for option, value in iter_values(self, instances=True):
             if option.secret and isinstance(value, list):
                 for item in value:
                     found += [str(item), *url_secrets(str(item))]
             elif option.secret and value not in (None, ""):
                 found.append(str(value))
-        urls = (self.sonarr.url, self.tvmaze.base_url)
+        urls = (self.sonarr.url, self.tvmaze.base_url, *(i.url for i in self.instances.values()))
         return found + [url.password for url in urls if url is not None and url.password]
 
     def to_dict(self, redact: bool = True) -> dict[str, Any]:
         """Nested plain values, secrets shown as `***` unless asked otherwise."""
         out: dict[str, Any] = {}
-        for option, value in iter_values(self):
+        for option, value in iter_values(self, instances=True):
             node = out
             for part in option.path[:-1]:
                 node = node.setdefault(part, {})
@@ -463,6 +542,8 @@ class Config:
             elif redact and isinstance(value, Url):
                 value = value.masked()
             node[option.path[-1]] = plain(value)
+        if self.routes:
+            out["routes"] = [route_dict(route) for route in self.routes]
         return out
 
     def filters_dict(self) -> dict[str, Any]:
@@ -508,7 +589,7 @@ def iter_options() -> Iterator[Option]:
 def _walk(cls: type, prefix: tuple[str, ...], defaults: Any) -> Iterator[Option]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if f.metadata.get("internal"):
+        if f.metadata.get("internal") or f.metadata.get("dynamic"):
             continue
         if f.metadata.get("section"):
             yield from _walk(hints[f.name], (*prefix, f.name), getattr(defaults, f.name))
@@ -524,12 +605,45 @@ def _walk(cls: type, prefix: tuple[str, ...], defaults: Any) -> Iterator[Option]
         )
 
 
-def iter_values(config: Config) -> Iterator[tuple[Option, Any]]:
+def iter_values(config: Config, *, instances: bool = False) -> Iterator[tuple[Option, Any]]:
+    """Every option's value; with `instances`, each named instance's options after them."""
     for option in iter_options():
         node: Any = config
         for part in option.path:
             node = getattr(node, part)
         yield option, node
+    if instances:
+        for name, settings in config.instances.items():
+            for option in instance_options(name):
+                yield option, getattr(settings, option.path[-1])
+
+
+@functools.cache
+def instance_options(name: str) -> tuple[Option, ...]:
+    """The options of the instance `name`: every `sonarr` option under `instances.<name>`,
+    so its environment variables are INSTANCES_<NAME>_URL, INSTANCES_<NAME>_API_KEY_FILE…"""
+    return tuple(
+        dataclasses.replace(option, path=("instances", name, *option.path[1:]))
+        for option in iter_options()
+        if option.path[0] == "sonarr"
+    )
+
+
+@functools.cache
+def route_options() -> tuple[Option, ...]:
+    """The keys of one route, paths relative to the route (`match.genres`, `set.tags`)."""
+    return tuple(_walk(Route, (), Route()))
+
+
+def route_dict(route: Route) -> dict[str, Any]:
+    """A route as plain values, only the keys given (`config check`, the state)."""
+    out: dict[str, Any] = {"name": route.name}
+    match = {k: plain(v) for k, v in dataclasses.asdict(route.match).items() if v}
+    out["match"] = match
+    if overrides := route.overrides():
+        out["set"] = {k: plain(v) for k, v in overrides.items()}
+    out["instances"] = list(route.instances)
+    return out
 
 
 def type_name(tp: Any) -> str:
@@ -797,28 +911,67 @@ ENV_REFERENCE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*\}"}
 
 def json_schema() -> dict[str, Any]:
     """The configuration file's JSON Schema (docs/config.schema.json, for editors)."""
+    root = _object_schema(list(iter_options()), section_help(), 0)
+    root.update(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "tvmaze-sync configuration",
+        }
+    )
+    sonarr = [o for o in iter_options() if o.path[0] == "sonarr"]
+    instance = _object_schema(
+        sonarr, {}, 1, lambda option: f"INSTANCES_<NAME>_{'_'.join(option.path[1:]).upper()}"
+    )
+    instance["description"] = "One Sonarr instance: every key of `sonarr`."
+    dynamic = {
+        f.name: f.metadata["help"] for f in dataclasses.fields(Config) if f.metadata.get("dynamic")
+    }
+    root["properties"]["instances"] = {
+        "type": ["object", "null"],
+        "description": dynamic["instances"],
+        "propertyNames": {"pattern": INSTANCE_NAME, "not": {"const": DEFAULT_INSTANCE}},
+        "additionalProperties": instance,
+    }
+    route = _object_schema(list(route_options()), _section_help(Route, ()), 0, lambda _: None)
+    route["type"] = "object"
+    route["required"] = ["name", "match"]
+    root["properties"]["routes"] = {
+        "type": ["array", "null"],
+        "description": dynamic["routes"] + " From the file only.",
+        "items": route,
+    }
+    return root
+
+
+def _object_schema(
+    options: list[Option],
+    helps: Mapping[tuple[str, ...], str],
+    skip: int,
+    env_of: typing.Callable[[Option], str | None] = lambda option: option.env,
+) -> dict[str, Any]:
+    """An object of `options` (their paths less the first `skip` parts) and their sections."""
     root: dict[str, Any] = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "tvmaze-sync configuration",
         "type": ["object", "null"],
         "additionalProperties": False,
         "properties": {},
     }
-    helps = section_help()
-    for option in iter_options():
+    for option in options:
+        path = option.path[skip:]
         node = root
-        for depth, part in enumerate(option.path[:-1]):
+        for depth, part in enumerate(path[:-1]):
             node = node["properties"].setdefault(
                 part,
                 {
                     "type": ["object", "null"],
-                    "description": helps.get(option.path[: depth + 1], ""),
+                    "description": helps.get(path[: depth + 1], ""),
                     "additionalProperties": False,
                     "properties": {},
                 },
             )
-        node["properties"][option.path[-1]] = {
-            "description": f"{option.help} Environment: {option.env}.",
+        env = env_of(option)
+        described = f"{option.help} Environment: {env}." if env else option.help
+        node["properties"][path[-1]] = {
+            "description": described,
             "default": plain(option.default),
             "anyOf": [value_schema(option.type, option), ENV_REFERENCE],
         }
@@ -827,17 +980,17 @@ def json_schema() -> dict[str, Any]:
 
 def section_help() -> dict[tuple[str, ...], str]:
     """The help text of every section (`filters`, `filters.genres` …), keyed by its path."""
+    return _section_help(Config, ())
+
+
+def _section_help(cls: type, prefix: tuple[str, ...]) -> dict[tuple[str, ...], str]:
     found: dict[tuple[str, ...], str] = {}
-
-    def walk(cls: type, prefix: tuple[str, ...]) -> None:
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if f.metadata.get("section"):
-                path = (*prefix, f.name)
-                found[path] = f.metadata.get("help", "")
-                walk(hints[f.name], path)
-
-    walk(Config, ())
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("section"):
+            path = (*prefix, f.name)
+            found[path] = f.metadata.get("help", "")
+            found.update(_section_help(hints[f.name], path))
     return found
 
 
@@ -1048,13 +1201,38 @@ def build_config(
     problems: list[str] = []
     notices: list[str] = []
     data = _resolve_refs(data, "", env, problems)
+    data = dict(data)
+    raw_instances, raw_routes = data.pop("instances", None), data.pop("routes", None)
     options = {option.path: option for option in iter_options()}
     _check_unknown_keys(data, (), options, problems)
+    values = _read_values(data, options, env, problems, notices)
+    config = _assemble(values)
+    config.source = source
+    config.notices = notices
+    if config.storage.path is None:
+        config.storage.path = str(default_storage_path(env))
+    config.instances = _read_instances(raw_instances, env, problems, notices)
+    config.routes = _read_routes(raw_routes, problems)
+    problems.extend(_cross_checks(config))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _read_values(
+    data: Any,
+    options: Mapping[tuple[str, ...], Option],
+    env: Mapping[str, str] | None,
+    problems: list[str],
+    notices: list[str],
+) -> dict[tuple[str, ...], Any]:
+    """Each option's value: the environment's (unless `env` is None), else the file's, else
+    its default; every bad one is a problem."""
     values: dict[tuple[str, ...], Any] = {}
     for path, option in options.items():
         raw, present, from_env, origin = _lookup(data, path), True, False, option.key
         try:
-            env_value = read_env_value(option.env, env)
+            env_value = None if env is None else read_env_value(option.env, env)
         except ConfigError as error:
             problems.extend(error.problems)
             continue
@@ -1079,15 +1257,59 @@ def build_config(
             problems.append(f"{origin}: {shown(raw, option)} {problem}")
             continue
         values[path] = value
-    config = _assemble(values)
-    config.source = source
-    config.notices = notices
-    if config.storage.path is None:
-        config.storage.path = str(default_storage_path(env))
-    problems.extend(_cross_checks(config))
-    if problems:
-        raise ConfigError(problems)
-    return config
+    return values
+
+
+def _read_instances(
+    raw: Any, env: Mapping[str, str], problems: list[str], notices: list[str]
+) -> dict[str, SonarrConfig]:
+    """`instances`: each name's settings, read like `sonarr` (environment included)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(f"instances: {raw!r} is not valid; expected a mapping of names")
+        return {}
+    found: dict[str, SonarrConfig] = {}
+    for key, settings in raw.items():
+        name = str(key)
+        if name == DEFAULT_INSTANCE:
+            problems.append("instances.default: `default` is the `sonarr` section; rename it")
+            continue
+        if not re.fullmatch(INSTANCE_NAME, name):
+            problems.append(
+                f"instances.{name}: not a valid instance name; expected lower-case letters, "
+                "digits and _ (at most 32), as it names variables, URLs and metric labels"
+            )
+            continue
+        options = {o.path: o for o in instance_options(name)}
+        data = {"instances": {name: settings}}
+        _check_unknown_keys(settings, ("instances", name), options, problems)
+        values = _read_values(data, options, env, problems, notices)
+        found[name] = SonarrConfig(**{path[-1]: value for path, value in values.items()})
+    return found
+
+
+def _read_routes(raw: Any, problems: list[str]) -> list[Route]:
+    """`routes`, from the file only: a list of routes, each read like a section."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"routes: {raw!r} is not valid; expected a list of routes")
+        return []
+    routes = []
+    for index, item in enumerate(raw):
+        prefix = f"routes[{index}]"
+        if not isinstance(item, dict):
+            problems.append(f"{prefix}: {item!r} is not valid; expected a route (mapping)")
+            continue
+        options = {
+            (prefix, *o.path): dataclasses.replace(o, path=(prefix, *o.path))
+            for o in route_options()
+        }
+        _check_unknown_keys(item, (prefix,), options, problems)
+        values = _read_values({prefix: item}, options, None, problems, [])
+        routes.append(_assemble(values, Route, (prefix,)))
+    return routes
 
 
 _MISSING = object()
@@ -1235,6 +1457,60 @@ def _cross_checks(config: Config) -> list[str]:
     if w.min is not None and w.max is not None and w.min > w.max:
         problems.append(f"filters.weight.min: {w.min} is above filters.weight.max {w.max}")
     problems.extend(_notify_url_problems(config.notify.urls))
+    problems.extend(_instance_problems(config))
+    problems.extend(_route_problems(config))
+    return problems
+
+
+def _instance_problems(config: Config) -> list[str]:
+    """An instance without a URL or key is a mistake: it is only there to be added to."""
+    problems = []
+    for name, settings in config.instances.items():
+        env = f"INSTANCES_{name.upper()}"
+        if settings.url is None:
+            problems.append(f"instances.{name}.url: required (env {env}_URL)")
+        elif not settings.api_key:
+            problems.append(f"instances.{name}.api_key: required (env {env}_API_KEY)")
+        if not settings.root_folder:
+            problems.append(f"instances.{name}.root_folder: required")
+        if not settings.quality_profile:
+            problems.append(f"instances.{name}.quality_profile: required")
+    if config.instances and config.sonarr.url is None:
+        problems.append(
+            "sonarr.url: required when `instances` are configured (the `default` instance)"
+        )
+    return problems
+
+
+def _route_problems(config: Config) -> list[str]:
+    """Names given and unique, a match that says something, instances that exist."""
+    problems: list[str] = []
+    known = config.instance_names
+    seen: set[str] = set()
+    for index, route in enumerate(config.routes):
+        where = f"routes[{index}]"
+        if not route.name:
+            problems.append(f"{where}.name: required (explain and the logs name the route)")
+        elif route.name in seen:
+            problems.append(f"{where}.name: {route.name!r} is the name of an earlier route")
+        seen.add(route.name)
+        if not any(dataclasses.asdict(route.match).values()):
+            problems.append(
+                f"{where}.match: give at least one of "
+                + ", ".join(f.name for f in dataclasses.fields(RouteMatch))
+                + " (a show matching no route goes to `default`)"
+            )
+        if not route.instances:
+            problems.append(f"{where}.instances: empty; name at least one instance")
+        for name in route.instances:
+            if name not in known:
+                hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+                guess = f"; did you mean {hint[0]!r}?" if hint else ""
+                problems.append(
+                    f"{where}.instances: unknown instance {name!r}{guess} "
+                    f"(known: {', '.join(known)})"
+                )
+        route.instances = list(dict.fromkeys(route.instances))
     return problems
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class ProcessingStatus(StrEnum):
@@ -105,6 +106,9 @@ class CycleSummary:
     exclusions_distrusted: int = 0
     error: str | None = None
     exit_code: int | None = None  # a failed cycle: the exit code the process ends with
+    # With `instances`: each instance's outcome by name ({"ok", "error"}, and for the others
+    # than `default`, whose counts are the fields above, their own results and adds).
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_state(self) -> dict[str, object]:
         """What state.json keeps: every count, and at most TITLES_KEPT titles of each list."""

@@ -24,7 +24,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlsplit
 
@@ -33,12 +33,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.registry import Collector
 
-from tvmaze_sync.core.config import Config, SonarrConfig, display_url
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, SonarrConfig, display_url
 from tvmaze_sync.core.errors import ConfigError, StorageError
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import parse_iso
 from tvmaze_sync.sonarr.gateway import SonarrGateway, SonarrRefused, SonarrUnavailable
 from tvmaze_sync.sonarr.phase import Reason
+from tvmaze_sync.storage import instances
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import DB_NAME, Store
 from tvmaze_sync.tvmaze.mapping import RECORDS_SKIPPED, SkipReason
@@ -164,6 +165,29 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
 )
 
+METRICS += (
+    MetricSpec(
+        "tvmaze_sync_instance_shows",
+        "gauge",
+        ("instance", "status"),
+        "Shows by processing status per Sonarr instance (`instances`; default's are "
+        "tvmaze_sync_shows).",
+    ),
+    MetricSpec(
+        "tvmaze_sync_instance_healthy",
+        "gauge",
+        ("instance",),
+        "1 if the instance's part of the last cycle succeeded (without `instances`: the "
+        "cycle's, as tvmaze_sync_healthy).",
+    ),
+    MetricSpec(
+        "tvmaze_sync_instance_removals_held",
+        "gauge",
+        ("instance",),
+        "tvmaze_sync_removals_held per Sonarr instance (`instances`).",
+    ),
+)
+
 SPECS = {spec.name: spec for spec in METRICS}
 
 #: Reasons of `tvmaze_sync_shows_pending_retry`, always exported (0 when empty). Shows that failed
@@ -189,6 +213,8 @@ class Snapshot:
     removals_held: int = 0
     notifications_sent: dict[str, int] = field(default_factory=dict)
     notifications_failed: dict[str, int] = field(default_factory=dict)
+    # Other instances (their own caches): name -> (statuses, removals held).
+    instances: dict[str, tuple[dict[str, int], int]] = field(default_factory=dict)
 
 
 # The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
@@ -245,6 +271,12 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
         log.warning("metrics_store_unreadable error=%s", error)
     finally:
         store.close()
+    for name in instances.existing(storage_dir):
+        try:
+            with instances.open_store(storage_dir, name, readonly=True).reading() as other:
+                snap.instances[name] = (other.count_by_status(), len(other.held_removals()))
+        except StorageError as error:
+            log.warning("metrics_store_unreadable instance=%s error=%s", name, error)
     return snap
 
 
@@ -366,6 +398,27 @@ class SyncCollector(Collector):
             ("tvmaze_sync_notifications_failed_total", snap.notifications_failed),
         ):
             yield CounterMetricFamily(name, SPECS[name].help, value=sum(counts.values()))
+        yield from _instance_metrics(snap, last)
+
+
+def _instance_metrics(snap: Snapshot, last: dict[str, Any]) -> Iterator[Metric]:
+    """The per-instance families, labelled `instance`: `default` (the main cache) always,
+    each other instance once it has a cache."""
+    every = {DEFAULT_INSTANCE: (snap.by_status, snap.removals_held), **snap.instances}
+    shows = _gauge("tvmaze_sync_instance_shows")
+    held = _gauge("tvmaze_sync_instance_removals_held")
+    for name, (counts, removals) in every.items():
+        for status, count in _by_status(counts).items():
+            shows.add_metric([name, status], count)
+        held.add_metric([name], removals)
+    healthy = _gauge("tvmaze_sync_instance_healthy")
+    outcomes = last.get("instances") if isinstance(last.get("instances"), dict) else None
+    if not outcomes and last:  # one instance: its outcome is the cycle's
+        outcomes = {DEFAULT_INSTANCE: {"ok": last.get("ok")}}
+    for name, outcome in sorted((outcomes or {}).items()):
+        if isinstance(outcome, dict):
+            healthy.add_metric([str(name)], 1.0 if outcome.get("ok") else 0.0)
+    yield from (shows, healthy, held)
 
 
 def split_request_key(key: str) -> list[str]:

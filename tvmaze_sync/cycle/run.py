@@ -16,12 +16,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config
 from tvmaze_sync.core.errors import CycleError, ExitCode, LockHeld, StorageError, TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, Sleep, iso, system_clock
-from tvmaze_sync.cycle import notify
-from tvmaze_sync.decisions import filters
+from tvmaze_sync.cycle import instances, notify
+from tvmaze_sync.decisions import filters, routing
 from tvmaze_sync.sonarr import phase, queues
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import State, StateFile
@@ -157,7 +157,11 @@ def _run_phases(
     with ExitStack() as closing:
         # 1. Sonarr first: a bad URL, key or profile fails before anything is written.
         gateway = None
-        if config.sonarr_enabled:  # read-only in a dry run: it still reports what Sonarr has
+        gateways = {}
+        if config.instances:  # each validated; one unreachable does not stop the others
+            gateways = instances.connect_all(runtime, closing, summary)
+            gateway = gateways[DEFAULT_INSTANCE]
+        elif config.sonarr_enabled:  # read-only in a dry run: it still reports what Sonarr has
             gateway = closing.enter_context(
                 phase.connect(
                     config.sonarr,
@@ -165,13 +169,17 @@ def _run_phases(
                     sleep=runtime.sleep,
                     requests=summary.requests,
                     read_only=runtime.effective_dry_run,
+                    routes=config.routes,
                 )
             )
         # 2. A changed filter config re-decides cached shows, offline (a dry run decides
         # in memory at step 4 and writes no status and no filter hash).
-        processor = filters.build_processor(config.filters)
+        processor = filters.build_processor(config.filters, config.routes)
+        routed = routing.hash_key(config.routes, DEFAULT_INSTANCE)
         if runtime.writes_decisions:
-            filters.refilter_if_changed(store, state, state_file, config.filters, processor)
+            filters.refilter_if_changed(
+                store, state, state_file, config.filters, processor, routed=routed
+            )
         # 3. TVMaze -> cache (checkpointed per page in state.json).
         client = closing.enter_context(
             tvmaze_client.connect(
@@ -189,8 +197,17 @@ def _run_phases(
         if runtime.writes_decisions:
             report = filters.apply(store, processor)
         else:
-            report, decided = filters.preview(store, processor, state, config.filters)
+            report, decided = filters.preview(store, processor, state, config.filters, routed)
         if filtered := report.by_result()[ProcessingStatus.FILTERED]:
             summary.results[ProcessingStatus.FILTERED.value] = filtered
         # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
-        phase.process(store, gateway, client, runtime, summary, decided)
+        if not config.instances:
+            phase.process(store, gateway, client, runtime, summary, decided)
+            return
+        # 5b. Per instance (cycle/instances.py): a failure is recorded and the others run.
+        instances.run_default(
+            lambda: phase.process(store, gateway, client, runtime, summary, decided),
+            gateway,
+            summary,
+        )
+        instances.run_others(runtime, store, client, gateways, summary)

@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tvmaze_sync.core.config import Config
 from tvmaze_sync.core.models import ProcessingStatus
+from tvmaze_sync.decisions import routing
 from tvmaze_sync.decisions.filters import OPEN_STATUSES, ShowProcessor
 from tvmaze_sync.decisions.rules import RuleVerdict
 from tvmaze_sync.storage.store import show_from_row
@@ -44,6 +46,8 @@ class Explanation:
     reasons: list[str]
     verdicts: list[RuleVerdict]
     notes: list[str]
+    route: str | None = None  # the route the show follows (routes[].name), None: none
+    targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -68,8 +72,11 @@ def _status_notes(row: dict[str, Any]) -> list[str]:
     return notes
 
 
-def explain_show(processor: ShowProcessor, row: dict[str, Any]) -> Explanation:
-    """Every rule's verdict on a cached show, and what its stored status means."""
+def explain_show(
+    processor: ShowProcessor, row: dict[str, Any], config: Config | None = None
+) -> Explanation:
+    """Every rule's verdict on a cached show, and what its stored status means; with
+    `config`, the route it follows and where it goes with which settings."""
     show = show_from_row(row)
     result = processor.process(show)
     verdicts = processor.explain(show)
@@ -92,6 +99,7 @@ def explain_show(processor: ShowProcessor, row: dict[str, Any]) -> Explanation:
             notes.append("passes the filters: queued for Sonarr on the next sync")
     elif not result.passed:
         notes.append("the filters would reject it now, but they never undo a Sonarr outcome")
+    route, where = routing.targets(config, show) if config and config.routes else (None, [])
     return Explanation(
         tvmaze_id=show.tvmaze_id,
         title=show.title,
@@ -102,4 +110,6 @@ def explain_show(processor: ShowProcessor, row: dict[str, Any]) -> Explanation:
         reasons=list(result.reasons),
         verdicts=verdicts,
         notes=notes,
+        route=route.name if route is not None else None,
+        targets=where,
     )

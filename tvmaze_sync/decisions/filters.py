@@ -14,13 +14,14 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tvmaze_sync.core.config import Config, FiltersConfig
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, FiltersConfig, Route
 from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.models import ProcessingResult, ProcessingStatus, Show
+from tvmaze_sync.decisions import routing
 from tvmaze_sync.decisions.rules import ReasonCode, RuleVerdict, build_rules, reason_rule
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import State, StateFile
@@ -114,8 +115,45 @@ class SimpleFilterProcessor(ShowProcessor):
         ]
 
 
-def build_processor(config: FiltersConfig) -> ShowProcessor:
-    return SimpleFilterProcessor(config)
+class RoutedProcessor(ShowProcessor):
+    """The filters, then the routes: a show whose route adds it to other instances only is
+    not wanted on this one (`routed_elsewhere:<route>`; no route: it goes to `default`)."""
+
+    def __init__(self, inner: ShowProcessor, routes: Sequence[Route], instance: str) -> None:
+        self.inner = inner
+        self.routes = routes
+        self.instance = instance
+
+    def _verdict(self, show: Show) -> tuple[str, str | None]:
+        route = routing.route_for(self.routes, show)
+        names = list(route.instances) if route is not None else [DEFAULT_INSTANCE]
+        shown = route.name if route is not None else "(none: default)"
+        if self.instance in names:
+            return shown, None
+        code = ReasonCode.ROUTED_ELSEWHERE.value
+        return shown, f"{code}:{route.name}" if route is not None else code
+
+    def process(self, show: Show) -> ProcessingResult:
+        result = self.inner.process(show)
+        _, reason = self._verdict(show)
+        if reason is None:
+            return result
+        return ProcessingResult(passed=False, reasons=(*result.reasons, reason))
+
+    def explain(self, show: Show) -> list[RuleVerdict]:
+        shown, reason = self._verdict(show)
+        setting = f"adds to instance {self.instance}"
+        return [*self.inner.explain(show), RuleVerdict("route", setting, shown, reason, True)]
+
+
+def build_processor(
+    config: FiltersConfig, routes: Sequence[Route] = (), instance: str = DEFAULT_INSTANCE
+) -> ShowProcessor:
+    """The filters, and the routes when they may send a show away from `instance`."""
+    processor = SimpleFilterProcessor(config)
+    if routes and routing.sends_elsewhere(routes, instance):
+        return RoutedProcessor(processor, routes, instance)
+    return processor
 
 
 # --- the filter hash -----------------------------------------------------------------------
@@ -133,13 +171,17 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def filter_hash(config: FiltersConfig) -> str:
+def filter_hash(config: FiltersConfig, routed: Any = None) -> str:
     """sha256 of the canonical filter config: equal whatever the order of keys and lists.
 
     Only differences that can change a decision change the hash (the rules match text
     case-insensitively and lists as sets), plus RULES_VERSION for changes in the code.
+    `routed` (routing.hash_key) when routes decide what is wanted too; None leaves the hash
+    of a configuration without instances as it was.
     """
     payload = {"rules_version": RULES_VERSION, "filters": _canonical(dataclasses.asdict(config))}
+    if routed is not None:
+        payload["routes"] = routed
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -295,13 +337,17 @@ def refilter(store: Store, processor: ShowProcessor, dry_run: bool = False) -> F
 
 
 def preview(
-    store: Store, processor: ShowProcessor, state: State, config: FiltersConfig
+    store: Store,
+    processor: ShowProcessor,
+    state: State,
+    config: FiltersConfig,
+    routed: Any = None,
 ) -> tuple[FilterReport, dict[int, str]]:
     """Dry run: what `refilter_if_changed` and `apply` would decide, written nowhere.
 
     Returns the report and the status each changed or undecided show would get.
     """
-    changed = filter_hash(config) != state.last_filter_hash
+    changed = filter_hash(config, routed) != state.last_filter_hash
     report, updates = _decide(store, processor, only_needing=not changed)
     log.info("filters_previewed evaluated=%d %s", report.evaluated, _changes(report))
     return report, {tvmaze_id: status for status, _, _, _, tvmaze_id in updates}
@@ -314,13 +360,14 @@ def refilter_if_changed(
     config: FiltersConfig,
     processor: ShowProcessor,
     force: bool = False,
+    routed: Any = None,
 ) -> FilterReport | None:
     """Refilter when the filter hash differs from the stored one (or when forced).
 
     The new hash is saved only after the re-evaluation committed: a kill in between means the
     next run simply refilters again, with the same outcome.
     """
-    digest = filter_hash(config)
+    digest = filter_hash(config, routed)
     if not force and digest == state.last_filter_hash:
         return None
     log.info("filters_changed old=%s new=%s forced=%s", state.last_filter_hash, digest, force)
@@ -338,7 +385,7 @@ def run_refilter(config: Config, dry_run: bool = False) -> FilterReport:
     storage = config.storage_dir
     if not (storage / DB_NAME).exists():
         raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
-    processor = build_processor(config.filters)
+    processor = build_processor(config.filters, config.routes)
     if dry_run:
         with Store.open(storage, readonly=True).reading() as store:
             return refilter(store, processor, dry_run=True)
@@ -349,7 +396,13 @@ def run_refilter(config: Config, dry_run: bool = False) -> FilterReport:
             state_file = StateFile(storage)
             state = state_file.load()
             report = refilter_if_changed(
-                store, state, state_file, config.filters, processor, force=True
+                store,
+                state,
+                state_file,
+                config.filters,
+                processor,
+                force=True,
+                routed=routing.hash_key(config.routes, DEFAULT_INSTANCE),
             )
         finally:
             store.close()

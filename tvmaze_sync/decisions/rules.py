@@ -59,6 +59,7 @@ class ReasonCode(StrEnum):
     WEIGHT_TOO_LOW = "weight_too_low"
     WEIGHT_TOO_HIGH = "weight_too_high"
     WEIGHT_UNKNOWN = "weight_unknown"
+    ROUTED_ELSEWHERE = "routed_elsewhere"
 
 
 def reason_rule(reason: str) -> str:

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import iso3166
 
-from tvmaze_sync.core.config import Config, FiltersConfig
+from tvmaze_sync.core.config import Config, FiltersConfig, Route
 from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.decisions.rules import ReasonCode, _country, _fold
 from tvmaze_sync.storage.store import FacetColumn
@@ -120,6 +120,15 @@ def configured(filters: FiltersConfig) -> Iterator[tuple[Facet, str, str]]:
                 yield facet, f"filters.{facet.section}.{which}", value
 
 
+def routed(routes: Sequence[Route]) -> Iterator[tuple[Facet, str, str]]:
+    """(facet, option key, value) for every checked value of a route's `match`: a typo
+    there routes nothing, as silently as in a filter."""
+    for index, route in enumerate(routes):
+        for facet in FACETS:
+            for value in getattr(route.match, facet.section, ()):
+                yield facet, f"routes[{index}].match.{facet.section}", value
+
+
 class Mirror:
     """The values the local mirror holds, read once per column and only when asked: most
     configurations name built-in words only and never open the database."""
@@ -146,10 +155,11 @@ class Mirror:
             return set()
 
 
-def check(filters: FiltersConfig, mirror: Mirror) -> Findings:
-    """Every unknown filter value as a problem, every misplaced one as a warning."""
+def check(filters: FiltersConfig, mirror: Mirror, routes: Sequence[Route] = ()) -> Findings:
+    """Every unknown filter (or route match) value as a problem, every misplaced one as a
+    warning."""
     findings = Findings()
-    for facet, option, value in configured(filters):
+    for facet, option, value in (*configured(filters), *routed(routes)):
         key = facet.key(value)
         if not key or key in {facet.key(k) for k in facet.known}:
             continue
@@ -159,13 +169,20 @@ def check(filters: FiltersConfig, mirror: Mirror) -> Findings:
         if home is not None:
             findings.warnings.append(
                 f"{option}: {value!r} is {home.noun}, not {facet.noun}, so it matches "
-                f"no show; did you mean filters.{home.section}.{option.rsplit('.', 1)[1]}?"
+                f"no show; did you mean {_home_key(option, facet, home)}?"
             )
             continue
         findings.problems.append(
             f"{option}: {value!r} is not {facet.noun}{_suggestion(facet, value, mirror)}"
         )
     return findings
+
+
+def _home_key(option: str, facet: Facet, home: Facet) -> str:
+    """Where a misplaced value belongs: `filters.types.include`, `routes[0].match.types`."""
+    if option.startswith("filters."):
+        return f"filters.{home.section}.{option.rsplit('.', 1)[1]}"
+    return option.removesuffix(facet.section) + home.section
 
 
 def _other_facet(facet: Facet, value: str) -> Facet | None:
@@ -302,4 +319,4 @@ def check_config(config: Config) -> Findings:
     The mirror is read only when a value is not a built-in word, read-only, and only if it
     exists already.
     """
-    return check(config.filters, Mirror(config.storage_dir))
+    return check(config.filters, Mirror(config.storage_dir), config.routes)

@@ -29,15 +29,16 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tvmaze_sync import __version__
-from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config
 from tvmaze_sync.core.errors import ConfigError, StorageError
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, system_clock
 from tvmaze_sync.serve.httpd import BoundedHTTPServer, BufferedHandler
 from tvmaze_sync.serve.runner import Service
+from tvmaze_sync.storage import instances
 from tvmaze_sync.storage.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.storage.state import StateFile, read_state
-from tvmaze_sync.storage.store import Store
+from tvmaze_sync.storage.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +212,9 @@ class CustomList:
     is a StorageError (503), never an empty list.
     """
 
-    def __init__(self, storage_dir: Path) -> None:
+    def __init__(self, storage_dir: Path, instance: str = DEFAULT_INSTANCE) -> None:
         self.storage_dir = storage_dir
+        self.instance = instance  # another instance's list comes from its own cache
         self._lock = threading.Lock()
         self._last: bytes | None = None
 
@@ -225,7 +227,10 @@ class CustomList:
         with Store.open(self.storage_dir, readonly=True).reading() as store, store.atomic():
             if not store.full_mirror_recorded():  # a deleted or replaced shows.db (F2)
                 raise ListNotReady("the cache is being rebuilt: no full TVMaze mirror in it yet")
-            items = None if undecided_shows(store) else sonarr_list(store)
+            if self.instance == DEFAULT_INSTANCE:
+                items = None if undecided_shows(store) else sonarr_list(store)
+        if self.instance != DEFAULT_INSTANCE:
+            items = self._instance_items()
         with self._lock:
             if items is not None:
                 self._last = (json.dumps(items, ensure_ascii=False) + "\n").encode("utf-8")
@@ -235,6 +240,23 @@ class CustomList:
                 log.debug("sonarr_list_served source=last_complete reason=undecided_shows")
             return self._last
 
+    def _instance_items(self) -> list[dict[str, Any]] | None:
+        """Another instance's list: the shows routed and decided for it (its own cache,
+        which its first real cycle creates)."""
+        where = instances.storage_dir(self.storage_dir, self.instance)
+        if not (where / DB_NAME).exists():
+            raise ListNotReady(f"instance {self.instance!r} has not run a cycle yet")
+        with (
+            instances.open_store(self.storage_dir, self.instance, readonly=True).reading() as store,
+            store.atomic(),
+        ):
+            return None if undecided_shows(store) else sonarr_list(store)
+
+
+def custom_lists(config: Config, storage_dir: Path) -> dict[str, CustomList]:
+    """One Custom List per instance: /sonarr/list is `default`'s, /sonarr/list/<name> any's."""
+    return {name: CustomList(storage_dir, name) for name in config.instance_names}
+
 
 # --- HTTP ------------------------------------------------------------------------------------
 
@@ -242,6 +264,7 @@ class CustomList:
 class _HttpServer(BoundedHTTPServer):
     service: Service
     custom_list: CustomList
+    custom_lists: dict[str, CustomList]
 
 
 class Handler(BufferedHandler):
@@ -304,13 +327,17 @@ class Handler(BufferedHandler):
             elif path == "/metrics":
                 self._send(HTTPStatus.OK, generate_latest(service.registry), CONTENT_TYPE_LATEST)
             elif path == "/state":
-                self._json(HTTPStatus.OK, read_state(service.storage_dir))
+                self._json(
+                    HTTPStatus.OK, read_state(service.storage_dir, list(service.config.instances))
+                )
             elif path == "/shows":
                 wanted = parse_shows_query(query)
                 with _read_store(service) as store:
                     self._json(HTTPStatus.OK, shows_page(store, wanted))
             elif path == "/sonarr/list":
                 self._sonarr_list()
+            elif path.startswith("/sonarr/list/"):
+                self._sonarr_list(path.removeprefix("/sonarr/list/"))
             elif path in self.POST_ROUTES:
                 self._method_not_allowed("POST")
             else:
@@ -329,9 +356,16 @@ class Handler(BufferedHandler):
         """HEAD answers exactly like GET without the body (_send leaves it out)."""
         self.do_GET()
 
-    def _sonarr_list(self) -> None:
+    def _sonarr_list(self, instance: str | None = None) -> None:
+        """`instance`: /sonarr/list/<instance>; None: /sonarr/list, the default's."""
+        lists = getattr(self.server, "custom_lists", {})
+        if instance is not None and instance not in lists:
+            known = ", ".join(lists) or DEFAULT_INSTANCE
+            self._json(HTTPStatus.NOT_FOUND, {"error": f"no instance {instance!r}; known: {known}"})
+            return
+        custom = self.server.custom_list if instance is None else lists[instance]
         try:
-            body = self.server.custom_list.body()
+            body = custom.body()
         except (ListNotReady, StorageError) as error:
             log.info("sonarr_list_unavailable reason=%r", str(error))
             self._send(
@@ -398,7 +432,8 @@ def make_http_server(service: Service) -> _HttpServer:
             f"server.port: cannot listen on {host}:{port}: {error.strerror or error}"
         ) from None
     httpd.service = service
-    httpd.custom_list = CustomList(service.storage_dir)
+    httpd.custom_lists = custom_lists(service.config, service.storage_dir)
+    httpd.custom_list = httpd.custom_lists[DEFAULT_INSTANCE]
     return httpd
 
 

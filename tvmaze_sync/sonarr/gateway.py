@@ -33,7 +33,7 @@ import httpx
 import pyarr
 from pyarr.exceptions import PyarrConnectionError, PyarrError
 
-from tvmaze_sync.core.config import SonarrConfig, display_url
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, SonarrConfig, display_url
 from tvmaze_sync.core.errors import ConfigError, DependencyError
 from tvmaze_sync.core.httpbounds import BoundedTransport
 from tvmaze_sync.core.timeutil import Clock, Sleep, retry_after_seconds, system_clock
@@ -214,9 +214,11 @@ class SonarrGateway:
         sleep: Sleep = time.sleep,
         requests: dict[str, int] | None = None,
         read_only: bool = False,
+        name: str = DEFAULT_INSTANCE,
     ) -> None:
         assert config.url is not None and config.api_key, "connect() needs sonarr.url and key"
         self.config = config
+        self.name = name  # the instance: `default` is the `sonarr` section
         self.url = display_url(str(config.url))  # printed; only pyarr gets the password
         self.clock = clock
         self.sleep = sleep
@@ -226,6 +228,8 @@ class SonarrGateway:
         #: Tries per request; the Sonarr phase drops it to 1 once Sonarr stops answering.
         self.attempts = ATTEMPTS
         self.info: ServerInfo | None = None
+        #: Each route adding here: its settings and their ids (validation.validate).
+        self.routed: dict[str, tuple[SonarrConfig, ServerInfo]] = {}
         self._status: int | None = None
         self._retry_after: str | None = None  # the last answer's Retry-After header
         self.not_before: float | None = None  # no request before (a Retry-After given up on)
@@ -254,6 +258,12 @@ class SonarrGateway:
 
     def close(self) -> None:
         self.http.close()
+
+    def key(self, option: str) -> str:
+        """How the configuration names `option` of this instance (`sonarr.root_folder`,
+        `instances.4k.root_folder`), for messages."""
+        section = "sonarr" if self.name == DEFAULT_INSTANCE else f"instances.{self.name}"
+        return f"{section}.{option}"
 
     def __enter__(self) -> SonarrGateway:
         return self
@@ -612,9 +622,10 @@ class SonarrGateway:
 
     # --- writes -----------------------------------------------------------------------
 
-    def add_body(self, lookup: Mapping[str, Any]) -> dict[str, Any]:
-        """The POST /series body: the lookup result plus our settings."""
-        info = self.info
+    def add_body(self, lookup: Mapping[str, Any], route: str | None = None) -> dict[str, Any]:
+        """The POST /series body: the lookup result plus our settings (`route`'s, if the
+        show follows one that adds here)."""
+        config, info = self.routed.get(route or "", (self.config, self.info))
         assert info is not None, "validate() first"
         body = dict(lookup)
         body.pop("path", None)  # let Sonarr build the folder under rootFolderPath
@@ -622,18 +633,20 @@ class SonarrGateway:
             {
                 "qualityProfileId": info.quality_profile_id,
                 "rootFolderPath": info.root_folder,
-                "seasonFolder": self.config.season_folder,
-                "monitored": self.config.monitor != "none",
+                "seasonFolder": config.season_folder,
+                "monitored": config.monitor != "none",
                 "tags": list(info.tag_ids),
                 "addOptions": {
                     "monitor": info.monitor,
-                    "searchForMissingEpisodes": self.config.search_on_add,
+                    "searchForMissingEpisodes": config.search_on_add,
                     "searchForCutoffUnmetEpisodes": False,
                     "ignoreEpisodesWithFiles": False,
                     "ignoreEpisodesWithoutFiles": False,
                 },
             }
         )
+        if config.series_type is not None:  # else the lookup's (Sonarr's own guess)
+            body["seriesType"] = config.series_type
         if info.is_v4:
             body.pop("languageProfileId", None)
             if info.monitor_new_items is not None:

@@ -246,8 +246,9 @@ def entry(store: Store, tvdb_id: int | None) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def record_intent(store: Store, row: Mapping[str, Any]) -> None:
-    """Committed before the POST: an add is about to be tried (see the module docstring)."""
+def record_intent(store: Store, row: Mapping[str, Any], route: str | None = None) -> None:
+    """Committed before the POST: an add is about to be tried (see the module docstring),
+    following `route` (its name; None: the instance's own settings)."""
     with store.atomic():
         table(store).upsert(
             {
@@ -258,6 +259,7 @@ def record_intent(store: Store, row: Mapping[str, Any]) -> None:
                 "added_at": None,
                 "removed_at": None,
                 "exclusion_posted_at": None,
+                "route": route,
             },
             pk="tvdb_id",
         )

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tvmaze_sync.core.config import SonarrConfig
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Route, SonarrConfig
 from tvmaze_sync.core.errors import TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, Sleep, iso, parse_iso
-from tvmaze_sync.decisions import filters
+from tvmaze_sync.decisions import filters, routing
 from tvmaze_sync.sonarr import ledger, review, validation
 from tvmaze_sync.sonarr.gateway import (
     ATTEMPTS,
@@ -68,18 +68,21 @@ def connect(
     sleep: Sleep = time.sleep,
     requests: dict[str, int] | None = None,
     read_only: bool = False,
+    routes: Sequence[Route] = (),
+    name: str = DEFAULT_INSTANCE,
 ) -> SonarrGateway:
     """A validated Sonarr, before anything is written anywhere.
 
     Raises DependencyError (exit 3) when Sonarr is unreachable or refuses the key, ConfigError
     (exit 2) naming the bad setting and the valid choices. `read_only` (dry run) validates
     without creating missing tags. Requests are counted into `requests` (the cycle summary's).
+    Every route adding to this instance (`name`) has its settings validated too.
     """
     gateway = SonarrGateway(
-        config, clock=clock, sleep=sleep, requests=requests, read_only=read_only
+        config, clock=clock, sleep=sleep, requests=requests, read_only=read_only, name=name
     )
     try:
-        validation.validate(gateway)
+        validation.validate(gateway, routes)
     except BaseException:
         gateway.close()
         raise
@@ -291,7 +294,8 @@ class _Cycle:
     def decide_released(self) -> None:
         """Shows `reconcile` let back to pending (a lifted exclusion, allow_readd) were last
         judged by the filters before they left; today's filters decide them before any add."""
-        processor = filters.build_processor(self.runtime.config.filters)
+        config = self.runtime.config
+        processor = filters.build_processor(config.filters, config.routes, self.gateway.name)
         if filtered := filters.apply(self.store, processor).by_result()[P.FILTERED]:
             self.summary.results[P.FILTERED.value] = (
                 self.summary.results.get(P.FILTERED.value, 0) + filtered
@@ -411,10 +415,20 @@ class _Cycle:
             message,
         )
 
-    def _pace(self) -> None:
+    def _route(self, tvmaze_id: int) -> str | None:
+        """The route the show follows here, by name (None: the instance's own settings)."""
+        show = self.store.get_show(tvmaze_id)
+        route = routing.route_for(self.runtime.config.routes, show) if show else None
+        if route is None or route.name not in self.gateway.routed:
+            return None
+        log.info("sonarr_add_routed tvmaze_id=%d route=%r", tvmaze_id, route.name)
+        return route.name
+
+    def _pace(self, route: str | None = None) -> None:
         """With `search_on_add` every add starts a search on the user's indexers: keep the
         adds `add_interval` apart (the lookups in between count towards it)."""
-        if not self.config.search_on_add or self.last_add is None:
+        settings = self.gateway.routed.get(route or "", (self.config, None))[0]
+        if not settings.search_on_add or self.last_add is None:
             return
         wait = self.last_add + float(self.config.add_interval) - self.runtime.clock()
         if wait > 0:
@@ -450,9 +464,10 @@ class _Cycle:
             self.library[tvdb_id] = series
             ledger.settle_exists(self.store, self.summary, tvmaze_id, stamp, series.series_id)
             return
-        body = self.gateway.add_body(found)
-        self._pace()
-        ledger.record_intent(self.store, row)
+        route = self._route(tvmaze_id)
+        body = self.gateway.add_body(found, route)
+        self._pace(route)
+        ledger.record_intent(self.store, row, route)
         self.unanswered_posts = 0
         try:
             created = self._post(body, tvdb_id)
@@ -557,3 +572,33 @@ class _Cycle:
 def explain(store: Store, row: Mapping[str, Any]) -> str | None:
     """One line on why Sonarr holds or refuses this show (for `explain`), or None."""
     return ledger.explain(store, row)
+
+
+#: The route recorded for a series added before routing, or with none: `added_route`.
+NO_ROUTE = ""
+
+
+def added_route(store: Store, row: Mapping[str, Any]) -> str | None:
+    """The route the series this tool added for `row` followed ("" for none), or None when
+    this tool has not added it (no ledger row, or a cache older than routing)."""
+    if row.get("processing_status") not in (P.ADDED, P.REMOVED_BY_USER):
+        return None
+    item = ledger.entry(store, row.get("tvdb_id"))
+    if item is None:
+        return None
+    return item.get("route") or NO_ROUTE
+
+
+def route_changed_note(
+    row: Mapping[str, Any], added: str | None, current: str | None
+) -> str | None:
+    """`explain`: the show was added following another route than it would follow now.
+    It is not moved: Sonarr owns the series once added (move it there if you wish)."""
+    if added is None or row.get("processing_status") != P.ADDED or added == (current or ""):
+        return None
+    then = f"route {added!r}" if added else "no route"
+    now = f"route {current!r}" if current else "no route"
+    return (
+        f"added following {then}; it now follows {now}: not moved, Sonarr owns the series "
+        "(change its folder or profile in Sonarr if you wish)"
+    )

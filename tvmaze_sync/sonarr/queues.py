@@ -185,7 +185,7 @@ def apply_action(
                     ledger.update(store, row["tvmaze_id"], stamp, P.SKIPPED, retry_after=None)
                 else:
                     _put_back(store, row, stamp)
-            filters.apply(store, filters.build_processor(config.filters))
+            filters.apply(store, filters.build_processor(config.filters, config.routes))
         changes = []
         for row in rows:
             after = store.get_row(row["tvmaze_id"]) or row

@@ -23,12 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config
 from tvmaze_sync.core.errors import RemovalsHeld, UsageError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, iso, system_clock
 from tvmaze_sync.sonarr import ledger
-from tvmaze_sync.storage.store import DB_NAME, Store, open_for_writing
+from tvmaze_sync.sonarr.ledger import Removal
+from tvmaze_sync.storage import instances
+from tvmaze_sync.storage.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +40,29 @@ Action = Literal["accept", "readd"]
 COLUMNS = ("tvdb_id", "tvmaze_id", "title", "sonarr_series_id", "added_at", "held_at")
 
 
-def held(storage_dir: Path) -> list[dict[str, Any]]:
-    """Every held series, read-only (never waits on a running sync)."""
-    if not (storage_dir / DB_NAME).exists():
+def held(storage_dir: Path, instance: str = DEFAULT_INSTANCE) -> list[dict[str, Any]]:
+    """Every held series of `instance`, read-only (never waits on a running sync)."""
+    if not (instances.storage_dir(storage_dir, instance) / DB_NAME).exists():
         return []
-    with Store.open(storage_dir, readonly=True).reading() as store:
+    with instances.open_store(storage_dir, instance, readonly=True).reading() as store:
         return [{c: row.get(c) for c in COLUMNS} for row in store.held_removals()]
 
 
 def settle(
-    config: Config, action: Action, tvdb_ids: Sequence[int] = (), clock: Clock = system_clock
+    config: Config,
+    action: Action,
+    tvdb_ids: Sequence[int] = (),
+    clock: Clock = system_clock,
+    instance: str = DEFAULT_INSTANCE,
 ) -> list[dict[str, Any]]:
-    """`removals accept` / `removals readd`: settle the held series (all, or these ids)
-    and return them. An id that is not held is a UsageError naming it; nothing is changed."""
-    with open_for_writing(config.storage_dir) as store, store.atomic():
+    """`removals accept` / `removals readd`: settle the held series of `instance` (all, or
+    these ids) and return them. An id that is not held is a UsageError naming it; nothing
+    is changed."""
+    writing = instances.open_for_writing(config.storage_dir, instance)
+    with writing as store, store.atomic():
         chosen = _chosen(store, tvdb_ids)
-        _apply(store, config, action, chosen, iso(clock()))
+        on_removal = config.instance(instance).on_user_removal
+        _apply(store, on_removal, action, chosen, iso(clock()))
     log.info("removals_settled action=%s count=%d", action, len(chosen))
     return [{c: row.get(c) for c in COLUMNS} for row in chosen]
 
@@ -73,12 +82,12 @@ def _chosen(store: Store, tvdb_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def _apply(
-    store: Store, config: Config, action: Action, chosen: list[dict[str, Any]], stamp: str
+    store: Store, on_removal: Removal, action: Action, chosen: list[dict[str, Any]], stamp: str
 ) -> None:
     counts = CycleSummary(started_at=stamp)  # settle() counts into a summary; none is shown
     for item in chosen:
         if action == "accept":
-            ledger.conclude_removed(store, counts, item, stamp, config.sonarr.on_user_removal)
+            ledger.conclude_removed(store, counts, item, stamp, on_removal)
         else:
             ledger.release(store, item, stamp, ProcessingStatus.ADDED)
             ledger.drop(store, item["tvdb_id"])
@@ -91,7 +100,10 @@ def check(summary: CycleSummary, max_removals: int) -> None:
     """Raise RemovalsHeld (exit 4) after a cycle that holds series: cron and systemd must
     see that a decision waits, though the cycle itself went through."""
     if summary.removals_held:
-        raise RemovalsHeld(held_message(summary.removals_held, max_removals, summary.dry_run))
+        message = held_message(summary.removals_held, max_removals, summary.dry_run)
+        if summary.instances:
+            message += "; with several instances, add --instance NAME for another instance's"
+        raise RemovalsHeld(message)
 
 
 def held_message(count: int, max_removals: int, dry_run: bool) -> str:

@@ -10,11 +10,13 @@ v3 requires one, and knows fewer `monitor` modes (and `lastSeason` as `latestSea
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tvmaze_sync.core.config import Route, SonarrConfig
 from tvmaze_sync.core.errors import ConfigError
 from tvmaze_sync.sonarr.gateway import (
     ServerInfo,
@@ -49,58 +51,157 @@ def _names(items: list[str]) -> str:
     return ", ".join(items) if items else "(none)"
 
 
-def validate(gateway: SonarrGateway) -> ServerInfo:
+def validate(gateway: SonarrGateway, routes: Sequence[Route] = ()) -> ServerInfo:
     """Check every setting against the server before anything is written.
 
+    `routes`: the configuration's routes; each one that adds to this instance has its `set`
+    overrides resolved too (`gateway.routed`), and its problems name the route.
     Raises DependencyError (exit 3) when Sonarr cannot be reached or refuses the key,
     ConfigError (exit 2) naming the bad value and the valid choices otherwise.
     """
     status = gateway.get("system/status", gateway.client.system.get_status)
     if not isinstance(status, Mapping) or not status.get("version"):
         raise ConfigError(
-            f"sonarr.url: {gateway.url} does not answer like Sonarr (no version in "
+            f"{gateway.key('url')}: {gateway.url} does not answer like Sonarr (no version in "
             "/api/v3/system/status); check the URL and its URL base"
         )
     app = str(status.get("appName") or "Sonarr")
     if app.lower() != "sonarr":
-        raise ConfigError(f"sonarr.url: {gateway.url} is {app}, not Sonarr")
+        raise ConfigError(f"{gateway.key('url')}: {gateway.url} is {app}, not Sonarr")
     version = str(status["version"])
     match = re.match(r"(\d+)", version)
     major = int(match.group(1)) if match else 0
     if major < 3:
-        raise ConfigError(f"sonarr.url: Sonarr {version} is too old; tvmaze-sync needs v3+")
+        raise ConfigError(
+            f"{gateway.key('url')}: Sonarr {version} is too old; tvmaze-sync needs v3+"
+        )
     problems: list[str] = []
-    root = _root_folder(gateway, problems)
+    lists = _Lists(gateway)
+    info = _resolve(lists, gateway.config, major, version, gateway.key, problems)
+    routed: dict[str, tuple[SonarrConfig, ServerInfo]] = {}
+    for index, route in enumerate(routes):
+        if gateway.name in route.instances:
+            resolved = _resolve_route(lists, info, index, route, problems)
+            if resolved is not None:
+                routed[route.name] = resolved
+    if problems:
+        raise ConfigError(problems)
+    assert info is not None
+    gateway.info = info
+    gateway.routed = routed
+    log.info(
+        "sonarr_validated url=%s version=%s root_folder=%r quality_profile_id=%d tags=%s "
+        "instance=%s routes=%d",
+        gateway.url,
+        version,
+        info.root_folder,
+        info.quality_profile_id,
+        ",".join(map(str, info.tag_ids)) or "-",
+        gateway.name,
+        len(routed),
+    )
+    return info
+
+
+def _resolve_route(
+    lists: _Lists, info: ServerInfo | None, index: int, route: Route, problems: list[str]
+) -> tuple[SonarrConfig, ServerInfo] | None:
+    """The settings of `route` on this instance: its `set` keys resolved, each problem
+    naming the route; the other keys are the instance's (`info`, None if it had problems)."""
+    overrides = route.overrides()
+    settings = dataclasses.replace(lists.gateway.config, **overrides)
+    found: list[str] = []
+
+    def key(name: str) -> str:
+        return f"route {route.name!r} (routes[{index}].set.{name})"
+
+    changed: dict[str, Any] = {}
+    if "root_folder" in overrides:
+        changed["root_folder"] = _root_folder(lists, settings, key("root_folder"), found)
+    if "quality_profile" in overrides:
+        changed["quality_profile_id"] = quality = _by_name(
+            lists.get("qualityprofile"),
+            key("quality_profile"),
+            "quality profile",
+            settings.quality_profile,
+        )
+        if isinstance(quality, str):
+            found.append(quality)
+    if "monitor" in overrides:
+        major = info.major if info else 4
+        version = info.version if info else "?"
+        changed["monitor"] = _monitor(settings, key("monitor"), major, version, found)
+    if "tags" in overrides:
+        changed["tag_ids"] = _tags(lists, settings, key("tags"), found)
+    problems.extend(found)
+    if found or info is None:
+        return None
+    return settings, dataclasses.replace(info, **changed)
+
+
+class _Lists:
+    """Sonarr's root folders, profiles and tags, each read once however many routes ask."""
+
+    def __init__(self, gateway: SonarrGateway) -> None:
+        self.gateway = gateway
+        self._read: dict[str, list[dict[str, Any]]] = {}
+
+    def get(self, path: str) -> list[dict[str, Any]]:
+        if path not in self._read:
+            client = self.gateway.client
+            fns = {
+                "rootfolder": client.root_folder.get,
+                "qualityprofile": client.quality_profile.get,
+                "tag": client.tag.get,
+            }
+            if path == "languageprofile":
+                self._read[path] = _language_profiles(self.gateway)
+            else:
+                self._read[path] = self.gateway.get_list(path, fns[path])
+        return self._read[path]
+
+
+def _resolve(
+    lists: _Lists,
+    config: SonarrConfig,
+    major: int,
+    version: str,
+    key: Callable[[str], str],
+    problems: list[str],
+) -> ServerInfo | None:
+    """`config`'s names as the ids an add needs, or None with its problems added."""
+    found: list[str] = []
+    root = _root_folder(lists, config, key("root_folder"), found)
     quality = _by_name(
-        gateway.get_list("qualityprofile", gateway.client.quality_profile.get),
-        "sonarr.quality_profile",
+        lists.get("qualityprofile"),
+        key("quality_profile"),
         "quality profile",
-        gateway.config.quality_profile,
+        config.quality_profile,
     )
     language: int | str | None = None
     if major >= 4:
-        if gateway.config.language_profile:
+        if config.language_profile:
             log.warning(
                 "sonarr_language_profile_ignored version=%s value=%r reason=%s",
                 version,
-                gateway.config.language_profile,
+                config.language_profile,
                 "Sonarr_v4_has_no_language_profiles",
             )
-    elif not gateway.config.language_profile:
-        names = [p.get("name", "") for p in _language_profiles(gateway)]
-        problems.append(
-            f"sonarr.language_profile: required by Sonarr v3 ({version}); "
+    elif not config.language_profile:
+        names = [p.get("name", "") for p in lists.get("languageprofile")]
+        found.append(
+            f"{key('language_profile')}: required by Sonarr v3 ({version}); "
             f"available: {_names(names)}"
         )
     else:
         language = _by_name(
-            _language_profiles(gateway),
-            "sonarr.language_profile",
+            lists.get("languageprofile"),
+            key("language_profile"),
             "language profile",
-            gateway.config.language_profile,
+            config.language_profile,
         )
-    monitor = _monitor(gateway, major, version, problems)
-    new_items: str | None = gateway.config.monitor_new_items
+    monitor = _monitor(config, key("monitor"), major, version, found)
+    new_items: str | None = config.monitor_new_items
     if major < 4:
         if new_items != "all":  # v3 monitors new seasons; only a different wish is lost
             log.warning(
@@ -110,13 +211,13 @@ def validate(gateway: SonarrGateway) -> ServerInfo:
                 "needs_Sonarr_v4",
             )
         new_items = None
-    problems.extend(item for item in (quality, language) if isinstance(item, str))
-    tag_ids = _tags(gateway, problems)
-    if problems:
-        raise ConfigError(problems)
-    assert isinstance(quality, int)
-    assert root is not None
-    info = gateway.info = ServerInfo(
+    found.extend(item for item in (quality, language) if isinstance(item, str))
+    tag_ids = _tags(lists, config, key("tags"), found)
+    problems.extend(found)
+    if found:
+        return None
+    assert isinstance(quality, int) and root is not None
+    return ServerInfo(
         version=version,
         major=major,
         root_folder=root,
@@ -126,20 +227,11 @@ def validate(gateway: SonarrGateway) -> ServerInfo:
         monitor=monitor,
         monitor_new_items=new_items,
     )
-    log.info(
-        "sonarr_validated url=%s version=%s root_folder=%r quality_profile_id=%d tags=%s",
-        gateway.url,
-        version,
-        root,
-        quality,
-        ",".join(map(str, tag_ids)) or "-",
-    )
-    return info
 
 
-def _root_folder(gateway: SonarrGateway, problems: list[str]) -> str | None:
-    wanted = gateway.config.root_folder
-    folders = gateway.get_list("rootfolder", gateway.client.root_folder.get)
+def _root_folder(lists: _Lists, config: SonarrConfig, key: str, problems: list[str]) -> str | None:
+    wanted = config.root_folder
+    folders = lists.get("rootfolder")
     paths = [str(f.get("path", "")) for f in folders]
 
     def norm(path: str) -> str:
@@ -150,15 +242,19 @@ def _root_folder(gateway: SonarrGateway, problems: list[str]) -> str | None:
             if folder.get("accessible") is False:
                 # Every add would be rejected and wrongly marked failed: stop instead.
                 raise SonarrUnavailable(
-                    f"Sonarr at {gateway.url}: root folder '{folder['path']}' is not "
-                    "accessible to Sonarr (missing or unmounted); fix it in Sonarr"
+                    f"Sonarr at {lists.gateway.url}: root folder '{folder['path']}'{_for(key)} "
+                    "is not accessible to Sonarr (missing or unmounted); fix it in Sonarr"
                 )
             return str(folder["path"])
     problems.append(
-        f"sonarr.root_folder: root folder '{wanted}' not found in Sonarr; "
-        f"available: {_names(paths)}"
+        f"{key}: root folder '{wanted}' not found in Sonarr; available: {_names(paths)}"
     )
     return None
+
+
+def _for(key: str) -> str:
+    """Which route asks for a folder, when one does."""
+    return f" (of {key})" if key.startswith("route") else ""
 
 
 def _by_name(items: list[dict[str, Any]], key: str, what: str, wanted: str) -> int | str:
@@ -178,35 +274,36 @@ def _by_name(items: list[dict[str, Any]], key: str, what: str, wanted: str) -> i
     return f"{key}: {what} '{wanted}' not found in Sonarr; available: {_names(names)}"
 
 
-def _monitor(gateway: SonarrGateway, major: int, version: str, problems: list[str]) -> str:
-    monitor = gateway.config.monitor
+def _monitor(config: SonarrConfig, key: str, major: int, version: str, problems: list[str]) -> str:
+    monitor = config.monitor
     if major >= 4:
         return monitor
     if monitor not in V3_MONITOR:
         problems.append(
-            f"sonarr.monitor: '{monitor}' needs Sonarr v4 (this is {version}); "
+            f"{key}: '{monitor}' needs Sonarr v4 (this is {version}); "
             f"Sonarr v3 accepts: {_names(list(V3_MONITOR))}"
         )
         return monitor
     return V3_MONITOR[monitor]
 
 
-def _tags(gateway: SonarrGateway, problems: list[str]) -> list[int]:
-    wanted = list(dict.fromkeys(gateway.config.tags))
+def _tags(lists: _Lists, config: SonarrConfig, key: str, problems: list[str]) -> list[int]:
+    gateway = lists.gateway
+    wanted = list(dict.fromkeys(config.tags))
     if not wanted:
         return []
-    tags = gateway.get_list("tag", gateway.client.tag.get)
+    tags = lists.get("tag")
     # Sonarr stores labels lower-cased, so compare without case.
     by_label = {
         str(t.get("label", "")).lower(): gateway.read_int(t, "id", "tag") for t in tags if "id" in t
     }
     missing = [label for label in wanted if label.lower() not in by_label]
-    if missing and not gateway.config.create_missing_tags:
+    if missing and not config.create_missing_tags:
         problems.append(
-            f"sonarr.tags: tag{'s' if len(missing) > 1 else ''} "
+            f"{key}: tag{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing)} not found in Sonarr; available: "
             f"{_names([str(t.get('label', '')) for t in tags])} "
-            "(or set sonarr.create_missing_tags: true)"
+            f"(or set {gateway.key('create_missing_tags')}: true)"
         )
         return []
     if missing and gateway.read_only:
@@ -214,5 +311,6 @@ def _tags(gateway: SonarrGateway, problems: list[str]) -> list[int]:
         return [by_label[label.lower()] for label in wanted if label.lower() in by_label]
     for label in missing:
         by_label[label.lower()] = gateway.create_tag(label)
+        tags.append({"id": by_label[label.lower()], "label": label.lower()})
         log.info("sonarr_tag_created label=%r id=%d", label, by_label[label.lower()])
     return [by_label[label.lower()] for label in wanted]

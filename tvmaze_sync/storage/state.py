@@ -15,6 +15,7 @@ import logging
 import os
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,9 @@ def _redacted(value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value
 
 
-def read_state(storage_dir: Path) -> dict[str, Any]:
-    """State file plus show counts, for `tvmaze-sync state` and GET /state.
+def read_state(storage_dir: Path, others: Sequence[str] = ()) -> dict[str, Any]:
+    """State file plus show counts, for `tvmaze-sync state` and GET /state; `others`: the
+    instances besides `default` (`instances`), each counted from its own cache.
 
     Reads only (a read-only connection, no writer lock), so it never waits on a cycle.
     """
@@ -177,4 +179,21 @@ def read_state(storage_dir: Path) -> dict[str, Any]:
         "state": _redacted(state.to_json()) if state else None,  # one saved by an old version
         "shows": {"total": sum(counts.values()), "by_status": counts},
         "removals_held": held,  # series the removal guard holds (`tvmaze-sync removals`)
+        **({"instances": _instance_counts(storage_dir, others)} if others else {}),
     }
+
+
+def _instance_counts(storage_dir: Path, others: Sequence[str]) -> dict[str, Any]:
+    """Each other instance's statuses and held removals (empty before its first cycle)."""
+    from tvmaze_sync.storage import instances
+
+    found: dict[str, Any] = {}
+    for name in others:
+        counts: dict[str, int] = {}
+        held = 0
+        if (instances.storage_dir(storage_dir, name) / DB_NAME).exists():
+            with instances.open_store(storage_dir, name, readonly=True).reading() as store:
+                counts = store.count_by_status()
+                held = len(store.held_removals())
+        found[name] = {"by_status": counts, "removals_held": held}
+    return found

@@ -185,6 +185,14 @@ def _migration_8(db: sqlite_utils.Database) -> None:
     db.table("shows").add_column("approved_at", str)
 
 
+def _migration_9(db: sqlite_utils.Database) -> None:
+    """The route (`routes[].name`) a series this tool added followed; NULL: none."""
+    # `explain` says when a show's route has changed since (the series is not moved: Sonarr
+    # owns it). Rows added before routing followed none, which is what NULL says. The
+    # read-only commands read it with .get, so READABLE_SCHEMA_VERSION is unaffected.
+    db.table("sonarr_ledger").add_column("route", str)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_2,
@@ -194,6 +202,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The counters row that says a full mirror completed into this database (record_full_mirror).

@@ -1,0 +1,595 @@
+"""Routing (issue #16): each show to the right root folder, quality profile, tags and series
+type, through the real CLI against the Sonarr and TVMaze simulators; the route matcher's
+properties; the configuration's checks of `routes` and `instances`; the ledger migration."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import generate_latest
+
+from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
+from tests.fixtures_tvmaze import TvmazeSimFactory
+from tests.helpers_cli import run_cli
+from tests.sonarr_helpers import OPEN_FILTERS, real_shows
+from tests.test_docs import parse_facts
+from tests.test_server import free_port
+from tvmaze_sync.core.config import Route, RouteMatch, build_config
+from tvmaze_sync.core.errors import ConfigError
+from tvmaze_sync.core.models import Show
+from tvmaze_sync.cycle.metrics import build_registry
+from tvmaze_sync.decisions import routing
+from tvmaze_sync.serve.endpoints import CustomList
+from tvmaze_sync.storage.store import SCHEMA_VERSION, Store, row_from_show
+
+#: Real TVMaze shows: 1 Under the Dome and 2 Person of Interest (CBS), 5 True Detective and
+#: 82 Game of Thrones (HBO), 25 Hellsing and 40 Death Note (genre Anime, in Japanese).
+UNROUTED, HBO, ANIME = (1, 2), (5, 82), (25, 40)
+ROUTES: list[dict[str, Any]] = [
+    {
+        "name": "anime",
+        "match": {"genres": ["Anime"]},
+        "set": {"root_folder": "/anime", "series_type": "anime", "tags": ["anime"]},
+    },
+    {"name": "prestige", "match": {"networks": ["HBO"]}, "set": {"quality_profile": "Ultra-HD"}},
+]
+PROFILES = [{"id": 1, "name": "Any"}, {"id": 4, "name": "HD-1080p"}, {"id": 7, "name": "Ultra-HD"}]
+
+
+def _config(
+    tmp_path: Path, tvmaze_url: str, sonarr: SonarrSimulator, routes: list[dict[str, Any]]
+) -> Path:
+    data: dict[str, Any] = {
+        "tvmaze": {"base_url": tvmaze_url},
+        "storage": {"path": str(tmp_path / "data")},
+        "filters": copy.deepcopy(OPEN_FILTERS),
+        "sonarr": {"url": sonarr.url, "api_key": SONARR_API_KEY, "add_interval": "0s"},
+        "routes": routes,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _bodies(sim: SonarrSimulator) -> dict[str, dict[str, Any]]:
+    return {body["title"]: body for body in sim.posts_to("/api/v3/series")}
+
+
+def _get(sim: SonarrSimulator, path: str) -> Any:
+    """What Sonarr holds, read over HTTP as a user's script would."""
+    answer = requests.get(f"{sim.url}{path}", headers={"X-Api-Key": SONARR_API_KEY}, timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def test_each_show_goes_where_its_route_says_the_rest_with_the_defaults(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO, *ANIME])
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    sonarr = sonarr_sim_factory(
+        root_folders=["/tv", "/anime"], quality_profiles=PROFILES, tags=["auto-sync", "anime"]
+    )
+    config = _config(tmp_path, tvmaze.url, sonarr, ROUTES)
+    result = run_cli(tmp_path, "--config", str(config), "sync", timeout=120)
+    assert result.returncode == 0, result.stderr
+    titles = {show["id"]: show["name"] for show in shows}
+    bodies = _bodies(sonarr)
+    assert set(bodies) == set(titles.values())
+    anime_tag = [t["id"] for t in _get(sonarr, "/api/v3/tag") if t["label"] == "anime"]
+    for tvmaze_id in ANIME:
+        body = bodies[titles[tvmaze_id]]
+        assert body["rootFolderPath"] == "/anime"
+        assert body["seriesType"] == "anime"
+        assert body["tags"] == anime_tag
+        assert body["qualityProfileId"] == 4  # not overridden: the instance's
+    for tvmaze_id in HBO:
+        body = bodies[titles[tvmaze_id]]
+        assert (body["rootFolderPath"], body["qualityProfileId"]) == ("/tv", 7)
+        assert body["seriesType"] == "standard"  # the lookup's: the route sets none
+    for tvmaze_id in UNROUTED:
+        body = bodies[titles[tvmaze_id]]
+        assert (body["rootFolderPath"], body["qualityProfileId"], body["tags"]) == ("/tv", 4, [])
+    # What Sonarr holds, not only what was sent.
+    library = {s["title"]: s for s in _get(sonarr, "/api/v3/series")}
+    assert library[titles[25]]["seriesType"] == "anime"
+    assert library[titles[25]]["path"].startswith("/anime/")
+
+    explained = json.loads(
+        run_cli(tmp_path, "--config", str(config), "explain", "25", "--format", "json").stdout
+    )
+    assert explained["route"] == "anime"
+    [target] = explained["targets"]
+    assert target["instance"] == "default" and target["root_folder"] == "/anime"
+    assert target["series_type"] == "anime" and target["quality_profile"] == "HD-1080p"
+    text = run_cli(tmp_path, "--config", str(config), "explain", "1").stdout
+    assert "no route (the instance's own settings) -> default: root_folder /tv" in text
+
+    # The anime route now asks for another folder: Game of Thrones' route changes too.
+    # Nothing already added moves; explain says so.
+    changed = [dict(ROUTES[1], match={"genres": ["Fantasy"]})]
+    config = _config(tmp_path, tvmaze.url, sonarr, changed)
+    text = run_cli(tmp_path, "--config", str(config), "explain", "5").stdout
+    assert "added following route 'prestige'; it now follows no route: not moved" in text
+    text = run_cli(tmp_path, "--config", str(config), "explain", "82").stdout
+    assert "not moved" not in text  # Game of Thrones is Fantasy: still 'prestige'
+
+
+def test_a_route_target_missing_in_sonarr_is_exit_2_naming_the_route_before_any_add(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *ANIME]), rate_limit=None)
+    sonarr = sonarr_sim_factory()  # /tv only, no Ultra-HD, no `anime` tag
+    config = _config(tmp_path, tvmaze.url, sonarr, ROUTES)
+    result = run_cli(tmp_path, "--config", str(config), "sync", timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    # Every problem at once, each naming its route and key.
+    assert "route 'anime' (routes[0].set.root_folder): root folder '/anime' not found" in (
+        result.stderr
+    )
+    assert "route 'anime' (routes[0].set.tags): tag 'anime' not found" in result.stderr
+    assert "route 'prestige' (routes[1].set.quality_profile): quality profile 'Ultra-HD'" in (
+        result.stderr
+    )
+    assert sonarr.posts_to("/api/v3/series") == []
+    assert sonarr.posts_to("/api/v3/tag") == []
+
+
+def test_config_check_names_an_unknown_instance_and_a_typo_in_a_match(tmp_path: Path) -> None:
+    data = {
+        "routes": [
+            {"name": "anime", "match": {"genres": ["Anmie"]}, "instances": ["defualt"]},
+            {"name": "anime", "match": {"languages": ["Japanese"]}},
+            {"name": "empty", "match": {}},
+        ]
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = run_cli(tmp_path, "--config", str(path), "config", "check")
+    assert result.returncode == 2
+    assert "routes[0].instances: unknown instance 'defualt'; did you mean 'default'?" in (
+        result.stderr
+    )
+    assert "routes[1].name: 'anime' is the name of an earlier route" in result.stderr
+    assert "routes[2].match: give at least one of" in result.stderr
+    path.write_text(
+        yaml.safe_dump({"routes": [{"name": "a", "match": {"genres": ["Anmie"]}}]}),
+        encoding="utf-8",
+    )
+    result = run_cli(tmp_path, "--config", str(path), "config", "check")
+    assert result.returncode == 2
+    assert "routes[0].match.genres: 'Anmie' is not a TVMaze genre; did you mean 'Anime'?" in (
+        result.stderr
+    )
+
+
+def test_instances_take_environment_overrides_and_valid_names() -> None:
+    data = {
+        "sonarr": {"url": "http://sonarr:8989", "api_key": "k1"},
+        "instances": {"4k": {"root_folder": "/tv4k"}},
+        "routes": [{"name": "hbo", "match": {"networks": ["HBO"]}, "instances": ["4k", "default"]}],
+    }
+    env = {"INSTANCES_4K_URL": "http://sonarr4k:8989", "INSTANCES_4K_API_KEY": "secret-4k-key"}
+    config = build_config(data, env)
+    assert config.instances["4k"].url == "http://sonarr4k:8989"
+    assert config.instances["4k"].root_folder == "/tv4k"
+    assert "secret-4k-key" in config.secrets()
+    assert config.to_dict()["instances"]["4k"]["api_key"] == "***"
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, {})
+    assert "instances.4k.url: required (env INSTANCES_4K_URL)" in raised.value.problems
+    with pytest.raises(ConfigError) as raised:
+        build_config({**data, "instances": {"4K": {}, "default": {}}}, {})
+    text = "\n".join(raised.value.problems)
+    assert "instances.4K: not a valid instance name" in text
+    assert "instances.default: `default` is the `sonarr` section" in text
+
+
+def test_routes_come_from_the_file_only() -> None:
+    config = build_config({}, {"ROUTES": "anything", "ROUTES_0_NAME": "x"})
+    assert config.routes == []
+
+
+# --- the matcher ------------------------------------------------------------------------------
+
+WORDS = st.sampled_from(["Anime", "Drama", "Comedy", "HBO", "Netflix", "US", "GB", "Japanese"])
+
+
+def _show(tvmaze_id: int, genres: list[str], network: str | None, country: str | None) -> Show:
+    return Show(
+        tvmaze_id=tvmaze_id,
+        title=f"Show {tvmaze_id}",
+        genres=tuple(genres),
+        network=network,
+        country=country,
+        language="Japanese" if "Anime" in genres else "English",
+    )
+
+
+shows = st.builds(
+    _show,
+    st.integers(1, 50),
+    st.lists(WORDS, max_size=3),
+    st.one_of(st.none(), WORDS),
+    st.one_of(st.none(), st.sampled_from(["US", "GB", "JP"])),
+)
+matches = st.builds(
+    RouteMatch,
+    genres=st.lists(WORDS, max_size=2),
+    networks=st.lists(WORDS, max_size=2),
+    countries=st.lists(st.sampled_from(["US", "UK", "gb", "JP"]), max_size=2),
+    ids=st.lists(st.integers(1, 50), max_size=2),
+)
+route_lists = st.lists(
+    st.builds(lambda i, m: Route(name=f"r{i}", match=m), st.integers(0, 99), matches), max_size=4
+)
+
+
+@given(route_lists, shows)
+def test_the_first_matching_route_wins_and_none_means_default(
+    routes: list[Route], show: Show
+) -> None:
+    chosen = routing.route_for(routes, show)
+    hits = [r for r in routes if routing.matches(r.match, show)]
+    assert chosen is (hits[0] if hits else None)
+    assert routing.instances_for(routes, show) == (chosen.instances if chosen else ["default"])
+
+
+@given(matches, shows)
+def test_a_match_holds_when_every_key_given_holds(match: RouteMatch, show: Show) -> None:
+    def folded(values: Any) -> set[str]:
+        return {str(v).casefold() for v in values if v}
+
+    country = {"UK": "GB"}.get((show.country or "").upper(), (show.country or "").upper())
+    expected = [
+        not match.genres or bool(folded(match.genres) & folded(show.genres)),
+        not match.networks or bool(folded(match.networks) & folded([show.network])),
+        not match.countries
+        or country in {{"UK": "GB"}.get(c.upper(), c.upper()) for c in match.countries},
+        not match.ids or show.tvmaze_id in match.ids,
+    ]
+    given_any = any([match.genres, match.networks, match.countries, match.ids])
+    assert routing.matches(match, show) is (given_any and all(expected))
+
+
+@given(shows, st.sampled_from(["anime", "ANIME", " Anime "]))
+def test_a_match_ignores_case_and_spaces_as_the_filters_do(show: Show, spelled: str) -> None:
+    match = RouteMatch(genres=[spelled])
+    assert routing.matches(match, show) is ("Anime" in show.genres)
+
+
+# --- the migration ------------------------------------------------------------------------------
+
+
+def test_an_existing_cache_migrates_keeping_every_status_and_the_ledger(tmp_path: Path) -> None:
+    """A single-Sonarr cache (schema 8) gains the ledger's `route` column; nothing is lost."""
+    store = Store.open(tmp_path)
+    statuses = ["pending", "added", "exists", "excluded", "removed_by_user", "failed"]
+    rows = [
+        {"tvmaze_id": i, "title": f"Show {i}", "tvdb_id": 1000 + i, "processing_status": status}
+        for i, status in enumerate(statuses, 1)
+    ]
+    shows = [Show(tvmaze_id=r["tvmaze_id"], title=r["title"], tvdb_id=r["tvdb_id"]) for r in rows]
+    store.upsert_shows([row_from_show(show) for show in shows], "2026-01-01T00:00:00Z")
+    with store.atomic():
+        for row in rows:
+            store.db.execute(
+                "UPDATE shows SET processing_status = ? WHERE tvmaze_id = ?",
+                [row["processing_status"], row["tvmaze_id"]],
+            )
+        store.db.table("sonarr_ledger").insert(
+            {"tvdb_id": 1002, "tvmaze_id": 2, "title": "Show 2", "sonarr_series_id": 9}
+        )
+        store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
+        store.db.execute("PRAGMA user_version = 8")
+    store.close()
+    store = Store.open(tmp_path)  # migrates
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        got = dict(store.db.execute("SELECT tvmaze_id, processing_status FROM shows").fetchall())
+        assert got == {row["tvmaze_id"]: row["processing_status"] for row in rows}
+        [item] = store.db.table("sonarr_ledger").rows
+        assert (item["tvdb_id"], item["sonarr_series_id"], item["route"]) == (1002, 9, None)
+    finally:
+        store.close()
+
+
+# --- the guide ------------------------------------------------------------------------------
+
+
+def _guide_examples() -> list[tuple[str, str, list[tuple[str, str, str, str]]]]:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "routing.md").read_text("utf-8")
+    section = text.split("## Worked examples", 1)[1]
+    found = []
+    for part in re.split(r"^### ", section, flags=re.M)[1:]:
+        name = part.splitlines()[0]
+        (config_yaml,) = re.findall(r"```yaml\n(.*?)```", part, re.S)
+        rows = re.findall(r"^\| (?!show |---)(.+?) \| (.+?) \| (.+?) \| (.+?) \|$", part, re.M)
+        found.append((name, config_yaml, rows))
+    return found
+
+
+@pytest.mark.parametrize("example", _guide_examples(), ids=lambda e: e[0])
+def test_the_routing_guide_worked_examples_match_the_routing_code(
+    example: tuple[str, str, list[tuple[str, str, str, str]]],
+) -> None:
+    _, config_yaml, rows = example
+    config = build_config(yaml.safe_load(config_yaml), {})
+    assert rows
+    for n, (title, facts, route_name, folder) in enumerate(rows):
+        route, [target] = routing.targets(config, parse_facts(facts, 90000 + n, title))
+        assert (route.name if route else "-") == route_name, title
+        assert target["root_folder"] == folder, title
+
+
+# --- several instances ------------------------------------------------------------------------
+
+
+def _two_instance_config(tmp_path: Path, tvmaze_url: str, default_url: str, fourk_url: str) -> Path:
+    data: dict[str, Any] = {
+        "tvmaze": {"base_url": tvmaze_url},
+        "storage": {"path": str(tmp_path / "data")},
+        "filters": copy.deepcopy(OPEN_FILTERS),
+        "sonarr": {"url": default_url, "api_key": SONARR_API_KEY, "add_interval": "0s"},
+        "instances": {
+            "4k": {"root_folder": "/tv4k", "quality_profile": "Ultra-HD", "add_interval": "0s"}
+        },
+        "routes": [
+            {
+                "name": "anime",
+                "match": {"genres": ["Anime"]},
+                "set": {"root_folder": "/anime", "series_type": "anime"},
+            },
+            {"name": "prestige", "match": {"networks": ["HBO"]}, "instances": ["default", "4k"]},
+        ],
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _fourk_env(url: str) -> dict[str, str]:
+    """The second instance's URL and key from the environment, as a container gets them."""
+    return {"INSTANCES_4K_URL": url, "INSTANCES_4K_API_KEY": "fourk-key"}
+
+
+def test_two_instances_anime_apart_hbo_to_both_the_rest_to_default(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO, *ANIME])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    env = _fourk_env(fourk.url)
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+    in_default = _bodies(default)
+    assert set(in_default) == {titles[i] for i in (*UNROUTED, *HBO, *ANIME)}
+    for tvmaze_id in ANIME:
+        body = in_default[titles[tvmaze_id]]
+        assert (body["rootFolderPath"], body["seriesType"]) == ("/anime", "anime")
+    for tvmaze_id in (*UNROUTED, *HBO):
+        assert in_default[titles[tvmaze_id]]["rootFolderPath"] == "/tv"
+    in_fourk = _bodies(fourk)
+    assert set(in_fourk) == {titles[i] for i in HBO}  # HBO only: to both
+    for body in in_fourk.values():
+        assert (body["rootFolderPath"], body["qualityProfileId"]) == ("/tv4k", 7)
+
+    # Per instance: `shows --instance`, and the state's summary.
+    listed = json.loads(
+        run_cli(
+            tmp_path,
+            "--config",
+            str(config),
+            "shows",
+            "--instance",
+            "4k",
+            "--status",
+            "added",
+            "--format",
+            "json",
+            env=env,
+        ).stdout
+    )
+    assert sorted(row["tvmaze_id"] for row in listed) == sorted(HBO)
+    state = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))
+    assert state["last_cycle"]["instances"]["4k"]["added_count"] == len(HBO)
+    assert state["last_cycle"]["instances"]["default"]["ok"] is True
+
+    text = run_cli(tmp_path, "--config", str(config), "explain", "82", env=env).stdout
+    assert "route 'prestige' -> default: root_folder /tv, quality_profile HD-1080p" in text
+    assert "route 'prestige' -> 4k: root_folder /tv4k, quality_profile Ultra-HD" in text
+    assert "instance default: added" in text and "instance 4k: added" in text
+    text = run_cli(tmp_path, "--config", str(config), "explain", "1", env=env).stdout
+    assert "instance 4k: never routed there" in text
+    shown = json.loads(
+        run_cli(tmp_path, "--config", str(config), "state", "--format", "json", env=env).stdout
+    )
+    assert shown["instances"]["4k"]["by_status"]["added"] == len(HBO)
+    text = generate_latest(build_registry(tmp_path / "data")).decode()
+    assert f'tvmaze_sync_instance_shows{{instance="4k",status="added"}} {len(HBO)}.0' in text
+    added = len(UNROUTED + HBO + ANIME)
+    assert f'tvmaze_sync_instance_shows{{instance="default",status="added"}} {added}.0' in text
+    assert 'tvmaze_sync_instance_healthy{instance="4k"} 1.0' in text
+    # One Custom List per instance: /sonarr/list stays default's.
+    fourk_list = json.loads(CustomList(tmp_path / "data", "4k").body())
+    assert sorted(item["title"] for item in fourk_list) == sorted(titles[i] for i in HBO)
+    default_list = json.loads(CustomList(tmp_path / "data").body())
+    assert len(default_list) == added
+
+    # A second cycle adds nothing anywhere: each instance reads its own library.
+    default.clear_log()
+    fourk.clear_log()
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert default.posts_to("/api/v3/series") == [] and fourk.posts_to("/api/v3/series") == []
+
+
+def test_one_instance_down_the_other_still_gets_its_adds_and_the_exit_code_says_so(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens: the 4k Sonarr is down
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, down)
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=_fourk_env(down), timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert "Sonarr instance '4k' failed" in result.stderr
+    assert "the others ran (default)" in result.stderr
+    assert set(_bodies(default)) == {titles[i] for i in (*UNROUTED, *HBO)}
+    state = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))
+    outcome = state["last_cycle"]["instances"]
+    assert outcome["default"]["ok"] is True and outcome["4k"]["ok"] is False
+
+    # And the other way round: default down, 4k gets its HBO shows.
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, down, "http://unused")
+    result = run_cli(
+        tmp_path, "--config", str(config), "sync", env=_fourk_env(fourk.url), timeout=120
+    )
+    assert result.returncode == 3, result.stderr
+    assert "Sonarr instance 'default' failed" in result.stderr
+    assert set(_bodies(fourk)) == {titles[i] for i in HBO}
+
+
+def test_a_route_target_missing_in_the_second_instance_is_exit_2_before_any_add(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO]), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(api_key="fourk-key", root_folders=["/tv"])  # no /tv4k, no Ultra-HD
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    result = run_cli(
+        tmp_path, "--config", str(config), "sync", env=_fourk_env(fourk.url), timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert "instances.4k.root_folder: root folder '/tv4k' not found" in result.stderr
+    assert "instances.4k.quality_profile: quality profile 'Ultra-HD' not found" in result.stderr
+    assert default.posts_to("/api/v3/series") == [] and fourk.posts_to("/api/v3/series") == []
+
+
+def test_a_route_to_another_instance_only_keeps_its_shows_out_of_default(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["routes"][1]["instances"] = ["4k"]
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = _fourk_env(fourk.url)
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert set(_bodies(default)) == {titles[i] for i in UNROUTED}
+    assert set(_bodies(fourk)) == {titles[i] for i in HBO}
+    listed = json.loads(
+        run_cli(
+            tmp_path,
+            "--config",
+            str(config),
+            "shows",
+            "--reason",
+            "routed_elsewhere",
+            "--format",
+            "json",
+            env=env,
+        ).stdout
+    )
+    assert sorted(row["tvmaze_id"] for row in listed) == sorted(HBO)
+    assert {row["filter_reason"] for row in listed} == {"routed_elsewhere:prestige"}
+    result = run_cli(tmp_path, "--config", str(config), "shows", "--instance", "4j", env=env)
+    assert result.returncode == 2
+    assert "--instance '4j' is not a configured instance; did you mean '4k'?" in result.stderr
+
+
+def test_each_instance_has_its_own_removal_guard_and_way_out(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """The 4k Sonarr comes back empty (reset): its series are held, not concluded deleted;
+    default is untouched; `removals --instance 4k readd` adds them to 4k again."""
+    shows = real_shows([*UNROUTED, *HBO])
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    env = _fourk_env(fourk.url)
+
+    def cli(*args: str) -> Any:
+        return run_cli(tmp_path, "--config", str(config), *args, env=env, timeout=120)
+
+    assert cli("sync").returncode == 0
+    key = {"X-Api-Key": "fourk-key"}
+    for series in requests.get(f"{fourk.url}/api/v3/series", headers=key, timeout=10).json():
+        url = f"{fourk.url}/api/v3/series/{series['id']}"
+        requests.delete(url, headers=key, timeout=10).raise_for_status()
+    result = cli("sync")
+    assert result.returncode == 4, result.stderr
+    assert "--instance NAME" in result.stderr
+    held = json.loads(cli("removals", "--instance", "4k", "--format", "json").stdout)
+    assert len(held) == len(HBO)
+    assert json.loads(cli("removals", "--format", "json").stdout) == []  # default holds none
+    assert cli("removals", "readd", "--instance", "4k").returncode == 0
+    fourk.clear_log()
+    assert cli("sync").returncode == 0
+    assert len(fourk.posts_to("/api/v3/series")) == len(HBO)
+
+
+def test_serve_offers_one_custom_list_per_instance(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    from tests.test_server import start_serve
+
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    port = free_port()
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["instances"]["4k"].update({"url": fourk.url, "api_key": "fourk-key"})
+    data["server"] = {"port": port}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert run_cli(tmp_path, "--config", str(config), "sync", timeout=120).returncode == 0
+    served = start_serve(tmp_path, config, tmp_path / "data", port)
+    try:
+        fourk_list = served.get("/sonarr/list/4k").json()
+        assert sorted(i["title"] for i in fourk_list) == sorted(titles[i] for i in HBO)
+        default_list = served.get("/sonarr/list").json()
+        assert default_list == served.get("/sonarr/list/default").json()
+        assert len(default_list) == len(UNROUTED + HBO)
+        missing = served.get("/sonarr/list/4j")
+        assert missing.status_code == 404 and "known: default, 4k" in missing.json()["error"]
+        state = served.get("/state").json()
+        assert state["instances"]["4k"]["by_status"]["added"] == len(HBO)
+    finally:
+        served.stop()

@@ -1,0 +1,161 @@
+"""The Sonarr phase once per instance (`instances`), each instance on its own cache.
+
+Only with `instances` configured; without, run.py runs the one phase as it always did.
+Every instance is validated first (a bad setting or route target anywhere is exit 2 before
+anything is written). Then, after the mirror and the filters, `default` runs its phase on
+the main cache and every other instance on its own (storage/instances.py): the shows
+routed to it are copied there and decided by the filters with the routes, and the same
+phase adds them. An instance that is down or fails does not stop the others: each one's
+outcome goes in the summary (`instances`), and the cycle then fails (exit 3) naming the
+failed instances, after the others got their adds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+from tvmaze_sync.core.config import DEFAULT_INSTANCE
+from tvmaze_sync.core.errors import DependencyError
+from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
+from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.decisions import filters, routing
+from tvmaze_sync.sonarr import phase, queues
+from tvmaze_sync.sonarr.gateway import SonarrGateway
+from tvmaze_sync.storage import instances
+from tvmaze_sync.storage.store import Store
+
+if TYPE_CHECKING:
+    from tvmaze_sync.cycle.run import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class InstancesFailed(DependencyError):
+    """Some Sonarr instances failed this cycle; the others ran (exit 3)."""
+
+
+def connect_all(
+    runtime: Runtime, closing: ExitStack, summary: CycleSummary
+) -> dict[str, SonarrGateway | None]:
+    """Every instance validated, by name; None for one that could not be reached (its
+    failure is in `summary.instances`). A ConfigError anywhere raises: nothing is written."""
+    config = runtime.config
+    gateways: dict[str, SonarrGateway | None] = {}
+    for name in config.instance_names:
+        try:
+            gateways[name] = closing.enter_context(
+                phase.connect(
+                    config.instance(name),
+                    clock=runtime.clock,
+                    sleep=runtime.sleep,
+                    requests=summary.requests,
+                    read_only=runtime.effective_dry_run,
+                    routes=config.routes,
+                    name=name,
+                )
+            )
+        except DependencyError as error:
+            _failed(summary, name, error)
+            gateways[name] = None
+    return gateways
+
+
+def _failed(summary: CycleSummary, name: str, error: Exception) -> None:
+    log.warning("sonarr_instance_failed instance=%s error=%r", name, str(error))
+    summary.instances.setdefault(name, {}).update({"ok": False, "error": str(error)})
+
+
+def run_default(
+    run: Callable[[], None], gateway: SonarrGateway | None, summary: CycleSummary
+) -> None:
+    """`default`'s phase (run.py's), its failure recorded instead of raised."""
+    if gateway is None:
+        return  # failed to connect: recorded by connect_all
+    try:
+        run()
+    except DependencyError as error:
+        _failed(summary, DEFAULT_INSTANCE, error)
+        return
+    summary.instances[DEFAULT_INSTANCE] = {"ok": True, "error": None}
+
+
+def run_others(
+    runtime: Runtime,
+    main: Store,
+    client: Any,
+    gateways: dict[str, SonarrGateway | None],
+    summary: CycleSummary,
+) -> None:
+    """Every other instance's phase on its own cache; then fail naming any instance that
+    failed (DependencyError, exit 3)."""
+    config = runtime.config
+    for name in config.instances:
+        gateway = gateways.get(name)
+        if gateway is None:
+            continue
+        if runtime.effective_dry_run:  # its cache is not written; validated and read only
+            gateway.close()
+            summary.instances[name] = {"ok": True, "error": None, "dry_run": True}
+            continue
+        try:
+            summary.instances[name] = _run_one(runtime, name, main, client, gateway, summary)
+        except DependencyError as error:
+            _failed(summary, name, error)
+    failed = {n: o["error"] for n, o in summary.instances.items() if not o.get("ok")}
+    if failed:
+        ran = [n for n, o in summary.instances.items() if o.get("ok")]
+        raise InstancesFailed(
+            "Sonarr instance"
+            + ("s " if len(failed) > 1 else " ")
+            + "; ".join(f"{name!r} failed: {error}" for name, error in failed.items())
+            + (f"; the others ran ({', '.join(ran)})" if ran else "")
+        )
+
+
+def _run_one(
+    runtime: Runtime,
+    name: str,
+    main: Store,
+    client: Any,
+    gateway: SonarrGateway,
+    summary: CycleSummary,
+) -> dict[str, Any]:
+    """One instance: copy the shows routed to it, decide them, run the phase. Returns its
+    outcome for the summary."""
+    config = runtime.config
+    mine = dataclasses.replace(
+        runtime, config=dataclasses.replace(config, sonarr=config.instance(name))
+    )
+    sub = CycleSummary(started_at=summary.started_at, dry_run=False)
+    sub.requests = summary.requests  # one count of requests per cycle
+    store = instances.open_store(config.storage_dir, name)
+    try:
+        processor = filters.build_processor(config.filters, config.routes, name)
+
+        def routed_here(show: Any) -> bool:
+            return name in routing.instances_for(config.routes, show)
+
+        instances.copy_routed(main, store, routed_here, iso(runtime.clock()))
+        filters.refilter(store, processor)  # routes or filters may have changed: re-decide
+        phase.retry_pending_tvdb(store, client, mine, sub)
+        queues.release_failed(store, runtime.clock(), False)
+        filters.apply(store, processor)
+        phase.process(store, gateway, client, mine, sub)
+    finally:
+        store.close()
+    summary.added_titles += [f"{title} [{name}]" for title in sub.added_titles]
+    summary.added_ids += sub.added_ids
+    summary.removals_held += sub.removals_held
+    return {
+        "ok": True,
+        "error": None,
+        "results": sub.results,
+        "added_titles": sub.added_titles[:TITLES_KEPT],
+        "added_count": len(sub.added_titles),
+        "adds_waiting": sub.adds_waiting,
+        "removals_held": sub.removals_held,
+    }

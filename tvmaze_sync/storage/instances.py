@@ -1,0 +1,104 @@
+"""Each more Sonarr instance (`instances.<name>`) keeps its own cache: statuses, ownership
+ledger, removal holds and counters, in `<storage>/instances/<name>/shows.db`.
+
+The main `shows.db` is the TVMaze mirror and the `default` instance's statuses, as without
+instances (so an existing single-Sonarr cache is already the `default` instance's, with
+every status and ledger row). Another instance's database holds a copy of the show data of
+the shows routed to it, with its own statuses: a show can be `added` in `default` and
+`excluded` in `4k`. Being the same schema, the whole Sonarr phase (library import,
+exclusions, the ledger, the removal guard, the review and retry queues, the add budget)
+runs on it unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tvmaze_sync.core.config import DEFAULT_INSTANCE
+from tvmaze_sync.core.errors import StorageError
+from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage import store as main_store
+from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage.store import (
+    DB_NAME,
+    METADATA_COLUMNS,
+    Store,
+    prepare_storage_dir,
+    show_from_row,
+)
+
+log = logging.getLogger(__name__)
+
+INSTANCES_DIR = "instances"
+
+#: Main rows worth offering another instance: not rejected by the filters themselves (a
+#: show filtered only because its route sends it away from `default` may be routed here).
+_OFFERED_SQL = (
+    f"SELECT tvmaze_id, {', '.join(METADATA_COLUMNS)} FROM shows "
+    "WHERE processing_status != ? OR filter_reason LIKE 'routed_elsewhere%'"
+)
+
+
+def storage_dir(storage: Path, instance: str) -> Path:
+    """Where `instance` keeps its database (`default`: the main one)."""
+    return storage if instance == DEFAULT_INSTANCE else storage / INSTANCES_DIR / instance
+
+
+def existing(storage: Path) -> list[str]:
+    """The other instances that have a cache, by name (what the metrics report)."""
+    root = storage / INSTANCES_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / DB_NAME).is_file())
+
+
+def open_store(storage: Path, instance: str, *, readonly: bool = False) -> Store:
+    """`instance`'s cache, created (and migrated) when writing."""
+    path = storage_dir(storage, instance)
+    if not readonly and instance != DEFAULT_INSTANCE:
+        prepare_storage_dir(path.parent)
+        prepare_storage_dir(path)
+    return Store.open(path, readonly=readonly)
+
+
+@contextmanager
+def open_for_writing(storage: Path, instance: str) -> Iterator[Store]:
+    """`instance`'s cache for a command that changes statuses by hand (`removals`), under
+    the one writer lock of the storage directory."""
+    if instance == DEFAULT_INSTANCE:
+        with main_store.open_for_writing(storage) as store:
+            yield store
+        return
+    path = storage_dir(storage, instance)
+    if not (path / DB_NAME).exists():
+        raise StorageError(f"no cache at {path / DB_NAME} yet: run `tvmaze-sync sync` first")
+    with writer_lock(storage):
+        store = Store.open(path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], now: str) -> int:
+    """Bring the show data of every show routed here from `main` into `store`: new ones, and
+    those whose TVMaze `updated` changed (each then waits for the filters, `needs_filter`).
+    Statuses already here are kept; a show no longer routed here is decided by the filters
+    with the routes (`routed_elsewhere`). Returns the rows copied."""
+    known = store.updated_map()
+    rows = []
+    cursor = main.db.execute(_OFFERED_SQL, [ProcessingStatus.FILTERED.value])
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        tvmaze_id = row["tvmaze_id"]
+        if tvmaze_id in known and known[tvmaze_id] == row["tvmaze_updated_at"]:
+            continue
+        if routed_here(show_from_row(row)):
+            rows.append(row)
+    copied = store.upsert_shows(rows, now)
+    log.info("instance_shows_copied path=%s copied=%d", store.path, copied)
+    return copied
