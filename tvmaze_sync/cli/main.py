@@ -381,7 +381,7 @@ def shows(
             limit=limit,
             sort=sort,
         )
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        with Store.opened(config.storage_dir, readonly=True) as store:
             rows = query.query_shows(store, wanted)
             total = query.count_shows(store, wanted) if fmt == "table" else None
         render.shows(rows, fmt=fmt, total=total)
@@ -428,7 +428,7 @@ def explain(
 
     with exit_on_error():
         config = options(ctx).load()
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        with Store.opened(config.storage_dir, readonly=True) as store:
             row = query.find_show(store, show)
             sonarr_note = phase.explain(store, row)  # removal date, exclusion, ownership
         explanation = explain_show(filters.build_processor(config.filters), row)
@@ -610,7 +610,7 @@ def review_list(
 
     with exit_on_error():
         config = options(ctx).load()
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        with Store.opened(config.storage_dir, readonly=True) as store:
             rows = review.list_queue(store)
         render.review_queue(rows, fmt=fmt, enabled=config.sonarr.require_approval)
 

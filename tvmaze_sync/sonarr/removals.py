@@ -28,7 +28,7 @@ from tvmaze_sync.core.errors import RemovalsHeld, UsageError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, iso, system_clock
 from tvmaze_sync.sonarr import ledger
-from tvmaze_sync.storage.store import DB_NAME, Store, open_for_writing
+from tvmaze_sync.storage.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def held(storage_dir: Path) -> list[dict[str, Any]]:
     """Every held series, read-only (never waits on a running sync)."""
     if not (storage_dir / DB_NAME).exists():
         return []
-    with Store.open(storage_dir, readonly=True).reading() as store:
+    with Store.opened(storage_dir, readonly=True) as store:
         return [{c: row.get(c) for c in COLUMNS} for row in store.held_removals()]
 
 
@@ -51,7 +51,7 @@ def settle(
 ) -> list[dict[str, Any]]:
     """`removals accept` / `removals readd`: settle the held series (all, or these ids)
     and return them. An id that is not held is a UsageError naming it; nothing is changed."""
-    with open_for_writing(config.storage_dir) as store, store.atomic():
+    with Store.opened(config.storage_dir, lock=True) as store, store.atomic():
         chosen = _chosen(store, tvdb_ids)
         _apply(store, config, action, chosen, iso(clock()))
     log.info("removals_settled action=%s count=%d", action, len(chosen))

@@ -169,7 +169,7 @@ def read_state(storage_dir: Path) -> dict[str, Any]:
     counts: dict[str, int] = {}
     held = 0
     if (storage_dir / DB_NAME).exists():
-        with Store.open(storage_dir, readonly=True).reading() as store:
+        with Store.opened(storage_dir, readonly=True) as store:
             counts = store.count_by_status()
             held = len(store.held_removals())
     return {

@@ -1,0 +1,442 @@
+"""The `shows` table: every query any stage makes of the cached shows, one named method each.
+
+A mixin of `Store` (store.py), which holds the connection; callers never write SQL. Values
+are always bound parameters; the only names formatted into SQL are column names checked
+against the one declaration of the table's columns (columns.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from tvmaze_sync.core.models import SETTLED_IN_SONARR, ProcessingStatus, Show
+from tvmaze_sync.storage.columns import (
+    ALL_COLUMNS,
+    FACET_COLUMNS,
+    METADATA_COLUMNS,
+    SHOW_COLUMNS,
+    FacetColumn,
+    show_from_row,
+    show_from_values,
+)
+
+P = ProcessingStatus
+
+#: Most popular first: TVMaze's `weight` (an unknown one sorts last, as NULLs do in a DESC
+#: order), then the rating, then the newest premiere; the id settles ties so the order is
+#: the same every cycle.
+POPULARITY_ORDER = "weight DESC, rating DESC, premiered DESC, tvmaze_id"
+#: What the add path reads of a candidate (the popularity columns: `sonarr.ledger.by_popularity`).
+CANDIDATE_COLUMNS = (
+    "tvmaze_id",
+    "title",
+    "tvdb_id",
+    "processing_status",
+    "status_reason",
+    "retry_count",
+    "approved_at",
+    "weight",
+    "rating",
+    "premiered",
+)
+_SETTLED = sorted(status.value for status in SETTLED_IN_SONARR)
+_SETTLED_SQL = f"processing_status IN ({','.join('?' * len(_SETTLED))})"
+#: The processing columns a filter decision reads after the show's own.
+_DECISION_TAIL = ("processing_status", "filter_reasons", "needs_filter")
+# An approval (`review approve`) is for a show the filters passed: a show they reject loses it,
+# so should they pass it again later it waits for review anew.
+_DECIDE_SQL = (
+    "UPDATE shows SET processing_status = ?, filter_reason = ?, filter_reasons = ?, "
+    "needs_filter = 0, approved_at = CASE WHEN ? = 'filtered' THEN NULL ELSE approved_at END "
+    "WHERE tvmaze_id = ?"
+)
+#: A filter decision to write: status, first reason, JSON reasons, status again, tvmaze id.
+Decision = tuple[str, str | None, str | None, str, int]
+#: What the filters read of an open row: the show, its status, its reasons, needs_filter.
+DecisionRow = tuple[Show, str, str | None, int]
+
+
+def _names(columns: Iterable[str]) -> list[str]:
+    """Column names for SQL text: only declared ones (never a value, never user input)."""
+    names = list(columns)
+    unknown = [c for c in names if c not in ALL_COLUMNS]
+    if unknown:
+        raise ValueError(f"not a column of shows: {unknown}")
+    return names
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+class ShowsTable:
+    """The queries of the `shows` table (mixed into `Store`)."""
+
+    db: sqlite_utils.Database
+
+    # --- the mirror's side -------------------------------------------------------------
+
+    def upsert_shows(self, rows: Iterable[Mapping[str, Any]], now: str) -> int:
+        """Insert or refresh shows' TVMaze metadata in one transaction.
+
+        Only metadata columns and `last_checked` are written for existing rows, so their
+        processing status, Sonarr ids and retry bookkeeping survive a refetch. New rows start
+        `pending` with `created_at` = now (the "first seen" time `abandon_after` counts from).
+        """
+        # One row per id (the last wins): a show listed twice must not fail the insert.
+        batch = list({row["tvmaze_id"]: dict(row) for row in rows}.values())
+        if not batch:
+            return 0
+        with self.db.atomic():
+            ids = [row["tvmaze_id"] for row in batch]
+            known = set(self._existing_ids(ids))
+            fresh = [
+                {**row, "created_at": now, "updated_at": now, "last_checked": now}
+                for row in batch
+                if row["tvmaze_id"] not in known
+            ]
+            if fresh:
+                self.db.table("shows").insert_all(fresh, pk="tvmaze_id")
+            columns = [c for c in METADATA_COLUMNS if c in batch[0]]
+            assignments = ", ".join(f"{c} = :{c}" for c in columns)
+            self.db.conn.executemany(
+                f"UPDATE shows SET {assignments}, last_checked = :now, updated_at = :now, "
+                "needs_filter = 1 "
+                "WHERE tvmaze_id = :tvmaze_id",
+                [{**row, "now": now} for row in batch if row["tvmaze_id"] in known],
+            )
+        return len(batch)
+
+    def _existing_ids(self, ids: list[int]) -> Iterator[int]:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for (tvmaze_id,) in self.db.execute(
+                f"SELECT tvmaze_id FROM shows WHERE tvmaze_id IN ({_marks(chunk)})", chunk
+            ):
+                yield tvmaze_id
+
+    def updated_map(self) -> dict[int, int | None]:
+        """tvmaze_id -> stored `updated`, for comparing with TVMaze's updates map."""
+        return dict(self.db.execute("SELECT tvmaze_id, tvmaze_updated_at FROM shows").fetchall())
+
+    def updated_between(self, low: int, high: int) -> dict[int, int | None]:
+        """tvmaze_id -> stored `updated` of the shows whose id is in [low, high] (one page)."""
+        rows = self.db.execute(
+            "SELECT tvmaze_id, tvmaze_updated_at FROM shows WHERE tvmaze_id BETWEEN ? AND ?",
+            [low, high],
+        )
+        return dict(rows.fetchall())
+
+    def ids_from(self, low: int) -> list[int]:
+        """The stored ids at or above `low` (past the end of TVMaze's index)."""
+        rows = self.db.execute("SELECT tvmaze_id FROM shows WHERE tvmaze_id >= ?", [low])
+        return [tvmaze_id for (tvmaze_id,) in rows]
+
+    def settled_ids(self) -> set[int]:
+        """Shows whose status records a fact about the user's Sonarr library."""
+        rows = self.db.execute(f"SELECT tvmaze_id FROM shows WHERE {_SETTLED_SQL}", _SETTLED)
+        return {tvmaze_id for (tvmaze_id,) in rows}
+
+    def forget_show(self, tvmaze_id: int) -> bool:
+        """Delete a show TVMaze no longer has, unless its status records a fact about the
+        user's Sonarr library (added, exists, removed by the user); True if deleted."""
+        cursor = self.db.execute(
+            f"DELETE FROM shows WHERE tvmaze_id = ? AND NOT {_SETTLED_SQL}",
+            [tvmaze_id, *_SETTLED],
+        )
+        return bool(cursor.rowcount)
+
+    def highest_id(self) -> int | None:
+        return self.db.execute("SELECT MAX(tvmaze_id) FROM shows").fetchone()[0]
+
+    # --- one show ------------------------------------------------------------------------
+
+    def get_row(self, tvmaze_id: int) -> dict[str, Any] | None:
+        rows = list(self.db["shows"].rows_where("tvmaze_id = ?", [tvmaze_id]))
+        return rows[0] if rows else None
+
+    def get_show(self, tvmaze_id: int) -> Show | None:
+        row = self.get_row(tvmaze_id)
+        return show_from_row(row) if row else None
+
+    def rows_where(
+        self, where: str | None = None, params: Iterable[Any] = (), **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Parameterised row query (sqlite-utils `rows_where`), for the storage layer and
+        tests; the program calls the named methods."""
+        return self.db["shows"].rows_where(where, list(params), **kwargs)
+
+    def update_show(self, tvmaze_id: int, **columns: Any) -> None:
+        """Set columns of one show, nothing else (the caller's transaction)."""
+        assignments = ", ".join(f"{name} = ?" for name in _names(columns))
+        self.db.execute(
+            f"UPDATE shows SET {assignments} WHERE tvmaze_id = ?", [*columns.values(), tvmaze_id]
+        )
+
+    def set_status(
+        self,
+        tvmaze_id: int,
+        stamp: str,
+        status: ProcessingStatus,
+        reason: str | None = None,
+        **columns: Any,
+    ) -> None:
+        """Move a show to `status` (and `reason`), stamping `updated_at`.
+
+        `pending_tvdb_since` follows: set on entering pending_tvdb, kept while it stays there
+        (the right-hand side reads the old status), cleared on leaving.
+        """
+        assignments = {"processing_status": status.value, "status_reason": reason, **columns}
+        sql = ", ".join(f"{name} = :{name}" for name in _names(assignments))
+        self.db.execute(
+            f"UPDATE shows SET {sql}, updated_at = :stamp, pending_tvdb_since = CASE "
+            "WHEN :processing_status != :waiting THEN NULL "
+            "WHEN processing_status = :waiting AND pending_tvdb_since IS NOT NULL "
+            "THEN pending_tvdb_since ELSE :stamp END WHERE tvmaze_id = :tvmaze_id",
+            {**assignments, "stamp": stamp, "tvmaze_id": tvmaze_id, "waiting": str(P.PENDING_TVDB)},
+        )
+
+    def bump_retry_count(self, tvmaze_id: int) -> None:
+        """One more retry of a queued show (the TVDB lookup retry, `sonarr.py`)."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE shows SET retry_count = COALESCE(retry_count, 0) + 1 WHERE tvmaze_id = ?",
+                [tvmaze_id],
+            )
+
+    # --- by status -----------------------------------------------------------------------
+
+    def count_by_status(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in ProcessingStatus}
+        for status, count in self.db.execute(
+            "SELECT processing_status, COUNT(*) FROM shows GROUP BY processing_status"
+        ):
+            counts[status] = count
+        return counts
+
+    def count_in_status(self, status: ProcessingStatus) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM shows WHERE processing_status = ?", [status])
+        return int(row.fetchone()[0])
+
+    def shows_in_status(
+        self, status: ProcessingStatus, columns: Sequence[str] = ("tvmaze_id", "title")
+    ) -> list[dict[str, Any]]:
+        """`columns` of every show in `status`, by tvmaze id."""
+        return list(
+            self.rows_where(
+                "processing_status = ?",
+                [status.value],
+                select=", ".join(_names(columns)),
+                order_by="tvmaze_id",
+            )
+        )
+
+    def shows_by_ids(self, ids: Sequence[int], columns: Sequence[str]) -> list[dict[str, Any]]:
+        """`columns` of the stored shows among `ids` (any order)."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            rows.extend(
+                self.rows_where(
+                    f"tvmaze_id IN ({_marks(chunk)})", chunk, select=", ".join(_names(columns))
+                )
+            )
+        return rows
+
+    def shows_of_series(self, tvmaze_id: int | None, tvdb_id: int) -> list[dict[str, Any]]:
+        """The shows a ledger entry speaks of (its TVMaze id, or its TheTVDB id)."""
+        return list(
+            self.rows_where(
+                "tvmaze_id = ? OR tvdb_id = ?",
+                [tvmaze_id, tvdb_id],
+                select="tvmaze_id, title, processing_status",
+            )
+        )
+
+    def distinct_values(self, column: FacetColumn) -> set[str]:
+        """Every value TVMaze gave a column of the mirror (each genre of the lists, for
+        `genres`): what the filter-value check accepts beyond its built-in vocabulary."""
+        if column == "genres":
+            sql = "SELECT DISTINCT j.value FROM shows, json_each(shows.genres) AS j"
+        else:
+            assert column in FACET_COLUMNS, column  # a name from a fixed set, never user input
+            sql = f"SELECT DISTINCT {column} FROM shows"
+        return {value for (value,) in self.db.execute(sql) if isinstance(value, str) and value}
+
+    # --- the filters ---------------------------------------------------------------------
+
+    def decision_rows(
+        self, statuses: Iterable[ProcessingStatus], only_needing: bool
+    ) -> Iterator[DecisionRow]:
+        """Every show in `statuses` (only those whose data changed since the filters last
+        saw them, with `only_needing`), in table order, as the filters read it.
+
+        The hot loop of refilter, run over the whole cache (bench/refilter_bench.py): rows
+        are read as tuples, Shows built positionally, and each distinct genre list decoded
+        once.
+        """
+        values = [s.value for s in statuses]
+        # `+processing_status` keeps SQLite off the status index: open rows are most of the
+        # cache, and one pass in rowid order beats a random lookup per row (and keeps the
+        # updates in order).
+        sql = (
+            f"SELECT {', '.join((*SHOW_COLUMNS, *_DECISION_TAIL))} FROM shows "
+            f"WHERE +processing_status IN ({_marks(values)})"
+            + (" AND needs_filter = 1" if only_needing else "")
+        )
+        width = len(SHOW_COLUMNS)
+        lists: dict[Any, tuple[str, ...]] = {None: (), "": (), "[]": ()}
+        for row in self.db.execute(sql, values):
+            show = show_from_values(list(row[:width]), lists)
+            yield show, row[width], row[width + 1], row[width + 2]
+
+    def record_decisions(self, decisions: Iterable[Decision]) -> None:
+        """Write filter decisions (the caller's transaction); approval is lost on `filtered`."""
+        self.db.conn.executemany(_DECIDE_SQL, decisions)
+
+    # --- the Sonarr side -------------------------------------------------------------------
+
+    def add_candidates(self, now: str | None = None) -> list[dict[str, Any]]:
+        """Shows the filters passed (and have seen since their data last changed), unsent,
+        most popular first (POPULARITY_ORDER), as CANDIDATE_COLUMNS. With `now`, also the
+        `pending_tvdb` shows with a TVDB id whose retry is due."""
+        where = "processing_status = ? AND needs_filter = 0"
+        params: list[Any] = [P.PENDING.value]
+        if now is not None:
+            where = (
+                f"({where}) OR (processing_status = ? AND tvdb_id IS NOT NULL "
+                "AND (retry_after IS NULL OR retry_after <= ?))"
+            )
+            params += [P.PENDING_TVDB.value, now]
+        select = ", ".join(CANDIDATE_COLUMNS)
+        return list(self.rows_where(where, params, order_by=POPULARITY_ORDER, select=select))
+
+    def tvdb_waits_due(self, now: str) -> list[dict[str, Any]]:
+        """`pending_tvdb` shows whose `retry_after` has passed (or was never set), by id."""
+        return list(
+            self.rows_where(
+                "processing_status = ? AND (retry_after IS NULL OR retry_after <= ?)",
+                [P.PENDING_TVDB.value, now],
+                order_by="tvmaze_id",
+                select="tvmaze_id, tvdb_id, pending_tvdb_since, retry_count",
+            )
+        )
+
+    def release_found_tvdb_waits(self, stamp: str, waiting: str) -> None:
+        """Shows waiting with reason `waiting` (no TVDB id) that have one now, and that the
+        filters have seen since, become pending at once."""
+        self.db.execute(
+            "UPDATE shows SET processing_status = ?, status_reason = NULL, retry_after = NULL, "
+            "pending_tvdb_since = NULL, updated_at = ? "
+            "WHERE processing_status = ? AND status_reason = ? "
+            "AND tvdb_id IS NOT NULL AND needs_filter = 0",
+            [P.PENDING.value, stamp, P.PENDING_TVDB.value, waiting],
+        )
+
+    def with_tvdb_in(self, statuses: Sequence[ProcessingStatus]) -> list[dict[str, Any]]:
+        """tvmaze_id, tvdb_id and status of the shows in `statuses` that have a TVDB id."""
+        return list(
+            self.rows_where(
+                f"processing_status IN ({_marks(statuses)}) AND tvdb_id IS NOT NULL",
+                [s.value for s in statuses],
+                select="tvmaze_id, tvdb_id, processing_status",
+            )
+        )
+
+    def failed_retries_due(self, reasons: Sequence[str], now: str) -> list[dict[str, Any]]:
+        """Failed shows with one of `reasons` whose `retry_after` has passed, by id."""
+        return list(
+            self.rows_where(
+                f"processing_status = ? AND status_reason IN ({_marks(reasons)}) "
+                "AND retry_after IS NOT NULL AND retry_after <= ?",
+                [P.FAILED.value, *reasons, now],
+                order_by="tvmaze_id",
+                select="tvmaze_id, tvdb_id, retry_count",
+            )
+        )
+
+    def review_candidates(self) -> list[dict[str, Any]]:
+        """Decided, unsent shows and the shows waiting for review, by id."""
+        return list(
+            self.rows_where(
+                "processing_status IN (?, ?) AND needs_filter = 0",
+                [P.PENDING.value, P.REVIEW.value],
+                order_by="tvmaze_id",
+                select="tvmaze_id, title, tvdb_id, processing_status, approved_at",
+            )
+        )
+
+    def release_review(self, stamp: str) -> int:
+        """Every show waiting for review back to pending, for the filters to decide again."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE shows SET processing_status = ?, status_reason = NULL, needs_filter = 1, "
+                "updated_at = ? WHERE processing_status = ?",
+                [P.PENDING.value, stamp, P.REVIEW.value],
+            )
+        return cursor.rowcount or 0
+
+    def review_queue(self) -> list[dict[str, Any]]:
+        """The shows waiting for review, most popular (TVMaze weight) first: tvmaze_id,
+        title, network (or web channel), premiered, rating, weight."""
+        cursor = self.db.execute(
+            "SELECT tvmaze_id, title, COALESCE(network, web_channel) AS network, premiered, "
+            "rating, weight FROM shows WHERE processing_status = ? "
+            "ORDER BY weight DESC NULLS LAST, rating DESC NULLS LAST, tvmaze_id",
+            [P.REVIEW.value],
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def sonarr_list_rows(self, statuses: Sequence[ProcessingStatus]) -> list[dict[str, Any]]:
+        """title, tvdb_id and imdb_id of the shows in `statuses` with a TVDB id, by tvmaze
+        id; a `pending` show the filters have not judged since its data changed is left out."""
+        return list(
+            self.rows_where(
+                f"tvdb_id IS NOT NULL AND (processing_status IN ({_marks(statuses)}) "
+                "AND NOT (processing_status = ? AND needs_filter = 1))",
+                [*(s.value for s in statuses), P.PENDING.value],
+                select="title, tvdb_id, imdb_id",
+                order_by="tvmaze_id",
+            )
+        )
+
+    def has_undecided_pending(self) -> bool:
+        """Is a pending show waiting for the filters' decision since its data changed?"""
+        row = self.db.execute(
+            "SELECT 1 FROM shows WHERE needs_filter = 1 AND processing_status = ? LIMIT 1",
+            [P.PENDING.value],
+        ).fetchone()
+        return row is not None
+
+    # --- the metrics -----------------------------------------------------------------------
+
+    def filtered_by_rule(self) -> dict[str, int]:
+        """Filtered shows by rule: the part of `filter_reason` before the first ':'
+        ("genre_excluded:Reality"); by value it would be one series per genre (unbounded)."""
+        return dict(
+            self.db.execute(
+                "SELECT CASE WHEN instr(filter_reason, ':') > 0 "
+                "THEN substr(filter_reason, 1, instr(filter_reason, ':') - 1) "
+                "ELSE COALESCE(NULLIF(filter_reason, ''), 'unknown') END AS rule, COUNT(*) "
+                "FROM shows WHERE processing_status = ? GROUP BY rule",
+                [P.FILTERED.value],
+            ).fetchall()
+        )
+
+    def pending_tvdb_reasons(self) -> dict[str, int]:
+        """`pending_tvdb` shows by status reason."""
+        return dict(
+            self.db.execute(
+                "SELECT COALESCE(status_reason, 'unknown') AS reason, COUNT(*) "
+                "FROM shows WHERE processing_status = ? GROUP BY reason",
+                [P.PENDING_TVDB.value],
+            ).fetchall()
+        )
+
+    def check_readable(self) -> None:
+        """Raise unless the shows table can be read (the server's readiness)."""
+        self.db.execute("SELECT 1 FROM shows LIMIT 1").fetchall()
