@@ -72,6 +72,18 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+def decision_sql(statuses: int, only_needing: bool) -> str:
+    """The query of `ShowsTable.decision_rows` for that many statuses (bench/ reads it too)."""
+    # `+processing_status` keeps SQLite off the status index: open rows are most of the
+    # cache, and one pass in rowid order beats a random lookup per row (and keeps the
+    # updates in order).
+    return (
+        f"SELECT {', '.join((*SHOW_COLUMNS, *_DECISION_TAIL))} FROM shows "
+        f"WHERE +processing_status IN ({','.join('?' * statuses)})"
+        + (" AND needs_filter = 1" if only_needing else "")
+    )
+
+
 class ShowsTable:
     """The queries of the `shows` table (mixed into `Store`)."""
 
@@ -279,14 +291,7 @@ class ShowsTable:
         once.
         """
         values = [s.value for s in statuses]
-        # `+processing_status` keeps SQLite off the status index: open rows are most of the
-        # cache, and one pass in rowid order beats a random lookup per row (and keeps the
-        # updates in order).
-        sql = (
-            f"SELECT {', '.join((*SHOW_COLUMNS, *_DECISION_TAIL))} FROM shows "
-            f"WHERE +processing_status IN ({_marks(values)})"
-            + (" AND needs_filter = 1" if only_needing else "")
-        )
+        sql = decision_sql(len(values), only_needing)
         width = len(SHOW_COLUMNS)
         lists: dict[Any, tuple[str, ...]] = {None: (), "": (), "[]": ()}
         for row in self.db.execute(sql, values):
