@@ -1,8 +1,9 @@
 """Opening the cache in tests that keep it open across many steps.
 
-The program opens `shows.db` one way, `Store.opened` (a context manager); a test that holds a
-store for its whole body enters the same context here and keeps it entered for as long as
-the store lives (closed by `store.close()`, or when the store is collected).
+The program opens `shows.db` one way, `Store.opened` (a context manager that closes it). A
+test that holds a store for its whole body, as most store tests do, opens it the same way
+without the context (`Store._open`, which `opened` calls) and closes it itself, or leaves it
+to the garbage collector as a short test process may.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from tvmaze_sync.storage.store import Store
 
 
 def store_at(storage: Path, *, readonly: bool = False) -> Store:
-    """`Store.opened(storage)`, entered: read-only, or for writing (created if missing)."""
-    manager = Store.opened(storage, readonly=readonly, create=not readonly)
-    store = manager.__enter__()
-    store._opened_by = manager  # type: ignore[attr-defined]  # keeps the context entered
-    return store
+    """The store `Store.opened(storage)` yields: read-only, or for writing (created if
+    missing, migrated; the caller holds the writer lock if it needs one)."""
+    return Store._open(storage, readonly=readonly)

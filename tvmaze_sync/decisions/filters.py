@@ -174,12 +174,9 @@ class FilterReport:
         }
 
 
-Update = Decision
-
-
 def _decide(
     store: Store, processor: ShowProcessor, only_needing: bool
-) -> tuple[FilterReport, list[Update]]:
+) -> tuple[FilterReport, list[Decision]]:
     """Decide every open row (or only those whose data changed); nothing is written here.
 
     The hot loop of refilter, run over the whole cache (bench/refilter_bench.py): the store
@@ -187,7 +184,7 @@ def _decide(
     """
     report = FilterReport()
     changes = report.changes
-    updates: list[Update] = []
+    updates: list[Decision] = []
     process = processor.process
     reason_lists: dict[tuple[str, ...], str] = {}
     pending, filtered = P.PENDING.value, P.FILTERED.value
