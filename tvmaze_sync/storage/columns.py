@@ -65,22 +65,9 @@ FACET_COLUMNS: tuple[FacetColumn, ...] = typing.get_args(FacetColumn)
 
 def show_from_row(row: Mapping[str, Any]) -> Show:
     """Rebuild the domain object from a cached row (no network: refilter works offline)."""
-    return show_from_values([row.get(column) for column in SHOW_COLUMNS])
-
-
-def show_from_values(values: list[Any], lists: dict[Any, tuple[str, ...]] | None = None) -> Show:
-    """A Show from its columns' values in SHOW_COLUMNS order; `lists` caches decoded JSON
-    lists by their text (the filters' hot loop meets the same few genre lists again and
-    again)."""
+    values: list[Any] = [row.get(column) for column in SHOW_COLUMNS]
     for i in JSON_POSITIONS:
-        text = values[i]
-        if lists is not None and text in lists:
-            values[i] = lists[text]
-            continue
-        decoded = tuple(json.loads(text)) if text else ()
-        if lists is not None:
-            lists[text] = decoded
-        values[i] = decoded
+        values[i] = tuple(json.loads(values[i])) if values[i] else ()
     return Show(*values)
 
 

@@ -7,6 +7,7 @@ against the one declaration of the table's columns (columns.py).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -16,11 +17,11 @@ from tvmaze_sync.core.models import SETTLED_IN_SONARR, ProcessingStatus, Show
 from tvmaze_sync.storage.columns import (
     ALL_COLUMNS,
     FACET_COLUMNS,
+    JSON_POSITIONS,
     METADATA_COLUMNS,
     SHOW_COLUMNS,
     FacetColumn,
     show_from_row,
-    show_from_values,
 )
 
 P = ProcessingStatus
@@ -292,11 +293,17 @@ class ShowsTable:
         """
         values = [s.value for s in statuses]
         sql = decision_sql(len(values), only_needing)
-        width = len(SHOW_COLUMNS)
+        width, positions = len(SHOW_COLUMNS), JSON_POSITIONS
         lists: dict[Any, tuple[str, ...]] = {None: (), "": (), "[]": ()}
         for row in self.db.execute(sql, values):
-            show = show_from_values(list(row[:width]), lists)
-            yield show, row[width], row[width + 1], row[width + 2]
+            fields = list(row[:width])
+            for i in positions:  # show_from_values, inlined: this loop is the refilter
+                text = fields[i]
+                try:
+                    fields[i] = lists[text]
+                except KeyError:
+                    fields[i] = lists[text] = tuple(json.loads(text))
+            yield Show(*fields), row[width], row[width + 1], row[width + 2]
 
     def record_decisions(self, decisions: Iterable[Decision]) -> None:
         """Write filter decisions (the caller's transaction); approval is lost on `filtered`."""
