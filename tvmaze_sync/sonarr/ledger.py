@@ -45,7 +45,7 @@ from typing import Any, Literal
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.core.timeutil import iso, parse_iso
 from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries
-from tvmaze_sync.storage.shows import CANDIDATE_COLUMNS
+from tvmaze_sync.storage.statuses import CANDIDATE_COLUMNS
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ holds cursors. Each multi-row change runs in one transaction (`Store.atomic`), s
 killed at any instant leaves either the old rows or the new ones.
 
 Every SQL statement of the program lives in this package: `Store` gathers the queries of
-each table (shows.py, ledger.py, counters.py) as named methods, and opens one way,
+each table (shows.py and statuses.py, ledger.py, counters.py) as named methods, and opens one way,
 `Store.opened` (a context manager). The columns of `shows` are derived from the `Show`
 dataclass (columns.py); only the migrations below spell them out, being history.
 """
@@ -35,7 +35,7 @@ from tvmaze_sync.storage.counters import FULL_MIRRORS, CountersTable
 from tvmaze_sync.storage.ledger import LedgerTable
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.nofollow import refuse_links, sqlite_files
-from tvmaze_sync.storage.shows import ShowsTable
+from tvmaze_sync.storage.statuses import StatusQueries
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}&immutable=1", uri=True)
 
 
-class Store(ShowsTable, LedgerTable, CountersTable):
+class Store(StatusQueries, LedgerTable, CountersTable):
     """One open `shows.db`, with every query as a named method. Not shared between threads:
     open one per thread, with `Store.opened`."""
 
