@@ -25,15 +25,16 @@ from typing import Any
 
 from bench import Figure
 from tests.doubles.tvmaze_sim import load_real_shows
+from tests.helpers_store import store_at
 from tvmaze_sync.core.config import FiltersConfig, IsoDate, ListFilter
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.decisions.filters import (
-    OPEN_ROWS_SQL,
     OPEN_STATUSES,
     apply,
     build_processor,
     refilter,
 )
+from tvmaze_sync.storage.shows import decision_sql
 from tvmaze_sync.storage.store import Store, row_from_show
 from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
 
@@ -51,7 +52,7 @@ def _rows(count: int) -> Iterator[dict[str, Any]]:
 
 def build_cache(directory: Path, count: int, config: FiltersConfig) -> Store:
     """The cache as a few syncs leave it: decided under `config`, a tenth settled in Sonarr."""
-    store = Store.open(directory)
+    store = store_at(directory)
     batch: list[dict[str, Any]] = []
     for row in _rows(count):
         batch.append(row)
@@ -111,7 +112,8 @@ def figures(shows: int = SHOWS, runs: int = 3) -> dict[str, float]:
                 pass
 
         def read_open() -> None:
-            for _ in store.db.execute(OPEN_ROWS_SQL, [s.value for s in OPEN_STATUSES]):
+            sql = decision_sql(len(OPEN_STATUSES), only_needing=False)
+            for _ in store.db.execute(sql, [s.value for s in OPEN_STATUSES]):
                 pass
 
         changed = refilter(store, after, dry_run=True)

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from bench import Figure
 from tests.doubles.tvmaze_sim import TvmazeSimulator, synthetic_shows
+from tests.helpers_store import store_at
 from tvmaze_sync.core.config import Config, build_config
 from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.cycle.run import Runtime, run_cycle
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import Store, row_from_show
+from tvmaze_sync.storage.store import row_from_show
 from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
 
 DAY = 86_400
@@ -66,7 +67,7 @@ def _config(sim: TvmazeSimulator, storage: Path, rate: int) -> Config:
 
 def _seed_mirror(sim: TvmazeSimulator, storage: Path, synced_at: float) -> None:
     """The cache as a full sync at `synced_at` left it (built offline: not what is measured)."""
-    store = Store.open(storage)
+    store = store_at(storage)
     try:
         batch = []
         for show in sim.iter_shows():

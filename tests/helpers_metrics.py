@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
+from tests.helpers_store import store_at
 from tvmaze_sync.core.models import ProcessingStatus
-from tvmaze_sync.storage.store import Store
 
 P = ProcessingStatus
 
@@ -80,7 +80,7 @@ def value(family: Metric) -> float | None:
 
 def read_store(storage: Path) -> dict[str, Any]:
     """What the metrics must equal, read straight from SQLite."""
-    store = Store.open(storage, readonly=True)
+    store = store_at(storage, readonly=True)
     try:
         return {
             "by_status": store.count_by_status(),

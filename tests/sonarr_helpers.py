@@ -10,6 +10,7 @@ from typing import Any
 from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import TvmazeSimulator, load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
+from tests.helpers_store import store_at
 from tvmaze_sync.core.config import Config, build_config
 from tvmaze_sync.core.models import CycleSummary, Show
 from tvmaze_sync.core.timeutil import iso
@@ -79,7 +80,7 @@ def make_config(
 
 def open_store(config: Config) -> Store:
     config.storage_dir.mkdir(parents=True, exist_ok=True)
-    return Store.open(config.storage_dir)
+    return store_at(config.storage_dir)
 
 
 def seed(store: Store, *shows: Show, now: float = START) -> None:

@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.doubles.tvmaze_sim import load_real_shows
+from tests.helpers_store import store_at
 from tvmaze_sync.core.models import Show
 from tvmaze_sync.storage.store import Store, row_from_show, show_from_row
 from tvmaze_sync.tvmaze import plan
@@ -136,7 +137,7 @@ def storable(show: Show) -> bool:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    opened = Store.open(tmp_path_factory.mktemp("bad-records"))
+    opened = store_at(tmp_path_factory.mktemp("bad-records"))
     yield opened
     opened.close()
 

@@ -16,13 +16,14 @@ from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, run_cli
+from tests.helpers_store import store_at
 from tvmaze_sync import __version__
 from tvmaze_sync.cli.main import main
 from tvmaze_sync.core.errors import ExitCode
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.storage import state
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import Store, prepare_storage_dir, row_from_show
+from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
 
 
 def _one_error_line(stderr: str) -> str:
@@ -37,7 +38,7 @@ def _one_error_line(stderr: str) -> str:
 def cache(tmp_path: Path) -> Path:
     """A default storage path with three shows and a state file, as a cycle leaves them."""
     storage = prepare_storage_dir(data_dir(tmp_path))
-    store = Store.open(storage)
+    store = store_at(storage)
     rows = [
         row_from_show(Show(tvmaze_id=i, title=f"Show {i}", genres=("Drama",)), {"id": i})
         for i in (1, 2, 3)

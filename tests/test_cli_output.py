@@ -14,6 +14,7 @@ import pytest
 from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, run_cli
+from tests.helpers_store import store_at
 from tvmaze_sync.core.errors import ExitCode
 from tvmaze_sync.storage.state import StateFile
 
@@ -74,9 +75,9 @@ def test_help_shows_no_type_for_on_off_flags(tmp_path: Path) -> None:
 def _seed_cache(tmp_path: Path, count: int = 3000) -> None:
     """A cache of `count` shows in the default storage of `clean_env(tmp_path)`."""
     from tvmaze_sync.core.models import Show
-    from tvmaze_sync.storage.store import Store, prepare_storage_dir, row_from_show
+    from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
 
-    store = Store.open(prepare_storage_dir(data_dir(tmp_path)))
+    store = store_at(prepare_storage_dir(data_dir(tmp_path)))
     rows = [row_from_show(Show(tvmaze_id=i, title=f"Show {i}"), {"id": i}) for i in range(1, count)]
     store.upsert_shows(rows, "2025-01-01T00:00:00Z")
     store.close()

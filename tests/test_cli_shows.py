@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.helpers_cli import clean_env
+from tests.helpers_store import store_at
 from tvmaze_sync.cli import render
 from tvmaze_sync.cli.main import app
 from tvmaze_sync.cli.terminal import Terminal, printable
@@ -25,7 +26,7 @@ from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.decisions.filters import apply, build_processor
 from tvmaze_sync.storage.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.storage.state import StateFile
-from tvmaze_sync.storage.store import Store, prepare_storage_dir, row_from_show
+from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
 
 P = ProcessingStatus
 
@@ -78,7 +79,7 @@ OUTCOMES: dict[int, tuple[ProcessingStatus, str | None, str | None]] = {
 def storage(tmp_path: Path) -> Path:
     """A cache decided under the default filters, with a few Sonarr outcomes."""
     path = prepare_storage_dir(tmp_path / "data")
-    store = Store.open(path)
+    store = store_at(path)
     store.upsert_shows([row_from_show(s, {"id": s.tvmaze_id}) for s in SHOWS], "2025-01-01T00:00Z")
     apply(store, build_processor(FiltersConfig()))
     with store.atomic():
@@ -128,7 +129,7 @@ def ids(result: Result) -> list[int]:
 
 
 def rows(storage: Path) -> list[dict[str, Any]]:
-    store = Store.open(storage, readonly=True)
+    store = store_at(storage, readonly=True)
     try:
         return list(store.rows_where(order_by="tvmaze_id"))
     finally:
@@ -202,7 +203,7 @@ def test_shows_formats(cli: Any) -> None:
 )
 def test_count_and_offset_page_through_one_listing(storage: Path, wanted: ShowQuery) -> None:
     """The server's GET /shows pages with these: pages laid end to end are the whole listing."""
-    store = Store.open(storage, readonly=True)
+    store = store_at(storage, readonly=True)
     try:
         everything = query_shows(store, replace(wanted, limit=None))
         assert count_shows(store, wanted) == len(everything)
@@ -289,7 +290,7 @@ def test_right_words_in_any_case_are_accepted(cli: Any, args: tuple[str, ...]) -
 
 def test_a_value_only_the_mirror_holds_is_accepted(cli: Any, storage: Path) -> None:
     """TVMaze may start using a language after this release: the cache knows it."""
-    store = Store.open(storage)
+    store = store_at(storage)
     novel = show(98, "Novel", language="Klingon", country="AQ")
     store.upsert_shows([row_from_show(novel, {"id": 98})], "2025-01-01T00:00Z")
     store.close()
@@ -325,7 +326,7 @@ def test_sql_injection_attempts_are_harmless(
         assert result.exit_code == ExitCode.USAGE, result.output
         assert len(result.stderr.strip().splitlines()) == 1
         # and the query layer itself (GET /shows uses it unchecked) matches nothing
-        store = Store.open(storage, readonly=True)
+        store = store_at(storage, readonly=True)
         try:
             assert query_shows(store, ShowQuery(**{option[2:]: payload})) == []
         finally:
@@ -486,7 +487,7 @@ ESCAPES = "Evil \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \x9b2J"
 
 
 def _add_hostile(storage: Path) -> None:
-    store = Store.open(storage)
+    store = store_at(storage)
     hostile = show(99, ESCAPES, network="Net\x1b]0;title\x07", premiered="2020-01-01")
     store.upsert_shows([row_from_show(hostile, {"id": 99})], "2025-01-01T00:00Z")
     store.close()

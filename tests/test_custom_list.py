@@ -21,6 +21,7 @@ import requests
 from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import small_real_shows, write_config
+from tests.helpers_store import store_at
 from tests.test_server import cycle_done, free_port, start_serve, wait_for
 from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.serve.endpoints import LIST_RETRY_AFTER, CustomList, ListNotReady, sonarr_list
@@ -45,13 +46,13 @@ def storage(synced: Path, tmp_path: Path) -> Path:
 
 
 def expected_list(storage: Path) -> list[dict[str, Any]]:
-    with Store.open(storage, readonly=True).reading() as store:
+    with Store.opened(storage, readonly=True) as store:
         return sonarr_list(store)
 
 
 def refetched(storage: Path, count: int) -> list[int]:
     """Mark `count` listed pending shows as a mirror refetch does (needs_filter = 1)."""
-    store = Store.open(storage)
+    store = store_at(storage)
     try:
         ids = [
             row["tvmaze_id"]
@@ -127,7 +128,7 @@ def delete_database(storage: Path) -> None:
 def test_no_list_from_a_rebuilt_database_beside_an_old_state(storage: Path) -> None:
     """state.json says the first full mirror completed, but shows.db is new (F2): 503."""
     delete_database(storage)
-    Store.open(storage).close()  # what the next cycle's open creates: empty, migrated
+    store_at(storage).close()  # what the next cycle's open creates: empty, migrated
     assert StateFile(storage).load().initial_sync_complete
     with pytest.raises(ListNotReady, match="being rebuilt"):
         CustomList(storage).body()
@@ -136,7 +137,7 @@ def test_no_list_from_a_rebuilt_database_beside_an_old_state(storage: Path) -> N
 def test_a_cache_from_before_the_record_gets_it_from_the_next_cycle(storage: Path) -> None:
     """A database a full mirror filled before it recorded that (an upgrade) is not taken for
     a new one for long: the next cycle records it, and the list is served again."""
-    store = Store.open(storage)
+    store = store_at(storage)
     try:
         with store.atomic():
             store.db.execute("DELETE FROM counters WHERE name = ?", [FULL_MIRRORS])
@@ -205,7 +206,7 @@ def test_serve_answers_503_until_the_first_full_mirror_then_the_whole_list(
 
 
 def undecided_listed(storage: Path) -> int:
-    with Store.open(storage, readonly=True).reading() as store:
+    with Store.opened(storage, readonly=True) as store:
         rows = store.db.execute(
             "SELECT COUNT(*) FROM shows WHERE processing_status = 'pending' "
             "AND needs_filter = 1 AND tvdb_id IS NOT NULL"
@@ -230,7 +231,7 @@ def test_a_later_full_pass_refetching_listed_shows_never_shrinks_the_list(
             url = served.url + "/sonarr/list"
             first = requests.get(url, timeout=10)
             assert first.status_code == 200 and first.json()
-            with Store.open(storage, readonly=True).reading() as store:
+            with Store.opened(storage, readonly=True) as store:
                 listed = {item["tvdbId"] for item in first.json()}
                 changed = [
                     row["tvmaze_id"]

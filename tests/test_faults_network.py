@@ -33,12 +33,12 @@ from tests.helpers_faults import (
     successful_adds,
     write_config,
 )
+from tests.helpers_store import store_at
 from tests.helpers_tvmaze import FakeClock, compact_real_shows, mismatches
 from tvmaze_sync.core.config import Config, build_config
 from tvmaze_sync.core.errors import CycleError, DependencyError, ExitCode, TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.cycle.run import Runtime, run_cycle
-from tvmaze_sync.storage.store import Store
 
 pytestmark = pytest.mark.faults
 
@@ -143,7 +143,7 @@ def test_tvmaze_5xx_truncated_bodies_and_429_bursts_the_mirror_ends_equal(
 
     assert any("still failing" in failure for failure in failures), failures
     assert modes[0] == "resume" and modes[1:] == ["incremental"] * 3, modes
-    store = Store.open(storage, readonly=True)
+    store = store_at(storage, readonly=True)
     try:
         requests = store.counters("api_requests")
     finally:

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers_store import store_at
 from tvmaze_sync.core.config import (
     FiltersConfig,
     IdFilter,
@@ -477,7 +478,7 @@ COLUMNS_FILTERS_WRITE = {"processing_status", "filter_reason", "filter_reasons",
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path)
+    opened = store_at(tmp_path)
     yield opened
     opened.close()
 
@@ -535,7 +536,7 @@ def test_refilter_moves_exactly_the_expected_rows(
     rows: list[tuple[Show, ProcessingStatus, bool]], config: FiltersConfig
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(Path(tmp))
+        store = store_at(Path(tmp))
         try:
             seed(store, rows)
             before = snapshot(store)
@@ -638,7 +639,7 @@ class Exploding(ShowProcessor):
 
 
 def test_the_hash_is_stored_only_after_the_refilter_commits(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
+    store = store_at(tmp_path)
     seed(store, [(good_show(tvmaze_id=i), P.PENDING, False) for i in range(1, 6)])
     state_file = StateFile(tmp_path)
     state = State(last_filter_hash="old")
@@ -666,7 +667,7 @@ def test_run_refilter_takes_the_lock_and_a_dry_run_does_not(tmp_path: Path) -> N
     config = build_config({"storage": {"path": str(tmp_path)}}, env={})
     with pytest.raises(StorageError, match="run `tvmaze-sync sync` first"):
         run_refilter(config)
-    store = Store.open(tmp_path)
+    store = store_at(tmp_path)
     seed(store, [(good_show(tvmaze_id=1, language="Korean"), P.PENDING, False)])
     store.close()
     with writer_lock(tmp_path):

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers_cli import clean_env, data_dir, run_cli
+from tests.helpers_store import store_at
 from tvmaze_sync.core.errors import ExitCode, LockHeld
 from tvmaze_sync.storage.lock import LOCK_NAME, writer_lock
-from tvmaze_sync.storage.store import Store, prepare_storage_dir
+from tvmaze_sync.storage.store import prepare_storage_dir
 
 HOLDER = """
 import sys, time
@@ -31,7 +32,7 @@ with writer_lock(Path(sys.argv[1])):
 def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the writer lock on the default storage path."""
     storage = prepare_storage_dir(data_dir(tmp_path))
-    Store.open(storage).close()  # a cache for the read-only commands to read
+    store_at(storage).close()  # a cache for the read-only commands to read
     process = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(storage)],
         stdout=subprocess.PIPE,

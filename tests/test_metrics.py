@@ -36,13 +36,14 @@ from tests.helpers_metrics import (
     value,
     write_config,
 )
+from tests.helpers_store import store_at
 from tests.helpers_tools import run, tool
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.cycle.metrics import METRICS, build_registry, read_snapshot, split_request_key
 from tvmaze_sync.sonarr.phase import Reason
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import Store, row_from_show
+from tvmaze_sync.storage.store import row_from_show
 
 P = ProcessingStatus
 
@@ -67,7 +68,7 @@ SEEDED: list[tuple[int, ProcessingStatus, str | None]] = [
 def seeded(tmp_path: Path) -> Path:
     storage = tmp_path / "data"
     storage.mkdir()
-    store = Store.open(storage)
+    store = store_at(storage)
     try:
         rows = [row_from_show(Show(tvmaze_id=i, title=f"Show {i}")) for i, _, _ in SEEDED]
         store.upsert_shows(rows, now="2025-01-01T00:00:00Z")
@@ -486,7 +487,7 @@ def test_no_secret_reaches_the_metrics(tmp_path: Path, cron: dict[str, Any]) -> 
 
 def test_metrics_reads_never_wait_for_a_writer(seeded: Path) -> None:
     """A scrape while another connection holds a write transaction still answers."""
-    writer = Store.open(seeded)
+    writer = store_at(seeded)
     done = threading.Event()
     try:
         writer.db.execute("BEGIN IMMEDIATE")

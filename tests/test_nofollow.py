@@ -16,11 +16,12 @@ import pytest
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import write_config
+from tests.helpers_store import store_at
 from tests.helpers_tvmaze import compact_real_shows
 from tvmaze_sync.core.errors import ExitCode, StorageError
 from tvmaze_sync.storage.lock import LOCK_NAME, writer_lock
 from tvmaze_sync.storage.state import STATE_NAME, State, StateFile
-from tvmaze_sync.storage.store import DB_NAME, Store
+from tvmaze_sync.storage.store import DB_NAME
 from tvmaze_sync.tvmaze.client import CACHE_NAME
 
 PRECIOUS = "someone else's file: must never change\n"
@@ -138,7 +139,7 @@ def test_store_open_refuses_before_sqlite_touches_the_target(tmp_path: Path) -> 
     storage.mkdir()
     (storage / DB_NAME).symlink_to(target)
     with pytest.raises(StorageError, match="is a symbolic link"):
-        Store.open(storage)
+        store_at(storage)
     assert not target.exists()
 
 

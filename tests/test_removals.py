@@ -24,6 +24,7 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_store import store_at
 from tests.sonarr_helpers import (
     OPEN_FILTERS,
     FakeClock,
@@ -36,7 +37,6 @@ from tests.sonarr_helpers import (
 )
 from tvmaze_sync.core.errors import ExitCode, UsageError
 from tvmaze_sync.sonarr import phase, removals
-from tvmaze_sync.storage.store import Store
 
 EXCLUSIONS = "/api/v3/importlistexclusion"
 SHOWS = real_shows(range(1, 13))  # twelve shows Sonarr's catalogue knows: more than 10
@@ -475,7 +475,7 @@ def test_a_cache_from_before_the_guard_reads_as_nothing_held(tmp_path: Path) -> 
         store.db.execute("PRAGMA user_version = 5")
     store.close()
     assert removals.held(config.storage_dir) == []
-    readonly = Store.open(config.storage_dir, readonly=True)
+    readonly = store_at(config.storage_dir, readonly=True)
     try:
         assert readonly.held_removals() == []
     finally:

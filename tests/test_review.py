@@ -20,9 +20,10 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_store import store_at
 from tests.sonarr_helpers import OPEN_FILTERS, posted_tvdb_ids, real_shows
 from tvmaze_sync.cycle.metrics import build_registry
-from tvmaze_sync.storage.store import SCHEMA_VERSION, Store
+from tvmaze_sync.storage.store import SCHEMA_VERSION
 
 
 def _config(
@@ -57,7 +58,7 @@ def _json(tmp_path: Path, config: Path, *args: str) -> Any:
 
 
 def _statuses(tmp_path: Path) -> dict[int, str]:
-    store = Store.open(tmp_path / "data", readonly=True)
+    store = store_at(tmp_path / "data", readonly=True)
     try:
         return dict(store.db.execute("SELECT tvmaze_id, processing_status FROM shows").fetchall())
     finally:
@@ -111,7 +112,7 @@ def test_the_migration_fills_weight_from_the_stored_json(
     shows[1] = {**shows[1], "weight": "heavy"}  # not a number: unknown
     tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
     _cli(tmp_path, _config(tmp_path, tvmaze), "sync")
-    store = Store.open(tmp_path / "data")
+    store = store_at(tmp_path / "data")
     with store.atomic():  # back to the schema before the weight column
         store.db.execute("ALTER TABLE shows DROP COLUMN approved_at")
         store.db.execute("ALTER TABLE shows DROP COLUMN weight")
@@ -119,7 +120,7 @@ def test_the_migration_fills_weight_from_the_stored_json(
         store.db.execute("PRAGMA user_version = 6")
     store.close()
     assert SCHEMA_VERSION == 9
-    store = Store.open(tmp_path / "data")  # migrates
+    store = store_at(tmp_path / "data")  # migrates
     try:
         got = dict(store.db.execute("SELECT tvmaze_id, weight FROM shows").fetchall())
     finally:
@@ -229,7 +230,7 @@ def test_review_approve_usage_errors(tmp_path: Path, tvmaze_sim_factory: TvmazeS
 
 
 def _row(tmp_path: Path, tvmaze_id: int) -> dict[str, Any]:
-    store = Store.open(tmp_path / "data", readonly=True)
+    store = store_at(tmp_path / "data", readonly=True)
     try:
         row = store.get_row(tvmaze_id)
         assert row is not None

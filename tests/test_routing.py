@@ -21,6 +21,7 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_store import store_at
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
 from tests.test_docs import parse_facts
 from tests.test_server import free_port
@@ -30,7 +31,7 @@ from tvmaze_sync.core.models import Show
 from tvmaze_sync.cycle.metrics import build_registry
 from tvmaze_sync.decisions import routing
 from tvmaze_sync.serve.endpoints import CustomList
-from tvmaze_sync.storage.store import SCHEMA_VERSION, Store, row_from_show
+from tvmaze_sync.storage.store import SCHEMA_VERSION, row_from_show
 
 #: Real TVMaze shows: 1 Under the Dome and 2 Person of Interest (CBS), 5 True Detective and
 #: 82 Game of Thrones (HBO), 25 Hellsing and 40 Death Note (genre Anime, in Japanese).
@@ -274,7 +275,7 @@ def test_a_match_ignores_case_and_spaces_as_the_filters_do(show: Show, spelled: 
 
 def test_an_existing_cache_migrates_keeping_every_status_and_the_ledger(tmp_path: Path) -> None:
     """A single-Sonarr cache (schema 8) gains the ledger's `route` column; nothing is lost."""
-    store = Store.open(tmp_path)
+    store = store_at(tmp_path)
     statuses = ["pending", "added", "exists", "excluded", "removed_by_user", "failed"]
     rows = [
         {"tvmaze_id": i, "title": f"Show {i}", "tvdb_id": 1000 + i, "processing_status": status}
@@ -294,7 +295,7 @@ def test_an_existing_cache_migrates_keeping_every_status_and_the_ledger(tmp_path
         store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
         store.db.execute("PRAGMA user_version = 8")
     store.close()
-    store = Store.open(tmp_path)  # migrates
+    store = store_at(tmp_path)  # migrates
     try:
         assert store.schema_version == SCHEMA_VERSION
         got = dict(store.db.execute("SELECT tvmaze_id, processing_status FROM shows").fetchall())

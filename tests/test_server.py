@@ -33,6 +33,7 @@ from tests.helpers_metrics import (
     value,
     write_config,
 )
+from tests.helpers_store import store_at
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import parse_iso
 from tvmaze_sync.cycle.metrics import METRICS
@@ -40,7 +41,6 @@ from tvmaze_sync.serve.endpoints import BadRequest, authorize, is_loopback, pars
 from tvmaze_sync.serve.runner import PROBE_MAX_AGE
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import StateFile
-from tvmaze_sync.storage.store import Store
 
 TOKEN = "serve-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -251,7 +251,7 @@ def test_state_is_the_state_command(served: Served) -> None:
 
 
 def test_shows_pages_through_the_cache(served: Served) -> None:
-    store = Store.open(served.storage, readonly=True)
+    store = store_at(served.storage, readonly=True)
     try:
         ids = [r[0] for r in store.db.execute("SELECT tvmaze_id FROM shows ORDER BY tvmaze_id")]
         filtered = [
@@ -314,7 +314,7 @@ def test_sonarr_list_is_what_sonarr_custom_lists_read(served: Served) -> None:
         assert set(item) == {"title", "tvdbId", "imdbId"}
         assert isinstance(item["title"], str) and item["title"]
         assert isinstance(item["tvdbId"], int) and item["tvdbId"] > 0
-    store = Store.open(served.storage, readonly=True)
+    store = store_at(served.storage, readonly=True)
     try:
         expected = [
             r[0]
@@ -492,7 +492,7 @@ def test_a_running_cycle_blocks_nothing_but_another_cycle_and_sigterm_lets_it_fi
     state = StateFile(tmp_path / "data").load()
     assert state.last_cycle["ok"] is True, state.last_cycle  # it was let finish
     assert state.last_cycle["finished_at"]
-    store = Store.open(tmp_path / "data", readonly=True)
+    store = store_at(tmp_path / "data", readonly=True)
     try:
         assert sum(store.count_by_status().values()) == len(small_real_shows())
     finally:

@@ -23,6 +23,7 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_V3_VERSION, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, run_cli
+from tests.helpers_store import store_at
 from tests.sonarr_helpers import (
     DAY,
     OPEN_FILTERS,
@@ -37,7 +38,6 @@ from tests.sonarr_helpers import (
     real_shows,
 )
 from tvmaze_sync.core.timeutil import iso
-from tvmaze_sync.storage.store import Store
 
 
 def _without_tvdb(shows: list[dict[str, Any]], *ids: int) -> list[dict[str, Any]]:
@@ -254,7 +254,7 @@ def test_kill_9_during_adds_then_rerun_posts_nothing_twice(
     posted = posted_tvdb_ids(sonarr_sim)
     assert len(posted) == len(set(posted)) == 12  # every show added, none posted twice
     assert posted[:4] == killed_after
-    store = Store.open(tmp_path / "data")
+    store = store_at(tmp_path / "data")
     try:
         assert store.count_by_status()["added"] == 12
         owned = ledger_rows(store)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers_store import store_at
 from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.storage.state import State, StateFile, read_state
 
@@ -210,14 +211,13 @@ def test_read_state_answers_on_a_read_only_file_system(tmp_path: Path) -> None:
     """`tvmaze-sync state` on a read-only mount: nothing can be written, all is read."""
     from tests.helpers_faults import remount, tmpfs
     from tvmaze_sync.storage.state import read_state
-    from tvmaze_sync.storage.store import Store
 
     with tmpfs(tmp_path / "mnt", "16m") as mount:
         if isinstance(mount, str):
             pytest.skip(mount)
         storage = mount / "data"
         storage.mkdir()
-        store = Store.open(storage)
+        store = store_at(storage)
         store.db.table("shows").insert_all(
             {"tvmaze_id": i, "title": f"Show {i}", "last_checked": "now"} for i in range(1, 4)
         )

@@ -14,6 +14,7 @@ import pytest
 import sqlite_utils
 
 from tests.helpers_cli import run_cli
+from tests.helpers_store import store_at
 from tvmaze_sync.core.errors import ExitCode, StorageError
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.storage import store as store_module
@@ -64,7 +65,7 @@ def make_show(tvmaze_id: int, title: str = "Show", **changes: object) -> Show:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path)
+    opened = store_at(tmp_path)
     yield opened
     opened.close()
 
@@ -121,7 +122,7 @@ def _v1_database(path: Path) -> None:
 
 def test_an_older_database_is_upgraded_with_its_rows_intact(tmp_path: Path) -> None:
     _v1_database(tmp_path / DB_NAME)
-    store = Store.open(tmp_path)
+    store = store_at(tmp_path)
     try:
         assert store.schema_version == SCHEMA_VERSION
         rows = {row["tvmaze_id"]: row for row in store.rows_where(order_by="tvmaze_id")}
@@ -130,7 +131,7 @@ def test_an_older_database_is_upgraded_with_its_rows_intact(tmp_path: Path) -> N
         assert rows[1]["sonarr_series_id"] == 77
         assert rows[2]["filter_reason"] == "genre"
         assert rows[1]["needs_filter"] == 1 and rows[1]["raw"] is None
-        fresh = Store.open(prepare_storage_dir(tmp_path / "fresh"))
+        fresh = store_at(prepare_storage_dir(tmp_path / "fresh"))
         try:  # the upgraded schema is the one a new database gets
             assert store.db.table("shows").columns_dict == fresh.db.table("shows").columns_dict
             assert set(store.db.table_names()) == set(fresh.db.table_names())
@@ -143,39 +144,39 @@ def test_an_older_database_is_upgraded_with_its_rows_intact(tmp_path: Path) -> N
         assert store.counters("shows_processed") == {"added": 1}
     finally:
         store.close()
-    reopened = Store.open(tmp_path)  # migrations run once
+    reopened = store_at(tmp_path)  # migrations run once
     assert reopened.schema_version == SCHEMA_VERSION
     assert reopened.count_by_status()["added"] == 1
     reopened.close()
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    Store.open(tmp_path).close()
+    store_at(tmp_path).close()
     conn = sqlite3.connect(tmp_path / DB_NAME)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     conn.close()
     for readonly in (False, True):
         with pytest.raises(StorageError, match="newer than this tvmaze-sync"):
-            Store.open(tmp_path, readonly=readonly)
+            store_at(tmp_path, readonly=readonly)
 
 
 def test_readonly_open_of_a_missing_database(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match=r"no cache at .*shows\.db yet: run `tvmaze-sync sync`"):
-        Store.open(tmp_path, readonly=True)
+        store_at(tmp_path, readonly=True)
     assert not (tmp_path / DB_NAME).exists()
 
 
 def test_readonly_open_of_an_unmigrated_database(tmp_path: Path) -> None:
     _v1_database(tmp_path / DB_NAME)
     with pytest.raises(StorageError, match="schema 1; run `tvmaze-sync sync` once"):
-        Store.open(tmp_path, readonly=True)
+        store_at(tmp_path, readonly=True)
 
 
 def test_readonly_open_reads_a_database_only_missing_index_migrations(tmp_path: Path) -> None:
     """After an upgrade, `state` and `shows` work before the next `sync` migrates."""
     from tvmaze_sync.storage.store import MIGRATIONS, READABLE_SCHEMA_VERSION
 
-    writer = Store.open(tmp_path)
+    writer = store_at(tmp_path)
     writer.upsert_shows([row_from_show(make_show(1))], now="2025-01-01T00:00:00Z")
     writer.close()
     conn = sqlite3.connect(tmp_path / DB_NAME)
@@ -184,7 +185,7 @@ def test_readonly_open_reads_a_database_only_missing_index_migrations(tmp_path: 
     conn.commit()
     conn.close()
     assert len(MIGRATIONS) > READABLE_SCHEMA_VERSION
-    reader = Store.open(tmp_path, readonly=True)
+    reader = store_at(tmp_path, readonly=True)
     try:
         assert reader.count_by_status()["pending"] == 1
     finally:
@@ -192,11 +193,11 @@ def test_readonly_open_reads_a_database_only_missing_index_migrations(tmp_path: 
 
 
 def test_readonly_reads_while_a_writer_holds_a_transaction(tmp_path: Path) -> None:
-    writer = Store.open(tmp_path)
+    writer = store_at(tmp_path)
     writer.upsert_shows([row_from_show(make_show(1))], now="2025-01-01T00:00:00Z")
     with writer.atomic():
         writer.upsert_shows([row_from_show(make_show(2))], now="2025-01-01T00:00:00Z")
-        reader = Store.open(tmp_path, readonly=True)
+        reader = store_at(tmp_path, readonly=True)
         assert reader.count_by_status()["pending"] == 1  # committed rows only, no blocking
         with pytest.raises(sqlite3.OperationalError):
             reader.db.execute("DELETE FROM shows")
@@ -207,7 +208,7 @@ def test_readonly_reads_while_a_writer_holds_a_transaction(tmp_path: Path) -> No
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     (tmp_path / DB_NAME).write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(StorageError, match="cannot use"):
-        Store.open(tmp_path)
+        store_at(tmp_path)
 
 
 def test_upsert_refreshes_metadata_and_keeps_processing_columns(store: Store) -> None:
@@ -377,7 +378,7 @@ def mount(tmp_path: Path) -> Iterator[Path]:
 
 
 def _cache(storage: Path, shows: int = 5) -> None:
-    store = Store.open(prepare_storage_dir(storage))
+    store = store_at(prepare_storage_dir(storage))
     store.upsert_shows(
         [row_from_show(make_show(i)) for i in range(1, shows + 1)], "2025-01-01T00:00:00Z"
     )
@@ -396,7 +397,7 @@ def test_read_only_file_system_is_read_and_named(mount: Path) -> None:
     before = _files(storage)
     remount(mount, "ro")
     try:
-        reader = Store.open(storage, readonly=True)  # no -shm can be created: immutable
+        reader = store_at(storage, readonly=True)  # no -shm can be created: immutable
         try:
             assert reader.count_by_status()["pending"] == 5
             assert reader.get_show(3) == make_show(3)
@@ -407,7 +408,7 @@ def test_read_only_file_system_is_read_and_named(mount: Path) -> None:
         with pytest.raises(StorageError, match=r"is not writable: read-only file system$"):
             prepare_storage_dir(storage)
         with pytest.raises(StorageError, match=r"shows\.db: read-only file system; SQLite said"):
-            Store.open(storage)
+            store_at(storage)
         assert _files(storage) == before
     finally:
         remount(mount, "rw")
@@ -424,8 +425,9 @@ def test_read_only_file_system_after_a_killed_writer(mount: Path) -> None:
         "import os, sys\n"
         "from pathlib import Path\n"
         "from tests.test_store import make_show\n"
-        "from tvmaze_sync.storage.store import Store, row_from_show\n"
-        "store = Store.open(Path(sys.argv[1]))\n"
+        "from tests.helpers_store import store_at\n"
+        "from tvmaze_sync.storage.store import row_from_show\n"
+        "store = store_at(Path(sys.argv[1]))\n"
         "store.upsert_shows([row_from_show(make_show(i)) for i in range(6, 9)], 'now')\n"
         "os._exit(9)\n"
     )
@@ -435,7 +437,7 @@ def test_read_only_file_system_after_a_killed_writer(mount: Path) -> None:
     assert (storage / f"{DB_NAME}-wal").stat().st_size > 0
     remount(mount, "ro")
     try:
-        reader = Store.open(storage, readonly=True)
+        reader = store_at(storage, readonly=True)
         assert reader.count_by_status()["pending"] == 8  # the -wal's commits included
         reader.close()
     finally:
@@ -444,10 +446,10 @@ def test_read_only_file_system_after_a_killed_writer(mount: Path) -> None:
     remount(mount, "ro")
     try:
         with pytest.raises(StorageError, match=r"shows\.db-wal holds changes not yet in the"):
-            Store.open(storage, readonly=True)
+            store_at(storage, readonly=True)
     finally:
         remount(mount, "rw")
-    reader = Store.open(storage, readonly=True)  # writable again: SQLite replays the -wal
+    reader = store_at(storage, readonly=True)  # writable again: SQLite replays the -wal
     assert reader.count_by_status()["pending"] == 8
     reader.close()
 
@@ -460,7 +462,7 @@ def test_a_directory_this_user_cannot_write_is_named(tmp_path: Path) -> None:
     storage.chmod(0o500)
     try:
         with pytest.raises(StorageError, match=r"cannot read .*shows\.db: SQLite must create"):
-            Store.open(storage, readonly=True)
+            store_at(storage, readonly=True)
         with pytest.raises(StorageError, match=r"is not writable by this user$"):
             prepare_storage_dir(storage)
     finally:
@@ -472,9 +474,8 @@ def test_read_queries_on_foreign_tables_name_the_file(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / DB_NAME)
     conn.executescript(f"create table shows(x); pragma user_version={READABLE_SCHEMA_VERSION};")
     conn.close()
-    store = Store.open(tmp_path, readonly=True)
     failed = pytest.raises(StorageError, match=r"cannot read .*shows\.db: no such column")
-    with failed, store.reading():
+    with failed, Store.opened(tmp_path, readonly=True) as store:
         store.count_by_status()
-    with pytest.raises(sqlite3.ProgrammingError):  # reading() closed it
+    with pytest.raises(sqlite3.ProgrammingError):  # leaving the context closed it
         store.db.execute("select 1")

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers_cli import data_dir, run_cli
+from tests.helpers_store import store_at
 from tests.test_docs import worked_examples
 from tvmaze_sync.core.config import Config, FiltersConfig, ListFilter, StatusFilter, load_config
 from tvmaze_sync.core.models import Show
@@ -30,7 +31,7 @@ from tvmaze_sync.decisions.vocabulary import (
     check,
     edit_distance,
 )
-from tvmaze_sync.storage.store import DB_NAME, FACET_COLUMNS, Store, row_from_show
+from tvmaze_sync.storage.store import DB_NAME, FACET_COLUMNS, row_from_show
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_MIRROR = Mirror(None)
@@ -52,7 +53,7 @@ def config_check(home: Path, text: str | None = None, **env: str) -> Any:
 
 def seed_mirror(storage: Path, **facts: Any) -> None:
     storage.mkdir(parents=True, exist_ok=True)
-    store = Store.open(storage)
+    store = store_at(storage)
     try:
         show = Show(tvmaze_id=1, title="A Puppet Show", **facts)
         store.upsert_shows([row_from_show(show)], "2026-01-01T00:00:00Z")
@@ -299,7 +300,7 @@ def test_store_distinct_values(tmp_path: Path) -> None:
         country="XK",
         status="Running",
     )
-    store = Store.open(tmp_path, readonly=True)
+    store = store_at(tmp_path, readonly=True)
     try:
         found = {column: store.distinct_values(column) for column in FACET_COLUMNS}
     finally:

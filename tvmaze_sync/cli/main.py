@@ -390,7 +390,7 @@ def shows(
             sort=sort,
         )
         check_instance(config, instance)
-        with instances.open_store(config.storage_dir, instance, readonly=True).reading() as store:
+        with instances.opened(config.storage_dir, instance, readonly=True) as store:
             rows = query.query_shows(store, wanted)
             total = query.count_shows(store, wanted) if fmt == "table" else None
         render.shows(rows, fmt=fmt, total=total)
@@ -452,7 +452,7 @@ def explain(
 
     with exit_on_error():
         config = options(ctx).load()
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        with Store.opened(config.storage_dir, readonly=True) as store:
             row = query.find_show(store, show)
             sonarr_note = phase.explain(store, row)  # removal date, exclusion, ownership
             added_route = phase.added_route(store, row)
@@ -479,7 +479,7 @@ def _other_instances(config: Config, tvmaze_id: int, route: str | None) -> list[
         if name not in instances.existing(config.storage_dir):
             notes.append(f"instance {name}: no cycle has run for it yet")
             continue
-        with instances.open_store(config.storage_dir, name, readonly=True).reading() as store:
+        with instances.opened(config.storage_dir, name, readonly=True) as store:
             row = store.get_row(tvmaze_id)
             if row is None:
                 notes.append(f"instance {name}: never routed there")
@@ -684,7 +684,7 @@ def review_list(
 
     with exit_on_error():
         config = options(ctx).load()
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        with Store.opened(config.storage_dir, readonly=True) as store:
             rows = review.list_queue(store)
         render.review_queue(rows, fmt=fmt, enabled=config.sonarr.require_approval)
 

@@ -37,6 +37,11 @@ class Show:
 
     Every field but the id and title may be unknown (None); real TVMaze data has nulls and
     missing keys everywhere, and filters decide what unknown means.
+
+    The one declaration of the cached show's facts: each field is a column of `shows` under
+    its own name (or `metadata["column"]`), and the store derives every column list and the
+    row <-> Show conversion from it (storage/columns.py). A new fact is a field here, its
+    mapping, a migration and its rule.
     """
 
     tvmaze_id: int
@@ -54,7 +59,8 @@ class Show:
     genres: tuple[str, ...] = ()
     runtime: int | None = None
     rating: float | None = None
-    updated: int | None = None  # TVMaze's `updated`, unix seconds
+    # TVMaze's `updated`, unix seconds; stored apart from the row's own `updated_at`
+    updated: int | None = field(default=None, metadata={"column": "tvmaze_updated_at"})
     weight: int | None = None  # TVMaze's popularity, 0-100
 
 

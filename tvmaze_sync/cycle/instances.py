@@ -132,8 +132,7 @@ def _run_one(
     )
     sub = CycleSummary(started_at=summary.started_at, dry_run=False)
     sub.requests = summary.requests  # one count of requests per cycle
-    store = instances.open_store(config.storage_dir, name)
-    try:
+    with instances.opened(config.storage_dir, name, create=True) as store:
         processor = filters.build_processor(config.filters, config.routes, name)
 
         def routed_here(show: Any) -> bool:
@@ -145,8 +144,6 @@ def _run_one(
         queues.release_failed(store, runtime.clock(), False)
         filters.apply(store, processor)
         phase.process(store, gateway, client, mine, sub)
-    finally:
-        store.close()
     summary.added_titles += [f"{title} [{name}]" for title in sub.added_titles]
     summary.added_ids += sub.added_ids
     summary.removals_held += sub.removals_held

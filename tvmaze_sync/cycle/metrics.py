@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -217,22 +216,6 @@ class Snapshot:
     instances: dict[str, tuple[dict[str, int], int]] = field(default_factory=dict)
 
 
-# The rule is the part of `filter_reason` before the first ':' ("genre_excluded:Reality"):
-# labelling by value would give one series per genre, language, network... (unbounded).
-_FILTERED_BY_RULE_SQL = """
-SELECT CASE WHEN instr(filter_reason, ':') > 0
-            THEN substr(filter_reason, 1, instr(filter_reason, ':') - 1)
-            ELSE COALESCE(NULLIF(filter_reason, ''), 'unknown') END AS rule,
-       COUNT(*)
-FROM shows WHERE processing_status = ? GROUP BY rule
-"""
-
-_PENDING_RETRY_SQL = """
-SELECT COALESCE(status_reason, 'unknown') AS reason, COUNT(*)
-FROM shows WHERE processing_status = ? GROUP BY reason
-"""
-
-
 def read_snapshot(storage_dir: Path) -> Snapshot:
     """Read the metrics' facts without ever blocking a writer (read-only SQLite, WAL).
 
@@ -248,36 +231,31 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
     if not (storage_dir / DB_NAME).exists():
         return snap
     try:
-        store = Store.open(storage_dir, readonly=True)
+        with Store.opened(storage_dir, readonly=True) as store:
+            _read_store(snap, store)
     except StorageError as error:
         log.warning("metrics_store_unreadable error=%s", error)
-        return snap
-    try:
-        snap.by_status = store.count_by_status()
-        snap.highest_id = store.highest_id()
-        snap.filtered_by_rule = dict(
-            store.db.execute(_FILTERED_BY_RULE_SQL, [ProcessingStatus.FILTERED]).fetchall()
-        )
-        snap.pending_retry = dict(
-            store.db.execute(_PENDING_RETRY_SQL, [ProcessingStatus.PENDING_TVDB]).fetchall()
-        )
-        snap.processed_lifetime = store.counters("shows_processed")
-        snap.api_requests = store.counters("api_requests")
-        snap.records_skipped = store.counters(RECORDS_SKIPPED)
-        snap.removals_held = len(store.held_removals())
-        snap.notifications_sent = store.counters("notifications_sent")
-        snap.notifications_failed = store.counters("notifications_failed")
-    except sqlite3.DatabaseError as error:
-        log.warning("metrics_store_unreadable error=%s", error)
-    finally:
-        store.close()
     for name in instances.existing(storage_dir):
         try:
-            with instances.open_store(storage_dir, name, readonly=True).reading() as other:
+            with instances.opened(storage_dir, name, readonly=True) as other:
                 snap.instances[name] = (other.count_by_status(), len(other.held_removals()))
         except StorageError as error:
             log.warning("metrics_store_unreadable instance=%s error=%s", name, error)
     return snap
+
+
+def _read_store(snap: Snapshot, store: Store) -> None:
+    """Fill `snap` from the cache; one failure leaves the rest unread."""
+    snap.by_status = store.count_by_status()
+    snap.highest_id = store.highest_id()
+    snap.filtered_by_rule = store.filtered_by_rule()
+    snap.pending_retry = store.pending_tvdb_reasons()
+    snap.processed_lifetime = store.counters("shows_processed")
+    snap.api_requests = store.counters("api_requests")
+    snap.records_skipped = store.counters(RECORDS_SKIPPED)
+    snap.removals_held = len(store.held_removals())
+    snap.notifications_sent = store.counters("notifications_sent")
+    snap.notifications_failed = store.counters("notifications_failed")
 
 
 # --- the collector --------------------------------------------------------------------------

@@ -16,7 +16,6 @@ token), so logs name it only by position and scheme, `notify.urls[0] (discord://
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.logs import redact
 from tvmaze_sync.core.models import CycleSummary
 from tvmaze_sync.sonarr.review import tvmaze_url
+from tvmaze_sync.storage import sqlitefile
 from tvmaze_sync.storage.store import DB_NAME, Store
 
 log = logging.getLogger(__name__)
@@ -166,15 +166,11 @@ def _count(storage_dir: Path, results: Sequence[Delivery]) -> None:
     if not results or not (storage_dir / DB_NAME).exists():
         return
     try:
-        store = Store.open(storage_dir)
-        try:
-            with store.atomic():
-                for result in results:
-                    name = "notifications_sent" if result.ok else "notifications_failed"
-                    store.bump_counter(name, result.service)
-        finally:
-            store.close()
-    except (StorageError, sqlite3.Error) as error:
+        with Store.opened(storage_dir) as store, store.atomic():
+            for result in results:
+                name = "notifications_sent" if result.ok else "notifications_failed"
+                store.bump_counter(name, result.service)
+    except (StorageError, sqlitefile.Error) as error:
         log.warning("notification_count_lost error=%s", error)
 
 

@@ -9,12 +9,10 @@ removal hold.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config
 from tvmaze_sync.core.errors import CycleError, ExitCode, LockHeld, StorageError, TvmazeSyncError
@@ -23,7 +21,7 @@ from tvmaze_sync.core.timeutil import Clock, Sleep, iso, system_clock
 from tvmaze_sync.cycle import instances, notify
 from tvmaze_sync.decisions import filters, routing
 from tvmaze_sync.sonarr import phase, queues
-from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage import sqlitefile
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store, file_system_trouble, prepare_storage_dir
 from tvmaze_sync.tvmaze import client as tvmaze_client
@@ -51,16 +49,6 @@ class Runtime:
         """The filters' verdicts are written unless a dry run was asked for (`--dry-run` or
         `dry_run: true`). Without Sonarr the cache still decides: the Custom List serves it."""
         return not (self.dry_run or self.config.dry_run)
-
-
-@contextmanager
-def open_store(storage: Path) -> Iterator[Store]:
-    """Open the cache for writing (callers hold the writer lock)."""
-    store = Store.open(storage)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> CycleSummary:
@@ -96,7 +84,7 @@ def _run_locked(
     config = runtime.config
     started = runtime.clock()
     storage = prepare_storage_dir(config.storage_dir)
-    with writer_lock(storage), open_store(storage) as store:
+    with Store.opened(storage, lock=True, create=True) as store:
         if on_lock:
             on_lock()
         state_file = StateFile(storage)
@@ -111,7 +99,7 @@ def _run_locked(
         except KeyboardInterrupt:  # Ctrl-C: `state` says so; pages and statuses done are kept
             summary.error = "interrupted"
             raise
-        except sqlite3.Error as error:  # the disk filled up or went read-only mid-run
+        except sqlitefile.Error as error:  # the disk filled up or went read-only mid-run
             cause = file_system_trouble(storage) or str(error)
             summary.error = f"storage failed mid-run: {cause} (in {storage})"
             summary.exit_code = int(CycleError.exit_code)
@@ -129,7 +117,7 @@ def _run_locked(
                 with store.atomic():
                     for key, count in summary.requests.items():
                         store.bump_counter("api_requests", key, count)
-            except sqlite3.Error as error:  # must not hide why the cycle failed
+            except sqlitefile.Error as error:  # must not hide why the cycle failed
                 log.warning("request_counts_lost error=%s", error)
             state.last_cycle = summary.to_state()
             try:

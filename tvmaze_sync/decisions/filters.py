@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, FiltersConfig, Route
-from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.models import ProcessingResult, ProcessingStatus, Show
 from tvmaze_sync.decisions import routing
 from tvmaze_sync.decisions.rules import ReasonCode, RuleVerdict, build_rules, reason_rule
-from tvmaze_sync.storage.lock import writer_lock
+from tvmaze_sync.storage.shows import Decision
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import DB_NAME, Store, prepare_storage_dir
+from tvmaze_sync.storage.store import Store
 
 __all__ = [
     "OPEN_STATUSES",
@@ -188,25 +187,6 @@ def filter_hash(config: FiltersConfig, routed: Any = None) -> str:
 
 # --- deciding the cache --------------------------------------------------------------------
 
-# The Show fields in dataclass order, then the processing columns the decision compares with.
-_SHOW_COLUMNS = (
-    "tvmaze_id, title, tvdb_id, imdb_id, language, country, type, status, premiered, ended, "
-    "network, web_channel, genres, runtime, rating, tvmaze_updated_at, weight"
-)
-# `+processing_status` keeps SQLite off the status index: open rows are most of the cache,
-# and one pass in rowid order beats a random lookup per row (and keeps the updates in order).
-OPEN_ROWS_SQL = (
-    f"SELECT {_SHOW_COLUMNS}, processing_status, filter_reasons, needs_filter FROM shows "
-    f"WHERE +processing_status IN ({','.join('?' * len(OPEN_STATUSES))})"
-)
-# An approval (`review approve`) is for a show the filters passed: a show they reject loses it,
-# so should they pass it again later it waits for review anew.
-_UPDATE = (
-    "UPDATE shows SET processing_status = ?, filter_reason = ?, filter_reasons = ?, "
-    "needs_filter = 0, approved_at = CASE WHEN ? = 'filtered' THEN NULL ELSE approved_at END "
-    "WHERE tvmaze_id = ?"
-)
-
 
 @dataclass
 class FilterReport:
@@ -236,35 +216,22 @@ class FilterReport:
         }
 
 
-Update = tuple[str, str | None, str | None, str, int]
-
-
 def _decide(
     store: Store, processor: ShowProcessor, only_needing: bool
-) -> tuple[FilterReport, list[Update]]:
+) -> tuple[FilterReport, list[Decision]]:
     """Decide every open row (or only those whose data changed); nothing is written here.
 
-    The hot loop of refilter, run over the whole cache (bench/refilter_bench.py): rows are
-    read as tuples, Shows built positionally, and the JSON of genre lists and reason lists
-    is converted once per distinct value.
+    The hot loop of refilter, run over the whole cache (bench/refilter_bench.py): the store
+    builds the Shows, and each distinct reason list is converted to JSON once.
     """
-    sql = OPEN_ROWS_SQL + (" AND needs_filter = 1" if only_needing else "")
     report = FilterReport()
     changes = report.changes
-    updates: list[Update] = []
+    updates: list[Decision] = []
     process = processor.process
-    genre_lists: dict[str | None, tuple[str, ...]] = {None: (), "": (), "[]": ()}
     reason_lists: dict[tuple[str, ...], str] = {}
     pending, filtered = P.PENDING.value, P.FILTERED.value
     evaluated = reasons_updated = 0
-    for row in store.db.execute(sql, [s.value for s in OPEN_STATUSES]):
-        genres_json = row[12]
-        try:
-            genres = genre_lists[genres_json]
-        except KeyError:
-            genres = genre_lists[genres_json] = tuple(json.loads(genres_json))
-        show = Show(*row[:12], genres, *row[13:17])  # type: ignore[call-arg, misc]
-        old, old_reasons = row[17], row[18]
+    for show, old, old_reasons, needs_filter in store.decision_rows(OPEN_STATUSES, only_needing):
         result = process(show)
         evaluated += 1
         if result.passed:
@@ -282,7 +249,7 @@ def _decide(
             changes.setdefault(f"{old}->{new}", []).append(show.title)
         elif reasons != old_reasons:
             reasons_updated += 1
-        elif not row[19]:  # needs_filter
+        elif not needs_filter:
             continue
         updates.append((new, result.reason, reasons, new, show.tvmaze_id))
     report.evaluated, report.reasons_updated = evaluated, reasons_updated
@@ -293,7 +260,7 @@ def _evaluate(store: Store, processor: ShowProcessor, only_needing: bool) -> Fil
     """Decide and write in one transaction, counting the status changes in the same one."""
     with store.atomic():
         report, updates = _decide(store, processor, only_needing)
-        store.db.conn.executemany(_UPDATE, updates)
+        store.record_decisions(updates)
         for result, count in sorted(report.by_result().items()):
             store.bump_counter("shows_processed", result, count)
     return report
@@ -383,28 +350,21 @@ def run_refilter(config: Config, dry_run: bool = False) -> FilterReport:
     A dry run only reads (a read-only connection, no lock), so it never waits on a sync.
     """
     storage = config.storage_dir
-    if not (storage / DB_NAME).exists():
-        raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
     processor = build_processor(config.filters, config.routes)
     if dry_run:
-        with Store.open(storage, readonly=True).reading() as store:
+        with Store.opened(storage, readonly=True) as store:
             return refilter(store, processor, dry_run=True)
-    prepare_storage_dir(storage)
-    with writer_lock(storage):
-        store = Store.open(storage)
-        try:
-            state_file = StateFile(storage)
-            state = state_file.load()
-            report = refilter_if_changed(
-                store,
-                state,
-                state_file,
-                config.filters,
-                processor,
-                force=True,
-                routed=routing.hash_key(config.routes, DEFAULT_INSTANCE),
-            )
-        finally:
-            store.close()
+    with Store.opened(storage, lock=True) as store:
+        state_file = StateFile(storage)
+        state = state_file.load()
+        report = refilter_if_changed(
+            store,
+            state,
+            state_file,
+            config.filters,
+            processor,
+            force=True,
+            routed=routing.hash_key(config.routes, DEFAULT_INSTANCE),
+        )
     assert report is not None  # forced
     return report

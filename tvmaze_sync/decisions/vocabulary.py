@@ -148,7 +148,7 @@ class Mirror:
         if self.storage_dir is None or not (self.storage_dir / DB_NAME).is_file():
             return set()  # never create it: `config check` is offline and read-only
         try:
-            with Store.open(self.storage_dir, readonly=True).reading() as store:
+            with Store.opened(self.storage_dir, readonly=True) as store:
                 return store.distinct_values(column)
         except StorageError as error:
             log.warning("vocabulary_mirror_unreadable error=%s", error)

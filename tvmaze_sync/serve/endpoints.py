@@ -18,8 +18,7 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from types import FrameType
@@ -162,14 +161,7 @@ def sonarr_list(store: Store) -> list[dict[str, Any]]:
     and ignores other keys; `imdbId` rides along for other consumers. A `pending` row still
     marked needs_filter has not been judged by the filters yet, so it is not offered.
     """
-    marks = ",".join("?" * len(SONARR_LIST_STATUSES))
-    rows = store.rows_where(
-        f"tvdb_id IS NOT NULL AND (processing_status IN ({marks}) "
-        "AND NOT (processing_status = ? AND needs_filter = 1))",
-        [*(s.value for s in SONARR_LIST_STATUSES), ProcessingStatus.PENDING.value],
-        select="title, tvdb_id, imdb_id",
-        order_by="tvmaze_id",
-    )
+    rows = store.sonarr_list_rows(SONARR_LIST_STATUSES)
     return [
         {"title": row["title"], "tvdbId": int(row["tvdb_id"]), "imdbId": row["imdb_id"]}
         for row in rows
@@ -182,13 +174,7 @@ def undecided_shows(store: Store) -> bool:
     New shows and shows whose TVMaze data a mirror just refreshed stay `needs_filter` until
     the cycle's filter phase; until then the cache cannot say whether they belong on the list.
     """
-    rows = store.rows_where(
-        "needs_filter = 1 AND processing_status = ?",
-        [ProcessingStatus.PENDING.value],
-        select="tvmaze_id",
-        limit=1,
-    )
-    return next(iter(rows), None) is not None
+    return store.has_undecided_pending()
 
 
 UNDECIDED = "shows await the filters' decision (the next filter phase of a cycle)"
@@ -224,7 +210,7 @@ class CustomList:
         # at least as new as the mirror the flag speaks of.
         if not StateFile(self.storage_dir).load().initial_sync_complete:
             raise ListNotReady("the first full TVMaze mirror has not completed yet")
-        with Store.open(self.storage_dir, readonly=True).reading() as store, store.atomic():
+        with Store.opened(self.storage_dir, readonly=True) as store, store.atomic():
             if not store.full_mirror_recorded():  # a deleted or replaced shows.db (F2)
                 raise ListNotReady("the cache is being rebuilt: no full TVMaze mirror in it yet")
             if self.instance == DEFAULT_INSTANCE:
@@ -247,7 +233,7 @@ class CustomList:
         if not (where / DB_NAME).exists():
             raise ListNotReady(f"instance {self.instance!r} has not run a cycle yet")
         with (
-            instances.open_store(self.storage_dir, self.instance, readonly=True).reading() as store,
+            instances.opened(self.storage_dir, self.instance, readonly=True) as store,
             store.atomic(),
         ):
             return None if undecided_shows(store) else sonarr_list(store)
@@ -332,7 +318,8 @@ class Handler(BufferedHandler):
                 )
             elif path == "/shows":
                 wanted = parse_shows_query(query)
-                with _read_store(service) as store:
+                # A connection per request: never shared between threads, never a writer.
+                with Store.opened(service.storage_dir, readonly=True) as store:
                     self._json(HTTPStatus.OK, shows_page(store, wanted))
             elif path == "/sonarr/list":
                 self._sonarr_list()
@@ -410,16 +397,6 @@ class Handler(BufferedHandler):
     def _method_not_allowed(self, allowed: str) -> None:
         body = json.dumps({"error": f"use {allowed}"}).encode()
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, headers=[("Allow", allowed)])
-
-
-@contextmanager
-def _read_store(service: Service) -> Iterator[Store]:
-    """A read-only connection for one request: never shared between threads, never a writer."""
-    store = Store.open(service.storage_dir, readonly=True)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def make_http_server(service: Service) -> _HttpServer:

@@ -33,7 +33,6 @@ from tvmaze_sync.core.timeutil import Clock, iso, system_clock
 from tvmaze_sync.cycle.metrics import SonarrProbe, build_registry, probe_sonarr
 from tvmaze_sync.cycle.run import Runtime, run_cycle
 from tvmaze_sync.decisions import filters
-from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.store import Store, prepare_storage_dir
 
 log = logging.getLogger(__name__)
@@ -202,11 +201,8 @@ class Service:
     def readiness(self) -> tuple[HTTPStatus, dict[str, Any]]:
         """GET /ready: the cache opens and, when configured, Sonarr answers."""
         try:
-            store = Store.open(self.storage_dir, readonly=True)
-            try:
-                store.db.execute("SELECT 1 FROM shows LIMIT 1").fetchall()
-            finally:
-                store.close()
+            with Store.opened(self.storage_dir, readonly=True) as store:
+                store.check_readable()
         except (StorageError, OSError) as error:
             return HTTPStatus.SERVICE_UNAVAILABLE, {"ready": False, "reason": str(error)}
         except Exception as error:  # sqlite3 errors past open: the cache is not usable
@@ -244,8 +240,8 @@ class Service:
         """
         storage = prepare_storage_dir(self.storage_dir)
         try:
-            with writer_lock(storage):
-                Store.open(storage).close()
+            with Store.opened(storage, lock=True, create=True):
+                pass
         except LockHeld:
             log.info("serve_storage_busy reason=lock_held")
         probe = self.refresh_probe()

@@ -42,11 +42,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlite_utils.db import Table
-
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.core.timeutil import iso, parse_iso
 from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries
+from tvmaze_sync.storage.statuses import CANDIDATE_COLUMNS
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -98,15 +97,7 @@ def update(
     `pending_tvdb_since` follows: set on entering pending_tvdb, kept while it stays there
     (the right-hand side reads the old status), cleared on leaving.
     """
-    assignments = {"processing_status": status.value, "status_reason": reason, **columns}
-    sql = ", ".join(f"{name} = :{name}" for name in assignments)
-    store.db.execute(
-        f"UPDATE shows SET {sql}, updated_at = :stamp, pending_tvdb_since = CASE "
-        "WHEN :processing_status != :waiting THEN NULL "
-        "WHEN processing_status = :waiting AND pending_tvdb_since IS NOT NULL "
-        "THEN pending_tvdb_since ELSE :stamp END WHERE tvmaze_id = :tvmaze_id",
-        {**assignments, "stamp": stamp, "tvmaze_id": tvmaze_id, "waiting": P.PENDING_TVDB.value},
-    )
+    store.set_status(tvmaze_id, stamp, status, reason, **columns)
 
 
 def settle(
@@ -145,7 +136,7 @@ def settle_added(
 ) -> None:
     """The show is in Sonarr because of us: its status and the confirmed ledger row, at once."""
     with store.atomic():
-        table(store).update(row["tvdb_id"], {"sonarr_series_id": series_id, "added_at": added_at})
+        store.ledger_update(row["tvdb_id"], sonarr_series_id=series_id, added_at=added_at)
         settle(
             store,
             summary,
@@ -164,21 +155,10 @@ def settle_added(
 #: Failed adds the automatic retry gives another chance (abandoned waits are final).
 RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR, Reason.UNREADABLE_ANSWER)
 
-#: Most popular first: TVMaze's `weight` (an unknown one sorts last, as NULLs do in a DESC
-#: order), then the rating, then the newest premiere; the id settles ties so the order is
-#: the same every cycle.
-POPULARITY_ORDER = "weight DESC, rating DESC, premiered DESC, tvmaze_id"
-
-#: What the add path reads of a candidate (the popularity columns: `by_popularity`).
-CANDIDATE_COLUMNS = (
-    "tvmaze_id, title, tvdb_id, processing_status, status_reason, retry_count, approved_at, "
-    "weight, rating, premiered"
-)
-
 
 def by_popularity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`rows` in `POPULARITY_ORDER`, for lists SQL did not sort (stable sorts, last key
-    first; None sorts last as in SQLite's DESC)."""
+    """`rows` in the store's `POPULARITY_ORDER` (most popular first), for lists SQL did not
+    sort (stable sorts, last key first; None sorts last as in SQLite's DESC)."""
     rows = sorted(rows, key=lambda r: int(r["tvmaze_id"]))
     for column in ("premiered", "rating", "weight"):
         rows.sort(key=lambda r: (r[column] is not None, r[column] or 0), reverse=True)
@@ -192,22 +172,7 @@ def candidates(store: Store, now: str | None = None) -> list[dict[str, Any]]:
     With `now`, also the `pending_tvdb` shows with a TVDB id whose retry is due: Sonarr's
     lookup is asked again while they keep waiting, so `abandon_after` counts from the start
     of the wait."""
-    where = "processing_status = ? AND needs_filter = 0"
-    params: list[Any] = [P.PENDING.value]
-    if now is not None:
-        where = (
-            f"({where}) OR (processing_status = ? AND tvdb_id IS NOT NULL "
-            "AND (retry_after IS NULL OR retry_after <= ?))"
-        )
-        params += [P.PENDING_TVDB.value, now]
-    return list(
-        store.rows_where(
-            where,
-            params,
-            order_by=POPULARITY_ORDER,
-            select=CANDIDATE_COLUMNS,
-        )
-    )
+    return store.add_candidates(now)
 
 
 def decide(
@@ -231,48 +196,19 @@ def decide(
 # --- the ledger table -----------------------------------------------------------------------
 
 
-def table(store: Store) -> Table:
-    return store.db.table("sonarr_ledger")
-
-
-def entries(store: Store, where: str | None = None) -> list[dict[str, Any]]:
-    return list(table(store).rows_where(where, order_by="tvdb_id"))
-
-
-def entry(store: Store, tvdb_id: int | None) -> dict[str, Any] | None:
-    if not tvdb_id:
-        return None
-    rows = list(table(store).rows_where("tvdb_id = ?", [tvdb_id]))
-    return rows[0] if rows else None
-
-
 def record_intent(store: Store, row: Mapping[str, Any], route: str | None = None) -> None:
     """Committed before the POST: an add is about to be tried (see the module docstring),
     following `route` (its name; None: the instance's own settings)."""
-    with store.atomic():
-        table(store).upsert(
-            {
-                "tvdb_id": row["tvdb_id"],
-                "tvmaze_id": row["tvmaze_id"],
-                "title": row["title"],
-                "sonarr_series_id": None,
-                "added_at": None,
-                "removed_at": None,
-                "exclusion_posted_at": None,
-                "route": route,
-            },
-            pk="tvdb_id",
-        )
+    store.ledger_record_intent(row, route)
 
 
 def drop(store: Store, tvdb_id: int) -> None:
-    with store.atomic():
-        table(store).delete_where("tvdb_id = ?", [tvdb_id])
+    store.ledger_drop(tvdb_id)
 
 
 def mark_exclusion_posted(store: Store, tvdb_id: int, stamp: str) -> None:
     with store.atomic():
-        table(store).update(tvdb_id, {"exclusion_posted_at": stamp})
+        store.ledger_update(tvdb_id, exclusion_posted_at=stamp)
 
 
 # --- the ledger against the library -------------------------------------------------------
@@ -283,11 +219,11 @@ def blocked_ids(
 ) -> set[int]:
     """TVDB ids this tool added that are gone from the library: never to be added again
     (held ones neither, whatever the policy: the user has not said yet what happened)."""
-    held = {e["tvdb_id"] for e in entries(store, "held_at IS NOT NULL")}
+    held = {e["tvdb_id"] for e in store.ledger_rows(held_at=True)}
     if on_user_removal == "allow_readd":
         return held
     return held | {
-        e["tvdb_id"] for e in entries(store, "added_at IS NOT NULL") if e["tvdb_id"] not in library
+        e["tvdb_id"] for e in store.ledger_rows(added_at=True) if e["tvdb_id"] not in library
     }
 
 
@@ -313,7 +249,7 @@ def vanished(
     stays held until it is back, excluded, or the user decides, even when later reads
     count fewer missing.
     """
-    owned = entries(store, "added_at IS NOT NULL AND removed_at IS NULL")
+    owned = store.ledger_rows(added_at=True, removed_at=False)
     gone = [e for e in owned if e["tvdb_id"] not in library]
     excluded = [e for e in gone if e["tvdb_id"] in exclusions]
     missing = [e for e in gone if e["tvdb_id"] not in exclusions]
@@ -341,11 +277,7 @@ def lifted_exclusions(
     an empty list is what a user who lifted it sees too.)"""
     lifted = [
         row["tvmaze_id"]
-        for row in store.rows_where(
-            "processing_status = ? AND tvdb_id IS NOT NULL",
-            [P.EXCLUDED.value],
-            select="tvmaze_id, tvdb_id",
-        )
+        for row in store.with_tvdb_in([P.EXCLUDED])
         if row["tvdb_id"] not in exclusions
     ]
     trusted = len(lifted) <= max_removals and (len(lifted) <= 1 or bool(exclusions))
@@ -355,11 +287,11 @@ def lifted_exclusions(
 def hold(store: Store, verdict: Vanished, stamp: str) -> set[int]:
     """Record the guard's verdict (the caller's transaction); returns the held tvdb ids."""
     for item in verdict.back:
-        table(store).update(item["tvdb_id"], {"held_at": None})
+        store.ledger_update(item["tvdb_id"], held_at=None)
         log.info("sonarr_removal_hold_released tvdb_id=%d title=%r", item["tvdb_id"], item["title"])
     fresh = [item for item in verdict.held if not item["held_at"]]
     for item in fresh:
-        table(store).update(item["tvdb_id"], {"held_at": stamp})
+        store.ledger_update(item["tvdb_id"], held_at=stamp)
     if verdict.held:
         log.warning(
             "sonarr_removals_held held=%d new=%d",
@@ -386,7 +318,7 @@ def reconcile(
     with store.atomic():
         held = hold(store, vanished(store, library, max_removals, exclusions), stamp)
         summary.removals_held = len(held)
-        for item in entries(store):
+        for item in store.ledger_rows():
             if item["tvdb_id"] in held:
                 continue
             series = library.get(item["tvdb_id"])
@@ -434,13 +366,7 @@ def _settle_by_reads(
     the exclusion guard distrusts the read (`exclusions` None: none is freed);
     a TVDB id the mirror brought ends a no-id wait at once (a show Sonarr's lookup did not
     know still waits for its retry)."""
-    for row in list(
-        store.rows_where(
-            "processing_status IN (?, ?) AND tvdb_id IS NOT NULL",
-            [P.EXCLUDED.value, P.FAILED.value],
-            select="tvmaze_id, tvdb_id, processing_status",
-        )
-    ):
+    for row in store.with_tvdb_in([P.EXCLUDED, P.FAILED]):
         tvdb_id = row["tvdb_id"]
         if tvdb_id in library:
             settle_exists(store, summary, row["tvmaze_id"], stamp, library[tvdb_id].series_id)
@@ -451,13 +377,7 @@ def _settle_by_reads(
         ):
             update(store, row["tvmaze_id"], stamp, P.PENDING, needs_filter=1)
             log.info("sonarr_exclusion_lifted tvmaze_id=%d tvdb_id=%d", row["tvmaze_id"], tvdb_id)
-    store.db.execute(
-        "UPDATE shows SET processing_status = ?, status_reason = NULL, retry_after = NULL, "
-        "pending_tvdb_since = NULL, updated_at = ? "
-        "WHERE processing_status = ? AND status_reason = ? "
-        "AND tvdb_id IS NOT NULL AND needs_filter = 0",
-        [P.PENDING.value, stamp, P.PENDING_TVDB.value, Reason.NO_TVDB_ID.value],
-    )
+    store.release_found_tvdb_waits(stamp, Reason.NO_TVDB_ID.value)
 
 
 def _confirm(
@@ -473,9 +393,7 @@ def _confirm(
     if row is not None and row["processing_status"] != P.ADDED:
         settle_added(store, summary, row, series.series_id, added_at)
     else:
-        table(store).update(
-            item["tvdb_id"], {"sonarr_series_id": series.series_id, "added_at": added_at}
-        )
+        store.ledger_update(item["tvdb_id"], sonarr_series_id=series.series_id, added_at=added_at)
     log.info(
         "sonarr_add_recovered tvdb_id=%d sonarr_id=%d tvmaze_id=%s",
         item["tvdb_id"],
@@ -489,7 +407,7 @@ def conclude_removed(
 ) -> None:
     """The user deleted this series we added: record it, then apply `on_user_removal`."""
     with store.atomic():
-        table(store).update(item["tvdb_id"], {"removed_at": stamp, "held_at": None})
+        store.ledger_update(item["tvdb_id"], removed_at=stamp, held_at=None)
         _removed(store, summary, item, stamp, policy)
 
 
@@ -527,13 +445,7 @@ def release(store: Store, item: Mapping[str, Any], stamp: str, status: Processin
 
 
 def _shows_of(store: Store, item: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return list(
-        store.rows_where(
-            "tvmaze_id = ? OR tvdb_id = ?",
-            [item["tvmaze_id"], item["tvdb_id"]],
-            select="tvmaze_id, title, processing_status",
-        )
-    )
+    return store.shows_of_series(item["tvmaze_id"], item["tvdb_id"])
 
 
 def preview(
@@ -577,7 +489,7 @@ def _owned_as_library(store: Store) -> dict[int, LibrarySeries]:
     """The series we added and nobody has seen go: the library as far as the ledger knows."""
     return {
         e["tvdb_id"]: LibrarySeries(e["sonarr_series_id"] or 0, e["tvdb_id"], e["title"] or "")
-        for e in entries(store, "added_at IS NOT NULL AND removed_at IS NULL AND held_at IS NULL")
+        for e in store.ledger_rows(added_at=True, removed_at=False, held_at=False)
     }
 
 
@@ -586,15 +498,7 @@ def _preview_candidates(store: Store, decided: Mapping[int, str]) -> list[dict[s
     kept = [r for r in candidates(store) if decided.get(r["tvmaze_id"], P.PENDING) == P.PENDING]
     known = {r["tvmaze_id"] for r in kept}
     fresh = [i for i, status in decided.items() if status == P.PENDING and i not in known]
-    for start in range(0, len(fresh), 500):
-        chunk = fresh[start : start + 500]
-        kept.extend(
-            store.rows_where(
-                f"tvmaze_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-                select=CANDIDATE_COLUMNS,
-            )
-        )
+    kept.extend(store.shows_by_ids(fresh, CANDIDATE_COLUMNS))
     return by_popularity(kept)
 
 
@@ -602,7 +506,7 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
     """What the Sonarr side knows about this show beyond its status, for `explain`: who
     added it and when, when the user deleted it, which exclusion keeps it out, why it waits."""
     status = row.get("processing_status")
-    item = entry(store, row.get("tvdb_id"))
+    item = store.ledger_entry(row.get("tvdb_id"))
     if status == P.REMOVED_BY_USER and item and item["removed_at"]:
         return (
             f"tvmaze-sync added it to Sonarr on {item['added_at']}; it was deleted there "

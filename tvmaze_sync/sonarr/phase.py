@@ -112,14 +112,7 @@ def retry_pending_tvdb(
     sync = runtime.config.sync
     now = runtime.clock()
     stamp = iso(now)
-    due = list(
-        store.rows_where(
-            "processing_status = ? AND (retry_after IS NULL OR retry_after <= ?)",
-            [P.PENDING_TVDB.value, stamp],
-            order_by="tvmaze_id",
-            select="tvmaze_id, tvdb_id, pending_tvdb_since, retry_count",
-        )
-    )
+    due = store.tvdb_waits_due(stamp)
     for row in due:
         tvmaze_id, tvdb_id = row["tvmaze_id"], row["tvdb_id"]
         since = row["pending_tvdb_since"]
@@ -128,21 +121,14 @@ def retry_pending_tvdb(
             if now - waiting_since >= sync.abandon_after:
                 _abandon(store, summary, row, stamp, iso(waiting_since))
             elif not tvdb_id:
-                store.db.execute(
-                    "UPDATE shows SET retry_after = ?, retry_count = ?, pending_tvdb_since = ? "
-                    "WHERE tvmaze_id = ?",
-                    [
-                        iso(now + sync.retry_delay),
-                        (row["retry_count"] or 0) + 1,
-                        iso(waiting_since),
-                        tvmaze_id,
-                    ],
+                store.update_show(
+                    tvmaze_id,
+                    retry_after=iso(now + sync.retry_delay),
+                    retry_count=(row["retry_count"] or 0) + 1,
+                    pending_tvdb_since=iso(waiting_since),
                 )
             else:
-                store.db.execute(
-                    "UPDATE shows SET pending_tvdb_since = ? WHERE tvmaze_id = ?",
-                    [iso(waiting_since), tvmaze_id],
-                )
+                store.update_show(tvmaze_id, pending_tvdb_since=iso(waiting_since))
                 log.info("tvdb_retry_due tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
 
 
@@ -305,9 +291,7 @@ class _Cycle:
         """exclude_in_sonarr: one exclusion per series the user deleted, once ever."""
         if self.config.on_user_removal != "exclude_in_sonarr":
             return
-        for item in ledger.entries(
-            self.store, "removed_at IS NOT NULL AND exclusion_posted_at IS NULL"
-        ):
+        for item in self.store.ledger_rows(removed_at=True, exclusion_posted_at=False):
             tvdb_id = item["tvdb_id"]
             if tvdb_id not in self.exclusions:  # else the user's deletion already made one
                 try:
@@ -583,7 +567,7 @@ def added_route(store: Store, row: Mapping[str, Any]) -> str | None:
     this tool has not added it (no ledger row, or a cache older than routing)."""
     if row.get("processing_status") not in (P.ADDED, P.REMOVED_BY_USER):
         return None
-    item = ledger.entry(store, row.get("tvdb_id"))
+    item = store.ledger_entry(row.get("tvdb_id"))
     if item is None:
         return None
     return item.get("route") or NO_ROUTE

@@ -27,7 +27,7 @@ from tvmaze_sync.core.timeutil import Clock, iso, parse_iso, system_clock
 from tvmaze_sync.decisions import filters
 from tvmaze_sync.sonarr import ledger
 from tvmaze_sync.sonarr.ledger import RETRIED_FAILURES, Reason
-from tvmaze_sync.storage.store import Store, open_for_writing
+from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +76,7 @@ def release_failed(store: Store, now: float, dry_run: bool) -> int:
     if dry_run:
         return 0
     stamp = iso(now)
-    due = list(
-        store.rows_where(
-            f"processing_status = ? AND status_reason IN ({','.join('?' * len(RETRIED_FAILURES))}) "
-            "AND retry_after IS NOT NULL AND retry_after <= ?",
-            [P.FAILED.value, *(r.value for r in RETRIED_FAILURES), stamp],
-            order_by="tvmaze_id",
-            select="tvmaze_id, tvdb_id, retry_count",
-        )
-    )
+    due = store.failed_retries_due([r.value for r in RETRIED_FAILURES], stamp)
     with store.atomic():
         for row in due:
             retry = (row["retry_count"] or 0) + 1
@@ -147,10 +139,7 @@ def _rows(store: Store, ids: list[int], action: Action) -> list[dict[str, Any]]:
 def _put_back(store: Store, row: Mapping[str, Any], stamp: str) -> None:
     """Queued again with fresh retries, for today's filters to decide first."""
     if row["processing_status"] == P.PENDING_TVDB:  # keeps waiting, but is due now
-        store.db.execute(
-            "UPDATE shows SET retry_after = NULL, retry_count = 0 WHERE tvmaze_id = ?",
-            [row["tvmaze_id"]],
-        )
+        store.update_show(row["tvmaze_id"], retry_after=None, retry_count=0)
     elif row["processing_status"] != P.PENDING:
         ledger.update(
             store,
@@ -175,9 +164,9 @@ def apply_action(
     `status`) in one transaction under the writer lock, then let today's filters decide the
     shows put back. Returns what changed; raises UsageError naming every bad id."""
     stamp = iso(clock())
-    with open_for_writing(config.storage_dir) as store:
+    with Store.opened(config.storage_dir, lock=True) as store:
         if status is not None:
-            ids = [r["tvmaze_id"] for r in store.rows_where("processing_status = ?", [status])]
+            ids = [r["tvmaze_id"] for r in store.shows_in_status(status, ["tvmaze_id"])]
         rows = _rows(store, ids, action)
         with store.atomic():
             for row in rows:

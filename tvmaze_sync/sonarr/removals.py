@@ -44,7 +44,7 @@ def held(storage_dir: Path, instance: str = DEFAULT_INSTANCE) -> list[dict[str, 
     """Every held series of `instance`, read-only (never waits on a running sync)."""
     if not (instances.storage_dir(storage_dir, instance) / DB_NAME).exists():
         return []
-    with instances.open_store(storage_dir, instance, readonly=True).reading() as store:
+    with instances.opened(storage_dir, instance, readonly=True) as store:
         return [{c: row.get(c) for c in COLUMNS} for row in store.held_removals()]
 
 
@@ -58,7 +58,7 @@ def settle(
     """`removals accept` / `removals readd`: settle the held series of `instance` (all, or
     these ids) and return them. An id that is not held is a UsageError naming it; nothing
     is changed."""
-    writing = instances.open_for_writing(config.storage_dir, instance)
+    writing = instances.opened(config.storage_dir, instance, lock=True)
     with writing as store, store.atomic():
         chosen = _chosen(store, tvdb_ids)
         on_removal = config.instance(instance).on_user_removal

@@ -25,7 +25,7 @@ from tvmaze_sync.core.timeutil import Clock, iso, system_clock
 from tvmaze_sync.sonarr import ledger
 from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries
 from tvmaze_sync.sonarr.ledger import Reason
-from tvmaze_sync.storage.store import Store, open_for_writing
+from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,7 @@ def tvmaze_url(tvmaze_id: int) -> str:
 
 def waiting(store: Store) -> int:
     """How many shows wait for review."""
-    return int(
-        store.db.execute(
-            "SELECT COUNT(*) FROM shows WHERE processing_status = ?", [P.REVIEW.value]
-        ).fetchone()[0]
-    )
+    return store.count_in_status(P.REVIEW)
 
 
 def queue(
@@ -64,15 +60,7 @@ def queue(
     """Put every decided, unsent, unapproved show Sonarr would get into the queue, and take
     out of it the waiting shows Sonarr now has or refuses. Called after `ledger.reconcile`
     (which settled the pending shows Sonarr has or refuses) and before the adds."""
-    rows = list(
-        store.rows_where(
-            "processing_status IN (?, ?) AND needs_filter = 0",
-            [P.PENDING.value, P.REVIEW.value],
-            order_by="tvmaze_id",
-            select="tvmaze_id, title, tvdb_id, processing_status, approved_at",
-        )
-    )
-    for row in rows:
+    for row in store.review_candidates():
         tvmaze_id = row["tvmaze_id"]
         decision = ledger.decide(row["tvdb_id"], library, blocked, exclusions)
         if row["processing_status"] == P.REVIEW:
@@ -96,13 +84,7 @@ def queue(
 def release(store: Store, stamp: str) -> int:
     """`require_approval` is off: every waiting show goes back to today's filters (pending,
     to be decided again before any add). Returns how many."""
-    with store.atomic():
-        cursor = store.db.execute(
-            "UPDATE shows SET processing_status = ?, status_reason = NULL, needs_filter = 1, "
-            "updated_at = ? WHERE processing_status = ?",
-            [P.PENDING.value, stamp, P.REVIEW.value],
-        )
-    released = cursor.rowcount or 0
+    released = store.release_review(stamp)
     if released:
         log.info("review_queue_released shows=%d", released)
     return released
@@ -121,13 +103,7 @@ def mark_skipped(store: Store, tvmaze_id: int, stamp: str, reason: Reason) -> No
 
 def list_queue(store: Store) -> list[dict[str, Any]]:
     """The waiting shows, most popular (TVMaze weight) first, as `QUEUE_COLUMNS`."""
-    rows = store.db.execute(
-        "SELECT tvmaze_id, title, COALESCE(network, web_channel), premiered, rating, weight "
-        "FROM shows WHERE processing_status = ? "
-        "ORDER BY weight DESC NULLS LAST, rating DESC NULLS LAST, tvmaze_id",
-        [P.REVIEW.value],
-    ).fetchall()
-    return [dict(zip(QUEUE_COLUMNS, (*row, tvmaze_url(row[0])), strict=True)) for row in rows]
+    return [{**row, "url": tvmaze_url(row["tvmaze_id"])} for row in store.review_queue()]
 
 
 @dataclass
@@ -159,7 +135,7 @@ def decide(
         raise UsageError(f"unknown review action {action!r}")
     if bool(ids) == everything:
         raise UsageError(f"review {action}: give TVMaze ids or --all (not both)")
-    with open_for_writing(config.storage_dir) as store:
+    with Store.opened(config.storage_dir, lock=True) as store:
         rows = _chosen(store, ids, everything)
         stamp = iso(clock())
         with store.atomic():
@@ -175,14 +151,7 @@ def decide(
 
 def _chosen(store: Store, ids: Sequence[int], everything: bool) -> list[dict[str, Any]]:
     if everything:
-        return list(
-            store.rows_where(
-                "processing_status = ?",
-                [P.REVIEW.value],
-                select="tvmaze_id, title",
-                order_by="tvmaze_id",
-            )
-        )
+        return store.shows_in_status(P.REVIEW, ["tvmaze_id", "title"])
     rows, problems = [], []
     for tvmaze_id in dict.fromkeys(ids):
         row = store.get_row(tvmaze_id)

@@ -18,15 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
-from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.models import ProcessingStatus, Show
-from tvmaze_sync.storage import store as main_store
-from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.store import (
     DB_NAME,
     METADATA_COLUMNS,
     Store,
-    prepare_storage_dir,
     show_from_row,
 )
 
@@ -55,32 +51,25 @@ def existing(storage: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / DB_NAME).is_file())
 
 
-def open_store(storage: Path, instance: str, *, readonly: bool = False) -> Store:
-    """`instance`'s cache, created (and migrated) when writing."""
-    path = storage_dir(storage, instance)
-    if not readonly and instance != DEFAULT_INSTANCE:
-        prepare_storage_dir(path.parent)
-        prepare_storage_dir(path)
-    return Store.open(path, readonly=readonly)
-
-
 @contextmanager
-def open_for_writing(storage: Path, instance: str) -> Iterator[Store]:
-    """`instance`'s cache for a command that changes statuses by hand (`removals`), under
-    the one writer lock of the storage directory."""
-    if instance == DEFAULT_INSTANCE:
-        with main_store.open_for_writing(storage) as store:
-            yield store
-        return
-    path = storage_dir(storage, instance)
-    if not (path / DB_NAME).exists():
-        raise StorageError(f"no cache at {path / DB_NAME} yet: run `tvmaze-sync sync` first")
-    with writer_lock(storage):
-        store = Store.open(path)
-        try:
-            yield store
-        finally:
-            store.close()
+def opened(
+    storage: Path,
+    instance: str,
+    *,
+    readonly: bool = False,
+    lock: bool = False,
+    create: bool = False,
+) -> Iterator[Store]:
+    """`instance`'s cache, opened like the main one (`Store.opened`, whose writer lock is
+    the storage directory's, one for every instance)."""
+    with Store.opened(
+        storage,
+        readonly=readonly,
+        lock=lock,
+        create=create,
+        folder=storage_dir(storage, instance),
+    ) as store:
+        yield store
 
 
 def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], now: str) -> int:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tvmaze_sync.core.errors import UsageError
 from tvmaze_sync.core.models import ProcessingStatus
+from tvmaze_sync.storage.columns import listed
 
 if TYPE_CHECKING:
     import sqlite3
@@ -67,11 +68,10 @@ def _casefold(value: str | None) -> str | None:
 
 
 def _columns(store: Store) -> list[str]:
-    return [
-        row[1]
-        for row in store.db.execute("PRAGMA table_info(shows)")
-        if row[1] not in HIDDEN_COLUMNS
-    ]
+    """The declared columns (storage/columns.py) this cache has, in table order: a cache the
+    next `sync` has yet to migrate lacks the newer ones."""
+    table = [row[1] for row in store.db.execute("PRAGMA table_info(shows)")]
+    return listed(table, HIDDEN_COLUMNS)
 
 
 def _order_by(sort: str) -> str:

@@ -171,7 +171,7 @@ def read_state(storage_dir: Path, others: Sequence[str] = ()) -> dict[str, Any]:
     counts: dict[str, int] = {}
     held = 0
     if (storage_dir / DB_NAME).exists():
-        with Store.open(storage_dir, readonly=True).reading() as store:
+        with Store.opened(storage_dir, readonly=True) as store:
             counts = store.count_by_status()
             held = len(store.held_removals())
     return {
@@ -192,7 +192,7 @@ def _instance_counts(storage_dir: Path, others: Sequence[str]) -> dict[str, Any]
         counts: dict[str, int] = {}
         held = 0
         if (instances.storage_dir(storage_dir, name) / DB_NAME).exists():
-            with instances.open_store(storage_dir, name, readonly=True).reading() as store:
+            with instances.opened(storage_dir, name, readonly=True) as store:
                 counts = store.count_by_status()
                 held = len(store.held_removals())
         found[name] = {"by_status": counts, "removals_held": held}

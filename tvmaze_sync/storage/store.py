@@ -1,59 +1,57 @@
-"""The SQLite cache (`shows.db`): schema, migrations and the queries every stage shares.
+"""The SQLite cache (`shows.db`): opening it, its migrations, and `Store`, the one entry.
 
 The database is the source of truth for shows and their processing status; state.json only
 holds cursors. Each multi-row change runs in one transaction (`Store.atomic`), so a process
 killed at any instant leaves either the old rows or the new ones.
+
+Every SQL statement of the program lives in this package: `Store` gathers the queries of
+each table (shows.py and statuses.py, ledger.py, counters.py) as named methods, and opens one way,
+`Store.opened` (a context manager). The columns of `shows` are derived from the `Show`
+dataclass (columns.py); only the migrations below spell them out, being history.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import os
 import sqlite3
-import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
 from urllib.parse import quote
 
 import sqlite_utils
 
 from tvmaze_sync.core.errors import StorageError
-from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage.columns import (
+    FACET_COLUMNS,
+    METADATA_COLUMNS,
+    FacetColumn,
+    row_from_show,
+    show_from_row,
+)
+from tvmaze_sync.storage.counters import FULL_MIRRORS, CountersTable
+from tvmaze_sync.storage.ledger import LedgerTable
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.nofollow import refuse_links, sqlite_files
+from tvmaze_sync.storage.statuses import StatusQueries
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "shows.db"
 
-#: Columns that come from TVMaze (rewritten on every fetch). Processing columns are not here:
-#: an upsert of fresh metadata never resets a show's status.
-METADATA_COLUMNS = (
-    "tvdb_id",
-    "imdb_id",
-    "title",
-    "language",
-    "country",
-    "type",
-    "status",
-    "premiered",
-    "ended",
-    "network",
-    "web_channel",
-    "genres",
-    "runtime",
-    "rating",
-    "tvmaze_updated_at",
-    "raw",
-    "weight",
-)
-
-#: The columns a list filter compares with TVMaze's words (`Store.distinct_values`).
-FacetColumn = Literal["genres", "type", "status", "language", "country"]
-FACET_COLUMNS: tuple[FacetColumn, ...] = typing.get_args(FacetColumn)
+__all__ = [
+    "DB_NAME",
+    "FACET_COLUMNS",
+    "FULL_MIRRORS",
+    "METADATA_COLUMNS",
+    "FacetColumn",
+    "Store",
+    "prepare_storage_dir",
+    "row_from_show",
+    "show_from_row",
+]
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -205,8 +203,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_9,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-#: The counters row that says a full mirror completed into this database (record_full_mirror).
-FULL_MIRRORS = "full_mirrors_completed"
 #: The oldest schema the read-only commands can query: later migrations add only indexes and
 #: columns those commands do not need, so `state` and `shows` keep working after an upgrade
 #: until the next `sync` migrates.
@@ -306,8 +302,9 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}&immutable=1", uri=True)
 
 
-class Store:
-    """One open `shows.db`. Not shared between threads: open one per thread."""
+class Store(StatusQueries, LedgerTable, CountersTable):
+    """One open `shows.db`, with every query as a named method. Not shared between threads:
+    open one per thread, with `Store.opened`."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
         self.db = db
@@ -316,12 +313,58 @@ class Store:
     # --- opening -----------------------------------------------------------------------
 
     @classmethod
-    def open(cls, storage_dir: Path, *, readonly: bool = False) -> Store:
-        """Open (creating and migrating) the database in `storage_dir`.
+    @contextmanager
+    def opened(
+        cls,
+        storage: Path,
+        *,
+        readonly: bool = False,
+        lock: bool = False,
+        create: bool = False,
+        folder: Path | None = None,
+    ) -> Iterator[Store]:
+        """The one way to open `shows.db` in the `storage` directory (or in `folder` below
+        it: another Sonarr instance's cache, storage/instances.py); closed on exit.
 
-        `readonly` opens an existing database for the read-only commands, which must never
-        block on or disturb a running writer.
+        - `readonly`: an existing database for the read-only commands and the server, which
+          never take the lock, never block on or disturb a running writer, and never migrate;
+          an SQLite error while reading is a StorageError naming the file (exit 2), not an
+          OperationalError.
+        - otherwise for writing, migrated to this build's schema; `lock` takes the writer
+          lock first (LockHeld when a sync holds it), as every command that changes statuses
+          does; without it the caller holds the lock, or only bumps counters (notify).
+          `create` lets it make the database (only `sync` and `serve` do); without it a
+          missing cache is a StorageError.
         """
+        where = storage if folder is None else folder
+        path = where / DB_NAME
+        if readonly:
+            if lock or create:
+                raise ValueError("a read-only store takes no lock and creates nothing")
+            store = cls._open(where, readonly=True)
+            try:
+                yield store
+            except sqlite3.Error as error:
+                raise StorageError(f"cannot read {path}: {error}") from None
+            finally:
+                store.close()
+            return
+        if not create and not path.exists():
+            raise StorageError(f"no cache at {path} yet: run `tvmaze-sync sync` first")
+        with contextlib.ExitStack() as stack:
+            if lock:
+                prepare_storage_dir(storage)
+                stack.enter_context(writer_lock(storage))
+            if create and where != storage:
+                prepare_storage_dir(where.parent)
+                prepare_storage_dir(where)
+            store = cls._open(where)
+            stack.callback(store.close)
+            yield store
+
+    @classmethod
+    def _open(cls, storage_dir: Path, *, readonly: bool = False) -> Store:
+        """Open (creating and migrating) the database in `storage_dir`; `opened` closes it."""
         path = storage_dir / DB_NAME
         refuse_links(*sqlite_files(path))  # SQLite would follow them (nofollow.py)
         conn: sqlite3.Connection | None = None
@@ -375,235 +418,7 @@ class Store:
         self.db.close()
 
     @contextmanager
-    def reading(self) -> Iterator[Store]:
-        """Run a read-only command's queries, then close: a file with the right user_version
-        but other tables is a StorageError naming it (exit 2), not an OperationalError."""
-        try:
-            yield self
-        except sqlite3.Error as error:
-            raise StorageError(f"cannot read {self.path}: {error}") from None
-        finally:
-            self.close()
-
-    @contextmanager
     def atomic(self) -> Iterator[sqlite_utils.Database]:
         """One transaction; nests as a savepoint. Every multi-row change goes through it."""
         with self.db.atomic() as db:
             yield db
-
-    # --- shows ---------------------------------------------------------------------------
-
-    def upsert_shows(self, rows: Iterable[Mapping[str, Any]], now: str) -> int:
-        """Insert or refresh shows' TVMaze metadata in one transaction.
-
-        Only metadata columns and `last_checked` are written for existing rows, so their
-        processing status, Sonarr ids and retry bookkeeping survive a refetch. New rows start
-        `pending` with `created_at` = now (the "first seen" time `abandon_after` counts from).
-        """
-        # One row per id (the last wins): a show listed twice must not fail the insert.
-        batch = list({row["tvmaze_id"]: dict(row) for row in rows}.values())
-        if not batch:
-            return 0
-        with self.atomic():
-            ids = [row["tvmaze_id"] for row in batch]
-            known = set(self._existing_ids(ids))
-            fresh = [
-                {**row, "created_at": now, "updated_at": now, "last_checked": now}
-                for row in batch
-                if row["tvmaze_id"] not in known
-            ]
-            if fresh:
-                self.db.table("shows").insert_all(fresh, pk="tvmaze_id")
-            columns = [c for c in METADATA_COLUMNS if c in batch[0]]
-            assignments = ", ".join(f"{c} = :{c}" for c in columns)
-            self.db.conn.executemany(
-                f"UPDATE shows SET {assignments}, last_checked = :now, updated_at = :now, "
-                "needs_filter = 1 "
-                "WHERE tvmaze_id = :tvmaze_id",
-                [{**row, "now": now} for row in batch if row["tvmaze_id"] in known],
-            )
-        return len(batch)
-
-    def _existing_ids(self, ids: list[int]) -> Iterator[int]:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for (tvmaze_id,) in self.db.execute(
-                f"SELECT tvmaze_id FROM shows WHERE tvmaze_id IN ({marks})", chunk
-            ):
-                yield tvmaze_id
-
-    def get_row(self, tvmaze_id: int) -> dict[str, Any] | None:
-        rows = list(self.db["shows"].rows_where("tvmaze_id = ?", [tvmaze_id]))
-        return rows[0] if rows else None
-
-    def get_show(self, tvmaze_id: int) -> Show | None:
-        row = self.get_row(tvmaze_id)
-        return show_from_row(row) if row else None
-
-    def rows_where(
-        self, where: str | None = None, params: Iterable[Any] = (), **kwargs: Any
-    ) -> Iterator[dict[str, Any]]:
-        """Parameterised row query (sqlite-utils `rows_where`): never format values into SQL."""
-        return self.db["shows"].rows_where(where, list(params), **kwargs)
-
-    def updated_map(self) -> dict[int, int | None]:
-        """tvmaze_id -> stored `updated`, for comparing with TVMaze's updates map."""
-        return dict(self.db.execute("SELECT tvmaze_id, tvmaze_updated_at FROM shows").fetchall())
-
-    def highest_id(self) -> int | None:
-        return self.db.execute("SELECT MAX(tvmaze_id) FROM shows").fetchone()[0]
-
-    def count_by_status(self) -> dict[str, int]:
-        counts = {status.value: 0 for status in ProcessingStatus}
-        for status, count in self.db.execute(
-            "SELECT processing_status, COUNT(*) FROM shows GROUP BY processing_status"
-        ):
-            counts[status] = count
-        return counts
-
-    def distinct_values(self, column: FacetColumn) -> set[str]:
-        """Every value TVMaze gave a column of the mirror (each genre of the lists, for
-        `genres`): what the filter-value check accepts beyond its built-in vocabulary."""
-        if column == "genres":
-            sql = "SELECT DISTINCT j.value FROM shows, json_each(shows.genres) AS j"
-        else:
-            assert column in FACET_COLUMNS, column  # a name from a fixed set, never user input
-            sql = f"SELECT DISTINCT {column} FROM shows"
-        return {value for (value,) in self.db.execute(sql) if isinstance(value, str) and value}
-
-    def bump_retry_count(self, tvmaze_id: int) -> None:
-        """One more retry of a queued show (the TVDB lookup retry, `sonarr.py`)."""
-        with self.atomic():
-            self.db.execute(
-                "UPDATE shows SET retry_count = COALESCE(retry_count, 0) + 1 WHERE tvmaze_id = ?",
-                [tvmaze_id],
-            )
-
-    # --- the removal guard ---------------------------------------------------------------
-
-    def held_removals(self) -> list[dict[str, Any]]:
-        """Ledger rows the removal guard holds, oldest hold first; none before migration 6
-        (the read-only commands may open a cache the next `sync` has yet to migrate)."""
-        if "held_at" not in self.db["sonarr_ledger"].columns_dict:
-            return []
-        return list(
-            self.db["sonarr_ledger"].rows_where("held_at IS NOT NULL", order_by="held_at, tvdb_id")
-        )
-
-    # --- lifetime counters ---------------------------------------------------------------
-
-    def bump_counter(self, name: str, label: str = "", by: int = 1) -> None:
-        """Add to a lifetime counter, inside the caller's transaction when there is one.
-
-        Call it in the same transaction as the work it counts, so a kill cannot count work
-        that was rolled back.
-        """
-        with self.atomic():
-            self.db.execute(
-                "INSERT INTO counters (name, label, value) VALUES (?, ?, ?) "
-                "ON CONFLICT(name, label) DO UPDATE SET value = value + excluded.value",
-                [name, label, by],
-            )
-
-    def counters(self, name: str) -> dict[str, int]:
-        return dict(
-            self.db.execute("SELECT label, value FROM counters WHERE name = ?", [name]).fetchall()
-        )
-
-    # --- the database's own record of a completed full mirror ----------------------------
-
-    def record_full_mirror(self) -> None:
-        """Mark this database as holding a completed full TVMaze mirror.
-
-        state.json says the first full mirror completed, but it is a separate file: a
-        deleted, replaced or restored shows.db beside it would be taken for complete, and an
-        empty or half-rebuilt list served to Sonarr as the whole list (server.CustomList).
-        The mark is a row of the counters table, set to 1 (idempotent: a cycle killed after
-        it and resumed sets it again); a database that lacks it is a new one.
-        """
-        with self.atomic():
-            self.db.execute(
-                "INSERT INTO counters (name, label, value) VALUES (?, '', 1) "
-                "ON CONFLICT(name, label) DO UPDATE SET value = 1",
-                [FULL_MIRRORS],
-            )
-
-    def full_mirror_recorded(self) -> bool:
-        """Whether this database has completed a full mirror (record_full_mirror)."""
-        return self.counters(FULL_MIRRORS).get("", 0) > 0
-
-
-def show_from_row(row: Mapping[str, Any]) -> Show:
-    """Rebuild the domain object from a cached row (no network: refilter works offline)."""
-    genres = row.get("genres")
-    return Show(
-        tvmaze_id=row["tvmaze_id"],
-        title=row["title"],
-        tvdb_id=row.get("tvdb_id"),
-        imdb_id=row.get("imdb_id"),
-        language=row.get("language"),
-        country=row.get("country"),
-        type=row.get("type"),
-        status=row.get("status"),
-        premiered=row.get("premiered"),
-        ended=row.get("ended"),
-        network=row.get("network"),
-        web_channel=row.get("web_channel"),
-        genres=tuple(json.loads(genres)) if genres else (),
-        runtime=row.get("runtime"),
-        rating=row.get("rating"),
-        updated=row.get("tvmaze_updated_at"),
-        weight=row.get("weight"),
-    )
-
-
-def row_from_show(show: Show, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The metadata columns of a show; `raw` is its full TVMaze JSON."""
-    return {
-        "tvmaze_id": show.tvmaze_id,
-        "tvdb_id": show.tvdb_id,
-        "imdb_id": show.imdb_id,
-        "title": show.title,
-        "language": show.language,
-        "country": show.country,
-        "type": show.type,
-        "status": show.status,
-        "premiered": show.premiered,
-        "ended": show.ended,
-        "network": show.network,
-        "web_channel": show.web_channel,
-        "genres": json.dumps(list(show.genres), ensure_ascii=False),
-        "runtime": show.runtime,
-        "rating": show.rating,
-        "tvmaze_updated_at": show.updated,
-        "weight": show.weight,
-        "raw": _json_text(raw) if raw else None,
-    }
-
-
-def _json_text(value: Any) -> str:
-    """Compact JSON, raw UTF-8 where it can be: a lone surrogate (JSON's `\\ud800`) cannot
-    be stored as UTF-8 text, so such a value is written with ASCII escapes instead."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            text = json.dumps(value, separators=(",", ":"))
-    return text
-
-
-@contextmanager
-def open_for_writing(storage: Path) -> Iterator[Store]:
-    """The cache opened for writing under the writer lock, as every command that changes
-    statuses by hand does (`retry`, `skip`, `removals`, `review`); `sync` alone creates it."""
-    if not (storage / DB_NAME).exists():
-        raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
-    prepare_storage_dir(storage)
-    with writer_lock(storage):
-        store = Store.open(storage)
-        try:
-            yield store
-        finally:
-            store.close()

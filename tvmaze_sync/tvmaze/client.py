@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import random
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from tvmaze_sync.core.config import TvmazeConfig, display_url
 from tvmaze_sync.core.errors import CycleError, DependencyError, StorageError
 from tvmaze_sync.core.httpbounds import BoundedAdapter, ResponseDeadline, ResponseTooLarge
 from tvmaze_sync.core.timeutil import Clock, Sleep, retry_after_seconds
+from tvmaze_sync.storage import sqlitefile
 from tvmaze_sync.storage.nofollow import refuse_links, sqlite_files
 from tvmaze_sync.storage.store import file_system_trouble
 from tvmaze_sync.tvmaze.mapping import UpdatesMap, int_or_none, updates_from_tvmaze
@@ -505,10 +505,10 @@ def _open_cache(path: Path) -> CachedSession:
     refuse_links(*sqlite_files(path))  # SQLite would follow them (nofollow.py)
     try:
         return _cached_session(path)
-    except sqlite3.OperationalError as error:  # a full or read-only disk: nothing to reset
+    except sqlitefile.OperationalError as error:  # a full or read-only disk: nothing to reset
         trouble = file_system_trouble(path.parent) or str(error)
         raise StorageError(f"cannot use the HTTP cache {path}: {trouble}") from None
-    except sqlite3.DatabaseError as error:  # "file is not a database", "malformed"
+    except sqlitefile.DatabaseError as error:  # "file is not a database", "malformed"
         log.warning("http_cache_reset path=%s error=%s", path, error)
     except OSError as error:  # a directory or a symlink in its place, no permission
         trouble = file_system_trouble(path.parent) or error.strerror or str(error)
@@ -517,7 +517,7 @@ def _open_cache(path: Path) -> CachedSession:
         for stale in _cache_files(path):
             stale.unlink(missing_ok=True)
         return _cached_session(path)
-    except (sqlite3.Error, OSError) as error:
+    except (sqlitefile.Error, OSError) as error:
         raise StorageError(f"cannot use the HTTP cache {path}: {error}") from None
 
 
@@ -545,8 +545,7 @@ def _cache_files(path: Path) -> tuple[Path, Path, Path]:
 def _drop_older_cache(path: Path) -> None:
     if not path.is_file() or path.is_symlink() or path.stat().st_size == 0:
         return
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = sqlitefile.user_version(path)
     if version < CACHE_VERSION:
         log.info("http_cache_dropped path=%s version=%d", path, version)
         for file in _cache_files(path):
@@ -570,8 +569,7 @@ def _cached_session(path: Path) -> CachedSession:
     )
     try:
         cached.cache.delete(expired=True)  # keep the file to the last hour's responses
-        with contextlib.closing(sqlite3.connect(path)) as conn:
-            conn.execute(f"PRAGMA user_version = {CACHE_VERSION}")
+        sqlitefile.set_user_version(path, CACHE_VERSION)
     except BaseException:
         cached.close()
         raise

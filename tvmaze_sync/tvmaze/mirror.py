@@ -36,7 +36,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from tvmaze_sync.core.models import SETTLED_IN_SONARR, CycleSummary
+from tvmaze_sync.core.models import CycleSummary
 from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store, row_from_show
@@ -64,9 +64,6 @@ log = logging.getLogger(__name__)
 LOG_EVERY_PAGES = 25
 #: Rows written per transaction when shows are fetched one by one.
 SINGLES_BATCH = 100
-_SETTLED = sorted(status.value for status in SETTLED_IN_SONARR)
-#: Rows whose status records a fact about the user's Sonarr library: never deleted.
-_SETTLED_SQL = f"processing_status IN ({','.join('?' * len(_SETTLED))})"
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -183,10 +180,7 @@ class _Mirror:
     # --- storing -------------------------------------------------------------------------
 
     def _stored_between(self, low: int, high: int) -> dict[int, int | None]:
-        rows = self.store.rows_where(
-            "tvmaze_id BETWEEN ? AND ?", [low, high], select="tvmaze_id, tvmaze_updated_at"
-        )
-        return {row["tvmaze_id"]: row["tvmaze_updated_at"] for row in rows}
+        return self.store.updated_between(low, high)
 
     def _count_skip(self, reason: SkipReason, count: int = 1) -> None:
         """Count records not stored (or stored with fields dropped) in the lifetime counter,
@@ -312,11 +306,7 @@ class _Mirror:
         mirrored TVMaze, which no longer has the show.
         """
         for show_id in ids:
-            cursor = self.store.db.execute(
-                f"DELETE FROM shows WHERE tvmaze_id = ? AND NOT {_SETTLED_SQL}",
-                [show_id, *_SETTLED],
-            )
-            if cursor.rowcount:
+            if self.store.forget_show(show_id):
                 self.tally.deleted += 1
                 log.info("show_gone tvmaze_id=%d action=deleted", show_id)
             elif self.store.get_row(show_id) is not None:
@@ -339,8 +329,7 @@ class _Mirror:
         census: list[int] = []
         if since is None:
             # Rows this tool may never delete are not worth a request each.
-            rows = self.store.rows_where(_SETTLED_SQL, _SETTLED, select="tvmaze_id")
-            settled = {row["tvmaze_id"] for row in rows}
+            settled = self.store.settled_ids()
             census = plan.census_candidates(announced, (i for i in stored if i not in settled))
         wanted = plan.changed_ids(announced, stored)
         return _Reading(at, since, stored, wanted, census)
@@ -418,8 +407,7 @@ class _Mirror:
         finally:
             progress.close()
         # Stored ids past the end of the index: deleted, or newer than the index.
-        beyond = self.store.rows_where("tvmaze_id >= ?", [page * PAGE_SIZE], select="tvmaze_id")
-        suspects += [row["tvmaze_id"] for row in beyond]
+        suspects += self.store.ids_from(page * PAGE_SIZE)
         log.info("full_sync_pages_done pages=%d last_page=%d", progress.pages, page - 1)
         self.catch_up(suspects, pass_started)
         state.last_tvmaze_page = None
