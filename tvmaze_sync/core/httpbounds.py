@@ -9,7 +9,10 @@ never trips a 30 s read timeout, and one that streams 500 MB is read to the end.
   requests-cache above it never reads a socket.
 - Sonarr (httpx, also under pyarr): `BoundedTransport` gives every socket read and write at
   most the time left before the request's deadline (a network backend wrapping httpcore's),
-  and refuses a body over the cap while it streams in.
+  and refuses a body over the cap while it streams in. `bounded_mounts` routes the
+  environment's proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, as httpx reads them)
+  through a `BoundedTransport` each: httpx drops them once a transport is given, and its own
+  proxy transports would carry no bound.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import httpcore
 import httpx
 import requests
+from httpx._utils import get_environment_proxies
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -323,3 +327,17 @@ class _CappedStream(httpx.SyncByteStream):
     def close(self) -> None:
         _sonarr_deadline.at = None
         self.inner.close()
+
+
+def bounded_mounts(deadline: float) -> dict[str, BoundedTransport | None]:
+    """The environment's proxies for an httpx client, each through a `BoundedTransport`.
+
+    The same map httpx would build for itself (`NO_PROXY` hosts mounted as None: the
+    client's own transport, direct), so a proxied request has the deadline and the cap of a
+    direct one. Raises ValueError (an unknown proxy scheme) or ImportError (SOCKS without
+    `socksio`); the caller names the variable.
+    """
+    return {
+        pattern: None if url is None else BoundedTransport(deadline, proxy=url)
+        for pattern, url in get_environment_proxies().items()
+    }

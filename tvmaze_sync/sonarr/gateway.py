@@ -35,7 +35,7 @@ from pyarr.exceptions import PyarrConnectionError, PyarrError
 
 from tvmaze_sync.core.config import SonarrConfig, display_url
 from tvmaze_sync.core.errors import ConfigError, DependencyError
-from tvmaze_sync.core.httpbounds import BoundedTransport
+from tvmaze_sync.core.httpbounds import BoundedTransport, bounded_mounts
 from tvmaze_sync.core.timeutil import Clock, Sleep, retry_after_seconds, system_clock
 
 log = logging.getLogger(__name__)
@@ -234,8 +234,10 @@ class SonarrGateway:
         self.http = httpx.Client(
             timeout=timeout,
             # The whole exchange within the timeout, the answer under the cap (httpbounds.py);
-            # uncompressed, so the bytes capped are the bytes decoded.
+            # uncompressed, so the bytes capped are the bytes decoded. Through a proxy of
+            # the environment too: each is mounted on a bounded transport of its own.
             transport=BoundedTransport(timeout),
+            mounts=_proxy_mounts(timeout),
             headers={"Accept-Encoding": "identity"},
             # Never followed: a redirect would carry X-Api-Key to wherever it points and
             # turn the add's POST into a GET. `_on_response` stops at the first one.
@@ -685,6 +687,24 @@ class SonarrGateway:
             if "already been added" not in rejected.message:
                 raise
             log.info("sonarr_exclusion_exists tvdb_id=%d", tvdb_id)
+
+
+def _proxy_mounts(timeout: float) -> dict[str, BoundedTransport | None]:
+    """The environment's proxies for Sonarr, honoured as for TVMaze (requests honours them
+    there), each bounded; one httpx cannot use is a configuration error, not a traceback."""
+    try:
+        return bounded_mounts(timeout)
+    except (ValueError, httpx.InvalidURL, ImportError) as error:
+        # Not the error's text: it may quote the proxy URL, and so its password.
+        why = (
+            "a SOCKS proxy needs the socksio package (httpx[socks])"
+            if isinstance(error, ImportError)
+            else "not an http://, https:// or socks5:// URL"
+        )
+        raise ConfigError(
+            f"the proxy in HTTP_PROXY/HTTPS_PROXY/ALL_PROXY cannot carry Sonarr's requests: {why}; "
+            "fix it, or name Sonarr's host in NO_PROXY"
+        ) from None
 
 
 def _same_int(value: Any, wanted: int) -> bool:
