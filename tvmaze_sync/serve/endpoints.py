@@ -33,6 +33,7 @@ from tvmaze_sync.core.config import Config
 from tvmaze_sync.core.errors import ConfigError, StorageError
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, system_clock
+from tvmaze_sync.decisions import vocabulary
 from tvmaze_sync.serve.httpd import BoundedHTTPServer, BufferedHandler
 from tvmaze_sync.serve.runner import Service
 from tvmaze_sync.storage.query import ShowQuery, count_shows, query_shows
@@ -115,30 +116,57 @@ def _int_param(params: Mapping[str, list[str]], name: str, default: int, lo: int
     return int(text)
 
 
-def parse_shows_query(query: str) -> ShowQuery:
-    """`status=&limit=&offset=` -> ShowQuery, or BadRequest naming the bad parameter."""
+#: GET /shows parameters: the filters `tvmaze-sync shows` checks against the vocabulary, too.
+SHOWS_PARAMETERS = ("status", "reason", "country", "language", "limit", "offset")
+
+
+def parse_shows_query(query: str, mirror: vocabulary.Mirror | None = None) -> ShowQuery:
+    """`status=&reason=&country=&language=&limit=&offset=` -> ShowQuery, or BadRequest
+    naming the bad parameter. A value no show can have is refused with the nearest word, as
+    `tvmaze-sync shows` refuses it (the words of `mirror`, the cache, count too): a typo
+    must not pass for an empty list."""
     params = parse_qs(query, keep_blank_values=True)
-    unknown = sorted(set(params) - {"status", "limit", "offset"})
+    unknown = sorted(set(params) - set(SHOWS_PARAMETERS))
     if unknown:
         raise BadRequest(
-            f"unknown parameter {_shown(unknown[0])}; expected status, limit or offset"
+            f"unknown parameter {_shown(unknown[0])}; expected {', '.join(SHOWS_PARAMETERS)}"
         )
     for name, values in params.items():
         if len(values) > 1:
             raise BadRequest(f"{name}: given more than once")
-    status = None
-    if "status" in params:
-        text = params["status"][0]
-        try:
-            status = ProcessingStatus(text)
-        except ValueError:
-            allowed = ", ".join(s.value for s in ProcessingStatus)
-            raise BadRequest(f"status: {_shown(text)} is not one of {allowed}") from None
+    text = {name: values[0] for name, values in params.items()}
+    for name in ("reason", "country", "language"):
+        if name in text and not text[name].strip():
+            raise BadRequest(f"{name}: empty; leave the parameter out for any")
+    problems = vocabulary.check_listing(
+        text.get("country"),
+        text.get("language"),
+        text.get("reason"),
+        mirror or vocabulary.Mirror(None),
+        name="{}:",
+    )
+    if problems:
+        raise BadRequest("; ".join(problems))
     return ShowQuery(
-        status=status,
+        status=_status_param(text.get("status")),
+        reason=text.get("reason"),
+        country=text.get("country"),
+        language=text.get("language"),
         limit=_int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=_int_param(params, "offset", 0, 0, MAX_OFFSET),
     )
+
+
+def _status_param(text: str | None) -> ProcessingStatus | None:
+    if text is None:
+        return None
+    try:
+        return ProcessingStatus(text)
+    except ValueError:
+        statuses = [s.value for s in ProcessingStatus]
+        near = vocabulary.nearest(text, statuses)
+        hint = f"; did you mean {near!r}?" if near else f"; one of {', '.join(statuses)}"
+        raise BadRequest(f"status: {_shown(text)} is not a processing status{hint}") from None
 
 
 # --- read-only queries (each opens and closes its own connection) ---------------------------
@@ -306,7 +334,7 @@ class Handler(BufferedHandler):
             elif path == "/state":
                 self._json(HTTPStatus.OK, read_state(service.storage_dir))
             elif path == "/shows":
-                wanted = parse_shows_query(query)
+                wanted = parse_shows_query(query, vocabulary.Mirror(service.storage_dir))
                 with _read_store(service) as store:
                     self._json(HTTPStatus.OK, shows_page(store, wanted))
             elif path == "/sonarr/list":
