@@ -408,12 +408,10 @@ class Handler(BufferedHandler):
 
 @contextmanager
 def _read_store(service: Service) -> Iterator[Store]:
-    """A read-only connection for one request: never shared between threads, never a writer."""
-    store = Store.open(service.storage_dir, readonly=True)
-    try:
+    """A read-only connection for one request: never shared between threads, never a writer;
+    a failed read is a StorageError (503 with its reason), not a 500."""
+    with Store.open(service.storage_dir, readonly=True).reading() as store:
         yield store
-    finally:
-        store.close()
 
 
 def make_http_server(service: Service) -> _HttpServer:

@@ -368,13 +368,33 @@ class Store:
     @contextmanager
     def reading(self) -> Iterator[Store]:
         """Run a read-only command's queries, then close: a file with the right user_version
-        but other tables is a StorageError naming it (exit 2), not an OperationalError."""
+        but other tables is a StorageError naming it (exit 2), not an OperationalError; so is
+        a query of a column a later migration adds (`_read_error`)."""
         try:
             yield self
         except sqlite3.Error as error:
-            raise StorageError(f"cannot read {self.path}: {error}") from None
+            raise self._read_error(error) from None
         finally:
             self.close()
+
+    def _read_error(self, error: sqlite3.Error) -> StorageError:
+        """What a failed read means. A column or table missing from a cache older than this
+        build is a migration only `sync` makes (the read-only commands never write, so they
+        work on a read-only mount and never hold up a writer): it says so, rather than
+        SQLite's "no such column"."""
+        missing = isinstance(error, sqlite3.OperationalError) and str(error).startswith(
+            ("no such column", "no such table")
+        )
+        try:
+            version = self.schema_version
+        except sqlite3.Error:
+            version = SCHEMA_VERSION
+        if missing and version < SCHEMA_VERSION:
+            return StorageError(
+                f"cannot read {self.path}: it is at schema {version}, older than this "
+                f"tvmaze-sync ({SCHEMA_VERSION}); run `tvmaze-sync sync` once to migrate it"
+            )
+        return StorageError(f"cannot read {self.path}: {error}")
 
     @contextmanager
     def atomic(self) -> Iterator[sqlite_utils.Database]:
