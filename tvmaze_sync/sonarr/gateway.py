@@ -230,6 +230,9 @@ class SonarrGateway:
         self._retry_after: str | None = None  # the last answer's Retry-After header
         self.not_before: float | None = None  # no request before (a Retry-After given up on)
         self.unanswered = 0  # attempts of the last call that got no definite answer
+        #: The HTTP status of the last attempt of a call that gave up (None: no answer at
+        #: all, a timeout or a refused connection): Sonarr answered, but unusably.
+        self.gave_up_status: int | None = None
         timeout = float(config.timeout)
         self.http = httpx.Client(
             timeout=timeout,
@@ -349,6 +352,7 @@ class SonarrGateway:
                 # The next call, whatever it is for, waits out a Retry-After given here.
                 if held := self._wait(endpoint, 0.0):
                     self.not_before = self.clock() + held
+                self.gave_up_status = status
                 raise SonarrUnavailable(
                     f"Sonarr at {self.url} is unavailable ({endpoint}: {detail}); "
                     f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
