@@ -7,6 +7,9 @@ Content-Length headers that lie. It speaks raw bytes on the socket, so each lie 
 client exactly as written. Big bodies are generated block by block as they are sent (never
 built in memory); `bytes_sent` tells how much a client really read.
 
+`dense` is the opposite: valid JSON under any size cap that decodes to twenty times its
+size (`[{},{},…]`).
+
 Used against the TVMaze client (tests/test_tvmaze_hostile.py) and the Sonarr gateway alike:
 the paths do not matter, every request gets the mode's answer.
 """
@@ -39,6 +42,7 @@ MODES: Final = {
     "trickle_headers": "the status line and headers one byte per `interval`",
     "huge": "200 with a 500 MB body (Content-Length given)",
     "huge_chunked": "200 with an endless chunked body (no Content-Length)",
+    "dense": "200 with `huge_size` bytes of `[{},{},…]` (Content-Length given)",
     "length_over": "Content-Length of 600 MB on a 2-byte body",
     "length_short": "Content-Length 1000 on a 10-byte body, then the connection closes",
     "length_under": "Content-Length 5 on a longer body (the rest poisons the connection)",
@@ -119,6 +123,9 @@ class _HostileHandler(BaseHTTPRequestHandler):
         elif mode == "huge":
             yield _json_head(self.upstream.huge_size)
             yield from _blocks(self.upstream.huge_size)
+        elif mode == "dense":
+            yield _json_head(self.upstream.huge_size)
+            yield from _dense(self.upstream.huge_size)
         else:  # huge_chunked
             yield _json_head(None)
             for block in _blocks(self.upstream.huge_size):
@@ -148,6 +155,21 @@ def _body_answer(mode: str) -> Iterator[bytes]:
         yield _json_head(600 * MB) + b"{}"
     else:  # length_short
         yield _json_head(1000) + b'{"1": 2000'
+
+
+def _dense(size: int) -> Iterator[bytes]:
+    """`size` bytes of valid JSON, `[{},{},…,{}]` (padded with spaces; at least 4): within
+    any size cap, yet each 3 bytes decode to an empty dict (64 bytes and a pointer)."""
+    count = max(1, (size - 1) // 3)
+    pad = max(0, size - (3 * count + 1))
+    block = b"{}," * (BLOCK // 3)
+    yield b"["
+    left = count - 1  # the last `{}` goes without a comma
+    while left > 0:
+        piece = block[: 3 * min(left, BLOCK // 3)]
+        left -= len(piece) // 3
+        yield piece
+    yield b"{}" + b" " * pad + b"]"
 
 
 def _blocks(size: int) -> Iterator[bytes]:
