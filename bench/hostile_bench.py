@@ -57,7 +57,7 @@ def dense_body_peak_rss() -> list[Figure]:
     `[{},{},…]`: refused before decoding, never turned into eleven million dicts."""
     figures = []
     with (
-        HostileUpstream("dense", huge_size=DENSE_SIZE) as upstream,
+        HostileUpstream("dense", dense_size=DENSE_SIZE) as upstream,
         tempfile.TemporaryDirectory(prefix="tvmaze-bench-") as tmp,
     ):
         code, elapsed, peak_mb, stderr = measured_sync(Path(tmp), upstream.url, limit=DENSE_LIMIT)

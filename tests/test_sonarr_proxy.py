@@ -53,14 +53,15 @@ def _gateway(url: str, timeout: int = 1) -> SonarrGateway:
     ("mode", "detail"),
     [
         ("trickle", "timeout: no whole answer within the timeout"),
-        ("huge", "error: answer of 500 MB announced, over the 32 MB cap"),
-        ("huge_chunked", "error: answer over the 32 MB cap"),
+        ("huge", "error: answer of 500 MB announced, over the 4 MB cap"),
+        ("huge_chunked", "error: answer over the 4 MB cap"),
+        ("dense", "error: answer of JSON that would decode to over 16 MB (too dense"),
     ],
 )
 def test_a_proxied_request_keeps_the_deadline_and_the_cap(
     monkeypatch: pytest.MonkeyPatch, mode: str, detail: str
 ) -> None:
-    with HostileUpstream(mode, interval=0.25) as proxy:
+    with HostileUpstream(mode, interval=0.25, dense_size=3 * MB) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         started = time.monotonic()
         with _gateway(NOWHERE) as gateway, pytest.raises(SonarrUnavailable) as failure:

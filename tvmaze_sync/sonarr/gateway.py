@@ -35,7 +35,13 @@ from pyarr.exceptions import PyarrConnectionError, PyarrError
 
 from tvmaze_sync.core.config import SonarrConfig, display_url
 from tvmaze_sync.core.errors import ConfigError, DependencyError
-from tvmaze_sync.core.httpbounds import BoundedTransport, bounded_mounts
+from tvmaze_sync.core.httpbounds import (
+    SONARR_LIBRARY_LIMITS,
+    SONARR_LIMITS,
+    BoundedTransport,
+    Limits,
+    bounded_mounts,
+)
 from tvmaze_sync.core.timeutil import Clock, Sleep, retry_after_seconds, system_clock
 
 log = logging.getLogger(__name__)
@@ -239,7 +245,7 @@ class SonarrGateway:
             # The whole exchange within the timeout, the answer under the cap (httpbounds.py);
             # uncompressed, so the bytes capped are the bytes decoded. Through a proxy of
             # the environment too: each is mounted on a bounded transport of its own.
-            transport=BoundedTransport(timeout),
+            transport=BoundedTransport(timeout, answer_limits),
             mounts=_proxy_mounts(timeout),
             headers={"Accept-Encoding": "identity"},
             # Never followed: a redirect would carry X-Api-Key to wherever it points and
@@ -693,11 +699,22 @@ class SonarrGateway:
             log.info("sonarr_exclusion_exists tvdb_id=%d", tvdb_id)
 
 
+def answer_limits(request: httpx.Request) -> Limits:
+    """The library (GET /series, no query) is Sonarr's one large answer; every other one,
+    a lookup or `/series?tvdbId=` included, is kilobytes and gets the small cap."""
+    library = (
+        request.method == "GET"
+        and request.url.path.endswith("/api/v3/series")
+        and not request.url.query
+    )
+    return SONARR_LIBRARY_LIMITS if library else SONARR_LIMITS
+
+
 def _proxy_mounts(timeout: float) -> dict[str, BoundedTransport | None]:
     """The environment's proxies for Sonarr, honoured as for TVMaze (requests honours them
     there), each bounded; one httpx cannot use is a configuration error, not a traceback."""
     try:
-        return bounded_mounts(timeout)
+        return bounded_mounts(timeout, answer_limits)
     except (ValueError, httpx.InvalidURL, ImportError) as error:
         # Not the error's text: it may quote the proxy URL, and so its password.
         why = (
