@@ -189,33 +189,27 @@ def sonarr_list(store: Store) -> list[dict[str, Any]]:
     and ignores other keys; `imdbId` rides along for other consumers. A `pending` row still
     marked needs_filter has not been judged by the filters yet, so it is not offered.
     """
+    return list(_listed(store).values())
+
+
+def _listed(store: Store) -> dict[int, dict[str, Any]]:
+    """`sonarr_list` by TVMaze id, in TVMaze id order."""
     marks = ",".join("?" * len(SONARR_LIST_STATUSES))
     rows = store.rows_where(
         f"tvdb_id IS NOT NULL AND (processing_status IN ({marks}) "
         "AND NOT (processing_status = ? AND needs_filter = 1))",
         [*(s.value for s in SONARR_LIST_STATUSES), ProcessingStatus.PENDING.value],
-        select="title, tvdb_id, imdb_id",
+        select="tvmaze_id, title, tvdb_id, imdb_id",
         order_by="tvmaze_id",
     )
-    return [
-        {"title": row["title"], "tvdbId": int(row["tvdb_id"]), "imdbId": row["imdb_id"]}
+    return {
+        row["tvmaze_id"]: {
+            "title": row["title"],
+            "tvdbId": int(row["tvdb_id"]),
+            "imdbId": row["imdb_id"],
+        }
         for row in rows
-    ]
-
-
-def undecided_shows(store: Store) -> bool:
-    """Does the cache hold a pending show the filters have not judged since its data changed?
-
-    New shows and shows whose TVMaze data a mirror just refreshed stay `needs_filter` until
-    the cycle's filter phase; until then the cache cannot say whether they belong on the list.
-    """
-    rows = store.rows_where(
-        "needs_filter = 1 AND processing_status = ?",
-        [ProcessingStatus.PENDING.value],
-        select="tvmaze_id",
-        limit=1,
-    )
-    return next(iter(rows), None) is not None
+    }
 
 
 UNDECIDED = "shows await the filters' decision (the next filter phase of a cycle)"
@@ -228,21 +222,24 @@ class ListNotReady(Exception):
 class CustomList:
     """GET /sonarr/list: the complete list of decided shows, or ListNotReady, never a part.
 
-    Sonarr takes a 200 as the whole list: with "Clean Library" on, it unmonitors or deletes
-    every series missing from it. So the list is served only once state.json says the first
-    full mirror completed and the database itself records one (a deleted or replaced
-    shows.db beside an old state.json holds none), and only from a cache with no undecided
-    pending show (checked in
-    the same read transaction as the list). While a later cycle has shows awaiting their
-    decision (a refetch marks them, a re-full pass marks many for hours), the last complete
-    list this process served is served again; without one the answer is 503. A read error
-    is a StorageError (503), never an empty list.
+    Sonarr takes a 200 as the whole list: with "Clean Library" on, it unmonitors or tags
+    every series missing from it (ImportListSyncService.CleanLibrary, after a successful
+    fetch that dropped an item), and it adds every listed series it lacks. So the list is
+    served only once state.json says the first full mirror completed and the database
+    itself records one (a deleted or replaced shows.db beside an old state.json holds
+    none). While shows await the filters' decision (a refetch marks them, a re-full pass
+    marks many for hours), each of them stands as it stood on the last complete list this
+    process built (on it or not), and every decided show as it stands now: a show the user
+    deleted in Sonarr, skipped or denied since leaves the list at once, rather than coming
+    back with a stale copy. Without a complete list yet (a restarted `serve`) the answer is
+    503, which Sonarr records as a failed fetch: it keeps its items and cleans nothing. A
+    read error is a StorageError (503), never an empty list.
     """
 
     def __init__(self, storage_dir: Path) -> None:
         self.storage_dir = storage_dir
         self._lock = threading.Lock()
-        self._last: bytes | None = None
+        self._last: dict[int, dict[str, Any]] | None = None  # by TVMaze id
 
     def body(self) -> bytes:
         """The JSON body of a 200, or ListNotReady / StorageError."""
@@ -253,15 +250,19 @@ class CustomList:
         with Store.open(self.storage_dir, readonly=True).reading() as store, store.atomic():
             if not store.full_mirror_recorded():  # a deleted or replaced shows.db (F2)
                 raise ListNotReady("the cache is being rebuilt: no full TVMaze mirror in it yet")
-            items = None if undecided_shows(store) else sonarr_list(store)
+            listed = _listed(store)
+            undecided = store.undecided_pending_ids()
         with self._lock:
-            if items is not None:
-                self._last = (json.dumps(items, ensure_ascii=False) + "\n").encode("utf-8")
+            if not undecided:
+                self._last = listed
             elif self._last is None:
                 raise ListNotReady(UNDECIDED)
             else:
-                log.debug("sonarr_list_served source=last_complete reason=undecided_shows")
-            return self._last
+                last = self._last
+                listed.update({i: last[i] for i in undecided if i in last})
+                listed = dict(sorted(listed.items()))
+                log.debug("sonarr_list_served undecided=%d from=last_complete", len(undecided))
+        return (json.dumps(list(listed.values()), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # --- HTTP ------------------------------------------------------------------------------------

@@ -483,6 +483,18 @@ class Store:
             sql = f"SELECT DISTINCT {column} FROM shows"
         return {value for (value,) in self.db.execute(sql) if isinstance(value, str) and value}
 
+    def undecided_pending_ids(self) -> set[int]:
+        """Pending shows the filters have not judged since their data changed (a mirror
+        marks them `needs_filter`; the cycle's filter phase clears it): the Custom List
+        cannot say yet whether they belong on it."""
+        return {
+            tvmaze_id
+            for (tvmaze_id,) in self.db.execute(
+                "SELECT tvmaze_id FROM shows WHERE needs_filter = 1 AND processing_status = ?",
+                [ProcessingStatus.PENDING.value],
+            )
+        }
+
     def bump_retry_count(self, tvmaze_id: int) -> None:
         """One more retry of a queued show (the TVDB lookup retry, `sonarr.py`)."""
         with self.atomic():
