@@ -82,6 +82,10 @@ def test_the_library_read_has_the_large_cap_and_still_refuses_a_dense_answer(
         ("POST", "http://s:8989/api/v3/series", False),
         ("GET", "http://s:8989/api/v3/system/status", False),
         ("GET", "http://s:8989/api/v3/importlistexclusion/paged?page=1", False),
+        ("GET", "http://s:8989/api/v3/importlistexclusion", True),
+        ("GET", "http://s:8989/api/v3/rootfolder", True),
+        ("GET", "http://s:8989/api/v3/qualityprofile", False),
+        ("GET", "http://s:8989/api/v3/series/12", False),
     ],
 )
 def test_only_the_library_read_gets_the_large_limits(method: str, url: str, large: bool) -> None:

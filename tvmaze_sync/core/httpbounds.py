@@ -56,8 +56,9 @@ class Limits:
 #: TVMaze: its largest answer, the whole `/updates/shows` map, estimates at ~7 MB (a page at
 #: ~1 MB): four times that, whatever the body's size.
 TVMAZE_LIMITS = Limits(MAX_BODY, 32 * _MB)
-#: Sonarr's library (GET /series) is its one large answer: a real one estimates at two to
-#: three times its size, so a library at the size cap still fits.
+#: Sonarr's library (GET /series, and the other reads that grow with it) is its one large
+#: answer: a real one estimates at two to three times its size, so a library at the size
+#: cap still fits.
 SONARR_LIBRARY_LIMITS = Limits(MAX_BODY, 4 * MAX_BODY)
 #: Every other Sonarr answer (a lookup, a page of exclusions, the profiles, root folders
 #: with their unmapped folders) is kilobytes, rarely a megabyte.

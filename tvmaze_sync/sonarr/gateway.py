@@ -699,15 +699,18 @@ class SonarrGateway:
             log.info("sonarr_exclusion_exists tvdb_id=%d", tvdb_id)
 
 
+#: The whole-collection reads whose size grows with the user's library: the series, the
+#: root folders (with every unmapped folder in them) and the unpaged exclusion list of an
+#: old v3. Every other answer (a lookup, `/series?tvdbId=`, a page of exclusions, the
+#: profiles, an add) is kilobytes and gets the small limits.
+LARGE_READS = frozenset({"series", "rootfolder", "importlistexclusion"})
+
+
 def answer_limits(request: httpx.Request) -> Limits:
-    """The library (GET /series, no query) is Sonarr's one large answer; every other one,
-    a lookup or `/series?tvdbId=` included, is kilobytes and gets the small cap."""
-    library = (
-        request.method == "GET"
-        and request.url.path.endswith("/api/v3/series")
-        and not request.url.query
-    )
-    return SONARR_LIBRARY_LIMITS if library else SONARR_LIMITS
+    """The limits of one Sonarr answer, by what was asked."""
+    resource = request.url.path.rstrip("/").rpartition("/api/v3/")[2]
+    large = request.method == "GET" and resource in LARGE_READS and not request.url.query
+    return SONARR_LIBRARY_LIMITS if large else SONARR_LIMITS
 
 
 def _proxy_mounts(timeout: float) -> dict[str, BoundedTransport | None]:
