@@ -20,6 +20,7 @@ BENCHMARKS: list[Callable[[], Iterable[Figure]]] = [
     tvmaze_bench.full_sync_time,
     tvmaze_bench.full_sync_peak_rss,
     hostile_bench.huge_body_peak_rss,
+    hostile_bench.dense_body_peak_rss,
     refilter_bench.refilter_speed,
     startup_bench.startup_time,
 ]

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -188,10 +189,13 @@ def _child_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def measured_sync(home: Path, base_url: str) -> tuple[int, float, float, str]:
-    """`python -m tvmaze_sync sync` against `base_url` with storage under `home`: its exit
-    code, seconds, own peak RSS in MB (wait4 reports this child's, whatever ran before) and
-    its stderr."""
+def measured_sync(
+    home: Path, base_url: str, extra: dict[str, str] | None = None, limit: float | None = None
+) -> tuple[int, float, float, str]:
+    """`python -m tvmaze_sync sync` against `base_url` with storage under `home` (and
+    `extra` variables, e.g. a Sonarr): its exit code, seconds, own peak RSS in MB (wait4
+    reports this child's, whatever ran before) and its stderr. A child still running after
+    `limit` seconds is killed (exit -9)."""
     env = _child_env(
         home,
         {
@@ -199,6 +203,7 @@ def measured_sync(home: Path, base_url: str) -> tuple[int, float, float, str]:
             "TVMAZE_RATE_LIMIT": "1000000",
             "STORAGE_PATH": str(home / "data"),
             "LOGGING_LEVEL": "WARNING",
+            **(extra or {}),
         },
     )
     with open(home / "stderr.log", "wb") as errors:
@@ -210,7 +215,12 @@ def measured_sync(home: Path, base_url: str) -> tuple[int, float, float, str]:
             stderr=errors,
         )
         started = time.perf_counter()
+        killer = threading.Timer(limit, child.kill) if limit else None
+        if killer is not None:
+            killer.start()
         _, status, usage = os.wait4(child.pid, 0)
+        if killer is not None:
+            killer.cancel()
         elapsed = time.perf_counter() - started
     stderr = (home / "stderr.log").read_text(errors="replace").strip()
     peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux

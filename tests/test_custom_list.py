@@ -107,6 +107,36 @@ def test_shows_awaiting_their_decision_keep_the_last_complete_list(storage: Path
         CustomList(storage).body()
 
 
+def test_while_shows_await_their_decision_a_decided_change_still_shows(storage: Path) -> None:
+    """The shows awaiting a decision stand as on the last complete list; every decided
+    show as it is now. A show the user deleted in Sonarr (the next cycle's reconcile made it
+    removed_by_user) leaves the list even when no request came between that cycle and the
+    next mirror: a stale copy would have Sonarr's list sync add it back."""
+    from tvmaze_sync.core.models import ProcessingStatus as P
+    from tvmaze_sync.sonarr import ledger
+
+    served = CustomList(storage)
+    before = json.loads(served.body())
+    store = store_at(storage)
+    try:
+        listed = [
+            (row["tvmaze_id"], row["tvdb_id"])
+            for row in store.rows_where(
+                "processing_status = 'pending' AND tvdb_id IS NOT NULL", select="tvmaze_id, tvdb_id"
+            )
+        ]
+        gone_id, gone_tvdb = listed[-1]
+        with store.atomic():  # what reconcile writes for a series the user deleted
+            ledger.update(store, gone_id, "2026-12-07T00:00:00Z", P.REMOVED_BY_USER)
+    finally:
+        store.close()
+    waiting = refetched(storage, 3)  # then the next cycle's mirror, and Sonarr asks
+    assert gone_id not in waiting
+    after = json.loads(served.body())
+    assert [item for item in before if item["tvdbId"] != gone_tvdb] == after
+    assert len(after) == len(before) - 1
+
+
 def test_a_cache_that_cannot_be_read_is_a_storage_error_never_an_empty_list(
     storage: Path,
 ) -> None:

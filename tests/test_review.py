@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from prometheus_client import generate_latest
 
@@ -126,6 +127,41 @@ def test_the_migration_fills_weight_from_the_stored_json(
     finally:
         store.close()
     assert got == {1: shows[0]["weight"], 2: None, 3: shows[2]["weight"], 4: shows[3]["weight"]}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("review",), ("shows", "--sort", "weight"), ("explain", "1"), ("state",)],
+    ids=["review", "shows_by_weight", "explain", "state"],
+)
+def test_readers_on_an_unmigrated_cache_say_run_sync(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, args: tuple[str, ...]
+) -> None:
+    """A cache from before the weight and approval columns (schema 6): the read-only
+    commands cannot migrate it (they never write), so any of them that needs a newer column
+    says to run `sync` (exit 2), never SQLite's "no such column"; `sync` then migrates it
+    and the same command works."""
+    tvmaze = tvmaze_sim_factory(shows=real_shows(range(1, 5)), rate_limit=None)
+    config = _config(tmp_path, tvmaze)
+    _cli(tmp_path, config, "sync")
+    store = store_at(tmp_path / "data")
+    with store.atomic():
+        store.db.execute("ALTER TABLE shows DROP COLUMN approved_at")
+        store.db.execute("ALTER TABLE shows DROP COLUMN weight")
+        store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
+        store.db.execute("PRAGMA user_version = 6")
+    store.close()
+    result = run_cli(tmp_path, "--config", str(config), *args)
+    if result.returncode == 0:  # a reader that needs no newer column keeps working
+        assert args in (("state",), ("explain", "1")), result.stdout
+    else:
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"error: cannot read {tmp_path / 'data' / 'shows.db'}: it is at schema 6, older "
+            f"than this tvmaze-sync ({SCHEMA_VERSION}); run `tvmaze-sync sync` once to migrate it"
+        ]
+    _cli(tmp_path, config, "sync")
+    _cli(tmp_path, config, *args)
 
 
 # --- the approval queue ----------------------------------------------------------------------

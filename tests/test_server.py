@@ -304,6 +304,57 @@ def test_shows_refuses_bad_values(served: Served, query: str) -> None:
     assert query.split("=", 1)[0] in error
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        (
+            "status=filterd",
+            "status: 'filterd' is not a processing status; did you mean 'filtered'?",
+        ),
+        (
+            "country=Germany",
+            "country: 'Germany' is not an ISO 3166-1 alpha-2 country code; "
+            "did you mean 'DE' (Germany)?",
+        ),
+        ("language=Englsh", "language: 'Englsh' is not a TVMaze language; did you mean 'English'?"),
+        (
+            "reason=language_not_incuded",
+            "reason: 'language_not_incuded' is not a filter rule; "
+            "did you mean 'language_not_included'?",
+        ),
+        (
+            "reason=genre_excluded:Realty",
+            "reason: 'Realty' is not a TVMaze genre; did you mean 'Reality'?",
+        ),
+        ("country=%20", "country: empty; leave the parameter out for any"),
+    ],
+)
+def test_shows_refuses_a_typo_with_the_nearest_word(served: Served, query: str, said: str) -> None:
+    """As `tvmaze-sync shows` does: a value no show can have is a 400 naming the word meant,
+    in the JSON error shape, never an empty list."""
+    response = served.get("/shows?" + query)
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert said in response.json()["error"]
+
+
+def test_shows_filters_by_country_language_and_reason(served: Served) -> None:
+    every = served.get("/shows", params={"limit": 1000}).json()["shows"]
+    for name, word in (("country", "us"), ("language", "english")):
+        page = served.get("/shows", params={name: word, "limit": 1000}).json()
+        wanted = [s["tvmaze_id"] for s in every if (s[name] or "").casefold() == word]
+        assert wanted and len(wanted) < len(every), name
+        assert [s["tvmaze_id"] for s in page["shows"]] == wanted
+        assert page["total"] == len(wanted)
+    page = served.get("/shows", params={"reason": "language_not_included", "limit": 1000}).json()
+    wanted = [
+        s["tvmaze_id"]
+        for s in every
+        if any(r.startswith("language_not_included") for r in s["filter_reasons"] or [])
+    ]
+    assert wanted and [s["tvmaze_id"] for s in page["shows"]] == wanted
+
+
 def test_sonarr_list_is_what_sonarr_custom_lists_read(served: Served) -> None:
     response = served.get("/sonarr/list")
     assert response.status_code == 200

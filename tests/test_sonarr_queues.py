@@ -383,6 +383,73 @@ def test_a_failed_show_the_filters_now_reject_is_not_retried(
     assert posted_tvdb_ids(sonarr_sim).count(tvdb) == 1
 
 
+@pytest.mark.parametrize("mode", ["skyhook", "garbage"])
+def test_a_show_sonarr_always_answers_unusably_ends_failed_then_retry_brings_it_back(
+    tmp_path: Path,
+    sonarr_sim: SonarrSimulator,
+    tvmaze_sim_factory: TvmazeSimFactory,
+    mode: str,
+) -> None:
+    """Every queue ends: one show whose lookup Sonarr answers with an error (SkyHook cannot
+    read its record) or garbage, every cycle, while it answers the others, stays pending
+    for sync.max_retries cycles, then is `failed` (unanswered_by_sonarr) and asked no more;
+    `tvmaze-sync retry` puts it back."""
+    clock = FakeClock()
+    shows = real_shows(range(1, 4))
+    tvdb = shows[1]["externals"]["thetvdb"]
+    sonarr_sim.broken_lookups[tvdb] = mode
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None, clock=clock)
+    data = _data(tmp_path, sonarr_sim, tvmaze, sync={"max_retries": 2}, add_interval="0s")
+    config = _config(data)
+    summary = cycle(config, clock)
+    assert sorted(summary.added_ids) == [1, 3]
+    for cycles in (1, 2):
+        row = _row(config, 2)
+        assert (row["processing_status"], row["status_reason"]) == (
+            "pending",
+            "unanswered_by_sonarr",
+        )
+        assert row["retry_count"] == cycles
+        clock.advance(DAY)
+        summary = cycle(config, clock)
+    row = _row(config, 2)
+    assert (row["processing_status"], row["status_reason"]) == ("failed", "unanswered_by_sonarr")
+    assert (row["retry_after"], summary.results) == (None, {"failed": 1})
+    assert "series_lookup" in row["error_message"] and len(row["error_message"]) <= 2 * BODY_SHOWN
+    asked = lookups(sonarr_sim).count(f"tvdb:{tvdb}")
+    clock.advance(30 * DAY)
+    cycle(config, clock)
+    assert lookups(sonarr_sim).count(f"tvdb:{tvdb}") == asked  # the queue has ended
+
+    path = _config_file(tmp_path, data)
+    explained = json.loads(
+        run_cli(tmp_path, "--config", str(path), "explain", "2", "--format", "json").stdout
+    )
+    assert any("tvmaze-sync retry 2" in note for note in explained["notes"]), explained
+    del sonarr_sim.broken_lookups[tvdb]  # Sonarr's metadata mended
+    result = run_cli(tmp_path, "--config", str(path), "retry", "2")
+    assert result.returncode == 0, result.stderr
+    assert cycle(config, clock).added_ids == [2]
+
+
+def test_a_sonarr_failing_every_lookup_costs_no_show_a_retry(
+    tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
+) -> None:
+    """SkyHook down for every show: not the shows' fault; they stay pending, uncounted."""
+    clock = FakeClock()
+    tvmaze = tvmaze_sim_factory(shows=real_shows(range(1, 3)), rate_limit=None, clock=clock)
+    config = _config(_data(tmp_path, sonarr_sim, tvmaze, sync={"max_retries": 0}))
+    sonarr_sim.metadata_error = 503
+    for _ in range(3):
+        cycle(config, clock)
+        clock.advance(DAY)
+    for tvmaze_id in (1, 2):
+        row = _row(config, tvmaze_id)
+        assert (row["processing_status"], row["status_reason"]) == ("pending", None)
+    sonarr_sim.metadata_error = None
+    assert sorted(cycle(config, clock).added_ids) == [1, 2]
+
+
 # --- the commands ----------------------------------------------------------------------------
 
 

@@ -20,7 +20,6 @@ from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.storage import store as store_module
 from tvmaze_sync.storage.store import (
     DB_NAME,
-    READABLE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     Store,
     prepare_storage_dir,
@@ -470,9 +469,9 @@ def test_a_directory_this_user_cannot_write_is_named(tmp_path: Path) -> None:
 
 
 def test_read_queries_on_foreign_tables_name_the_file(tmp_path: Path) -> None:
-    """Right user_version, wrong tables: the read-only commands say so, exit 2."""
+    """This build's user_version, wrong tables: the read-only commands say so, exit 2."""
     conn = sqlite3.connect(tmp_path / DB_NAME)
-    conn.executescript(f"create table shows(x); pragma user_version={READABLE_SCHEMA_VERSION};")
+    conn.executescript(f"create table shows(x); pragma user_version={SCHEMA_VERSION};")
     conn.close()
     failed = pytest.raises(StorageError, match=r"cannot read .*shows\.db: no such column")
     with failed, Store.opened(tmp_path, readonly=True) as store:

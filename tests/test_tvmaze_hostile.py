@@ -59,6 +59,7 @@ CAUSES = {
     "huge": "body of 500 MB announced, over the 32 MB cap",
     "huge_chunked": "body over the 32 MB cap",
     "length_over": "body of 600 MB announced, over the 32 MB cap",
+    "dense": "body of JSON that would decode to over 32 MB (too dense to be real)",
     "length_short": "body cut short",
     "length_under": "body is not JSON",
 }
@@ -132,6 +133,8 @@ def test_a_hostile_answer_fails_the_cycle_naming_url_and_cause(
     if mode.startswith("huge"):
         # Refused without reading it all: at most the cap (plus socket buffers) per try.
         assert sent < 2 * (MAX_BODY + 16 * MB) < 500 * MB, sent
+    if mode == "dense":  # refused as soon as its objects would pass the budget
+        assert sent < 2 * 8 * MB, sent
 
 
 def _files(storage: Path) -> list[Path]:

@@ -304,7 +304,8 @@ def serve(ctx: typer.Context) -> None:
     and HTTP endpoints on server.host:server.port.
 
     GET /health /ready /metrics /state /shows /sonarr/list; POST /trigger /refilter (a bearer
-    token when server.token is set, else loopback clients only).
+    token when server.token is set, else loopback clients only). /shows takes status, reason,
+    country, language, limit and offset, checked as `shows` checks its options.
     Example (container): `SERVER_HOST=0.0.0.0 tvmaze-sync serve`
     """
     from tvmaze_sync.serve import endpoints

@@ -200,7 +200,8 @@ class SyncConfig:
     )
     max_retries: int = opt(
         3,
-        "Times a show Sonarr refused is retried (every retry_delay) before it stays failed.",
+        "Times a show Sonarr refused is retried (every retry_delay), or answered unusably "
+        "(one cycle each), before it stays failed.",
         minimum=0,
     )
 

@@ -10,6 +10,13 @@ never trips a 30 s read timeout, and one that streams 500 MB is read to the end.
 - Sonarr (httpx, also under pyarr): `BoundedTransport` gives every socket read and write at
   most the time left before the request's deadline (a network backend wrapping httpcore's),
   and refuses a body over the cap while it streams in.
+
+Both also refuse a body that would decode to far more than its size (`decoded_estimate`:
+`[{},{},…]` is valid JSON twenty times bigger as Python objects), under per-side `Limits`:
+the size cap alone is no bound on what json.loads builds. `bounded_mounts` routes the
+  environment's proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, as httpx reads them)
+  through a `BoundedTransport` each: httpx drops them once a transport is given, and its own
+  proxy transports would carry no bound.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpcore
 import httpx
 import requests
+from httpx._utils import get_environment_proxies
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -31,14 +40,52 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 #: few MB for a very large library; a body over this is refused, never read whole.
 MAX_BODY = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one answer may cost: its bytes, and the objects they would decode to as JSON
+    (`decoded_estimate`). The size cap alone lets 32 MB of `[{},{},…]` through, which
+    json.loads turns into eleven million dicts (~750 MB)."""
+
+    body: int = MAX_BODY
+    decoded: int = 4 * MAX_BODY
+
+
+#: TVMaze: its largest answer, the whole `/updates/shows` map, estimates at ~7 MB (a page at
+#: ~1 MB): four times that, whatever the body's size.
+TVMAZE_LIMITS = Limits(MAX_BODY, 32 * _MB)
+#: Sonarr's library (GET /series, and the other reads that grow with it) is its one large
+#: answer: a real one estimates at two to three times its size, so a library at the size
+#: cap still fits.
+SONARR_LIBRARY_LIMITS = Limits(MAX_BODY, 4 * MAX_BODY)
+#: Every other Sonarr answer (a lookup, a page of exclusions, the profiles, root folders
+#: with their unmapped folders) is kilobytes, rarely a megabyte.
+SONARR_LIMITS = Limits(4 * _MB, 16 * _MB)
+
+
+def decoded_estimate(data: bytes) -> int:
+    """What `data` would cost as Python objects once json.loads decodes it, beyond its own
+    bytes (which the strings keep), estimated from above and cheaply (three byte counts, no
+    parse): each `{` a dict with its first entries (~200 bytes), each `[` a list and each
+    `,` one more value or entry (~64). Additive over the pieces of a body, so it is summed
+    while the body streams in. A real TVMaze page costs 2.3 times its size by this measure,
+    `[{},{},…]` 88 times."""
+    return 200 * data.count(b"{") + 64 * (data.count(b"[") + data.count(b","))
 
 
 def megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB"
+    return f"{size / _MB:.0f} MB"
+
+
+def too_dense(limits: Limits) -> str:
+    """Why an answer whose estimate passed `limits.decoded` is refused (the one wording)."""
+    return f"JSON that would decode to over {megabytes(limits.decoded)} (too dense to be real)"
 
 
 class ResponseTooLarge(requests.RequestException):
-    """A TVMaze body (announced or read so far) over `MAX_BODY`."""
+    """A TVMaze body (announced or read so far) over its `Limits`."""
 
 
 class ResponseDeadline(requests.Timeout):
@@ -138,8 +185,9 @@ class BoundedAdapter(HTTPAdapter):
     `deadline` is seconds from the start of a request to the last byte of its body.
     """
 
-    def __init__(self, deadline: float, **kwargs: Any) -> None:
+    def __init__(self, deadline: float, limits: Limits = TVMAZE_LIMITS, **kwargs: Any) -> None:
         self.deadline = deadline
+        self.limits = limits
         self.watchdog = _Watchdog()
         super().__init__(**kwargs)
 
@@ -158,7 +206,7 @@ class BoundedAdapter(HTTPAdapter):
         _current.watchdog = self.watchdog
         try:
             response = super().send(request, **kwargs)
-            _read_body(response)
+            _read_body(response, self.limits)
             return response
         except requests.RequestException:
             if self.watchdog.expired:
@@ -175,25 +223,30 @@ class BoundedAdapter(HTTPAdapter):
         super().close()
 
 
-def _read_body(response: requests.Response) -> None:
+def _read_body(response: requests.Response, limits: Limits) -> None:
     """Read the whole body into `response` (as requests would), refusing one over the cap
-    before reading it when it says so, else as soon as it passes the cap."""
+    before reading it when it says so, else as soon as it passes the cap, or as soon as
+    what it would decode to passes `limits.decoded`."""
     length = declared_length(response.headers.get("Content-Length"))
-    if length is not None and length > MAX_BODY:
+    if length is not None and length > limits.body:
         response.close()
         raise ResponseTooLarge(
-            f"body of {megabytes(length)} announced, over the {megabytes(MAX_BODY)} cap",
+            f"body of {megabytes(length)} announced, over the {megabytes(limits.body)} cap",
             request=response.request,
         )
     chunks: list[bytes] = []
-    size = 0
+    size = decoded = 0
     for chunk in response.iter_content(_CHUNK):
         size += len(chunk)
-        if size > MAX_BODY:
+        decoded += decoded_estimate(chunk)
+        problem = None
+        if size > limits.body:
+            problem = f"body over the {megabytes(limits.body)} cap"
+        elif decoded > limits.decoded:
+            problem = f"body of {too_dense(limits)}"
+        if problem is not None:
             response.close()
-            raise ResponseTooLarge(
-                f"body over the {megabytes(MAX_BODY)} cap", request=response.request
-            )
+            raise ResponseTooLarge(problem, request=response.request)
         chunks.append(chunk)
     response._content = b"".join(chunks)
 
@@ -267,7 +320,7 @@ class _BoundedBackend(httpcore.NetworkBackend):
 
 
 class SonarrTooLarge(httpx.ReadError):
-    """A Sonarr answer over `MAX_BODY` (or compressed though we asked for none)."""
+    """A Sonarr answer over its `Limits` (or compressed though we asked for none)."""
 
 
 class BoundedTransport(httpx.HTTPTransport):
@@ -277,9 +330,15 @@ class BoundedTransport(httpx.HTTPTransport):
     bytes decoded; a compressed answer is refused rather than inflated unbounded.
     """
 
-    def __init__(self, deadline: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        deadline: float,
+        limits: Callable[[httpx.Request], Limits] = lambda _: SONARR_LIMITS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.deadline = deadline
+        self.limits = limits  # per request: the caller knows which answers are large
         # httpx takes no network backend; its pool keeps the one it was built with here.
         self._pool._network_backend = _BoundedBackend()  # type: ignore[union-attr]
 
@@ -290,36 +349,59 @@ class BoundedTransport(httpx.HTTPTransport):
         except BaseException:
             _sonarr_deadline.at = None
             raise
+        limits = self.limits(request)
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         length = declared_length(response.headers.get("Content-Length"))
         problem = None
         if encoding != "identity":
             problem = f"compressed answer ({encoding}) though none was asked for"
-        elif length is not None and length > MAX_BODY:
-            problem = f"answer of {megabytes(length)} announced, over the {megabytes(MAX_BODY)} cap"
+        elif length is not None and length > limits.body:
+            problem = (
+                f"answer of {megabytes(length)} announced, over the {megabytes(limits.body)} cap"
+            )
         if problem is not None:
             response.close()
             _sonarr_deadline.at = None
             raise SonarrTooLarge(problem, request=request)
-        response.stream = _CappedStream(response.stream, request)
+        response.stream = _CappedStream(response.stream, request, limits)
         return response
 
 
 class _CappedStream(httpx.SyncByteStream):
-    def __init__(self, inner: Any, request: httpx.Request) -> None:
+    def __init__(self, inner: Any, request: httpx.Request, limits: Limits) -> None:
         self.inner = inner
         self.request = request
+        self.limits = limits
 
     def __iter__(self) -> Iterator[bytes]:
-        size = 0
+        size = decoded = 0
         for chunk in self.inner:
             size += len(chunk)
-            if size > MAX_BODY:
+            decoded += decoded_estimate(chunk)
+            if size > self.limits.body:
                 raise SonarrTooLarge(
-                    f"answer over the {megabytes(MAX_BODY)} cap", request=self.request
+                    f"answer over the {megabytes(self.limits.body)} cap", request=self.request
                 )
+            if decoded > self.limits.decoded:
+                raise SonarrTooLarge(f"answer of {too_dense(self.limits)}", request=self.request)
             yield chunk
 
     def close(self) -> None:
         _sonarr_deadline.at = None
         self.inner.close()
+
+
+def bounded_mounts(
+    deadline: float, limits: Callable[[httpx.Request], Limits] = lambda _: SONARR_LIMITS
+) -> dict[str, BoundedTransport | None]:
+    """The environment's proxies for an httpx client, each through a `BoundedTransport`.
+
+    The same map httpx would build for itself (`NO_PROXY` hosts mounted as None: the
+    client's own transport, direct), so a proxied request has the deadline and the cap of a
+    direct one. Raises ValueError (an unknown proxy scheme) or ImportError (SOCKS without
+    `socksio`); the caller names the variable.
+    """
+    return {
+        pattern: None if url is None else BoundedTransport(deadline, limits, proxy=url)
+        for pattern, url in get_environment_proxies().items()
+    }

@@ -275,39 +275,52 @@ _REASON_FACETS = {
 
 
 def check_listing(
-    country: str | None, language: str | None, reason: str | None, mirror: Mirror
+    country: str | None,
+    language: str | None,
+    reason: str | None,
+    mirror: Mirror,
+    *,
+    name: str = "--{}",
 ) -> list[str]:
-    """`tvmaze-sync shows`: a typo in an option value is an error with a suggestion, never
-    an empty listing. Countries and languages are checked as the configuration's filters
-    are; a reason is a rule code (rules.ReasonCode), optionally with the value it names."""
+    """`tvmaze-sync shows` and GET /shows: a typo in a value is an error with a suggestion,
+    never an empty listing. Countries and languages are checked as the configuration's
+    filters are; a reason is a rule code (rules.ReasonCode), optionally with the value it
+    names. `name` formats the option's name in the messages (`--country`, `country:`)."""
     problems = [
-        f"{option} {problem}"
+        f"{name.format(option)} {problem}"
         for option, section, value in (
-            ("--country", "countries", country),
-            ("--language", "languages", language),
+            ("country", "countries", country),
+            ("language", "languages", language),
         )
         if value is not None and (problem := unknown_value(section, value, mirror))
     ]
     if reason is not None:
-        problems += _reason_problems(reason, mirror)
+        problems += _reason_problems(reason, mirror, name.format("reason"))
     return problems
 
 
-def _reason_problems(reason: str, mirror: Mirror) -> list[str]:
+def nearest(typed: str, words: list[str]) -> str | None:
+    """The word of `words` a typo most likely meant (any case): the fewest edits, at most
+    one per three letters; None when none is that near."""
+    if not words:
+        return None
+    best = min(words, key=lambda word: edit_distance(typed.casefold(), word.casefold()))
+    near = edit_distance(typed.casefold(), best.casefold()) <= max(1, len(typed) // 3)
+    return best if near else None
+
+
+def _reason_problems(reason: str, mirror: Mirror, option: str) -> list[str]:
     rule, colon, value = reason.strip().partition(":")
     codes = [code.value for code in ReasonCode]
     if rule.casefold() not in codes:
-        near = min(codes, key=lambda code: edit_distance(rule.casefold(), code))
-        if edit_distance(rule.casefold(), near) <= max(1, len(rule) // 3):
-            hint = f"; did you mean {near!r}?"
-        else:
-            hint = "; the rules are listed in docs/filters.md"
-        return [f"--reason {rule!r} is not a filter rule{hint}"]
+        near = nearest(rule, codes)
+        hint = f"; did you mean {near!r}?" if near else "; the rules are listed in docs/filters.md"
+        return [f"{option} {rule!r} is not a filter rule{hint}"]
     section = _REASON_FACETS.get(rule.split("_", 1)[0].casefold())
     if not colon or section is None or rule.casefold().endswith("_unknown"):
         return []
     return [
-        f"--reason {problem}"
+        f"{option} {problem}"
         for part in value.split(",")
         if (problem := unknown_value(section, part, mirror))
     ]

@@ -32,6 +32,7 @@ from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config
 from tvmaze_sync.core.errors import ConfigError, StorageError
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, system_clock
+from tvmaze_sync.decisions import vocabulary
 from tvmaze_sync.serve.httpd import BoundedHTTPServer, BufferedHandler
 from tvmaze_sync.serve.runner import Service
 from tvmaze_sync.storage import instances
@@ -115,30 +116,57 @@ def _int_param(params: Mapping[str, list[str]], name: str, default: int, lo: int
     return int(text)
 
 
-def parse_shows_query(query: str) -> ShowQuery:
-    """`status=&limit=&offset=` -> ShowQuery, or BadRequest naming the bad parameter."""
+#: GET /shows parameters: the filters `tvmaze-sync shows` checks against the vocabulary, too.
+SHOWS_PARAMETERS = ("status", "reason", "country", "language", "limit", "offset")
+
+
+def parse_shows_query(query: str, mirror: vocabulary.Mirror | None = None) -> ShowQuery:
+    """`status=&reason=&country=&language=&limit=&offset=` -> ShowQuery, or BadRequest
+    naming the bad parameter. A value no show can have is refused with the nearest word, as
+    `tvmaze-sync shows` refuses it (the words of `mirror`, the cache, count too): a typo
+    must not pass for an empty list."""
     params = parse_qs(query, keep_blank_values=True)
-    unknown = sorted(set(params) - {"status", "limit", "offset"})
+    unknown = sorted(set(params) - set(SHOWS_PARAMETERS))
     if unknown:
         raise BadRequest(
-            f"unknown parameter {_shown(unknown[0])}; expected status, limit or offset"
+            f"unknown parameter {_shown(unknown[0])}; expected {', '.join(SHOWS_PARAMETERS)}"
         )
     for name, values in params.items():
         if len(values) > 1:
             raise BadRequest(f"{name}: given more than once")
-    status = None
-    if "status" in params:
-        text = params["status"][0]
-        try:
-            status = ProcessingStatus(text)
-        except ValueError:
-            allowed = ", ".join(s.value for s in ProcessingStatus)
-            raise BadRequest(f"status: {_shown(text)} is not one of {allowed}") from None
+    text = {name: values[0] for name, values in params.items()}
+    for name in ("reason", "country", "language"):
+        if name in text and not text[name].strip():
+            raise BadRequest(f"{name}: empty; leave the parameter out for any")
+    problems = vocabulary.check_listing(
+        text.get("country"),
+        text.get("language"),
+        text.get("reason"),
+        mirror or vocabulary.Mirror(None),
+        name="{}:",
+    )
+    if problems:
+        raise BadRequest("; ".join(problems))
     return ShowQuery(
-        status=status,
+        status=_status_param(text.get("status")),
+        reason=text.get("reason"),
+        country=text.get("country"),
+        language=text.get("language"),
         limit=_int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=_int_param(params, "offset", 0, 0, MAX_OFFSET),
     )
+
+
+def _status_param(text: str | None) -> ProcessingStatus | None:
+    if text is None:
+        return None
+    try:
+        return ProcessingStatus(text)
+    except ValueError:
+        statuses = [s.value for s in ProcessingStatus]
+        near = vocabulary.nearest(text, statuses)
+        hint = f"; did you mean {near!r}?" if near else f"; one of {', '.join(statuses)}"
+        raise BadRequest(f"status: {_shown(text)} is not a processing status{hint}") from None
 
 
 # --- read-only queries (each opens and closes its own connection) ---------------------------
@@ -161,20 +189,19 @@ def sonarr_list(store: Store) -> list[dict[str, Any]]:
     and ignores other keys; `imdbId` rides along for other consumers. A `pending` row still
     marked needs_filter has not been judged by the filters yet, so it is not offered.
     """
-    rows = store.sonarr_list_rows(SONARR_LIST_STATUSES)
-    return [
-        {"title": row["title"], "tvdbId": int(row["tvdb_id"]), "imdbId": row["imdb_id"]}
-        for row in rows
-    ]
+    return list(_listed(store).values())
 
 
-def undecided_shows(store: Store) -> bool:
-    """Does the cache hold a pending show the filters have not judged since its data changed?
-
-    New shows and shows whose TVMaze data a mirror just refreshed stay `needs_filter` until
-    the cycle's filter phase; until then the cache cannot say whether they belong on the list.
-    """
-    return store.has_undecided_pending()
+def _listed(store: Store) -> dict[int, dict[str, Any]]:
+    """`sonarr_list` by TVMaze id, in TVMaze id order."""
+    return {
+        row["tvmaze_id"]: {
+            "title": row["title"],
+            "tvdbId": int(row["tvdb_id"]),
+            "imdbId": row["imdb_id"],
+        }
+        for row in store.sonarr_list_rows(SONARR_LIST_STATUSES)
+    }
 
 
 UNDECIDED = "shows await the filters' decision (the next filter phase of a cycle)"
@@ -187,22 +214,25 @@ class ListNotReady(Exception):
 class CustomList:
     """GET /sonarr/list: the complete list of decided shows, or ListNotReady, never a part.
 
-    Sonarr takes a 200 as the whole list: with "Clean Library" on, it unmonitors or deletes
-    every series missing from it. So the list is served only once state.json says the first
-    full mirror completed and the database itself records one (a deleted or replaced
-    shows.db beside an old state.json holds none), and only from a cache with no undecided
-    pending show (checked in
-    the same read transaction as the list). While a later cycle has shows awaiting their
-    decision (a refetch marks them, a re-full pass marks many for hours), the last complete
-    list this process served is served again; without one the answer is 503. A read error
-    is a StorageError (503), never an empty list.
+    Sonarr takes a 200 as the whole list: with "Clean Library" on, it unmonitors or tags
+    every series missing from it (ImportListSyncService.CleanLibrary, after a successful
+    fetch that dropped an item), and it adds every listed series it lacks. So the list is
+    served only once state.json says the first full mirror completed and the database
+    itself records one (a deleted or replaced shows.db beside an old state.json holds
+    none). While shows await the filters' decision (a refetch marks them, a re-full pass
+    marks many for hours), each of them stands as it stood on the last complete list this
+    process built (on it or not), and every decided show as it stands now: a show the user
+    deleted in Sonarr, skipped or denied since leaves the list at once, rather than coming
+    back with a stale copy. Without a complete list yet (a restarted `serve`) the answer is
+    503, which Sonarr records as a failed fetch: it keeps its items and cleans nothing. A
+    read error is a StorageError (503), never an empty list.
     """
 
     def __init__(self, storage_dir: Path, instance: str = DEFAULT_INSTANCE) -> None:
         self.storage_dir = storage_dir
         self.instance = instance  # another instance's list comes from its own cache
         self._lock = threading.Lock()
-        self._last: bytes | None = None
+        self._last: dict[int, dict[str, Any]] | None = None  # by TVMaze id
 
     def body(self) -> bytes:
         """The JSON body of a 200, or ListNotReady / StorageError."""
@@ -214,19 +244,22 @@ class CustomList:
             if not store.full_mirror_recorded():  # a deleted or replaced shows.db (F2)
                 raise ListNotReady("the cache is being rebuilt: no full TVMaze mirror in it yet")
             if self.instance == DEFAULT_INSTANCE:
-                items = None if undecided_shows(store) else sonarr_list(store)
+                listed, undecided = _listed(store), store.undecided_pending_ids()
         if self.instance != DEFAULT_INSTANCE:
-            items = self._instance_items()
+            listed, undecided = self._instance_items()
         with self._lock:
-            if items is not None:
-                self._last = (json.dumps(items, ensure_ascii=False) + "\n").encode("utf-8")
+            if not undecided:
+                self._last = listed
             elif self._last is None:
                 raise ListNotReady(UNDECIDED)
             else:
-                log.debug("sonarr_list_served source=last_complete reason=undecided_shows")
-            return self._last
+                last = self._last
+                listed.update({i: last[i] for i in undecided if i in last})
+                listed = dict(sorted(listed.items()))
+                log.debug("sonarr_list_served undecided=%d from=last_complete", len(undecided))
+        return (json.dumps(list(listed.values()), ensure_ascii=False) + "\n").encode("utf-8")
 
-    def _instance_items(self) -> list[dict[str, Any]] | None:
+    def _instance_items(self) -> tuple[dict[int, dict[str, Any]], set[int]]:
         """Another instance's list: the shows routed and decided for it (its own cache,
         which its first real cycle creates)."""
         where = instances.storage_dir(self.storage_dir, self.instance)
@@ -236,7 +269,7 @@ class CustomList:
             instances.opened(self.storage_dir, self.instance, readonly=True) as store,
             store.atomic(),
         ):
-            return None if undecided_shows(store) else sonarr_list(store)
+            return _listed(store), store.undecided_pending_ids()
 
 
 def custom_lists(config: Config, storage_dir: Path) -> dict[str, CustomList]:
@@ -317,8 +350,9 @@ class Handler(BufferedHandler):
                     HTTPStatus.OK, read_state(service.storage_dir, list(service.config.instances))
                 )
             elif path == "/shows":
-                wanted = parse_shows_query(query)
-                # A connection per request: never shared between threads, never a writer.
+                wanted = parse_shows_query(query, vocabulary.Mirror(service.storage_dir))
+                # A connection per request: never shared between threads, never a writer;
+                # a failed read is a StorageError (503 with its reason), not a 500.
                 with Store.opened(service.storage_dir, readonly=True) as store:
                     self._json(HTTPStatus.OK, shows_page(store, wanted))
             elif path == "/sonarr/list":

@@ -35,7 +35,13 @@ from pyarr.exceptions import PyarrConnectionError, PyarrError
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, SonarrConfig, display_url
 from tvmaze_sync.core.errors import ConfigError, DependencyError
-from tvmaze_sync.core.httpbounds import BoundedTransport
+from tvmaze_sync.core.httpbounds import (
+    SONARR_LIBRARY_LIMITS,
+    SONARR_LIMITS,
+    BoundedTransport,
+    Limits,
+    bounded_mounts,
+)
 from tvmaze_sync.core.timeutil import Clock, Sleep, retry_after_seconds, system_clock
 
 log = logging.getLogger(__name__)
@@ -234,12 +240,17 @@ class SonarrGateway:
         self._retry_after: str | None = None  # the last answer's Retry-After header
         self.not_before: float | None = None  # no request before (a Retry-After given up on)
         self.unanswered = 0  # attempts of the last call that got no definite answer
+        #: The HTTP status of the last attempt of a call that gave up (None: no answer at
+        #: all, a timeout or a refused connection): Sonarr answered, but unusably.
+        self.gave_up_status: int | None = None
         timeout = float(config.timeout)
         self.http = httpx.Client(
             timeout=timeout,
             # The whole exchange within the timeout, the answer under the cap (httpbounds.py);
-            # uncompressed, so the bytes capped are the bytes decoded.
-            transport=BoundedTransport(timeout),
+            # uncompressed, so the bytes capped are the bytes decoded. Through a proxy of
+            # the environment too: each is mounted on a bounded transport of its own.
+            transport=BoundedTransport(timeout, answer_limits),
+            mounts=_proxy_mounts(timeout),
             headers={"Accept-Encoding": "identity"},
             # Never followed: a redirect would carry X-Api-Key to wherever it points and
             # turn the add's POST into a GET. `_on_response` stops at the first one.
@@ -357,6 +368,7 @@ class SonarrGateway:
                 # The next call, whatever it is for, waits out a Retry-After given here.
                 if held := self._wait(endpoint, 0.0):
                     self.not_before = self.clock() + held
+                self.gave_up_status = status
                 raise SonarrUnavailable(
                     f"Sonarr at {self.url} is unavailable ({endpoint}: {detail}); "
                     f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
@@ -698,6 +710,38 @@ class SonarrGateway:
             if "already been added" not in rejected.message:
                 raise
             log.info("sonarr_exclusion_exists tvdb_id=%d", tvdb_id)
+
+
+#: The whole-collection reads whose size grows with the user's library: the series, the
+#: root folders (with every unmapped folder in them) and the unpaged exclusion list of an
+#: old v3. Every other answer (a lookup, `/series?tvdbId=`, a page of exclusions, the
+#: profiles, an add) is kilobytes and gets the small limits.
+LARGE_READS = frozenset({"series", "rootfolder", "importlistexclusion"})
+
+
+def answer_limits(request: httpx.Request) -> Limits:
+    """The limits of one Sonarr answer, by what was asked."""
+    resource = request.url.path.rstrip("/").rpartition("/api/v3/")[2]
+    large = request.method == "GET" and resource in LARGE_READS and not request.url.query
+    return SONARR_LIBRARY_LIMITS if large else SONARR_LIMITS
+
+
+def _proxy_mounts(timeout: float) -> dict[str, BoundedTransport | None]:
+    """The environment's proxies for Sonarr, honoured as for TVMaze (requests honours them
+    there), each bounded; one httpx cannot use is a configuration error, not a traceback."""
+    try:
+        return bounded_mounts(timeout, answer_limits)
+    except (ValueError, httpx.InvalidURL, ImportError) as error:
+        # Not the error's text: it may quote the proxy URL, and so its password.
+        why = (
+            "a SOCKS proxy needs the socksio package (httpx[socks])"
+            if isinstance(error, ImportError)
+            else "not an http://, https:// or socks5:// URL"
+        )
+        raise ConfigError(
+            f"the proxy in HTTP_PROXY/HTTPS_PROXY/ALL_PROXY cannot carry Sonarr's requests: {why}; "
+            "fix it, or name Sonarr's host in NO_PROXY"
+        ) from None
 
 
 def _same_int(value: Any, wanted: int) -> bool:

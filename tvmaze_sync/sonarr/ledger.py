@@ -72,6 +72,10 @@ class Reason(StrEnum):
     # pending: a failed add put back in the queue by its automatic retry (retry_count says
     # which); it keeps counting if it fails again
     RETRYING_FAILED = "retrying_failed"
+    # pending: Sonarr answered this show's lookup or add with an error or garbage in a cycle
+    # in which it answered others (retry_count counts those cycles); failed, for good, once
+    # they pass sync.max_retries: `tvmaze-sync retry` or `skip` decide then
+    UNANSWERED_BY_SONARR = "unanswered_by_sonarr"
     SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
     DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
     DENIED_IN_REVIEW = "denied_in_review"  # skipped: `tvmaze-sync review deny`
@@ -82,6 +86,15 @@ class Reason(StrEnum):
 
 def count(summary: CycleSummary, status: ProcessingStatus) -> None:
     summary.results[status.value] = summary.results.get(status.value, 0) + 1
+
+
+def uncount(summary: CycleSummary, status: ProcessingStatus) -> None:
+    """Take back one `count` (a show counted pending, then settled otherwise this cycle)."""
+    left = summary.results.get(status.value, 0) - 1
+    if left > 0:
+        summary.results[status.value] = left
+    else:
+        summary.results.pop(status.value, None)
 
 
 def update(
@@ -531,6 +544,18 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
         )
     if status == P.PENDING_TVDB and row.get("status_reason") == Reason.TVDB_NOT_IN_SONARR:
         return f"Sonarr's metadata does not know TheTVDB id {row.get('tvdb_id')} yet"
+    if row.get("status_reason") == Reason.UNANSWERED_BY_SONARR:
+        cycles = row.get("retry_count") or 0
+        if status == P.FAILED:
+            return (
+                f"given up: Sonarr answered this show with an error or garbage in {cycles + 1} "
+                f"cycles while it answered others (sync.max_retries); `tvmaze-sync retry "
+                f"{row.get('tvmaze_id')}` asks again, `tvmaze-sync skip` keeps it out"
+            )
+        return (
+            f"Sonarr answered this show with an error or garbage in {cycles} cycle(s) while it "
+            "answered others; failed after sync.max_retries of them"
+        )
     if status == P.FAILED and row.get("status_reason") == Reason.ABANDONED_NO_TVDB:
         return "given up: no usable TheTVDB id within sync.abandon_after of starting to wait"
     return None

@@ -37,6 +37,7 @@ from tvmaze_sync.sonarr import ledger, review, validation
 from tvmaze_sync.sonarr.gateway import (
     ATTEMPTS,
     BACKOFF,
+    BODY_SHOWN,
     Exclusion,
     LibrarySeries,
     SonarrConflict,
@@ -44,6 +45,7 @@ from tvmaze_sync.sonarr.gateway import (
     SonarrRejected,
     SonarrUnavailable,
     SonarrUnreadable,
+    shorten,
     sonarr_int,
 )
 from tvmaze_sync.sonarr.ledger import Reason
@@ -308,6 +310,8 @@ class _Cycle:
         """Look up and add the candidates left after `reconcile`, most popular first, one
         at a time, until `max_adds_per_cycle` series are added; the rest wait."""
         unavailable = 0
+        attempted = answered = 0  # shows asked of Sonarr, and answered usably, this cycle
+        deferred: list[tuple[Mapping[str, Any], str]] = []  # answered, but unusably
         budget = self.config.max_adds_per_cycle
         for row in ledger.candidates(self.store, self.now()):
             stamp = self.now()
@@ -327,11 +331,18 @@ class _Cycle:
             # Once a show went unanswered, the next ones get one try each: a dead Sonarr
             # costs one show's retries, not every show's.
             self.gateway.attempts = 1 if unavailable else ATTEMPTS
+            self.gateway.gave_up_status = None
+            attempted += 1
             try:
                 self._add(row, stamp)
-                unavailable = 0
+                unavailable, answered = 0, answered + 1
             except SonarrUnavailable as error:
                 unavailable += 1
+                if (
+                    self.gateway.gave_up_status is not None
+                    and row["processing_status"] == P.PENDING
+                ):
+                    deferred.append((row, str(error)))
                 log.warning(
                     "sonarr_add_deferred tvmaze_id=%d tvdb_id=%d error=%r",
                     row["tvmaze_id"],
@@ -344,12 +355,62 @@ class _Cycle:
                         f"{error}; stopped after {unavailable} shows in a row could not be "
                         "added; they stay pending for the next cycle"
                     ) from None
+        # Only where the fault is the show's: Sonarr answered others usably this cycle, or
+        # this show was all it was asked about. A Sonarr (or its metadata server) failing
+        # every show stops the cycle above and costs none of them a retry.
+        if answered or attempted == 1:
+            self._count_unanswered(deferred)
         if self.summary.adds_waiting:
             log.info(
                 "sonarr_add_budget_spent added=%d waiting=%d max_adds_per_cycle=%d",
                 self.adds,
                 self.summary.adds_waiting,
                 budget,
+            )
+
+    def _count_unanswered(self, deferred: list[tuple[Mapping[str, Any], str]]) -> None:
+        """Every queue ends: a pending show Sonarr answers with an error or garbage, cycle
+        after cycle, while it answers others, is `failed` (unanswered_by_sonarr, for good)
+        once those cycles pass `sync.max_retries`; until then it stays pending, counting.
+        A retry of a failed add keeps its count (one bound for both)."""
+        max_retries = self.runtime.config.sync.max_retries
+        for row, message in deferred:
+            counting = row.get("status_reason") in (
+                Reason.RETRYING_FAILED,
+                Reason.UNANSWERED_BY_SONARR,
+            )
+            cycles = (row.get("retry_count") or 0) + 1 if counting else 1
+            tvmaze_id, stamp = row["tvmaze_id"], self.now()
+            if cycles <= max_retries:
+                ledger.update(
+                    self.store,
+                    tvmaze_id,
+                    stamp,
+                    P.PENDING,
+                    Reason.UNANSWERED_BY_SONARR,
+                    retry_count=cycles,
+                    error_message=shorten(message, 2 * BODY_SHOWN),
+                )
+                log.info("sonarr_add_unanswered tvmaze_id=%d cycles=%d", tvmaze_id, cycles)
+                continue
+            ledger.uncount(self.summary, P.PENDING)  # counted pending when deferred
+            ledger.settle(
+                self.store,
+                self.summary,
+                tvmaze_id,
+                stamp,
+                P.FAILED,
+                Reason.UNANSWERED_BY_SONARR,
+                retry_count=cycles - 1,
+                retry_after=None,
+                error_message=shorten(message, 2 * BODY_SHOWN),
+            )
+            log.warning(
+                "sonarr_add_given_up tvmaze_id=%d tvdb_id=%d cycles=%d error=%r",
+                tvmaze_id,
+                row["tvdb_id"],
+                cycles,
+                message,
             )
 
     def _wait_for_tvdb(self, row: Mapping[str, Any], stamp: str, reason: Reason) -> None:
@@ -372,7 +433,10 @@ class _Cycle:
         """failed with Sonarr's words; retried after `retry_delay` until `sync.max_retries`
         automatic retries are spent (`retry_count` counts them; a `retry` by hand resets it)."""
         sync = self.runtime.config.sync
-        retried = row.get("status_reason") == Reason.RETRYING_FAILED
+        retried = row.get("status_reason") in (
+            Reason.RETRYING_FAILED,
+            Reason.UNANSWERED_BY_SONARR,
+        )
         retries = (row.get("retry_count") or 0) if retried else 0
         retry_at = (
             iso(self.runtime.clock() + sync.retry_delay) if retries < sync.max_retries else None

@@ -5,7 +5,9 @@ Every queue ends (sonarr.py and ledger.py hold the automatic side):
   whatever it waits for (no TheTVDB id, or one Sonarr's lookup does not know);
 - `failed` by Sonarr (`rejected_by_sonarr`, `conflict_in_sonarr`): put back in the queue
   after `retry_delay` (`release_failed`), at most `sync.max_retries` times, then final;
-- `pending` beyond `sonarr.max_adds_per_cycle`: added by a later cycle.
+- `pending` beyond `sonarr.max_adds_per_cycle`: added by a later cycle;
+- `pending` because Sonarr answered this show unusably while answering others
+  (`unanswered_by_sonarr`): `failed` for good after `sync.max_retries` such cycles.
 A user can put a show back now (`retry`), keep it out for good (`skip`: never added, kept
 through refilter and rescans, since the filters only decide the open statuses) and lift that
 (`unskip`). A show put back goes through today's filters first: `failed` and `skipped`

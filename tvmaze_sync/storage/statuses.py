@@ -132,25 +132,30 @@ class StatusQueries(ShowsTable):
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def sonarr_list_rows(self, statuses: Sequence[ProcessingStatus]) -> list[dict[str, Any]]:
-        """title, tvdb_id and imdb_id of the shows in `statuses` with a TVDB id, by tvmaze
-        id; a `pending` show the filters have not judged since its data changed is left out."""
+        """tvmaze_id, title, tvdb_id and imdb_id of the shows in `statuses` with a TVDB id, by
+        tvmaze id; a `pending` show the filters have not judged since its data changed is left
+        out."""
         return list(
             self.rows_where(
                 f"tvdb_id IS NOT NULL AND (processing_status IN ({marks(statuses)}) "
                 "AND NOT (processing_status = ? AND needs_filter = 1))",
                 [*(s.value for s in statuses), P.PENDING.value],
-                select="title, tvdb_id, imdb_id",
+                select="tvmaze_id, title, tvdb_id, imdb_id",
                 order_by="tvmaze_id",
             )
         )
 
-    def has_undecided_pending(self) -> bool:
-        """Is a pending show waiting for the filters' decision since its data changed?"""
-        row = self.db.execute(
-            "SELECT 1 FROM shows WHERE needs_filter = 1 AND processing_status = ? LIMIT 1",
-            [P.PENDING.value],
-        ).fetchone()
-        return row is not None
+    def undecided_pending_ids(self) -> set[int]:
+        """Pending shows the filters have not judged since their data changed (a mirror
+        marks them `needs_filter`; the cycle's filter phase clears it): the Custom List
+        cannot say yet whether they belong on it."""
+        return {
+            tvmaze_id
+            for (tvmaze_id,) in self.db.execute(
+                "SELECT tvmaze_id FROM shows WHERE needs_filter = 1 AND processing_status = ?",
+                [P.PENDING.value],
+            )
+        }
 
     # --- the metrics -----------------------------------------------------------------------
 

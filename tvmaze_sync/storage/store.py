@@ -345,7 +345,7 @@ class Store(StatusQueries, LedgerTable, CountersTable):
             try:
                 yield store
             except sqlite3.Error as error:
-                raise StorageError(f"cannot read {path}: {error}") from None
+                raise store.read_error(error) from None
             finally:
                 store.close()
             return
@@ -416,6 +416,25 @@ class Store(StatusQueries, LedgerTable, CountersTable):
 
     def close(self) -> None:
         self.db.close()
+
+    def read_error(self, error: sqlite3.Error) -> StorageError:
+        """What a failed read means. A column or table missing from a cache older than this
+        build is a migration only `sync` makes (the read-only commands never write, so they
+        work on a read-only mount and never hold up a writer): it says so, rather than
+        SQLite's "no such column"."""
+        missing = isinstance(error, sqlite3.OperationalError) and str(error).startswith(
+            ("no such column", "no such table")
+        )
+        try:
+            version = self.schema_version
+        except sqlite3.Error:
+            version = SCHEMA_VERSION
+        if missing and version < SCHEMA_VERSION:
+            return StorageError(
+                f"cannot read {self.path}: it is at schema {version}, older than this "
+                f"tvmaze-sync ({SCHEMA_VERSION}); run `tvmaze-sync sync` once to migrate it"
+            )
+        return StorageError(f"cannot read {self.path}: {error}")
 
     @contextmanager
     def atomic(self) -> Iterator[sqlite_utils.Database]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tests.doubles.sonarr_sim.binding import _EDITOR_SPEC, RequestBinding, _series_spec
-from tests.doubles.sonarr_sim.constants import _SKYHOOK
+from tests.doubles.sonarr_sim.constants import _JSON, _SKYHOOK
 from tests.doubles.sonarr_sim.faults import Faults
 from tests.doubles.sonarr_sim.helpers import (
     _blank,
@@ -70,6 +70,8 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
             rec = self._find_series_by_tvdb(tvdb)
             if rec is not None:
                 return self._json([self._series_resource(rec)])
+            if tvdb in self.broken_lookups:
+                return self._broken_lookup(term, self.broken_lookups[tvdb])
             if self.metadata_error is not None:
                 return self._skyhook_down(term, f"{_SKYHOOK}/shows/en/{tvdb}")
             entry = self._catalogue.get(tvdb)
@@ -87,6 +89,15 @@ class SeriesEndpoints(RequestBinding, Validation, Faults):
                 else self._lookup_resource(tvdb, self._catalogue[tvdb])
             )
         return self._json(results)
+
+    def _broken_lookup(self, term: str, mode: str) -> _Reply:
+        if mode == "garbage":
+            return _Reply(200, b'[{"title": "x", "tvdbId": 1,', _JSON)
+        msg = (
+            f"Search for '{term}' failed. Invalid response received from SkyHook. "
+            "Unexpected character encountered while parsing value: <. Path '', line 0."
+        )
+        return self._exception(503, "NzbDrone.Core.MetadataSource.SkyHook.SkyHookException", msg)
 
     def _skyhook_down(self, term: str, url: str) -> _Reply:
         msg = (

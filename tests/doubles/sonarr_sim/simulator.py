@@ -89,6 +89,10 @@ class SonarrSimulator(
         self.latency = 0.0
         #: HTTP status SkyHook answers, or ``None`` when the metadata server is healthy.
         self.metadata_error: int | None = None
+        #: TVDB ids whose lookup always fails, alone: ``"skyhook"`` answers as Sonarr does
+        #: when SkyHook's record for the id cannot be read (503 SkyHookException), and
+        #: ``"garbage"`` is a 200 labelled JSON that is not (a broken proxy or plugin).
+        self.broken_lookups: dict[int, str] = {}
         #: ``False`` makes ``/importlistexclusion/paged`` answer 404 like servers before it.
         self.paged_exclusions = not self.is_v3
 

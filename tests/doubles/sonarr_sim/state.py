@@ -33,6 +33,7 @@ class State:
     error_status: int
     latency: float
     metadata_error: int | None
+    broken_lookups: dict[int, str]
     paged_exclusions: bool
     searches: list[int]
     _rng: random.Random

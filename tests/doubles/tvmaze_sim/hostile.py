@@ -7,6 +7,9 @@ Content-Length headers that lie. It speaks raw bytes on the socket, so each lie 
 client exactly as written. Big bodies are generated block by block as they are sent (never
 built in memory); `bytes_sent` tells how much a client really read.
 
+`dense` is the opposite: valid JSON under any size cap that decodes to twenty times its
+size (`[{},{},…]`).
+
 Used against the TVMaze client (tests/test_tvmaze_hostile.py) and the Sonarr gateway alike:
 the paths do not matter, every request gets the mode's answer.
 """
@@ -39,6 +42,7 @@ MODES: Final = {
     "trickle_headers": "the status line and headers one byte per `interval`",
     "huge": "200 with a 500 MB body (Content-Length given)",
     "huge_chunked": "200 with an endless chunked body (no Content-Length)",
+    "dense": "200 with `dense_size` bytes of `[{},{},…]` (Content-Length given)",
     "length_over": "Content-Length of 600 MB on a 2-byte body",
     "length_short": "Content-Length 1000 on a 10-byte body, then the connection closes",
     "length_under": "Content-Length 5 on a longer body (the rest poisons the connection)",
@@ -91,7 +95,7 @@ class _HostileHandler(BaseHTTPRequestHandler):
                 upstream.sent(len(piece))
         except (BrokenPipeError, ConnectionResetError):
             pass
-        if upstream.mode in ("length_short", "huge", "huge_chunked") or upstream.stopping:
+        if upstream.mode in ("length_short", "huge", "huge_chunked", "dense") or upstream.stopping:
             self.close_connection = True
 
     do_POST = do_PUT = do_DELETE = do_GET
@@ -119,6 +123,9 @@ class _HostileHandler(BaseHTTPRequestHandler):
         elif mode == "huge":
             yield _json_head(self.upstream.huge_size)
             yield from _blocks(self.upstream.huge_size)
+        elif mode == "dense":
+            yield _json_head(self.upstream.dense_size)
+            yield from _dense(self.upstream.dense_size)
         else:  # huge_chunked
             yield _json_head(None)
             for block in _blocks(self.upstream.huge_size):
@@ -150,12 +157,30 @@ def _body_answer(mode: str) -> Iterator[bytes]:
         yield _json_head(1000) + b'{"1": 2000'
 
 
-def _blocks(size: int) -> Iterator[bytes]:
-    """`size` bytes of a JSON-looking array, one reused block at a time."""
-    block = b"[" + b"0," * (BLOCK // 2 - 1) + b"0"
-    left = size
+def _dense(size: int) -> Iterator[bytes]:
+    """`size` bytes of valid JSON, `[{},{},…,{}]` (padded with spaces; at least 4): within
+    any size cap, yet each 3 bytes decode to an empty dict (64 bytes and a pointer)."""
+    count = max(1, (size - 1) // 3)
+    pad = max(0, size - (3 * count + 1))
+    block = b"{}," * (BLOCK // 3)
+    yield b"["
+    left = count - 1  # the last `{}` goes without a comma
     while left > 0:
-        piece = block[: min(BLOCK, left)]
+        piece = block[: 3 * min(left, BLOCK // 3)]
+        left -= len(piece) // 3
+        yield piece
+    yield b"{}" + b" " * pad + b"]"
+
+
+def _blocks(size: int) -> Iterator[bytes]:
+    """`size` bytes of a JSON-looking array, one reused block at a time: one long string
+    (`["xxx…`), so only its size, never its density, gets it refused."""
+    block = b"x" * BLOCK
+    left = size
+    first = True
+    while left > 0:
+        piece = (b'["' + block[2:] if first else block)[: min(BLOCK, left)]
+        first = False
         left -= len(piece)
         yield piece
 
@@ -166,13 +191,20 @@ class HostileUpstream(LoopbackSimulator):
     handler_class = _HostileHandler
 
     def __init__(
-        self, mode: str, *, interval: float = 1.0, huge_size: int = 500 * MB, port: int = 0
+        self,
+        mode: str,
+        *,
+        interval: float = 1.0,
+        huge_size: int = 500 * MB,
+        dense_size: int = 30 * MB,
+        port: int = 0,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         self.mode = mode
         self.interval = interval
         self.huge_size = huge_size
+        self.dense_size = dense_size  # under the clients' 32 MB cap: the size lets it through
         self.host = "127.0.0.1"
         self.port = port
         self.requests: list[str] = []
