@@ -224,7 +224,7 @@ def test_an_inaccessible_root_folder_stops_before_any_add(
 def _ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     """This test's Sonarr records only: under `-n 2` a thread another test left behind (a
     store opening, a server shutting down) may log into the same capture."""
-    return [r for r in caplog.records if r.name.startswith("tvmaze_sync.sonarr.phase")]
+    return [r for r in caplog.records if r.name.startswith("tvmaze_sync.sonarr.")]
 
 
 def test_v4_ignores_a_language_profile_with_one_warning(

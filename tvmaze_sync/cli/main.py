@@ -245,20 +245,21 @@ def sync(
     Example (crontab): `0 */6 * * * tvmaze-sync sync --metrics-file /var/lib/prom/tvmaze.prom`
     """
     from tvmaze_sync.cli import render
+    from tvmaze_sync.core.context import CycleContext
     from tvmaze_sync.cycle import metrics
-    from tvmaze_sync.cycle.run import Runtime, run_cycle
+    from tvmaze_sync.cycle.run import run_cycle
     from tvmaze_sync.sonarr import removals
 
     with exit_on_error():
         config = options(ctx).load()
         print_warnings(config)
         metrics.check_export_targets(metrics_file, pushgateway)
-        runtime = Runtime(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
+        context = CycleContext(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
         export = functools.partial(
             metrics.export, config, metrics_file=metrics_file, pushgateway=pushgateway
         )
         try:
-            summary = run_cycle(runtime)
+            summary = run_cycle(context)
         except LockHeld:
             raise  # the run holding the lock exports its own cycle
         except BaseException:

@@ -26,9 +26,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tvmaze_sync.core.config import SonarrConfig
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, Sleep, iso, parse_iso
@@ -48,9 +49,6 @@ from tvmaze_sync.sonarr.gateway import (
 )
 from tvmaze_sync.sonarr.ledger import Reason
 from tvmaze_sync.storage.store import Store
-
-if TYPE_CHECKING:
-    from tvmaze_sync.cycle.run import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +88,7 @@ def connect(
 
 
 def retry_pending_tvdb(
-    store: Store, tvmaze_client: Any, runtime: Runtime, summary: CycleSummary
+    store: Store, tvmaze_client: Any, context: CycleContext, summary: CycleSummary
 ) -> None:
     """Give up on, or reschedule, each `pending_tvdb` show whose `retry_after` has passed.
 
@@ -104,10 +102,10 @@ def retry_pending_tvdb(
     cycle's adds ask Sonarr's lookup again (`ledger.candidates`) without it leaving
     `pending_tvdb`, so its wait keeps its start. `tvmaze_client` only says the mirror ran.
     """
-    if runtime.effective_dry_run or tvmaze_client is None:
+    if context.effective_dry_run or tvmaze_client is None:
         return
-    sync = runtime.config.sync
-    now = runtime.clock()
+    sync = context.config.sync
+    now = context.clock()
     stamp = iso(now)
     due = list(
         store.rows_where(
@@ -179,7 +177,7 @@ def process(
     store: Store,
     gateway: SonarrGateway | None,
     tvmaze_client: Any,
-    runtime: Runtime,
+    context: CycleContext,
     summary: CycleSummary,
     decided: Mapping[int, str] | None = None,
 ) -> None:
@@ -190,11 +188,11 @@ def process(
     `decided` (dry run only): the statuses the filters would write, by tvmaze id.
     """
     try:
-        if runtime.effective_dry_run:
-            _preview(store, gateway, runtime.config.sonarr, summary, decided)
+        if context.effective_dry_run:
+            _preview(store, gateway, context.config.sonarr, summary, decided)
             return
         assert gateway is not None, "sync.py connects Sonarr unless this is a dry run"
-        cycle = _Cycle(store, gateway, runtime, summary)
+        cycle = _Cycle(store, gateway, context, summary)
         cycle.release_review()
         cycle.reconcile()
         cycle.decide_released()
@@ -245,12 +243,12 @@ class _Cycle:
     """One real (not dry) Sonarr phase: the two reads, then the ledger, then the adds."""
 
     def __init__(
-        self, store: Store, gateway: SonarrGateway, runtime: Runtime, summary: CycleSummary
+        self, store: Store, gateway: SonarrGateway, context: CycleContext, summary: CycleSummary
     ) -> None:
         self.store = store
         self.gateway = gateway
-        self.runtime = runtime
-        self.config = runtime.config.sonarr
+        self.context = context
+        self.config = context.config.sonarr
         self.summary = summary
         # Both reads complete before anything is decided; they raise otherwise.
         self.library = gateway.library()
@@ -262,7 +260,7 @@ class _Cycle:
         log.info("sonarr_read series=%d exclusions=%d", len(self.library), len(self.exclusions))
 
     def now(self) -> str:
-        return iso(self.runtime.clock())
+        return iso(self.context.clock())
 
     def reconcile(self) -> None:
         self.blocked = ledger.reconcile(
@@ -291,7 +289,7 @@ class _Cycle:
     def decide_released(self) -> None:
         """Shows `reconcile` let back to pending (a lifted exclusion, allow_readd) were last
         judged by the filters before they left; today's filters decide them before any add."""
-        processor = filters.build_processor(self.runtime.config.filters)
+        processor = filters.build_processor(self.context.config.filters)
         if filtered := filters.apply(self.store, processor).by_result()[P.FILTERED]:
             self.summary.results[P.FILTERED.value] = (
                 self.summary.results.get(P.FILTERED.value, 0) + filtered
@@ -367,7 +365,7 @@ class _Cycle:
     def _wait_for_tvdb(self, row: Mapping[str, Any], stamp: str, reason: Reason) -> None:
         """pending_tvdb until `retry_delay` from now; a show already waiting keeps its count
         of retries (and, in `ledger.update`, the start of its wait)."""
-        retry_at = iso(self.runtime.clock() + self.runtime.config.sync.retry_delay)
+        retry_at = iso(self.context.clock() + self.context.config.sync.retry_delay)
         again = row.get("processing_status") == P.PENDING_TVDB
         ledger.settle(
             self.store,
@@ -383,11 +381,11 @@ class _Cycle:
     def _fail(self, row: Mapping[str, Any], stamp: str, reason: Reason, message: str) -> None:
         """failed with Sonarr's words; retried after `retry_delay` until `sync.max_retries`
         automatic retries are spent (`retry_count` counts them; a `retry` by hand resets it)."""
-        sync = self.runtime.config.sync
+        sync = self.context.config.sync
         retried = row.get("status_reason") == Reason.RETRYING_FAILED
         retries = (row.get("retry_count") or 0) if retried else 0
         retry_at = (
-            iso(self.runtime.clock() + sync.retry_delay) if retries < sync.max_retries else None
+            iso(self.context.clock() + sync.retry_delay) if retries < sync.max_retries else None
         )
         ledger.settle(
             self.store,
@@ -416,10 +414,10 @@ class _Cycle:
         adds `add_interval` apart (the lookups in between count towards it)."""
         if not self.config.search_on_add or self.last_add is None:
             return
-        wait = self.last_add + float(self.config.add_interval) - self.runtime.clock()
+        wait = self.last_add + float(self.config.add_interval) - self.context.clock()
         if wait > 0:
             log.debug("sonarr_add_paced wait=%.1f", wait)
-            self.runtime.sleep(wait)
+            self.context.sleep(wait)
 
     def _add(self, row: Mapping[str, Any], stamp: str) -> None:
         """Lookup, intent, POST; then the status each answer means:
@@ -517,7 +515,7 @@ class _Cycle:
                     wait,
                     conflict.message,
                 )
-                self.runtime.sleep(wait)
+                self.context.sleep(wait)
             except BaseException:
                 self.unanswered_posts += self.gateway.unanswered
                 raise
@@ -550,7 +548,7 @@ class _Cycle:
     def _record_add(self, row: Mapping[str, Any], series_id: int, stamp: str) -> None:
         ledger.settle_added(self.store, self.summary, row, series_id, stamp)
         self.adds += 1
-        self.last_add = self.runtime.clock()
+        self.last_add = self.context.clock()
         self.library[row["tvdb_id"]] = LibrarySeries(series_id, row["tvdb_id"], row["title"], stamp)
 
 
