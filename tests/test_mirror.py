@@ -41,8 +41,9 @@ from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store
 from tvmaze_sync.tvmaze import mirror, plan
-from tvmaze_sync.tvmaze.client import PAGE_SIZE, TvmazeClient
+from tvmaze_sync.tvmaze.client import TvmazeClient
 from tvmaze_sync.tvmaze.mapping import UpdatesMap
+from tvmaze_sync.tvmaze.plan import PAGE_SIZE
 
 HOUR = 3600
 

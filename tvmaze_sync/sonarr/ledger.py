@@ -24,7 +24,7 @@ come back empty. Then none is freed this cycle (`sonarr_exclusions_distrusted`,
 shrank that much frees its shows only on the user's word: a run with a higher
 `sonarr.max_removals`, or lifting the last exclusion on its own (docs/troubleshooting.md).
 
-Crash safety of an add (sonarr.py): before the POST the ledger gets an *intent* row (no
+Crash safety of an add (phase.py): before the POST the ledger gets an *intent* row (no
 `added_at`), committed on its own; after the 201 the confirmed row and the show's `added`
 status are written in one transaction. If the process dies between the two, the next
 `reconcile` finds the series in the library *and* an intent row, so it is recorded as `added`
@@ -39,12 +39,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Literal
 
 from sqlite_utils.db import Table
 
-from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import iso, parse_iso
 from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries
 from tvmaze_sync.storage.store import Store
@@ -53,29 +52,6 @@ log = logging.getLogger(__name__)
 
 P = ProcessingStatus
 Removal = Literal["keep_out", "exclude_in_sonarr", "allow_readd"]
-
-
-class Reason(StrEnum):
-    """`shows.status_reason`: why a show sits in a Sonarr-side status."""
-
-    NO_TVDB_ID = "no_tvdb_id"  # pending_tvdb: TVMaze has no TheTVDB id for it
-    TVDB_NOT_IN_SONARR = "tvdb_not_in_sonarr"  # pending_tvdb: Sonarr's lookup found nothing
-    ABANDONED_NO_TVDB = "abandoned_no_tvdb"  # failed: still no usable id after abandon_after
-    # failed: Sonarr's lookup still did not know the id after abandon_after
-    ABANDONED_TVDB_NOT_IN_SONARR = "abandoned_tvdb_not_in_sonarr"
-    REJECTED_BY_SONARR = "rejected_by_sonarr"  # failed: a 400; Sonarr's words in error_message
-    # failed: 409s on every attempt and the library does not have the id (a TitleSlug clash,
-    # a proxy); Sonarr's words in error_message
-    CONFLICT_IN_SONARR = "conflict_in_sonarr"
-    # failed: Sonarr's answer for this show alone was unreadable (a lookup result whose id is
-    # not an integer ...); its words, shortened, in error_message
-    UNREADABLE_ANSWER = "unreadable_answer"
-    # pending: a failed add put back in the queue by its automatic retry (retry_count says
-    # which); it keeps counting if it fails again
-    RETRYING_FAILED = "retrying_failed"
-    SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
-    DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
-    DENIED_IN_REVIEW = "denied_in_review"  # skipped: `tvmaze-sync review deny`
 
 
 # --- statuses -----------------------------------------------------------------------------
@@ -90,7 +66,7 @@ def update(
     tvmaze_id: int,
     stamp: str,
     status: ProcessingStatus,
-    reason: Reason | None = None,
+    reason: StatusReason | None = None,
     **columns: Any,
 ) -> None:
     """Move a show to `status` (and `reason`) without counting it as a result.
@@ -115,7 +91,7 @@ def settle(
     tvmaze_id: int,
     stamp: str,
     status: ProcessingStatus,
-    reason: Reason | None = None,
+    reason: StatusReason | None = None,
     **columns: Any,
 ) -> None:
     """Set a show's result and count it, in one transaction (the caller's, if open)."""
@@ -162,7 +138,11 @@ def settle_added(
 
 
 #: Failed adds the automatic retry gives another chance (abandoned waits are final).
-RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR, Reason.UNREADABLE_ANSWER)
+RETRIED_FAILURES = (
+    StatusReason.REJECTED_BY_SONARR,
+    StatusReason.CONFLICT_IN_SONARR,
+    StatusReason.UNREADABLE_ANSWER,
+)
 
 #: Most popular first: TVMaze's `weight` (an unknown one sorts last, as NULLs do in a DESC
 #: order), then the rating, then the newest premiere; the id settles ties so the order is
@@ -414,9 +394,18 @@ def reconcile(
                 series_id = library[row["tvdb_id"]].series_id
                 settle_exists(store, summary, row["tvmaze_id"], stamp, series_id)
             elif decision is P.REMOVED_BY_USER and row["tvdb_id"] not in held:
-                settle(store, summary, row["tvmaze_id"], stamp, decision, Reason.DELETED_IN_SONARR)
+                settle(
+                    store,
+                    summary,
+                    row["tvmaze_id"],
+                    stamp,
+                    decision,
+                    StatusReason.DELETED_IN_SONARR,
+                )
             elif decision is P.EXCLUDED:
-                settle(store, summary, row["tvmaze_id"], stamp, decision, Reason.SONARR_EXCLUSION)
+                settle(
+                    store, summary, row["tvmaze_id"], stamp, decision, StatusReason.SONARR_EXCLUSION
+                )
     return blocked
 
 
@@ -454,7 +443,7 @@ def _settle_by_reads(
         "pending_tvdb_since = NULL, updated_at = ? "
         "WHERE processing_status = ? AND status_reason = ? "
         "AND tvdb_id IS NOT NULL AND needs_filter = 0",
-        [P.PENDING.value, stamp, P.PENDING_TVDB.value, Reason.NO_TVDB_ID.value],
+        [P.PENDING.value, stamp, P.PENDING_TVDB.value, StatusReason.NO_TVDB_ID.value],
     )
 
 
@@ -512,7 +501,7 @@ def _removed(
                 row["tvmaze_id"],
                 stamp,
                 P.REMOVED_BY_USER,
-                Reason.DELETED_IN_SONARR,
+                StatusReason.DELETED_IN_SONARR,
             )
 
 
@@ -623,8 +612,8 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
             f"lift TheTVDB id {row.get('tvdb_id')} in Sonarr (Settings > Import Lists) "
             "and the next sync decides it by the filters again"
         )
-    if status == P.PENDING_TVDB and row.get("status_reason") == Reason.TVDB_NOT_IN_SONARR:
+    if status == P.PENDING_TVDB and row.get("status_reason") == StatusReason.TVDB_NOT_IN_SONARR:
         return f"Sonarr's metadata does not know TheTVDB id {row.get('tvdb_id')} yet"
-    if status == P.FAILED and row.get("status_reason") == Reason.ABANDONED_NO_TVDB:
+    if status == P.FAILED and row.get("status_reason") == StatusReason.ABANDONED_NO_TVDB:
         return "given up: no usable TheTVDB id within sync.abandon_after of starting to wait"
     return None

@@ -1,6 +1,6 @@
 """The Sonarr phase of a cycle: library import, exclusions, adds, and the TVDB retry queue.
 
-HTTP lives in sonarr_api.py, startup validation in sonarr_settings.py, statuses and the
+HTTP lives in gateway.py, startup validation in validation.py, statuses and the
 ownership ledger in ledger.py; this module runs the phase:
 
 - The library (`GET /api/v3/series`) and every Import List Exclusion are read once per cycle,
@@ -31,7 +31,7 @@ from typing import Any
 from tvmaze_sync.core.config import SonarrConfig
 from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import TvmazeSyncError
-from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, Sleep, iso, parse_iso
 from tvmaze_sync.decisions import filters
 from tvmaze_sync.sonarr import ledger, review, validation
@@ -47,7 +47,6 @@ from tvmaze_sync.sonarr.gateway import (
     SonarrUnreadable,
     sonarr_int,
 )
-from tvmaze_sync.sonarr.ledger import Reason
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -147,10 +146,10 @@ def _abandon(
     """`abandon_after` is over: failed, with what it waited for."""
     tvdb_id = row["tvdb_id"]
     if tvdb_id:
-        reason = Reason.ABANDONED_TVDB_NOT_IN_SONARR
+        reason = StatusReason.ABANDONED_TVDB_NOT_IN_SONARR
         message = f"Sonarr's lookup has not known TheTVDB id {tvdb_id} since {since}"
     else:
-        reason, message = Reason.ABANDONED_NO_TVDB, f"no usable TheTVDB id since {since}"
+        reason, message = StatusReason.ABANDONED_NO_TVDB, f"no usable TheTVDB id since {since}"
     ledger.settle(
         store,
         summary,
@@ -191,7 +190,7 @@ def process(
         if context.effective_dry_run:
             _preview(store, gateway, context.config.sonarr, summary, decided)
             return
-        assert gateway is not None, "sync.py connects Sonarr unless this is a dry run"
+        assert gateway is not None, "cycle/run.py connects Sonarr unless this is a dry run"
         cycle = _Cycle(store, gateway, context, summary)
         cycle.release_review()
         cycle.reconcile()
@@ -323,7 +322,7 @@ class _Cycle:
             stamp = self.now()
             decision = ledger.decide(row["tvdb_id"], self.library, self.blocked, self.exclusions)
             if decision is P.PENDING_TVDB:
-                self._wait_for_tvdb(row, stamp, Reason.NO_TVDB_ID)
+                self._wait_for_tvdb(row, stamp, StatusReason.NO_TVDB_ID)
                 continue
             if decision is P.EXISTS:  # a duplicate of a show added a moment ago
                 series_id = self.library[row["tvdb_id"]].series_id
@@ -362,7 +361,7 @@ class _Cycle:
                 budget,
             )
 
-    def _wait_for_tvdb(self, row: Mapping[str, Any], stamp: str, reason: Reason) -> None:
+    def _wait_for_tvdb(self, row: Mapping[str, Any], stamp: str, reason: StatusReason) -> None:
         """pending_tvdb until `retry_delay` from now; a show already waiting keeps its count
         of retries (and, in `ledger.update`, the start of its wait)."""
         retry_at = iso(self.context.clock() + self.context.config.sync.retry_delay)
@@ -378,11 +377,11 @@ class _Cycle:
             retry_count=(row.get("retry_count") or 0) if again else 0,
         )
 
-    def _fail(self, row: Mapping[str, Any], stamp: str, reason: Reason, message: str) -> None:
+    def _fail(self, row: Mapping[str, Any], stamp: str, reason: StatusReason, message: str) -> None:
         """failed with Sonarr's words; retried after `retry_delay` until `sync.max_retries`
         automatic retries are spent (`retry_count` counts them; a `retry` by hand resets it)."""
         sync = self.context.config.sync
-        retried = row.get("status_reason") == Reason.RETRYING_FAILED
+        retried = row.get("status_reason") == StatusReason.RETRYING_FAILED
         retries = (row.get("retry_count") or 0) if retried else 0
         retry_at = (
             iso(self.context.clock() + sync.retry_delay) if retries < sync.max_retries else None
@@ -437,10 +436,10 @@ class _Cycle:
             found = self.gateway.lookup(tvdb_id)
             existing = self.gateway.lookup_series_id(found) if found is not None else None
         except SonarrUnreadable as error:  # this show's answer only: the queue moves on
-            self._fail(row, stamp, Reason.UNREADABLE_ANSWER, str(error))
+            self._fail(row, stamp, StatusReason.UNREADABLE_ANSWER, str(error))
             return
         if found is None:
-            self._wait_for_tvdb(row, stamp, Reason.TVDB_NOT_IN_SONARR)
+            self._wait_for_tvdb(row, stamp, StatusReason.TVDB_NOT_IN_SONARR)
             log.info("sonarr_lookup_empty tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
             return
         if existing is not None:  # in the library since our read (someone else added it)
@@ -465,11 +464,11 @@ class _Cycle:
                     f"Sonarr at {self.gateway.url} rejected the settings while adding "
                     f"{title!r}: {answer.message}; check sonarr.* against Sonarr"
                 ) from None
-            self._fail(row, stamp, Reason.REJECTED_BY_SONARR, answer.message)
+            self._fail(row, stamp, StatusReason.REJECTED_BY_SONARR, answer.message)
             return
         except SonarrConflict as answer:  # every attempt: and the library has no such series
             ledger.drop(self.store, tvdb_id)
-            self._fail(row, stamp, Reason.CONFLICT_IN_SONARR, f"HTTP 409: {answer.message}")
+            self._fail(row, stamp, StatusReason.CONFLICT_IN_SONARR, f"HTTP 409: {answer.message}")
             return
         except SonarrUnavailable:
             raise  # the intent stays: the next library read tells whether the add happened

@@ -1,6 +1,6 @@
 """TVMaze -> cache: a resumable full pass over the show index and a request-optimal incremental.
 
-Which run does what (mirror_plan.py decides, docs/tvmaze-mirror.md says why):
+Which run does what (plan.py decides, docs/tvmaze-mirror.md says why):
 
 * full — never synced: walk /shows?page=0,1,2… until 404. Each page is one transaction and
   then a checkpoint (`last_tvmaze_page`), so a run killed anywhere resumes at the next page.
@@ -42,7 +42,7 @@ from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store, row_from_show
 from tvmaze_sync.tvmaze import plan
-from tvmaze_sync.tvmaze.client import PAGE_SIZE, TvmazeClient
+from tvmaze_sync.tvmaze.client import TvmazeClient
 from tvmaze_sync.tvmaze.mapping import (
     MAX_RAW_CHARS,
     RECORDS_SKIPPED,
@@ -54,7 +54,7 @@ from tvmaze_sync.tvmaze.mapping import (
     updated_of,
     updated_unusable,
 )
-from tvmaze_sync.tvmaze.plan import Mode, page_of
+from tvmaze_sync.tvmaze.plan import PAGE_SIZE, Mode, page_of
 
 log = logging.getLogger(__name__)
 
