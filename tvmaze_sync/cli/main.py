@@ -173,7 +173,7 @@ def exit_on_error(debug: bool = False) -> Iterator[None]:
             log.debug("error_traceback", exc_info=True)
         print_error(str(error))
         raise typer.Exit(int(error.exit_code)) from None
-    except KeyboardInterrupt:  # Typer would exit 130 without a word
+    except KeyboardInterrupt:  # Typer would exit INTERRUPTED without a word
         stderr.print("interrupted", highlight=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except BrokenPipeError:  # Typer would exit 1, the code of a failed cycle
@@ -904,7 +904,7 @@ def main() -> None:
             label="unexpected error",
         )
         code = ExitCode.CYCLE_FAILED
-    sys.exit(int(code) if isinstance(code, int) else 0)
+    sys.exit(int(code) if isinstance(code, int) else ExitCode.OK)
 
 
 def _closed_pipe() -> int:
