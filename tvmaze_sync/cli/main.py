@@ -423,7 +423,7 @@ def explain(
     from tvmaze_sync.cli import render
     from tvmaze_sync.decisions import filters
     from tvmaze_sync.decisions.explain import explain_show
-    from tvmaze_sync.sonarr import phase, queues
+    from tvmaze_sync.sonarr import ledger, queues
     from tvmaze_sync.storage import query
     from tvmaze_sync.storage.store import Store
 
@@ -431,8 +431,8 @@ def explain(
         config = options(ctx).load()
         with Store.open(config.storage_dir, readonly=True).reading() as store:
             row = query.find_show(store, show)
-            sonarr_note = phase.explain(store, row)  # removal date, exclusion, ownership
-        explanation = explain_show(filters.build_processor(config.filters), row)
+            sonarr_note = ledger.explain(store, row)  # removal date, exclusion, ownership
+        explanation = explain_show(filters.FilterProcessor(config.filters), row)
         for note in (sonarr_note, queues.note(row, config.sync)):  # and which queue, till when
             if note:
                 explanation.notes.append(note)

@@ -465,9 +465,6 @@ class Config:
             node[option.path[-1]] = plain(value)
         return out
 
-    def filters_dict(self) -> dict[str, Any]:
-        return self.to_dict(redact=False)["filters"]
-
 
 # --- the schema as a flat list of options -------------------------------------------------
 

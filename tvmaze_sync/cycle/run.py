@@ -146,7 +146,7 @@ def _run_phases(
             )
         # 2. A changed filter config re-decides cached shows, offline (a dry run decides
         # in memory at step 4 and writes no status and no filter hash).
-        processor = filters.build_processor(config.filters)
+        processor = filters.FilterProcessor(config.filters)
         if context.writes_decisions:
             filters.refilter_if_changed(store, state, state_file, config.filters, processor)
         # 3. TVMaze -> cache (checkpointed per page in state.json).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tvmaze_sync.core.models import ProcessingStatus
-from tvmaze_sync.decisions.filters import OPEN_STATUSES, ShowProcessor
+from tvmaze_sync.decisions.filters import OPEN_STATUSES, FilterProcessor
 from tvmaze_sync.decisions.rules import RuleVerdict
 from tvmaze_sync.storage.store import show_from_row
 
@@ -68,7 +68,7 @@ def _status_notes(row: dict[str, Any]) -> list[str]:
     return notes
 
 
-def explain_show(processor: ShowProcessor, row: dict[str, Any]) -> Explanation:
+def explain_show(processor: FilterProcessor, row: dict[str, Any]) -> Explanation:
     """Every rule's verdict on a cached show, and what its stored status means."""
     show = show_from_row(row)
     result = processor.process(show)

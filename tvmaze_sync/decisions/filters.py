@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,13 +27,11 @@ from tvmaze_sync.storage.store import DB_NAME, Store, prepare_storage_dir
 
 __all__ = [
     "OPEN_STATUSES",
+    "FilterProcessor",
     "FilterReport",
     "ReasonCode",
     "RuleVerdict",
-    "ShowProcessor",
-    "SimpleFilterProcessor",
     "apply",
-    "build_processor",
     "filter_hash",
     "reason_rule",
     "refilter",
@@ -57,26 +54,15 @@ OPEN_STATUSES = (P.PENDING, P.FILTERED, P.PENDING_TVDB, P.REVIEW)
 _KEPT_WHEN_PASSING = (P.PENDING.value, P.PENDING_TVDB.value, P.REVIEW.value)
 
 
-# --- processors ----------------------------------------------------------------------------
-
-
-class ShowProcessor(ABC):
-    """Decides one show. v1 is `SimpleFilterProcessor`; a rule engine can replace it."""
-
-    @abstractmethod
-    def process(self, show: Show) -> ProcessingResult: ...
-
-    def explain(self, show: Show) -> list[RuleVerdict]:
-        """Every rule's view of the show; a processor without rules reports only its result."""
-        result = self.process(show)
-        return [RuleVerdict(type(self).__name__, "", "", result.reason, True)]
+# --- the processor ---------------------------------------------------------------------------
 
 
 _PASSED = ProcessingResult(passed=True)
 
 
-class SimpleFilterProcessor(ShowProcessor):
-    """Every filter of the config, in rules.py order; `ids.allow` wins over all of them."""
+class FilterProcessor:
+    """Decides one show: every filter of the config, in rules.py order; `ids.allow` wins
+    over all of them."""
 
     def __init__(self, config: FiltersConfig) -> None:
         self.config = config
@@ -112,10 +98,6 @@ class SimpleFilterProcessor(ShowProcessor):
             RuleVerdict(rule.name, rule.setting, rule.shown(show), rule.check(show), rule.active)
             for rule in self.rules
         ]
-
-
-def build_processor(config: FiltersConfig) -> ShowProcessor:
-    return SimpleFilterProcessor(config)
 
 
 # --- the filter hash -----------------------------------------------------------------------
@@ -198,7 +180,7 @@ Update = tuple[str, str | None, str | None, str, int]
 
 
 def _decide(
-    store: Store, processor: ShowProcessor, only_needing: bool
+    store: Store, processor: FilterProcessor, only_needing: bool
 ) -> tuple[FilterReport, list[Update]]:
     """Decide every open row (or only those whose data changed); nothing is written here.
 
@@ -247,7 +229,7 @@ def _decide(
     return report, updates
 
 
-def _evaluate(store: Store, processor: ShowProcessor, only_needing: bool) -> FilterReport:
+def _evaluate(store: Store, processor: FilterProcessor, only_needing: bool) -> FilterReport:
     """Decide and write in one transaction, counting the status changes in the same one."""
     with store.atomic():
         report, updates = _decide(store, processor, only_needing)
@@ -261,7 +243,7 @@ def _changes(report: FilterReport) -> str:
     return " ".join(f"{k}={v}" for k, v in report.transitions.items()) or "changed=0"
 
 
-def apply(store: Store, processor: ShowProcessor) -> FilterReport:
+def apply(store: Store, processor: FilterProcessor) -> FilterReport:
     """Decide every open show whose TVMaze data changed since the filters last saw it.
 
     Passing shows become (or stay) pending, failing ones filtered with their reasons; a
@@ -273,7 +255,7 @@ def apply(store: Store, processor: ShowProcessor) -> FilterReport:
     return report
 
 
-def refilter(store: Store, processor: ShowProcessor, dry_run: bool = False) -> FilterReport:
+def refilter(store: Store, processor: FilterProcessor, dry_run: bool = False) -> FilterReport:
     """Re-decide every filtered or unsent show from SQLite alone (zero API calls).
 
     Newly passing shows become pending (queued for Sonarr), newly failing ones filtered;
@@ -295,7 +277,7 @@ def refilter(store: Store, processor: ShowProcessor, dry_run: bool = False) -> F
 
 
 def preview(
-    store: Store, processor: ShowProcessor, state: State, config: FiltersConfig
+    store: Store, processor: FilterProcessor, state: State, config: FiltersConfig
 ) -> tuple[FilterReport, dict[int, str]]:
     """Dry run: what `refilter_if_changed` and `apply` would decide, written nowhere.
 
@@ -312,7 +294,7 @@ def refilter_if_changed(
     state: State,
     state_file: StateFile,
     config: FiltersConfig,
-    processor: ShowProcessor,
+    processor: FilterProcessor,
     force: bool = False,
 ) -> FilterReport | None:
     """Refilter when the filter hash differs from the stored one (or when forced).
@@ -338,7 +320,7 @@ def run_refilter(config: Config, dry_run: bool = False) -> FilterReport:
     storage = config.storage_dir
     if not (storage / DB_NAME).exists():
         raise StorageError(f"no cache at {storage / DB_NAME} yet: run `tvmaze-sync sync` first")
-    processor = build_processor(config.filters)
+    processor = FilterProcessor(config.filters)
     if dry_run:
         with Store.open(storage, readonly=True).reading() as store:
             return refilter(store, processor, dry_run=True)

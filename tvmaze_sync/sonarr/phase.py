@@ -288,7 +288,7 @@ class _Cycle:
     def decide_released(self) -> None:
         """Shows `reconcile` let back to pending (a lifted exclusion, allow_readd) were last
         judged by the filters before they left; today's filters decide them before any add."""
-        processor = filters.build_processor(self.context.config.filters)
+        processor = filters.FilterProcessor(self.context.config.filters)
         if filtered := filters.apply(self.store, processor).by_result()[P.FILTERED]:
             self.summary.results[P.FILTERED.value] = (
                 self.summary.results.get(P.FILTERED.value, 0) + filtered
@@ -549,8 +549,3 @@ class _Cycle:
         self.adds += 1
         self.last_add = self.context.clock()
         self.library[row["tvdb_id"]] = LibrarySeries(series_id, row["tvdb_id"], row["title"], stamp)
-
-
-def explain(store: Store, row: Mapping[str, Any]) -> str | None:
-    """One line on why Sonarr holds or refuses this show (for `explain`), or None."""
-    return ledger.explain(store, row)

@@ -46,8 +46,6 @@ ACCEPTS: dict[Action, frozenset[ProcessingStatus]] = {
     Action.SKIP: frozenset(set(P) - {P.ADDED, P.EXISTS}),
     Action.UNSKIP: frozenset({P.SKIPPED}),
 }
-#: What `retry --status` may name.
-RETRY_STATUSES = (P.FAILED, P.PENDING_TVDB)
 
 
 @dataclass(frozen=True)
@@ -185,7 +183,7 @@ def apply_action(
                     ledger.update(store, row["tvmaze_id"], stamp, P.SKIPPED, retry_after=None)
                 else:
                     _put_back(store, row, stamp)
-            filters.apply(store, filters.build_processor(config.filters))
+            filters.apply(store, filters.FilterProcessor(config.filters))
         changes = []
         for row in rows:
             after = store.get_row(row["tvmaze_id"]) or row

@@ -57,7 +57,7 @@ FACET_COLUMNS: tuple[FacetColumn, ...] = typing.get_args(FacetColumn)
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
-    """The spec's `shows` table and indexes, exactly."""
+    """The first schema: the `shows` table and its indexes (later migrations add to it)."""
     db.table("shows").create(
         {
             "tvmaze_id": int,
