@@ -117,10 +117,9 @@ def run_sonarr(
     clock: FakeClock,
     *,
     dry_run: bool = False,
-    tvmaze_client: Any = None,
     sleeps: Sleeps | None = None,
 ) -> CycleSummary:
-    """The Sonarr phase alone, wired as sync.py wires it (connect, then process)."""
+    """The Sonarr phase alone, wired as cycle/run.py wires it (connect, then process)."""
     context = CycleContext(
         config=config, clock=clock, sleep=Sleeps() if sleeps is None else sleeps, dry_run=dry_run
     )
@@ -134,7 +133,7 @@ def run_sonarr(
             requests=summary.requests,
             read_only=context.effective_dry_run,
         )
-    phase.process(store, gateway, tvmaze_client, context, summary)
+    phase.process(store, gateway, context, summary)
     return summary
 
 

@@ -24,8 +24,7 @@ from tvmaze_sync.sonarr import phase, queues
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store, file_system_trouble, prepare_storage_dir
-from tvmaze_sync.tvmaze import client as tvmaze_client
-from tvmaze_sync.tvmaze import mirror
+from tvmaze_sync.tvmaze import client, mirror
 
 log = logging.getLogger(__name__)
 
@@ -150,15 +149,15 @@ def _run_phases(
         if context.writes_decisions:
             filters.refilter_if_changed(store, state, state_file, config.filters, processor)
         # 3. TVMaze -> cache (checkpointed per page in state.json).
-        client = closing.enter_context(
-            tvmaze_client.connect(
+        tvmaze = closing.enter_context(
+            client.connect(
                 config.tvmaze, config.storage_dir, clock=context.clock, sleep=context.sleep
             )
         )
-        mirror.sync_mirror(client, store, state, state_file, context, summary)
+        mirror.sync_mirror(tvmaze, store, state, state_file, context, summary)
         # 3b. The TVDB retry queue: due shows are retried or abandoned (the mirror has just
         # brought any new TheTVDB id, so this asks TVMaze nothing).
-        phase.retry_pending_tvdb(store, client, context, summary)
+        phase.retry_pending_tvdb(store, context, summary)
         # 3c. Failed adds whose retry is due go back to pending, for step 4 to decide.
         queues.release_failed(store, context.clock(), context.effective_dry_run)
         # 4. Decide every show whose data changed (the newly filtered count in the summary).
@@ -170,4 +169,4 @@ def _run_phases(
         if filtered := report.by_result()[ProcessingStatus.FILTERED]:
             summary.results[ProcessingStatus.FILTERED.value] = filtered
         # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
-        phase.process(store, gateway, client, context, summary, decided)
+        phase.process(store, gateway, context, summary, decided)

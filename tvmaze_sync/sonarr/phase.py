@@ -86,9 +86,7 @@ def connect(
 # --- the TVDB retry queue ----------------------------------------------------------------
 
 
-def retry_pending_tvdb(
-    store: Store, tvmaze_client: Any, context: CycleContext, summary: CycleSummary
-) -> None:
+def retry_pending_tvdb(store: Store, context: CycleContext, summary: CycleSummary) -> None:
     """Give up on, or reschedule, each `pending_tvdb` show whose `retry_after` has passed.
 
     No request is made here. TVMaze is not asked again: a new TheTVDB id bumps the show's
@@ -99,9 +97,9 @@ def retry_pending_tvdb(
     widened a year later give a newly passing show its whole wait) becomes `failed`. Of the
     others, one without an id waits another `retry_delay`; one with an id stays due, and this
     cycle's adds ask Sonarr's lookup again (`ledger.candidates`) without it leaving
-    `pending_tvdb`, so its wait keeps its start. `tvmaze_client` only says the mirror ran.
+    `pending_tvdb`, so its wait keeps its start.
     """
-    if context.effective_dry_run or tvmaze_client is None:
+    if context.effective_dry_run:
         return
     sync = context.config.sync
     now = context.clock()
@@ -175,7 +173,6 @@ def _abandon(
 def process(
     store: Store,
     gateway: SonarrGateway | None,
-    tvmaze_client: Any,
     context: CycleContext,
     summary: CycleSummary,
     decided: Mapping[int, str] | None = None,
