@@ -52,6 +52,7 @@ class StatusReason(StrEnum):
     SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
     DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
     DENIED_IN_REVIEW = "denied_in_review"  # skipped: `tvmaze-sync review deny`
+    SKIPPED_BY_USER = "skipped_by_user"  # skipped: `tvmaze-sync skip`
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,16 @@ def settle(
     count(summary, status)
 
 
+def skip(store: Store, tvmaze_id: int, stamp: str, reason: StatusReason) -> None:
+    """The one way a show becomes `skipped` (`skip`, `review deny`): never added, kept
+    through refilter and rescans (the filters and the mirror never change `skipped`), its
+    automatic retry and its approval dropped. Counted as a result like every other status
+    change."""
+    with store.atomic():
+        update(store, tvmaze_id, stamp, P.SKIPPED, reason, retry_after=None, approved_at=None)
+        store.bump_counter("shows_processed", P.SKIPPED.value)
+
+
 def settle_exists(
     store: Store, summary: CycleSummary, tvmaze_id: int, stamp: str, series_id: int | None
 ) -> None:

@@ -180,7 +180,7 @@ def apply_action(
         with store.atomic():
             for row in rows:
                 if action is Action.SKIP:
-                    ledger.update(store, row["tvmaze_id"], stamp, P.SKIPPED, retry_after=None)
+                    ledger.skip(store, row["tvmaze_id"], stamp, StatusReason.SKIPPED_BY_USER)
                 else:
                     _put_back(store, row, stamp)
             filters.apply(store, filters.FilterProcessor(config.filters))
@@ -213,8 +213,10 @@ def note(row: Mapping[str, Any], sync: SyncConfig) -> str | None:
     status, reason, tvmaze_id = row["processing_status"], row.get("status_reason"), row["tvmaze_id"]
     retries = row.get("retry_count") or 0
     if status == P.SKIPPED:
+        denied = reason == StatusReason.DENIED_IN_REVIEW
+        how = "denied by `tvmaze-sync review deny`" if denied else "skipped by `tvmaze-sync skip`"
         return (
-            "skipped by `tvmaze-sync skip`: never added, whatever the filters say; "
+            f"{how}: never added, whatever the filters say; "
             f"`tvmaze-sync unskip {tvmaze_id}` lets today's filters decide it again"
         )
     if status == P.PENDING_TVDB:

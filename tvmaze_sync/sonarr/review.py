@@ -111,14 +111,6 @@ def release(store: Store, stamp: str) -> int:
     return released
 
 
-def mark_skipped(store: Store, tvmaze_id: int, stamp: str, reason: StatusReason) -> None:
-    """Skip a show: never added, kept through refilter and rescans (the filters and the
-    mirror never change `skipped`). Counted as a result like every other status change."""
-    with store.atomic():
-        ledger.update(store, tvmaze_id, stamp, P.SKIPPED, reason, approved_at=None)
-        store.bump_counter("shows_processed", P.SKIPPED.value)
-
-
 # --- the user's side -----------------------------------------------------------------------
 
 
@@ -170,7 +162,7 @@ def decide(
                 if action == "approve":
                     ledger.update(store, row["tvmaze_id"], stamp, P.PENDING, approved_at=stamp)
                 else:
-                    mark_skipped(store, row["tvmaze_id"], stamp, StatusReason.DENIED_IN_REVIEW)
+                    ledger.skip(store, row["tvmaze_id"], stamp, StatusReason.DENIED_IN_REVIEW)
     for row in rows:
         log.info("review_%s tvmaze_id=%d title=%r", action, row["tvmaze_id"], row["title"])
     return Decision(action, [{"tvmaze_id": r["tvmaze_id"], "title": r["title"]} for r in rows])
