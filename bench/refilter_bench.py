@@ -30,8 +30,8 @@ from tvmaze_sync.core.config import FiltersConfig, IsoDate, ListFilter
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.decisions.filters import (
     OPEN_STATUSES,
+    FilterProcessor,
     apply,
-    build_processor,
     refilter,
 )
 from tvmaze_sync.storage.shows import decision_sql
@@ -60,7 +60,7 @@ def build_cache(directory: Path, count: int, config: FiltersConfig) -> Store:
             store.upsert_shows(batch, now="2025-01-01T00:00:00Z")
             batch = []
     store.upsert_shows(batch, now="2025-01-01T00:00:00Z")
-    apply(store, build_processor(config))
+    apply(store, FilterProcessor(config))
     P = ProcessingStatus
     outcomes = [P.ADDED, P.EXISTS, P.EXCLUDED, P.REMOVED_BY_USER, P.FAILED, P.SKIPPED]
     with store.atomic():
@@ -105,7 +105,7 @@ def figures(shows: int = SHOWS, runs: int = 3) -> dict[str, float]:
         started = time.perf_counter()
         store = build_cache(Path(tmp), shows, before_config())
         build = time.perf_counter() - started
-        before, after = build_processor(before_config()), build_processor(after_config())
+        before, after = FilterProcessor(before_config()), FilterProcessor(after_config())
 
         def read_all() -> None:
             for _ in store.db.execute("SELECT * FROM shows"):

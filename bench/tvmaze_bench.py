@@ -24,8 +24,9 @@ from bench import Figure
 from tests.doubles.tvmaze_sim import TvmazeSimulator, synthetic_shows
 from tests.helpers_store import store_at
 from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.timeutil import iso
-from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import row_from_show
 from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
@@ -130,7 +131,7 @@ def incremental_requests() -> list[Figure]:
             clock.t = sync_at
             sim.reset_counters()
             summary = run_cycle(
-                Runtime(config=_config(sim, storage, RATE), clock=clock, sleep=clock.sleep)
+                CycleContext(config=_config(sim, storage, RATE), clock=clock, sleep=clock.sleep)
             )
             stale = _stale_rows(sim, storage)
     finally:
@@ -166,7 +167,7 @@ def full_sync_time() -> list[Figure]:
         with tempfile.TemporaryDirectory(prefix="tvmaze-bench-") as tmp:
             config = _config(sim, Path(tmp), RATE)
             started = time.perf_counter()
-            summary = run_cycle(Runtime(config=config))
+            summary = run_cycle(CycleContext(config=config))
             elapsed = time.perf_counter() - started
     finally:
         sim.stop()

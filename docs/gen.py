@@ -280,7 +280,16 @@ def metrics_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"metrics": metrics_table}
+def exit_codes_table() -> str:
+    """The exit codes as a table, from tvmaze_sync.core.errors.ExitCode (their one list)."""
+    from tvmaze_sync.core.errors import ExitCode
+
+    rows = ["| exit code | meaning | retry? |", "| --- | --- | --- |"]
+    rows += [f"| {int(code)} | {cell(code.detail)} | {cell(code.retry)} |" for code in ExitCode]
+    return "\n".join(rows) + "\n"
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"metrics": metrics_table, "exit-codes": exit_codes_table}
 
 
 def fill_blocks(text: str) -> str:
@@ -315,7 +324,7 @@ def targets() -> dict[Path, Callable[[], str]]:
         ROOT / "examples" / "config.yaml": starter_yaml,
         ROOT / "docs" / "config.schema.json": config_schema,
     }
-    for page in sorted((ROOT / "docs").glob("*.md")):
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         if page not in out and BLOCK.search(page.read_text(encoding="utf-8")):
             out[page] = _filled(page)
     return out

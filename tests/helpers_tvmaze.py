@@ -10,8 +10,9 @@ from typing import Any
 
 from tests.doubles.tvmaze_sim import TvmazeSimulator, load_real_shows, synthetic_shows
 from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.models import CycleSummary
-from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import row_from_show
 from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
@@ -54,7 +55,7 @@ def make_config(sim: TvmazeSimulator, storage: Path, **tvmaze: Any) -> Config:
 def cycle(sim: TvmazeSimulator, storage: Path, clock: FakeClock, **tvmaze: Any) -> CycleSummary:
     """One whole `sync` cycle (dry run: no Sonarr) against the simulator."""
     config = make_config(sim, storage, **tvmaze)
-    return run_cycle(Runtime(config=config, clock=clock, sleep=clock.sleep))
+    return run_cycle(CycleContext(config=config, clock=clock, sleep=clock.sleep))
 
 
 def synthetic_sim(n: int, clock: FakeClock, seed: int = 0, **kwargs: Any) -> TvmazeSimulator:

@@ -12,9 +12,10 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator, load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.helpers_store import store_at
 from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.models import CycleSummary, Show
 from tvmaze_sync.core.timeutil import iso
-from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.sonarr import phase
 from tvmaze_sync.storage.store import Store, row_from_show
 
@@ -117,24 +118,23 @@ def run_sonarr(
     clock: FakeClock,
     *,
     dry_run: bool = False,
-    tvmaze_client: Any = None,
     sleeps: Sleeps | None = None,
 ) -> CycleSummary:
-    """The Sonarr phase alone, wired as sync.py wires it (connect, then process)."""
-    runtime = Runtime(
+    """The Sonarr phase alone, wired as cycle/run.py wires it (connect, then process)."""
+    context = CycleContext(
         config=config, clock=clock, sleep=Sleeps() if sleeps is None else sleeps, dry_run=dry_run
     )
-    summary = CycleSummary(started_at=iso(clock()), dry_run=runtime.effective_dry_run)
+    summary = CycleSummary(started_at=iso(clock()), dry_run=context.effective_dry_run)
     gateway = None
     if config.sonarr_enabled:
         gateway = phase.connect(
             config.sonarr,
             clock,
-            sleep=runtime.sleep,
+            sleep=context.sleep,
             requests=summary.requests,
-            read_only=runtime.effective_dry_run,
+            read_only=context.effective_dry_run,
         )
-    phase.process(store, gateway, tvmaze_client, runtime, summary)
+    phase.process(store, gateway, context, summary)
     return summary
 
 
@@ -143,7 +143,7 @@ def cycle(
 ) -> CycleSummary:
     """One whole cycle (TVMaze -> cache -> filters -> Sonarr), as `tvmaze-sync sync` runs it."""
     return run_cycle(
-        Runtime(
+        CycleContext(
             config=config,
             clock=clock,
             sleep=Sleeps() if sleeps is None else sleeps,

@@ -23,7 +23,7 @@ from tvmaze_sync.cli.terminal import Terminal, printable
 from tvmaze_sync.core.config import FiltersConfig
 from tvmaze_sync.core.errors import ExitCode
 from tvmaze_sync.core.models import ProcessingStatus, Show
-from tvmaze_sync.decisions.filters import apply, build_processor
+from tvmaze_sync.decisions.filters import FilterProcessor, apply
 from tvmaze_sync.storage.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.storage.state import StateFile
 from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
@@ -81,7 +81,7 @@ def storage(tmp_path: Path) -> Path:
     path = prepare_storage_dir(tmp_path / "data")
     store = store_at(path)
     store.upsert_shows([row_from_show(s, {"id": s.tvmaze_id}) for s in SHOWS], "2025-01-01T00:00Z")
-    apply(store, build_processor(FiltersConfig()))
+    apply(store, FilterProcessor(FiltersConfig()))
     with store.atomic():
         for tvmaze_id, (status, reason, error) in OUTCOMES.items():
             store.db.execute(

@@ -22,6 +22,7 @@ import yaml
 from tests.commands import invocations, option_env_names, parse_invocation
 from tvmaze_sync.core.config import Config, build_config, iter_options, load_config
 from tvmaze_sync.core.models import Show
+from tvmaze_sync.decisions.filters import FilterProcessor
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -235,12 +236,9 @@ def worked_examples() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
 def test_filters_guide_worked_examples_match_the_filter_code(
     example: tuple[str, str, list[tuple[str, str, str]]],
 ) -> None:
-    filters = pytest.importorskip("tvmaze_sync.decisions.filters")
-    if not hasattr(filters, "SimpleFilterProcessor"):
-        pytest.skip("the filters have not landed yet")
     _, config_yaml, rows = example
     config = build_config(yaml.safe_load(config_yaml), {})
-    processor = filters.SimpleFilterProcessor(config.filters)
+    processor = FilterProcessor(config.filters)
     assert rows
     for n, (title, facts, decision) in enumerate(rows):
         result = processor.process(parse_facts(facts, 90000 + n, title))

@@ -40,7 +40,8 @@ from tests.helpers_faults import (
 )
 from tests.helpers_tvmaze import FakeClock, compact_real_shows, mismatches
 from tvmaze_sync.core.config import Config, build_config
-from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.core.context import CycleContext
+from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.storage.state import STATE_NAME, State
 from tvmaze_sync.storage.store import DB_NAME
 
@@ -189,7 +190,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
     try:
         clock = FakeClock()
         summary = run_cycle(
-            Runtime(_cycle_config(storage, tvmaze, sonarr), clock=clock, sleep=clock.sleep)
+            CycleContext(_cycle_config(storage, tvmaze, sonarr), clock=clock, sleep=clock.sleep)
         )
         assert summary.ok and summary.added_titles, summary
         library = [s["tvdbId"] for s in sorted(sonarr.library(), key=lambda s: s["id"])]
@@ -228,7 +229,7 @@ def test_every_corruption_of_state_and_backup_recovers_and_the_cycle_ends_correc
 
     clock = FakeClock(template.clock + DAY)
     config = _cycle_config(storage, template.tvmaze, sonarr)
-    summary = run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
+    summary = run_cycle(CycleContext(config, clock=clock, sleep=clock.sleep))
 
     events = [r.getMessage().split()[0] for r in caplog.records if r.name == STATE_LOGGER]
     assert events == expected_recovery(state_kind, bak_kind)
@@ -284,7 +285,7 @@ def cache_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             },
             env={},
         )
-        assert run_cycle(Runtime(config)).ok
+        assert run_cycle(CycleContext(config)).ok
     yield storage
 
 

@@ -36,9 +36,10 @@ from tests.helpers_faults import (
 from tests.helpers_store import store_at
 from tests.helpers_tvmaze import FakeClock, compact_real_shows, mismatches
 from tvmaze_sync.core.config import Config, build_config
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import CycleError, DependencyError, ExitCode, TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
-from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.cycle.run import run_cycle
 
 pytestmark = pytest.mark.faults
 
@@ -90,7 +91,7 @@ def _cycle_until_ok(
     """Run cycles as cron would: a failed one (exit 1) is simply followed by the next."""
     for _ in range(limit):
         try:
-            return run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
+            return run_cycle(CycleContext(config, clock=clock, sleep=clock.sleep))
         except TvmazeSyncError as error:
             assert isinstance(error, CycleError), error  # exit 1, nothing else
             assert error.exit_code == ExitCode.CYCLE_FAILED
@@ -198,7 +199,7 @@ def reference(
     tvmaze, sonarr = _simulators(tvmaze_sim_factory, sonarr_sim_factory)
     clock = FakeClock()
     config = _sonarr_config(where, tvmaze, sonarr)
-    summary = run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
+    summary = run_cycle(CycleContext(config, clock=clock, sleep=clock.sleep))
     assert summary.ok and len(summary.added_titles) >= 20, summary
     return {
         "snapshot": db_snapshot(config.storage_dir),
@@ -236,7 +237,7 @@ def test_sonarr_5xx_mid_cycle_then_401_marks_nothing_wrongly_and_the_next_cycle_
 
     eighth_add = lambda: len(successful_adds(sonarr)) >= 8  # noqa: E731
     with when(eighth_add, outage), pytest.raises(DependencyError) as raised:
-        run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
+        run_cycle(CycleContext(config, clock=clock, sleep=clock.sleep))
     assert raised.value.exit_code == ExitCode.DEPENDENCY  # exit 3: Sonarr unavailable
     storage = config.storage_dir
     assert_marked_as_sonarr_says(storage, sonarr)
@@ -250,13 +251,13 @@ def test_sonarr_5xx_mid_cycle_then_401_marks_nothing_wrongly_and_the_next_cycle_
     before = db_snapshot(storage)
     clock.advance(3600)
     with pytest.raises(DependencyError) as raised:
-        run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
+        run_cycle(CycleContext(config, clock=clock, sleep=clock.sleep))
     assert raised.value.exit_code == ExitCode.DEPENDENCY
     assert snapshot_diff(db_snapshot(storage), before) == []
 
     sonarr.reset_faults()
     clock.advance(3600)
-    summary = run_cycle(Runtime(config, clock=clock, sleep=clock.sleep))
+    summary = run_cycle(CycleContext(config, clock=clock, sleep=clock.sleep))
     assert summary.ok
     assert len(summary.added_titles) == reference["added"] - added_before
     assert_marked_as_sonarr_says(storage, sonarr)

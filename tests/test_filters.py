@@ -36,12 +36,10 @@ from tvmaze_sync.core.errors import LockHeld, StorageError
 from tvmaze_sync.core.models import ProcessingResult, ProcessingStatus, Show
 from tvmaze_sync.decisions.filters import (
     OPEN_STATUSES,
+    FilterProcessor,
     FilterReport,
     ReasonCode,
-    ShowProcessor,
-    SimpleFilterProcessor,
     apply,
-    build_processor,
     filter_hash,
     reason_rule,
     refilter,
@@ -216,7 +214,7 @@ def expected_failures(show: Show, c: FiltersConfig) -> set[str]:
 @settings(max_examples=600, deadline=None)
 @given(shows, configs)
 def test_a_show_passes_iff_every_rule_passes(show: Show, config: FiltersConfig) -> None:
-    processor = SimpleFilterProcessor(config)
+    processor = FilterProcessor(config)
     result = processor.process(show)
     expected = expected_failures(show, config)
     assert result.passed == (not expected)
@@ -253,7 +251,7 @@ def test_every_null_combination_yields_a_reason_never_an_exception(
     )
     blanks: dict[str, Any] = {name: () if name == "genres" else None for name in unknown}
     nulls = dataclasses.replace(show, **blanks)
-    rules = {reason_rule(r) for r in SimpleFilterProcessor(config).process(nulls).reasons}
+    rules = {reason_rule(r) for r in FilterProcessor(config).process(nulls).reasons}
     unknown_codes = {
         "language": "language_unknown",
         "country": "country_unknown",
@@ -272,7 +270,7 @@ def test_every_null_combination_yields_a_reason_never_an_exception(
 
 def test_an_all_unknown_show_under_the_defaults() -> None:
     """Defaults: only countries lets an unknown pass (global web channels have none)."""
-    reasons = SimpleFilterProcessor(FiltersConfig()).process(Show(7, "Nothing Known")).reasons
+    reasons = FilterProcessor(FiltersConfig()).process(Show(7, "Nothing Known")).reasons
     assert reasons == (
         "type_unknown",
         "language_unknown",
@@ -352,14 +350,14 @@ def test_reason_codes_are_stable(
     changes: dict[str, Any], config_changes: dict[str, Any], reason: str
 ) -> None:
     """The exact strings users grep for and metrics count; changing one is a breaking change."""
-    assert SimpleFilterProcessor(FiltersConfig()).process(good_show()).passed
+    assert FilterProcessor(FiltersConfig()).process(good_show()).passed
     config = dataclasses.replace(FiltersConfig(), **config_changes)
-    assert SimpleFilterProcessor(config).process(good_show(**changes)).reasons == (reason,)
+    assert FilterProcessor(config).process(good_show(**changes)).reasons == (reason,)
 
 
 def test_the_first_failure_is_the_reason_and_all_are_kept() -> None:
     show = good_show(genres=("Sports",), language="Korean", runtime=5)
-    result = SimpleFilterProcessor(FiltersConfig()).process(show)
+    result = FilterProcessor(FiltersConfig()).process(show)
     assert result.reason == "genre_excluded:Sports"
     assert result.reasons == (
         "genre_excluded:Sports",
@@ -377,12 +375,12 @@ def test_the_first_failure_is_the_reason_and_all_are_kept() -> None:
 @pytest.mark.parametrize("actual", ["GB", "UK", "gb"])
 def test_gb_and_uk_are_the_same_country(configured: str, actual: str) -> None:
     include = dataclasses.replace(FiltersConfig(), countries=ListFilter([configured], [], False))
-    assert SimpleFilterProcessor(include).process(good_show(country=actual)).passed
+    assert FilterProcessor(include).process(good_show(country=actual)).passed
     exclude = dataclasses.replace(FiltersConfig(), countries=ListFilter([], [configured], False))
-    assert SimpleFilterProcessor(exclude).process(good_show(country=actual)).reasons == (
+    assert FilterProcessor(exclude).process(good_show(country=actual)).reasons == (
         f"country_excluded:{actual}",
     )
-    assert not SimpleFilterProcessor(include).process(good_show(country="IE")).passed
+    assert not FilterProcessor(include).process(good_show(country="IE")).passed
 
 
 @settings(max_examples=200, deadline=None)
@@ -390,7 +388,7 @@ def test_gb_and_uk_are_the_same_country(configured: str, actual: str) -> None:
 def test_ids_allow_wins_over_every_filter(show: Show, config: FiltersConfig) -> None:
     config.ids.allow.append(show.tvmaze_id)
     config.ids.exclude.append(show.tvmaze_id)
-    assert SimpleFilterProcessor(config).process(show) == ProcessingResult(passed=True)
+    assert FilterProcessor(config).process(show) == ProcessingResult(passed=True)
 
 
 def test_an_unconfigured_filter_passes_everything() -> None:
@@ -403,7 +401,7 @@ def test_an_unconfigured_filter_passes_everything() -> None:
         premiered=PremieredFilter(None, None),
         min_runtime=None,
     )
-    processor = SimpleFilterProcessor(config)
+    processor = FilterProcessor(config)
     assert processor.process(Show(1, "")).passed
     assert all(not v.active and v.passed for v in processor.explain(Show(1, "")))
 
@@ -541,7 +539,7 @@ def test_refilter_moves_exactly_the_expected_rows(
             seed(store, rows)
             before = snapshot(store)
             counters_before = Counter(store.counters("shows_processed"))
-            processor = SimpleFilterProcessor(config)
+            processor = FilterProcessor(config)
 
             dry = refilter(store, processor, dry_run=True)
             assert snapshot(store) == before  # a dry run writes nothing
@@ -583,7 +581,7 @@ def test_refilter_makes_no_network_call(store: Store, monkeypatch: pytest.Monkey
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     config = dataclasses.replace(FiltersConfig(), languages=ListFilter(["Korean"], [], False))
-    report = refilter(store, build_processor(config))
+    report = refilter(store, FilterProcessor(config))
     assert report.transitions == {"filtered->pending": 2}
 
 
@@ -599,7 +597,7 @@ def test_apply_decides_only_open_rows_whose_data_changed(store: Store) -> None:
     ] + [(dataclasses.replace(unwanted, tvmaze_id=10 + i), s, True) for i, s in enumerate(CLOSED)]
     seed(store, rows)
     before = snapshot(store)
-    report = apply(store, build_processor(FiltersConfig()))
+    report = apply(store, FilterProcessor(FiltersConfig()))
     after = snapshot(store)
     status = {i: row["processing_status"] for i, row in after.items()}
     assert [status[i] for i in range(1, 7)] == [
@@ -622,10 +620,10 @@ def test_apply_decides_only_open_rows_whose_data_changed(store: Store) -> None:
         "pending_tvdb->filtered": 1,
     }
     assert store.counters("shows_processed") == {"filtered": 2, "pending": 1}
-    assert apply(store, build_processor(FiltersConfig())).evaluated == 0
+    assert apply(store, FilterProcessor(FiltersConfig())).evaluated == 0
 
 
-class Exploding(ShowProcessor):
+class Exploding(FilterProcessor):
     """Fails on the third show: the refilter must leave no partial change behind."""
 
     def __init__(self) -> None:
@@ -651,7 +649,7 @@ def test_the_hash_is_stored_only_after_the_refilter_commits(tmp_path: Path) -> N
     assert state.last_filter_hash == "old"
     assert state_file.load().last_filter_hash == "old"
 
-    processor = build_processor(FiltersConfig())
+    processor = FilterProcessor(FiltersConfig())
     report = refilter_if_changed(store, state, state_file, FiltersConfig(), processor)
     assert isinstance(report, FilterReport) and report.evaluated == 5
     assert state_file.load().last_filter_hash == filter_hash(FiltersConfig())

@@ -38,9 +38,8 @@ from tests.helpers_metrics import (
 )
 from tests.helpers_store import store_at
 from tests.helpers_tools import run, tool
-from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.core.models import ProcessingStatus, Show, StatusReason
 from tvmaze_sync.cycle.metrics import METRICS, build_registry, read_snapshot, split_request_key
-from tvmaze_sync.sonarr.phase import Reason
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import row_from_show
@@ -78,7 +77,10 @@ def seeded(tmp_path: Path) -> Path:
                     "UPDATE shows SET processing_status = ?, filter_reason = ? WHERE tvmaze_id = ?",
                     [status.value, reason, tvmaze_id],
                 )
-            for tvmaze_id, why in ((7, Reason.NO_TVDB_ID), (8, Reason.TVDB_NOT_IN_SONARR)):
+            for tvmaze_id, why in (
+                (7, StatusReason.NO_TVDB_ID),
+                (8, StatusReason.TVDB_NOT_IN_SONARR),
+            ):
                 store.db.execute(
                     "UPDATE shows SET status_reason = ? WHERE tvmaze_id = ?", [why, tvmaze_id]
                 )

@@ -34,14 +34,16 @@ from tests.helpers_tvmaze import (
     mismatches,
     synthetic_sim,
 )
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import CycleError
 from tvmaze_sync.core.timeutil import iso
-from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store
 from tvmaze_sync.tvmaze import mirror, plan
-from tvmaze_sync.tvmaze.client import PAGE_SIZE, TvmazeClient
+from tvmaze_sync.tvmaze.client import TvmazeClient
 from tvmaze_sync.tvmaze.mapping import UpdatesMap
+from tvmaze_sync.tvmaze.plan import PAGE_SIZE
 
 HOUR = 3600
 
@@ -135,7 +137,7 @@ def test_progress_bar_on_a_terminal_and_log_lines_otherwise(
         lines = [r.getMessage() for r in caplog.records if "full_sync_progress" in r.getMessage()]
         assert lines and lines[0].startswith("full_sync_progress page=1 pages=2 shows=")
         config = make_config(sim, storage.parent / "tty")
-        run_cycle(Runtime(config=config, clock=clock, sleep=clock.sleep, progress=True))
+        run_cycle(CycleContext(config=config, clock=clock, sleep=clock.sleep, progress=True))
         assert "TVMaze pages" in capsys.readouterr().err
     finally:
         sim.stop()

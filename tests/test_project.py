@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -223,3 +224,45 @@ def test_urllib3_is_required_where_its_decompression_is_bounded() -> None:
     assert len(urllib3) == 1
     assert not urllib3[0].specifier.contains(Version("2.5.0"))
     assert urllib3[0].specifier.contains(Version(version("urllib3")))
+
+
+EXITS = {"Exit", "exit", "_exit"}  # typer.Exit, sys.exit, os._exit
+
+
+def bare_exit_codes(source: str) -> list[int]:
+    """Lines where an exit code is written as a number instead of an ExitCode member: an
+    argument of an exit call, or a value given to a name ending in `exit_code`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        given: list[ast.AST] = []
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in EXITS:
+                given = [*node.args, *(k.value for k in node.keywords)]
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and node.value:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [getattr(t, "attr", getattr(t, "id", "")) for t in targets]
+            if any(name.endswith("exit_code") for name in names):
+                given = [node.value]
+        numbers = [
+            n
+            for arg in given
+            for n in ast.walk(arg)
+            if isinstance(n, ast.Constant) and type(n.value) is int
+        ]
+        found += [n.lineno for n in numbers]
+    return sorted(found)
+
+
+def test_no_exit_code_is_a_bare_number() -> None:
+    """Every exit code is an ExitCode member, so the one enum (and the help and the docs'
+    tables generated from it) lists every code the program can end with."""
+    planted = "raise typer.Exit(130)\nsys.exit(c if c else 0)\nself.exit_code = 75\nx = 3\n"
+    assert bare_exit_codes(planted) == [1, 2, 3]
+    package = ROOT / "tvmaze_sync"
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted(package.rglob("*.py"))
+        for line in bare_exit_codes(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

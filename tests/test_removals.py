@@ -36,7 +36,7 @@ from tests.sonarr_helpers import (
     real_shows,
 )
 from tvmaze_sync.core.errors import ExitCode, UsageError
-from tvmaze_sync.sonarr import phase, removals
+from tvmaze_sync.sonarr import ledger, removals
 
 EXCLUSIONS = "/api/v3/importlistexclusion"
 SHOWS = real_shows(range(1, 13))  # twelve shows Sonarr's catalogue knows: more than 10
@@ -275,7 +275,7 @@ def test_a_held_series_that_reappears_is_released_silently(
     assert _held(config_new) == stamps  # idempotent: held since the first cycle that saw it
     store = open_store(config_new)
     try:
-        note = phase.explain(store, store.get_row(1) or {}) or ""
+        note = ledger.explain(store, store.get_row(1) or {}) or ""
     finally:
         store.close()
     assert stamps[TVDB[1]] in note and "`tvmaze-sync removals`" in note

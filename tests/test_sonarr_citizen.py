@@ -30,7 +30,7 @@ from tvmaze_sync.core.config import Config
 from tvmaze_sync.core.errors import DependencyError
 from tvmaze_sync.decisions import filters
 from tvmaze_sync.decisions.explain import explain_show
-from tvmaze_sync.sonarr import gateway, phase
+from tvmaze_sync.sonarr import gateway, ledger, phase
 from tvmaze_sync.storage.store import Store
 
 #: TheTVDB id of each recorded TVMaze show the tests use (ids below 250 all have one).
@@ -110,8 +110,8 @@ def test_an_exclusion_before_the_first_cycle_is_never_looked_up_or_added(
     assert [r["tvmaze_id"] for r in store.rows_where("processing_status = 'excluded'")] == [2]
     row = store.get_row(2)
     assert row is not None
-    notes = explain_show(filters.build_processor(world.config.filters), row).notes
-    notes.append(phase.explain(store, row) or "")  # as the explain command adds it
+    notes = explain_show(filters.FilterProcessor(world.config.filters), row).notes
+    notes.append(ledger.explain(store, row) or "")  # as the explain command adds it
     assert " ".join(notes).lower().count("list exclusions") == 1  # the fact once, not twice
     assert f"lift TheTVDB id {excluded_tvdb} in Sonarr" in notes[-1]
     store.close()
@@ -245,7 +245,7 @@ def test_a_series_the_user_deleted_is_never_added_again(world_factory: Any) -> N
     store = world.store()
     entry = ledger_rows(store)[world.tvdb[3]]
     assert entry["removed_at"] is not None and entry["sonarr_series_id"] is not None
-    line = phase.explain(store, store.get_row(3)) or ""
+    line = ledger.explain(store, store.get_row(3)) or ""
     assert "it was deleted there" in line and entry["removed_at"] in line
     assert store.count_by_status()["removed_by_user"] == 1
     store.close()
@@ -256,7 +256,7 @@ def test_a_series_the_user_deleted_is_never_added_again(world_factory: Any) -> N
 
     # refilter: every unsent or filtered show re-decided from the cache.
     store = world.store()
-    filters.refilter(store, filters.build_processor(world.config.filters))
+    filters.refilter(store, filters.FilterProcessor(world.config.filters))
     store.close()
     world.cycle()
     assert world.posts(3) == 1 and world.status(3) == "removed_by_user"

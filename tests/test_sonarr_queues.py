@@ -672,3 +672,36 @@ def test_shorten_keeps_sonarrs_message_on_one_line() -> None:
     body = json.dumps({"message": "constraint failed\r\nUNIQUE", "description": "x" * 5000})
     assert shorten(body) == "constraint failed UNIQUE"
     assert len(shorten("y" * 5000)) == BODY_SHOWN and shorten("y" * 5000).endswith("…")
+
+
+def test_skip_and_review_deny_take_the_one_path_to_skipped(
+    tmp_path: Path, sonarr_sim: SonarrSimulator
+) -> None:
+    """`skip` and `review deny` both go through ledger.skip: the retry and the approval are
+    dropped, the reason says which command it was, the result is counted, and `explain`
+    names the command that did it."""
+    from tvmaze_sync.sonarr import queues, review
+
+    config, store, _ = seeded(tmp_path, sonarr_sim, 2)
+    with store.atomic():
+        store.db.execute(
+            "UPDATE shows SET processing_status = 'failed', retry_after = ?, approved_at = ? "
+            "WHERE tvmaze_id = 1",
+            [iso(START + DAY), iso(START)],
+        )
+        store.db.execute("UPDATE shows SET processing_status = 'review' WHERE tvmaze_id = 2")
+    store.close()
+    queues.apply_action(config, queues.Action.SKIP, [1], clock=FakeClock())
+    review.decide(config, "deny", [2], clock=FakeClock())
+    store = open_store(config)
+    rows = {i: store.get_row(i) or {} for i in (1, 2)}
+    assert store.counters("shows_processed") == {"skipped": 2}
+    store.close()
+    for tvmaze_id, reason, command in (
+        (1, "skipped_by_user", "`tvmaze-sync skip`"),
+        (2, "denied_in_review", "`tvmaze-sync review deny`"),
+    ):
+        row = rows[tvmaze_id]
+        assert row["processing_status"] == "skipped" and row["status_reason"] == reason
+        assert row["retry_after"] is None and row["approved_at"] is None
+        assert command in (queues.note(row, config.sync) or "")

@@ -333,7 +333,7 @@ def test_apply_reads_only_the_rows_needing_a_decision_through_the_partial_index(
     store: Store,
 ) -> None:
     from tvmaze_sync.core.config import FiltersConfig
-    from tvmaze_sync.decisions.filters import apply, build_processor
+    from tvmaze_sync.decisions.filters import FilterProcessor, apply
 
     (index,) = [i for i in store.db.table("shows").indexes if i.name == "idx_needs_filter"]
     assert index.columns == ["tvmaze_id"]
@@ -342,7 +342,7 @@ def test_apply_reads_only_the_rows_needing_a_decision_through_the_partial_index(
     ).fetchone()[0]
     assert sql.endswith("WHERE needs_filter = 1")
     store.upsert_shows([row_from_show(make_show(i)) for i in range(1, 41)], "2025-01-01T00:00:00Z")
-    processor = build_processor(FiltersConfig())
+    processor = FilterProcessor(FiltersConfig())
     apply(store, processor)
     store.upsert_shows([row_from_show(make_show(i)) for i in (7, 30)], "2025-01-02T00:00:00Z")
 

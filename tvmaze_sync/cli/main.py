@@ -173,7 +173,7 @@ def exit_on_error(debug: bool = False) -> Iterator[None]:
             log.debug("error_traceback", exc_info=True)
         print_error(str(error))
         raise typer.Exit(int(error.exit_code)) from None
-    except KeyboardInterrupt:  # Typer would exit 130 without a word
+    except KeyboardInterrupt:  # Typer would exit INTERRUPTED without a word
         stderr.print("interrupted", highlight=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except BrokenPipeError:  # Typer would exit 1, the code of a failed cycle
@@ -245,20 +245,21 @@ def sync(
     Example (crontab): `0 */6 * * * tvmaze-sync sync --metrics-file /var/lib/prom/tvmaze.prom`
     """
     from tvmaze_sync.cli import render
+    from tvmaze_sync.core.context import CycleContext
     from tvmaze_sync.cycle import metrics
-    from tvmaze_sync.cycle.run import Runtime, run_cycle
+    from tvmaze_sync.cycle.run import run_cycle
     from tvmaze_sync.sonarr import removals
 
     with exit_on_error():
         config = options(ctx).load()
         print_warnings(config)
         metrics.check_export_targets(metrics_file, pushgateway)
-        runtime = Runtime(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
+        context = CycleContext(config=config, dry_run=dry_run, progress=sys.stderr.isatty())
         export = functools.partial(
             metrics.export, config, metrics_file=metrics_file, pushgateway=pushgateway
         )
         try:
-            summary = run_cycle(runtime)
+            summary = run_cycle(context)
         except LockHeld:
             raise  # the run holding the lock exports its own cycle
         except BaseException:
@@ -447,7 +448,7 @@ def explain(
     from tvmaze_sync.cli import render
     from tvmaze_sync.decisions import filters
     from tvmaze_sync.decisions.explain import explain_show
-    from tvmaze_sync.sonarr import phase, queues
+    from tvmaze_sync.sonarr import ledger, phase, queues
     from tvmaze_sync.storage import query
     from tvmaze_sync.storage.store import Store
 
@@ -455,7 +456,7 @@ def explain(
         config = options(ctx).load()
         with Store.opened(config.storage_dir, readonly=True) as store:
             row = query.find_show(store, show)
-            sonarr_note = phase.explain(store, row)  # removal date, exclusion, ownership
+            sonarr_note = ledger.explain(store, row)  # removal date, exclusion, ownership
             added_route = phase.added_route(store, row)
         processor = filters.build_processor(config.filters, config.routes)
         explanation = explain_show(processor, row, config)
@@ -978,7 +979,7 @@ def main() -> None:
             label="unexpected error",
         )
         code = ExitCode.CYCLE_FAILED
-    sys.exit(int(code) if isinstance(code, int) else 0)
+    sys.exit(int(code) if isinstance(code, int) else ExitCode.OK)
 
 
 def _closed_pipe() -> int:

@@ -1,3 +1,3 @@
 """The foundation every layer uses: errors and exit codes, the data model, the one
-configuration schema, time, logging, bounded HTTP.
+configuration schema, the cycle's context, time, logging, bounded HTTP.
 """

@@ -547,9 +547,6 @@ class Config:
             out["routes"] = [route_dict(route) for route in self.routes]
         return out
 
-    def filters_dict(self) -> dict[str, Any]:
-        return self.to_dict(redact=False)["filters"]
-
 
 # --- the schema as a flat list of options -------------------------------------------------
 

@@ -7,6 +7,7 @@ code below, so cron, systemd and Kubernetes can tell the failures apart.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -22,17 +23,59 @@ class ExitCode(IntEnum):
 
     @property
     def meaning(self) -> str:
-        return _MEANINGS[self]
+        """One phrase: `--help` lists these."""
+        return _ABOUT[self].meaning
+
+    @property
+    def detail(self) -> str:
+        """The meaning with what the docs' tables add to it."""
+        about = _ABOUT[self]
+        return f"{about.meaning}: {about.detail}" if about.detail else about.meaning
+
+    @property
+    def retry(self) -> str:
+        """Whether running again helps (the troubleshooting table's last column)."""
+        return _ABOUT[self].retry
 
 
-_MEANINGS = {
-    ExitCode.OK: "ok",
-    ExitCode.CYCLE_FAILED: "the cycle failed",
-    ExitCode.USAGE: "usage or configuration error",
-    ExitCode.DEPENDENCY: "Sonarr/TVMaze unavailable or refusing us",
-    ExitCode.REMOVALS_HELD: "series vanished from Sonarr wait for `tvmaze-sync removals`",
-    ExitCode.LOCKED: "another run holds the lock",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+class _About(NamedTuple):
+    meaning: str
+    detail: str
+    retry: str
+
+
+# The one place the codes are explained: `--help`, docs/troubleshooting.md and the README's
+# table are generated from it (docs/gen.py; tests/test_docs.py fails on drift).
+_ABOUT = {
+    ExitCode.OK: _About("ok", "", "—"),
+    ExitCode.CYCLE_FAILED: _About(
+        "the cycle failed",
+        "TVMaze kept failing, or storage failed mid-run; finished work is kept",
+        "yes: the next run resumes",
+    ),
+    ExitCode.USAGE: _About(
+        "usage or configuration error",
+        "the message names the key or argument and the bad value",
+        "no: fix the configuration or the command",
+    ),
+    ExitCode.DEPENDENCY: _About(
+        "Sonarr/TVMaze unavailable or refusing us",
+        "Sonarr down, a bad API key",
+        "yes, once the service is back",
+    ),
+    ExitCode.REMOVALS_HELD: _About(
+        "series vanished from Sonarr, held for `tvmaze-sync removals`",
+        "the cycle ran; they vanished all at once, so none is concluded deleted until you decide",
+        "no: decide with `tvmaze-sync removals accept` or `readd`",
+    ),
+    ExitCode.LOCKED: _About(
+        "another run holds the lock", "", "yes: it is still busy, nothing was changed"
+    ),
+    ExitCode.INTERRUPTED: _About(
+        "interrupted (Ctrl-C)",
+        "`state` records `interrupted`; finished work is kept",
+        "yes: the next run resumes",
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """Domain objects shared by every stage of the cycle.
 
-Raw JSON stays inside tvmaze.py, sonarr.py and store.py; everything in between speaks these.
+Raw JSON stays inside tvmaze/mapping.py, sonarr/gateway.py and storage/store.py; everything
+in between speaks these.
 """
 
 from __future__ import annotations
@@ -29,6 +30,34 @@ class ProcessingStatus(StrEnum):
 SETTLED_IN_SONARR = frozenset(
     {ProcessingStatus.ADDED, ProcessingStatus.EXISTS, ProcessingStatus.REMOVED_BY_USER}
 )
+
+
+class StatusReason(StrEnum):
+    """`shows.status_reason`: why a show sits in a Sonarr-side status."""
+
+    NO_TVDB_ID = "no_tvdb_id"  # pending_tvdb: TVMaze has no TheTVDB id for it
+    TVDB_NOT_IN_SONARR = "tvdb_not_in_sonarr"  # pending_tvdb: Sonarr's lookup found nothing
+    ABANDONED_NO_TVDB = "abandoned_no_tvdb"  # failed: still no usable id after abandon_after
+    # failed: Sonarr's lookup still did not know the id after abandon_after
+    ABANDONED_TVDB_NOT_IN_SONARR = "abandoned_tvdb_not_in_sonarr"
+    REJECTED_BY_SONARR = "rejected_by_sonarr"  # failed: a 400; Sonarr's words in error_message
+    # failed: 409s on every attempt and the library does not have the id (a TitleSlug clash,
+    # a proxy); Sonarr's words in error_message
+    CONFLICT_IN_SONARR = "conflict_in_sonarr"
+    # failed: Sonarr's answer for this show alone was unreadable (a lookup result whose id is
+    # not an integer ...); its words, shortened, in error_message
+    UNREADABLE_ANSWER = "unreadable_answer"
+    # pending: a failed add put back in the queue by its automatic retry (retry_count says
+    # which); it keeps counting if it fails again
+    RETRYING_FAILED = "retrying_failed"
+    # pending: Sonarr answered this show's lookup or add with an error or garbage in a cycle
+    # in which it answered others (retry_count counts those cycles); failed, for good, once
+    # they pass sync.max_retries: `tvmaze-sync retry` or `skip` decide then
+    UNANSWERED_BY_SONARR = "unanswered_by_sonarr"
+    SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
+    DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
+    DENIED_IN_REVIEW = "denied_in_review"  # skipped: `tvmaze-sync review deny`
+    SKIPPED_BY_USER = "skipped_by_user"  # skipped: `tvmaze-sync skip`
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import DependencyError
 from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
 from tvmaze_sync.core.timeutil import iso
@@ -28,9 +29,6 @@ from tvmaze_sync.sonarr.gateway import SonarrGateway
 from tvmaze_sync.storage import instances
 from tvmaze_sync.storage.store import Store
 
-if TYPE_CHECKING:
-    from tvmaze_sync.cycle.run import Runtime
-
 log = logging.getLogger(__name__)
 
 
@@ -39,21 +37,21 @@ class InstancesFailed(DependencyError):
 
 
 def connect_all(
-    runtime: Runtime, closing: ExitStack, summary: CycleSummary
+    context: CycleContext, closing: ExitStack, summary: CycleSummary
 ) -> dict[str, SonarrGateway | None]:
     """Every instance validated, by name; None for one that could not be reached (its
     failure is in `summary.instances`). A ConfigError anywhere raises: nothing is written."""
-    config = runtime.config
+    config = context.config
     gateways: dict[str, SonarrGateway | None] = {}
     for name in config.instance_names:
         try:
             gateways[name] = closing.enter_context(
                 phase.connect(
                     config.instance(name),
-                    clock=runtime.clock,
-                    sleep=runtime.sleep,
+                    clock=context.clock,
+                    sleep=context.sleep,
                     requests=summary.requests,
-                    read_only=runtime.effective_dry_run,
+                    read_only=context.effective_dry_run,
                     routes=config.routes,
                     name=name,
                 )
@@ -84,25 +82,24 @@ def run_default(
 
 
 def run_others(
-    runtime: Runtime,
+    context: CycleContext,
     main: Store,
-    client: Any,
     gateways: dict[str, SonarrGateway | None],
     summary: CycleSummary,
 ) -> None:
     """Every other instance's phase on its own cache; then fail naming any instance that
     failed (DependencyError, exit 3)."""
-    config = runtime.config
+    config = context.config
     for name in config.instances:
         gateway = gateways.get(name)
         if gateway is None:
             continue
-        if runtime.effective_dry_run:  # its cache is not written; validated and read only
+        if context.effective_dry_run:  # its cache is not written; validated and read only
             gateway.close()
             summary.instances[name] = {"ok": True, "error": None, "dry_run": True}
             continue
         try:
-            summary.instances[name] = _run_one(runtime, name, main, client, gateway, summary)
+            summary.instances[name] = _run_one(context, name, main, gateway, summary)
         except DependencyError as error:
             _failed(summary, name, error)
     failed = {n: o["error"] for n, o in summary.instances.items() if not o.get("ok")}
@@ -117,18 +114,17 @@ def run_others(
 
 
 def _run_one(
-    runtime: Runtime,
+    context: CycleContext,
     name: str,
     main: Store,
-    client: Any,
     gateway: SonarrGateway,
     summary: CycleSummary,
 ) -> dict[str, Any]:
     """One instance: copy the shows routed to it, decide them, run the phase. Returns its
     outcome for the summary."""
-    config = runtime.config
+    config = context.config
     mine = dataclasses.replace(
-        runtime, config=dataclasses.replace(config, sonarr=config.instance(name))
+        context, config=dataclasses.replace(config, sonarr=config.instance(name))
     )
     sub = CycleSummary(started_at=summary.started_at, dry_run=False)
     sub.requests = summary.requests  # one count of requests per cycle
@@ -138,12 +134,12 @@ def _run_one(
         def routed_here(show: Any) -> bool:
             return name in routing.instances_for(config.routes, show)
 
-        instances.copy_routed(main, store, routed_here, iso(runtime.clock()))
+        instances.copy_routed(main, store, routed_here, iso(context.clock()))
         filters.refilter(store, processor)  # routes or filters may have changed: re-decide
-        phase.retry_pending_tvdb(store, client, mine, sub)
-        queues.release_failed(store, runtime.clock(), False)
+        phase.retry_pending_tvdb(store, mine, sub)
+        queues.release_failed(store, context.clock(), False)
         filters.apply(store, processor)
-        phase.process(store, gateway, client, mine, sub)
+        phase.process(store, gateway, mine, sub)
     summary.added_titles += [f"{title} [{name}]" for title in sub.added_titles]
     summary.added_ids += sub.added_ids
     summary.removals_held += sub.removals_held

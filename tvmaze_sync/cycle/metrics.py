@@ -34,10 +34,9 @@ from prometheus_client.registry import Collector
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, SonarrConfig, display_url
 from tvmaze_sync.core.errors import ConfigError, StorageError
-from tvmaze_sync.core.models import ProcessingStatus
+from tvmaze_sync.core.models import ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import parse_iso
 from tvmaze_sync.sonarr.gateway import SonarrGateway, SonarrRefused, SonarrUnavailable
-from tvmaze_sync.sonarr.phase import Reason
 from tvmaze_sync.storage import instances
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import DB_NAME, Store
@@ -191,7 +190,7 @@ SPECS = {spec.name: spec for spec in METRICS}
 
 #: Reasons of `tvmaze_sync_shows_pending_retry`, always exported (0 when empty). Shows that failed
 #: on a Sonarr outage stay `pending` and are simply retried next cycle: no retry queue.
-RETRY_REASONS = (Reason.NO_TVDB_ID.value, Reason.TVDB_NOT_IN_SONARR.value)
+RETRY_REASONS = (StatusReason.NO_TVDB_ID.value, StatusReason.TVDB_NOT_IN_SONARR.value)
 
 
 # --- what the store and the state file hold -------------------------------------------------

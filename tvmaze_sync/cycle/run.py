@@ -9,49 +9,26 @@ removal hold.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 
-from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config
+from tvmaze_sync.core.config import DEFAULT_INSTANCE
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import CycleError, ExitCode, LockHeld, StorageError, TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
-from tvmaze_sync.core.timeutil import Clock, Sleep, iso, system_clock
+from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.cycle import instances, notify
 from tvmaze_sync.decisions import filters, routing
 from tvmaze_sync.sonarr import phase, queues
 from tvmaze_sync.storage import sqlitefile
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store, file_system_trouble, prepare_storage_dir
-from tvmaze_sync.tvmaze import client as tvmaze_client
-from tvmaze_sync.tvmaze import mirror
+from tvmaze_sync.tvmaze import client, mirror
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Runtime:
-    """What a cycle runs against; tests build one with a fake clock and simulator URLs."""
-
-    config: Config
-    clock: Clock = system_clock
-    sleep: Sleep = time.sleep
-    dry_run: bool = False  # forced from the command line, on top of the config
-    progress: bool = False  # draw a progress bar (stderr is a terminal)
-
-    @property
-    def effective_dry_run(self) -> bool:
-        return self.dry_run or self.config.effective_dry_run
-
-    @property
-    def writes_decisions(self) -> bool:
-        """The filters' verdicts are written unless a dry run was asked for (`--dry-run` or
-        `dry_run: true`). Without Sonarr the cache still decides: the Custom List serves it."""
-        return not (self.dry_run or self.config.dry_run)
-
-
-def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> CycleSummary:
+def run_cycle(context: CycleContext, on_lock: Callable[[], None] | None = None) -> CycleSummary:
     """Run one whole cycle under the writer lock and return what it did.
 
     Raises TvmazeSyncError subclasses for expected failures; the summary is saved to state
@@ -59,30 +36,30 @@ def run_cycle(runtime: Runtime, on_lock: Callable[[], None] | None = None) -> Cy
     cycle's one notification goes out (notify.py), failure or not; a run that found the lock
     held did no cycle and sends nothing.
     """
-    summary = CycleSummary(started_at=iso(runtime.clock()), dry_run=runtime.effective_dry_run)
+    summary = CycleSummary(started_at=iso(context.clock()), dry_run=context.effective_dry_run)
     try:
-        _run_locked(runtime, summary, on_lock)
+        _run_locked(context, summary, on_lock)
     except LockHeld:
         raise
     except TvmazeSyncError as error:
         summary.error = summary.error or str(error)
         summary.exit_code = summary.exit_code or int(error.exit_code)
-        notify.after_cycle(runtime.config, summary)
+        notify.after_cycle(context.config, summary)
         raise
     except Exception as error:  # a bug: still news, with the exit code cli.main gives it
         summary.error = summary.error or f"unexpected error {type(error).__name__}: {error}"
         summary.exit_code = summary.exit_code or int(ExitCode.CYCLE_FAILED)
-        notify.after_cycle(runtime.config, summary)
+        notify.after_cycle(context.config, summary)
         raise
-    notify.after_cycle(runtime.config, summary)
+    notify.after_cycle(context.config, summary)
     return summary
 
 
 def _run_locked(
-    runtime: Runtime, summary: CycleSummary, on_lock: Callable[[], None] | None
+    context: CycleContext, summary: CycleSummary, on_lock: Callable[[], None] | None
 ) -> None:
-    config = runtime.config
-    started = runtime.clock()
+    config = context.config
+    started = context.clock()
     storage = prepare_storage_dir(config.storage_dir)
     with Store.opened(storage, lock=True, create=True) as store:
         if on_lock:
@@ -90,7 +67,7 @@ def _run_locked(
         state_file = StateFile(storage)
         state = state_file.load()
         try:
-            _run_phases(runtime, store, state_file, state, summary)
+            _run_phases(context, store, state_file, state, summary)
             summary.ok = True
         except TvmazeSyncError as error:
             summary.error = str(error)
@@ -110,7 +87,7 @@ def _run_locked(
             summary.exit_code = int(CycleError.exit_code)
             raise
         finally:
-            finished = runtime.clock()
+            finished = context.clock()
             summary.finished_at = iso(finished)
             summary.duration_seconds = round(finished - started, 3)
             try:
@@ -139,24 +116,24 @@ def _run_locked(
 
 
 def _run_phases(
-    runtime: Runtime, store: Store, state_file: StateFile, state: State, summary: CycleSummary
+    context: CycleContext, store: Store, state_file: StateFile, state: State, summary: CycleSummary
 ) -> None:
-    config = runtime.config
+    config = context.config
     with ExitStack() as closing:
         # 1. Sonarr first: a bad URL, key or profile fails before anything is written.
         gateway = None
         gateways = {}
         if config.instances:  # each validated; one unreachable does not stop the others
-            gateways = instances.connect_all(runtime, closing, summary)
+            gateways = instances.connect_all(context, closing, summary)
             gateway = gateways[DEFAULT_INSTANCE]
         elif config.sonarr_enabled:  # read-only in a dry run: it still reports what Sonarr has
             gateway = closing.enter_context(
                 phase.connect(
                     config.sonarr,
-                    clock=runtime.clock,
-                    sleep=runtime.sleep,
+                    clock=context.clock,
+                    sleep=context.sleep,
                     requests=summary.requests,
-                    read_only=runtime.effective_dry_run,
+                    read_only=context.effective_dry_run,
                     routes=config.routes,
                 )
             )
@@ -164,25 +141,25 @@ def _run_phases(
         # in memory at step 4 and writes no status and no filter hash).
         processor = filters.build_processor(config.filters, config.routes)
         routed = routing.hash_key(config.routes, DEFAULT_INSTANCE)
-        if runtime.writes_decisions:
+        if context.writes_decisions:
             filters.refilter_if_changed(
                 store, state, state_file, config.filters, processor, routed=routed
             )
         # 3. TVMaze -> cache (checkpointed per page in state.json).
-        client = closing.enter_context(
-            tvmaze_client.connect(
-                config.tvmaze, config.storage_dir, clock=runtime.clock, sleep=runtime.sleep
+        tvmaze = closing.enter_context(
+            client.connect(
+                config.tvmaze, config.storage_dir, clock=context.clock, sleep=context.sleep
             )
         )
-        mirror.sync_mirror(client, store, state, state_file, runtime, summary)
+        mirror.sync_mirror(tvmaze, store, state, state_file, context, summary)
         # 3b. The TVDB retry queue: due shows are retried or abandoned (the mirror has just
         # brought any new TheTVDB id, so this asks TVMaze nothing).
-        phase.retry_pending_tvdb(store, client, runtime, summary)
+        phase.retry_pending_tvdb(store, context, summary)
         # 3c. Failed adds whose retry is due go back to pending, for step 4 to decide.
-        queues.release_failed(store, runtime.clock(), runtime.effective_dry_run)
+        queues.release_failed(store, context.clock(), context.effective_dry_run)
         # 4. Decide every show whose data changed (the newly filtered count in the summary).
         decided = None
-        if runtime.writes_decisions:
+        if context.writes_decisions:
             report = filters.apply(store, processor)
         else:
             report, decided = filters.preview(store, processor, state, config.filters, routed)
@@ -190,12 +167,12 @@ def _run_phases(
             summary.results[ProcessingStatus.FILTERED.value] = filtered
         # 5. Sonarr: library import, exclusions, the ownership ledger, adds.
         if not config.instances:
-            phase.process(store, gateway, client, runtime, summary, decided)
+            phase.process(store, gateway, context, summary, decided)
             return
         # 5b. Per instance (cycle/instances.py): a failure is recorded and the others run.
         instances.run_default(
-            lambda: phase.process(store, gateway, client, runtime, summary, decided),
+            lambda: phase.process(store, gateway, context, summary, decided),
             gateway,
             summary,
         )
-        instances.run_others(runtime, store, client, gateways, summary)
+        instances.run_others(context, store, gateways, summary)

@@ -15,7 +15,7 @@ from typing import Any
 from tvmaze_sync.core.config import Config
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.decisions import routing
-from tvmaze_sync.decisions.filters import OPEN_STATUSES, ShowProcessor
+from tvmaze_sync.decisions.filters import OPEN_STATUSES, FilterProcessor
 from tvmaze_sync.decisions.rules import RuleVerdict
 from tvmaze_sync.storage.store import show_from_row
 
@@ -73,7 +73,7 @@ def _status_notes(row: dict[str, Any]) -> list[str]:
 
 
 def explain_show(
-    processor: ShowProcessor, row: dict[str, Any], config: Config | None = None
+    processor: FilterProcessor, row: dict[str, Any], config: Config | None = None
 ) -> Explanation:
     """Every rule's verdict on a cached show, and what its stored status means; with
     `config`, the route it follows and where it goes with which settings."""

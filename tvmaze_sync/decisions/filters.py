@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,11 +27,11 @@ from tvmaze_sync.storage.store import Store
 
 __all__ = [
     "OPEN_STATUSES",
+    "FilterProcessor",
     "FilterReport",
     "ReasonCode",
+    "RoutedProcessor",
     "RuleVerdict",
-    "ShowProcessor",
-    "SimpleFilterProcessor",
     "apply",
     "build_processor",
     "filter_hash",
@@ -57,26 +56,15 @@ OPEN_STATUSES = (P.PENDING, P.FILTERED, P.PENDING_TVDB, P.REVIEW)
 _KEPT_WHEN_PASSING = (P.PENDING.value, P.PENDING_TVDB.value, P.REVIEW.value)
 
 
-# --- processors ----------------------------------------------------------------------------
-
-
-class ShowProcessor(ABC):
-    """Decides one show. v1 is `SimpleFilterProcessor`; a rule engine can replace it."""
-
-    @abstractmethod
-    def process(self, show: Show) -> ProcessingResult: ...
-
-    def explain(self, show: Show) -> list[RuleVerdict]:
-        """Every rule's view of the show; a processor without rules reports only its result."""
-        result = self.process(show)
-        return [RuleVerdict(type(self).__name__, "", "", result.reason, True)]
+# --- the processor ---------------------------------------------------------------------------
 
 
 _PASSED = ProcessingResult(passed=True)
 
 
-class SimpleFilterProcessor(ShowProcessor):
-    """Every filter of the config, in rules.py order; `ids.allow` wins over all of them."""
+class FilterProcessor:
+    """Decides one show: every filter of the config, in rules.py order; `ids.allow` wins
+    over all of them."""
 
     def __init__(self, config: FiltersConfig) -> None:
         self.config = config
@@ -114,12 +102,12 @@ class SimpleFilterProcessor(ShowProcessor):
         ]
 
 
-class RoutedProcessor(ShowProcessor):
+class RoutedProcessor(FilterProcessor):
     """The filters, then the routes: a show whose route adds it to other instances only is
     not wanted on this one (`routed_elsewhere:<route>`; no route: it goes to `default`)."""
 
-    def __init__(self, inner: ShowProcessor, routes: Sequence[Route], instance: str) -> None:
-        self.inner = inner
+    def __init__(self, config: FiltersConfig, routes: Sequence[Route], instance: str) -> None:
+        super().__init__(config)
         self.routes = routes
         self.instance = instance
 
@@ -133,7 +121,7 @@ class RoutedProcessor(ShowProcessor):
         return shown, f"{code}:{route.name}" if route is not None else code
 
     def process(self, show: Show) -> ProcessingResult:
-        result = self.inner.process(show)
+        result = super().process(show)
         _, reason = self._verdict(show)
         if reason is None:
             return result
@@ -142,17 +130,16 @@ class RoutedProcessor(ShowProcessor):
     def explain(self, show: Show) -> list[RuleVerdict]:
         shown, reason = self._verdict(show)
         setting = f"adds to instance {self.instance}"
-        return [*self.inner.explain(show), RuleVerdict("route", setting, shown, reason, True)]
+        return [*super().explain(show), RuleVerdict("route", setting, shown, reason, True)]
 
 
 def build_processor(
     config: FiltersConfig, routes: Sequence[Route] = (), instance: str = DEFAULT_INSTANCE
-) -> ShowProcessor:
+) -> FilterProcessor:
     """The filters, and the routes when they may send a show away from `instance`."""
-    processor = SimpleFilterProcessor(config)
     if routes and routing.sends_elsewhere(routes, instance):
-        return RoutedProcessor(processor, routes, instance)
-    return processor
+        return RoutedProcessor(config, routes, instance)
+    return FilterProcessor(config)
 
 
 # --- the filter hash -----------------------------------------------------------------------
@@ -217,7 +204,7 @@ class FilterReport:
 
 
 def _decide(
-    store: Store, processor: ShowProcessor, only_needing: bool
+    store: Store, processor: FilterProcessor, only_needing: bool
 ) -> tuple[FilterReport, list[Decision]]:
     """Decide every open row (or only those whose data changed); nothing is written here.
 
@@ -256,7 +243,7 @@ def _decide(
     return report, updates
 
 
-def _evaluate(store: Store, processor: ShowProcessor, only_needing: bool) -> FilterReport:
+def _evaluate(store: Store, processor: FilterProcessor, only_needing: bool) -> FilterReport:
     """Decide and write in one transaction, counting the status changes in the same one."""
     with store.atomic():
         report, updates = _decide(store, processor, only_needing)
@@ -270,7 +257,7 @@ def _changes(report: FilterReport) -> str:
     return " ".join(f"{k}={v}" for k, v in report.transitions.items()) or "changed=0"
 
 
-def apply(store: Store, processor: ShowProcessor) -> FilterReport:
+def apply(store: Store, processor: FilterProcessor) -> FilterReport:
     """Decide every open show whose TVMaze data changed since the filters last saw it.
 
     Passing shows become (or stay) pending, failing ones filtered with their reasons; a
@@ -282,7 +269,7 @@ def apply(store: Store, processor: ShowProcessor) -> FilterReport:
     return report
 
 
-def refilter(store: Store, processor: ShowProcessor, dry_run: bool = False) -> FilterReport:
+def refilter(store: Store, processor: FilterProcessor, dry_run: bool = False) -> FilterReport:
     """Re-decide every filtered or unsent show from SQLite alone (zero API calls).
 
     Newly passing shows become pending (queued for Sonarr), newly failing ones filtered;
@@ -305,7 +292,7 @@ def refilter(store: Store, processor: ShowProcessor, dry_run: bool = False) -> F
 
 def preview(
     store: Store,
-    processor: ShowProcessor,
+    processor: FilterProcessor,
     state: State,
     config: FiltersConfig,
     routed: Any = None,
@@ -325,7 +312,7 @@ def refilter_if_changed(
     state: State,
     state_file: StateFile,
     config: FiltersConfig,
-    processor: ShowProcessor,
+    processor: FilterProcessor,
     force: bool = False,
     routed: Any = None,
 ) -> FilterReport | None:

@@ -118,7 +118,7 @@ def _fold(text: str) -> str:
 
 
 def _country(code: str) -> str:
-    """GB is the ISO code, but UK is what people (and the spec's example) write."""
+    """GB is the ISO code, but UK is what people write."""
     code = code.strip().upper()
     return "GB" if code == "UK" else code
 

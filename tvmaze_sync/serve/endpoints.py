@@ -1,7 +1,7 @@
 """`tvmaze-sync serve`: the HTTP endpoints, over the same core as the CLI.
 
-A daemon face of the cron tool, so the spec's container works unchanged; the poll loop,
-the cycle runner and the shutdown sequence live in service.py.
+A daemon face of the cron tool, for the container image (whose default command is `serve`):
+the poll loop, the cycle runner and the shutdown sequence live in runner.py.
 
 httpd.BoundedHTTPServer answers from a fixed pool of threads with bounded connections and
 per-request deadlines (so slow or idle clients cannot starve the probes), and every request

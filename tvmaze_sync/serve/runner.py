@@ -22,6 +22,7 @@ from typing import Any
 
 from tvmaze_sync import __version__
 from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import (
     CycleError,
     DependencyError,
@@ -31,7 +32,7 @@ from tvmaze_sync.core.errors import (
 )
 from tvmaze_sync.core.timeutil import Clock, iso, system_clock
 from tvmaze_sync.cycle.metrics import SonarrProbe, build_registry, probe_sonarr
-from tvmaze_sync.cycle.run import Runtime, run_cycle
+from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.decisions import filters
 from tvmaze_sync.storage.store import Store, prepare_storage_dir
 
@@ -83,7 +84,7 @@ class Service:
         self.running = "cycle"
         log.info("cycle_starting trigger=%s", trigger)
         try:
-            run_cycle(Runtime(config=self.config, sleep=self._sleep), on_lock=on_lock)
+            run_cycle(CycleContext(config=self.config, sleep=self._sleep), on_lock=on_lock)
             return "ok"
         except LockHeld:
             log.warning("cycle_skipped trigger=%s reason=lock_held", trigger)

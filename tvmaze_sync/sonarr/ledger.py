@@ -24,7 +24,7 @@ come back empty. Then none is freed this cycle (`sonarr_exclusions_distrusted`,
 shrank that much frees its shows only on the user's word: a run with a higher
 `sonarr.max_removals`, or lifting the last exclusion on its own (docs/troubleshooting.md).
 
-Crash safety of an add (sonarr.py): before the POST the ledger gets an *intent* row (no
+Crash safety of an add (phase.py): before the POST the ledger gets an *intent* row (no
 `added_at`), committed on its own; after the 201 the confirmed row and the show's `added`
 status are written in one transaction. If the process dies between the two, the next
 `reconcile` finds the series in the library *and* an intent row, so it is recorded as `added`
@@ -39,10 +39,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Literal
 
-from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import iso, parse_iso
 from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries
 from tvmaze_sync.storage.statuses import CANDIDATE_COLUMNS
@@ -52,33 +51,6 @@ log = logging.getLogger(__name__)
 
 P = ProcessingStatus
 Removal = Literal["keep_out", "exclude_in_sonarr", "allow_readd"]
-
-
-class Reason(StrEnum):
-    """`shows.status_reason`: why a show sits in a Sonarr-side status."""
-
-    NO_TVDB_ID = "no_tvdb_id"  # pending_tvdb: TVMaze has no TheTVDB id for it
-    TVDB_NOT_IN_SONARR = "tvdb_not_in_sonarr"  # pending_tvdb: Sonarr's lookup found nothing
-    ABANDONED_NO_TVDB = "abandoned_no_tvdb"  # failed: still no usable id after abandon_after
-    # failed: Sonarr's lookup still did not know the id after abandon_after
-    ABANDONED_TVDB_NOT_IN_SONARR = "abandoned_tvdb_not_in_sonarr"
-    REJECTED_BY_SONARR = "rejected_by_sonarr"  # failed: a 400; Sonarr's words in error_message
-    # failed: 409s on every attempt and the library does not have the id (a TitleSlug clash,
-    # a proxy); Sonarr's words in error_message
-    CONFLICT_IN_SONARR = "conflict_in_sonarr"
-    # failed: Sonarr's answer for this show alone was unreadable (a lookup result whose id is
-    # not an integer ...); its words, shortened, in error_message
-    UNREADABLE_ANSWER = "unreadable_answer"
-    # pending: a failed add put back in the queue by its automatic retry (retry_count says
-    # which); it keeps counting if it fails again
-    RETRYING_FAILED = "retrying_failed"
-    # pending: Sonarr answered this show's lookup or add with an error or garbage in a cycle
-    # in which it answered others (retry_count counts those cycles); failed, for good, once
-    # they pass sync.max_retries: `tvmaze-sync retry` or `skip` decide then
-    UNANSWERED_BY_SONARR = "unanswered_by_sonarr"
-    SONARR_EXCLUSION = "sonarr_exclusion"  # excluded: on Sonarr's Import List Exclusions
-    DELETED_IN_SONARR = "deleted_in_sonarr"  # removed_by_user: we added it, the user deleted it
-    DENIED_IN_REVIEW = "denied_in_review"  # skipped: `tvmaze-sync review deny`
 
 
 # --- statuses -----------------------------------------------------------------------------
@@ -102,7 +74,7 @@ def update(
     tvmaze_id: int,
     stamp: str,
     status: ProcessingStatus,
-    reason: Reason | None = None,
+    reason: StatusReason | None = None,
     **columns: Any,
 ) -> None:
     """Move a show to `status` (and `reason`) without counting it as a result.
@@ -119,7 +91,7 @@ def settle(
     tvmaze_id: int,
     stamp: str,
     status: ProcessingStatus,
-    reason: Reason | None = None,
+    reason: StatusReason | None = None,
     **columns: Any,
 ) -> None:
     """Set a show's result and count it, in one transaction (the caller's, if open)."""
@@ -127,6 +99,16 @@ def settle(
         update(store, tvmaze_id, stamp, status, reason, **columns)
         store.bump_counter("shows_processed", status.value)
     count(summary, status)
+
+
+def skip(store: Store, tvmaze_id: int, stamp: str, reason: StatusReason) -> None:
+    """The one way a show becomes `skipped` (`skip`, `review deny`): never added, kept
+    through refilter and rescans (the filters and the mirror never change `skipped`), its
+    automatic retry and its approval dropped. Counted as a result like every other status
+    change."""
+    with store.atomic():
+        update(store, tvmaze_id, stamp, P.SKIPPED, reason, retry_after=None, approved_at=None)
+        store.bump_counter("shows_processed", P.SKIPPED.value)
 
 
 def settle_exists(
@@ -166,7 +148,11 @@ def settle_added(
 
 
 #: Failed adds the automatic retry gives another chance (abandoned waits are final).
-RETRIED_FAILURES = (Reason.REJECTED_BY_SONARR, Reason.CONFLICT_IN_SONARR, Reason.UNREADABLE_ANSWER)
+RETRIED_FAILURES = (
+    StatusReason.REJECTED_BY_SONARR,
+    StatusReason.CONFLICT_IN_SONARR,
+    StatusReason.UNREADABLE_ANSWER,
+)
 
 
 def by_popularity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -361,9 +347,18 @@ def reconcile(
                 series_id = library[row["tvdb_id"]].series_id
                 settle_exists(store, summary, row["tvmaze_id"], stamp, series_id)
             elif decision is P.REMOVED_BY_USER and row["tvdb_id"] not in held:
-                settle(store, summary, row["tvmaze_id"], stamp, decision, Reason.DELETED_IN_SONARR)
+                settle(
+                    store,
+                    summary,
+                    row["tvmaze_id"],
+                    stamp,
+                    decision,
+                    StatusReason.DELETED_IN_SONARR,
+                )
             elif decision is P.EXCLUDED:
-                settle(store, summary, row["tvmaze_id"], stamp, decision, Reason.SONARR_EXCLUSION)
+                settle(
+                    store, summary, row["tvmaze_id"], stamp, decision, StatusReason.SONARR_EXCLUSION
+                )
     return blocked
 
 
@@ -390,7 +385,7 @@ def _settle_by_reads(
         ):
             update(store, row["tvmaze_id"], stamp, P.PENDING, needs_filter=1)
             log.info("sonarr_exclusion_lifted tvmaze_id=%d tvdb_id=%d", row["tvmaze_id"], tvdb_id)
-    store.release_found_tvdb_waits(stamp, Reason.NO_TVDB_ID.value)
+    store.release_found_tvdb_waits(stamp, StatusReason.NO_TVDB_ID.value)
 
 
 def _confirm(
@@ -445,7 +440,7 @@ def _removed(
                 row["tvmaze_id"],
                 stamp,
                 P.REMOVED_BY_USER,
-                Reason.DELETED_IN_SONARR,
+                StatusReason.DELETED_IN_SONARR,
             )
 
 
@@ -542,9 +537,9 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
             f"lift TheTVDB id {row.get('tvdb_id')} in Sonarr (Settings > Import Lists) "
             "and the next sync decides it by the filters again"
         )
-    if status == P.PENDING_TVDB and row.get("status_reason") == Reason.TVDB_NOT_IN_SONARR:
+    if status == P.PENDING_TVDB and row.get("status_reason") == StatusReason.TVDB_NOT_IN_SONARR:
         return f"Sonarr's metadata does not know TheTVDB id {row.get('tvdb_id')} yet"
-    if row.get("status_reason") == Reason.UNANSWERED_BY_SONARR:
+    if row.get("status_reason") == StatusReason.UNANSWERED_BY_SONARR:
         cycles = row.get("retry_count") or 0
         if status == P.FAILED:
             return (
@@ -556,6 +551,6 @@ def explain(store: Store, row: Mapping[str, Any]) -> str | None:
             f"Sonarr answered this show with an error or garbage in {cycles} cycle(s) while it "
             "answered others; failed after sync.max_retries of them"
         )
-    if status == P.FAILED and row.get("status_reason") == Reason.ABANDONED_NO_TVDB:
+    if status == P.FAILED and row.get("status_reason") == StatusReason.ABANDONED_NO_TVDB:
         return "given up: no usable TheTVDB id within sync.abandon_after of starting to wait"
     return None

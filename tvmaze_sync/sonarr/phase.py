@@ -1,6 +1,6 @@
 """The Sonarr phase of a cycle: library import, exclusions, adds, and the TVDB retry queue.
 
-HTTP lives in sonarr_api.py, startup validation in sonarr_settings.py, statuses and the
+HTTP lives in gateway.py, startup validation in validation.py, statuses and the
 ownership ledger in ledger.py; this module runs the phase:
 
 - The library (`GET /api/v3/series`) and every Import List Exclusion are read once per cycle,
@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Route, SonarrConfig
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import TvmazeSyncError
-from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, Sleep, iso, parse_iso
 from tvmaze_sync.decisions import filters, routing
 from tvmaze_sync.sonarr import ledger, review, validation
@@ -48,11 +49,7 @@ from tvmaze_sync.sonarr.gateway import (
     shorten,
     sonarr_int,
 )
-from tvmaze_sync.sonarr.ledger import Reason
 from tvmaze_sync.storage.store import Store
-
-if TYPE_CHECKING:
-    from tvmaze_sync.cycle.run import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +91,7 @@ def connect(
 # --- the TVDB retry queue ----------------------------------------------------------------
 
 
-def retry_pending_tvdb(
-    store: Store, tvmaze_client: Any, runtime: Runtime, summary: CycleSummary
-) -> None:
+def retry_pending_tvdb(store: Store, context: CycleContext, summary: CycleSummary) -> None:
     """Give up on, or reschedule, each `pending_tvdb` show whose `retry_after` has passed.
 
     No request is made here. TVMaze is not asked again: a new TheTVDB id bumps the show's
@@ -107,12 +102,12 @@ def retry_pending_tvdb(
     widened a year later give a newly passing show its whole wait) becomes `failed`. Of the
     others, one without an id waits another `retry_delay`; one with an id stays due, and this
     cycle's adds ask Sonarr's lookup again (`ledger.candidates`) without it leaving
-    `pending_tvdb`, so its wait keeps its start. `tvmaze_client` only says the mirror ran.
+    `pending_tvdb`, so its wait keeps its start.
     """
-    if runtime.effective_dry_run or tvmaze_client is None:
+    if context.effective_dry_run:
         return
-    sync = runtime.config.sync
-    now = runtime.clock()
+    sync = context.config.sync
+    now = context.clock()
     stamp = iso(now)
     due = store.tvdb_waits_due(stamp)
     for row in due:
@@ -140,10 +135,10 @@ def _abandon(
     """`abandon_after` is over: failed, with what it waited for."""
     tvdb_id = row["tvdb_id"]
     if tvdb_id:
-        reason = Reason.ABANDONED_TVDB_NOT_IN_SONARR
+        reason = StatusReason.ABANDONED_TVDB_NOT_IN_SONARR
         message = f"Sonarr's lookup has not known TheTVDB id {tvdb_id} since {since}"
     else:
-        reason, message = Reason.ABANDONED_NO_TVDB, f"no usable TheTVDB id since {since}"
+        reason, message = StatusReason.ABANDONED_NO_TVDB, f"no usable TheTVDB id since {since}"
     ledger.settle(
         store,
         summary,
@@ -169,8 +164,7 @@ def _abandon(
 def process(
     store: Store,
     gateway: SonarrGateway | None,
-    tvmaze_client: Any,
-    runtime: Runtime,
+    context: CycleContext,
     summary: CycleSummary,
     decided: Mapping[int, str] | None = None,
 ) -> None:
@@ -181,11 +175,11 @@ def process(
     `decided` (dry run only): the statuses the filters would write, by tvmaze id.
     """
     try:
-        if runtime.effective_dry_run:
-            _preview(store, gateway, runtime.config.sonarr, summary, decided)
+        if context.effective_dry_run:
+            _preview(store, gateway, context.config.sonarr, summary, decided)
             return
-        assert gateway is not None, "sync.py connects Sonarr unless this is a dry run"
-        cycle = _Cycle(store, gateway, runtime, summary)
+        assert gateway is not None, "cycle/run.py connects Sonarr unless this is a dry run"
+        cycle = _Cycle(store, gateway, context, summary)
         cycle.release_review()
         cycle.reconcile()
         cycle.decide_released()
@@ -236,12 +230,12 @@ class _Cycle:
     """One real (not dry) Sonarr phase: the two reads, then the ledger, then the adds."""
 
     def __init__(
-        self, store: Store, gateway: SonarrGateway, runtime: Runtime, summary: CycleSummary
+        self, store: Store, gateway: SonarrGateway, context: CycleContext, summary: CycleSummary
     ) -> None:
         self.store = store
         self.gateway = gateway
-        self.runtime = runtime
-        self.config = runtime.config.sonarr
+        self.context = context
+        self.config = context.config.sonarr
         self.summary = summary
         # Both reads complete before anything is decided; they raise otherwise.
         self.library = gateway.library()
@@ -253,7 +247,7 @@ class _Cycle:
         log.info("sonarr_read series=%d exclusions=%d", len(self.library), len(self.exclusions))
 
     def now(self) -> str:
-        return iso(self.runtime.clock())
+        return iso(self.context.clock())
 
     def reconcile(self) -> None:
         self.blocked = ledger.reconcile(
@@ -282,7 +276,7 @@ class _Cycle:
     def decide_released(self) -> None:
         """Shows `reconcile` let back to pending (a lifted exclusion, allow_readd) were last
         judged by the filters before they left; today's filters decide them before any add."""
-        config = self.runtime.config
+        config = self.context.config
         processor = filters.build_processor(config.filters, config.routes, self.gateway.name)
         if filtered := filters.apply(self.store, processor).by_result()[P.FILTERED]:
             self.summary.results[P.FILTERED.value] = (
@@ -317,7 +311,7 @@ class _Cycle:
             stamp = self.now()
             decision = ledger.decide(row["tvdb_id"], self.library, self.blocked, self.exclusions)
             if decision is P.PENDING_TVDB:
-                self._wait_for_tvdb(row, stamp, Reason.NO_TVDB_ID)
+                self._wait_for_tvdb(row, stamp, StatusReason.NO_TVDB_ID)
                 continue
             if decision is P.EXISTS:  # a duplicate of a show added a moment ago
                 series_id = self.library[row["tvdb_id"]].series_id
@@ -373,11 +367,11 @@ class _Cycle:
         after cycle, while it answers others, is `failed` (unanswered_by_sonarr, for good)
         once those cycles pass `sync.max_retries`; until then it stays pending, counting.
         A retry of a failed add keeps its count (one bound for both)."""
-        max_retries = self.runtime.config.sync.max_retries
+        max_retries = self.context.config.sync.max_retries
         for row, message in deferred:
             counting = row.get("status_reason") in (
-                Reason.RETRYING_FAILED,
-                Reason.UNANSWERED_BY_SONARR,
+                StatusReason.RETRYING_FAILED,
+                StatusReason.UNANSWERED_BY_SONARR,
             )
             cycles = (row.get("retry_count") or 0) + 1 if counting else 1
             tvmaze_id, stamp = row["tvmaze_id"], self.now()
@@ -387,7 +381,7 @@ class _Cycle:
                     tvmaze_id,
                     stamp,
                     P.PENDING,
-                    Reason.UNANSWERED_BY_SONARR,
+                    StatusReason.UNANSWERED_BY_SONARR,
                     retry_count=cycles,
                     error_message=shorten(message, 2 * BODY_SHOWN),
                 )
@@ -400,7 +394,7 @@ class _Cycle:
                 tvmaze_id,
                 stamp,
                 P.FAILED,
-                Reason.UNANSWERED_BY_SONARR,
+                StatusReason.UNANSWERED_BY_SONARR,
                 retry_count=cycles - 1,
                 retry_after=None,
                 error_message=shorten(message, 2 * BODY_SHOWN),
@@ -413,10 +407,10 @@ class _Cycle:
                 message,
             )
 
-    def _wait_for_tvdb(self, row: Mapping[str, Any], stamp: str, reason: Reason) -> None:
+    def _wait_for_tvdb(self, row: Mapping[str, Any], stamp: str, reason: StatusReason) -> None:
         """pending_tvdb until `retry_delay` from now; a show already waiting keeps its count
         of retries (and, in `ledger.update`, the start of its wait)."""
-        retry_at = iso(self.runtime.clock() + self.runtime.config.sync.retry_delay)
+        retry_at = iso(self.context.clock() + self.context.config.sync.retry_delay)
         again = row.get("processing_status") == P.PENDING_TVDB
         ledger.settle(
             self.store,
@@ -429,17 +423,17 @@ class _Cycle:
             retry_count=(row.get("retry_count") or 0) if again else 0,
         )
 
-    def _fail(self, row: Mapping[str, Any], stamp: str, reason: Reason, message: str) -> None:
+    def _fail(self, row: Mapping[str, Any], stamp: str, reason: StatusReason, message: str) -> None:
         """failed with Sonarr's words; retried after `retry_delay` until `sync.max_retries`
         automatic retries are spent (`retry_count` counts them; a `retry` by hand resets it)."""
-        sync = self.runtime.config.sync
+        sync = self.context.config.sync
         retried = row.get("status_reason") in (
-            Reason.RETRYING_FAILED,
-            Reason.UNANSWERED_BY_SONARR,
+            StatusReason.RETRYING_FAILED,
+            StatusReason.UNANSWERED_BY_SONARR,
         )
         retries = (row.get("retry_count") or 0) if retried else 0
         retry_at = (
-            iso(self.runtime.clock() + sync.retry_delay) if retries < sync.max_retries else None
+            iso(self.context.clock() + sync.retry_delay) if retries < sync.max_retries else None
         )
         ledger.settle(
             self.store,
@@ -466,7 +460,7 @@ class _Cycle:
     def _route(self, tvmaze_id: int) -> str | None:
         """The route the show follows here, by name (None: the instance's own settings)."""
         show = self.store.get_show(tvmaze_id)
-        route = routing.route_for(self.runtime.config.routes, show) if show else None
+        route = routing.route_for(self.context.config.routes, show) if show else None
         if route is None or route.name not in self.gateway.routed:
             return None
         log.info("sonarr_add_routed tvmaze_id=%d route=%r", tvmaze_id, route.name)
@@ -478,10 +472,10 @@ class _Cycle:
         settings = self.gateway.routed.get(route or "", (self.config, None))[0]
         if not settings.search_on_add or self.last_add is None:
             return
-        wait = self.last_add + float(self.config.add_interval) - self.runtime.clock()
+        wait = self.last_add + float(self.config.add_interval) - self.context.clock()
         if wait > 0:
             log.debug("sonarr_add_paced wait=%.1f", wait)
-            self.runtime.sleep(wait)
+            self.context.sleep(wait)
 
     def _add(self, row: Mapping[str, Any], stamp: str) -> None:
         """Lookup, intent, POST; then the status each answer means:
@@ -501,10 +495,10 @@ class _Cycle:
             found = self.gateway.lookup(tvdb_id)
             existing = self.gateway.lookup_series_id(found) if found is not None else None
         except SonarrUnreadable as error:  # this show's answer only: the queue moves on
-            self._fail(row, stamp, Reason.UNREADABLE_ANSWER, str(error))
+            self._fail(row, stamp, StatusReason.UNREADABLE_ANSWER, str(error))
             return
         if found is None:
-            self._wait_for_tvdb(row, stamp, Reason.TVDB_NOT_IN_SONARR)
+            self._wait_for_tvdb(row, stamp, StatusReason.TVDB_NOT_IN_SONARR)
             log.info("sonarr_lookup_empty tvmaze_id=%d tvdb_id=%d", tvmaze_id, tvdb_id)
             return
         if existing is not None:  # in the library since our read (someone else added it)
@@ -530,11 +524,11 @@ class _Cycle:
                     f"Sonarr at {self.gateway.url} rejected the settings while adding "
                     f"{title!r}: {answer.message}; check sonarr.* against Sonarr"
                 ) from None
-            self._fail(row, stamp, Reason.REJECTED_BY_SONARR, answer.message)
+            self._fail(row, stamp, StatusReason.REJECTED_BY_SONARR, answer.message)
             return
         except SonarrConflict as answer:  # every attempt: and the library has no such series
             ledger.drop(self.store, tvdb_id)
-            self._fail(row, stamp, Reason.CONFLICT_IN_SONARR, f"HTTP 409: {answer.message}")
+            self._fail(row, stamp, StatusReason.CONFLICT_IN_SONARR, f"HTTP 409: {answer.message}")
             return
         except SonarrUnavailable:
             raise  # the intent stays: the next library read tells whether the add happened
@@ -580,7 +574,7 @@ class _Cycle:
                     wait,
                     conflict.message,
                 )
-                self.runtime.sleep(wait)
+                self.context.sleep(wait)
             except BaseException:
                 self.unanswered_posts += self.gateway.unanswered
                 raise
@@ -613,13 +607,8 @@ class _Cycle:
     def _record_add(self, row: Mapping[str, Any], series_id: int, stamp: str) -> None:
         ledger.settle_added(self.store, self.summary, row, series_id, stamp)
         self.adds += 1
-        self.last_add = self.runtime.clock()
+        self.last_add = self.context.clock()
         self.library[row["tvdb_id"]] = LibrarySeries(series_id, row["tvdb_id"], row["title"], stamp)
-
-
-def explain(store: Store, row: Mapping[str, Any]) -> str | None:
-    """One line on why Sonarr holds or refuses this show (for `explain`), or None."""
-    return ledger.explain(store, row)
 
 
 #: The route recorded for a series added before routing, or with none: `added_route`.

@@ -1,6 +1,6 @@
 """The queues a show can wait in, and the user's hand on them: retry, skip, unskip.
 
-Every queue ends (sonarr.py and ledger.py hold the automatic side):
+Every queue ends (phase.py and ledger.py hold the automatic side):
 - `pending_tvdb`: retried every `sync.retry_delay`, `failed` after `sync.abandon_after`
   whatever it waits for (no TheTVDB id, or one Sonarr's lookup does not know);
 - `failed` by Sonarr (`rejected_by_sonarr`, `conflict_in_sonarr`): put back in the queue
@@ -24,11 +24,11 @@ from typing import Any
 
 from tvmaze_sync.core.config import Config, SyncConfig
 from tvmaze_sync.core.errors import UsageError
-from tvmaze_sync.core.models import ProcessingStatus
+from tvmaze_sync.core.models import ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, iso, parse_iso, system_clock
 from tvmaze_sync.decisions import filters
 from tvmaze_sync.sonarr import ledger
-from tvmaze_sync.sonarr.ledger import RETRIED_FAILURES, Reason
+from tvmaze_sync.sonarr.ledger import RETRIED_FAILURES
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,6 @@ ACCEPTS: dict[Action, frozenset[ProcessingStatus]] = {
     Action.SKIP: frozenset(set(P) - {P.ADDED, P.EXISTS}),
     Action.UNSKIP: frozenset({P.SKIPPED}),
 }
-#: What `retry --status` may name.
-RETRY_STATUSES = (P.FAILED, P.PENDING_TVDB)
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ def release_failed(store: Store, now: float, dry_run: bool) -> int:
                 row["tvmaze_id"],
                 stamp,
                 P.PENDING,
-                Reason.RETRYING_FAILED,
+                StatusReason.RETRYING_FAILED,
                 needs_filter=1,
                 retry_after=None,
                 retry_count=retry,
@@ -173,7 +171,7 @@ def apply_action(
         with store.atomic():
             for row in rows:
                 if action is Action.SKIP:
-                    ledger.update(store, row["tvmaze_id"], stamp, P.SKIPPED, retry_after=None)
+                    ledger.skip(store, row["tvmaze_id"], stamp, StatusReason.SKIPPED_BY_USER)
                 else:
                     _put_back(store, row, stamp)
             filters.apply(store, filters.build_processor(config.filters, config.routes))
@@ -206,8 +204,10 @@ def note(row: Mapping[str, Any], sync: SyncConfig) -> str | None:
     status, reason, tvmaze_id = row["processing_status"], row.get("status_reason"), row["tvmaze_id"]
     retries = row.get("retry_count") or 0
     if status == P.SKIPPED:
+        denied = reason == StatusReason.DENIED_IN_REVIEW
+        how = "denied by `tvmaze-sync review deny`" if denied else "skipped by `tvmaze-sync skip`"
         return (
-            "skipped by `tvmaze-sync skip`: never added, whatever the filters say; "
+            f"{how}: never added, whatever the filters say; "
             f"`tvmaze-sync unskip {tvmaze_id}` lets today's filters decide it again"
         )
     if status == P.PENDING_TVDB:
@@ -225,6 +225,6 @@ def note(row: Mapping[str, Any], sync: SyncConfig) -> str | None:
         )
     if status == P.FAILED:
         return f"no automatic retry left; `tvmaze-sync retry {tvmaze_id}` queues it again"
-    if status == P.PENDING and reason == Reason.RETRYING_FAILED:
+    if status == P.PENDING and reason == StatusReason.RETRYING_FAILED:
         return f"automatic retry {retries} of sync.max_retries {sync.max_retries} of a failed add"
     return None

@@ -20,11 +20,10 @@ from typing import Any
 
 from tvmaze_sync.core.config import Config
 from tvmaze_sync.core.errors import UsageError
-from tvmaze_sync.core.models import CycleSummary, ProcessingStatus
+from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, iso, system_clock
 from tvmaze_sync.sonarr import ledger
 from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries
-from tvmaze_sync.sonarr.ledger import Reason
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -68,9 +67,13 @@ def queue(
                 series = library[row["tvdb_id"]].series_id
                 ledger.settle_exists(store, summary, tvmaze_id, stamp, series)
             elif decision is P.REMOVED_BY_USER:
-                ledger.settle(store, summary, tvmaze_id, stamp, decision, Reason.DELETED_IN_SONARR)
+                ledger.settle(
+                    store, summary, tvmaze_id, stamp, decision, StatusReason.DELETED_IN_SONARR
+                )
             elif decision is P.EXCLUDED:
-                ledger.settle(store, summary, tvmaze_id, stamp, decision, Reason.SONARR_EXCLUSION)
+                ledger.settle(
+                    store, summary, tvmaze_id, stamp, decision, StatusReason.SONARR_EXCLUSION
+                )
             continue
         if decision is not None or row["approved_at"]:
             continue  # no TVDB id yet (the adds make it wait), or approved: added next
@@ -88,14 +91,6 @@ def release(store: Store, stamp: str) -> int:
     if released:
         log.info("review_queue_released shows=%d", released)
     return released
-
-
-def mark_skipped(store: Store, tvmaze_id: int, stamp: str, reason: Reason) -> None:
-    """Skip a show: never added, kept through refilter and rescans (the filters and the
-    mirror never change `skipped`). Counted as a result like every other status change."""
-    with store.atomic():
-        ledger.update(store, tvmaze_id, stamp, P.SKIPPED, reason, approved_at=None)
-        store.bump_counter("shows_processed", P.SKIPPED.value)
 
 
 # --- the user's side -----------------------------------------------------------------------
@@ -143,7 +138,7 @@ def decide(
                 if action == "approve":
                     ledger.update(store, row["tvmaze_id"], stamp, P.PENDING, approved_at=stamp)
                 else:
-                    mark_skipped(store, row["tvmaze_id"], stamp, Reason.DENIED_IN_REVIEW)
+                    ledger.skip(store, row["tvmaze_id"], stamp, StatusReason.DENIED_IN_REVIEW)
     for row in rows:
         log.info("review_%s tvmaze_id=%d title=%r", action, row["tvmaze_id"], row["title"])
     return Decision(action, [{"tvmaze_id": r["tvmaze_id"], "title": r["title"]} for r in rows])

@@ -39,7 +39,7 @@ class State:
     highest_tvmaze_id: int | None = None
     last_filter_hash: str | None = None
     last_updates_check: str | None = None  # ISO time of the last /updates/shows read
-    last_census: str | None = None  # ISO time of the last whole-map read (mirror_plan)
+    last_census: str | None = None  # ISO time of the last whole-map read (tvmaze/plan.py)
     initial_sync_complete: bool = False
     last_cycle: dict[str, Any] = field(default_factory=dict)  # CycleSummary of the last cycle
 

@@ -55,7 +55,7 @@ __all__ = [
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
-    """The spec's `shows` table and indexes, exactly."""
+    """The first schema: the `shows` table and its indexes (later migrations add to it)."""
     db.table("shows").create(
         {
             "tvmaze_id": int,
@@ -128,7 +128,7 @@ def _migration_2(db: sqlite_utils.Database) -> None:
 def _migration_3(db: sqlite_utils.Database) -> None:
     """Why a show sits in a Sonarr-side status, and the exclusions this tool posted."""
     # sonarr_exclusion, abandoned_no_tvdb, no_tvdb_id, tvdb_not_in_sonarr, rejected_by_sonarr,
-    # deleted_in_sonarr (sonarr.Reason); filter_reason stays the filters' alone.
+    # deleted_in_sonarr (models.StatusReason); filter_reason stays the filters' alone.
     db.table("shows").add_column("status_reason", str)
     # When `on_user_removal: exclude_in_sonarr` posted the exclusion: exactly once, and never
     # again should the user delete that exclusion.

@@ -1,6 +1,6 @@
 """The TVMaze client: one session per cycle, the rate limit, the HTTP cache, retries.
 
-It hands out decoded JSON; tvmaze_json.py maps a show object to `Show`, so the rest of the
+It hands out decoded JSON; mapping.py maps a show object to `Show`, so the rest of the
 program never reads raw TVMaze fields. The HTTP cache policy is written down in
 docs/tvmaze-cache.md.
 """
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"tvmaze-sync/{__version__}"
 CACHE_NAME = "tvmaze_http_cache.sqlite"
-PAGE_SIZE = 250  # /shows?page=N holds ids 250·N … 250·N+249
 RATE_PERIOD = 10.0  # tvmaze.rate_limit counts calls per this many seconds
 #: TVMaze's load balancers cache every answer for an hour; used when a response has no
 #: Cache-Control of its own, so nothing is ever cached forever.
@@ -346,7 +345,7 @@ def _is_dict(data: Any) -> bool:
 
 def _is_show(data: Any) -> bool:
     # Any object with an id is an answer, not a glitch worth retrying: an unusable id is
-    # one bad record, which the mirror skips (tvmaze_json), never a failed cycle.
+    # one bad record, which the mirror skips (mapping.py), never a failed cycle.
     return isinstance(data, dict) and "id" in data
 
 

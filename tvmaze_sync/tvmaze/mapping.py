@@ -228,7 +228,7 @@ def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
 
 
 def map_show(data: Mapping[str, Any]) -> Mapped:
-    """Map one TVMaze show object to a `Show`, per the spec's Response Mapping table.
+    """Map one TVMaze show object to a `Show` (each field names the key it is read from).
 
     Total over real data: every key may be absent (2016 objects lack several) or null, and
     unknown is what both mean. The country comes from the network, else from the web

@@ -1,6 +1,6 @@
 """TVMaze -> cache: a resumable full pass over the show index and a request-optimal incremental.
 
-Which run does what (mirror_plan.py decides, docs/tvmaze-mirror.md says why):
+Which run does what (plan.py decides, docs/tvmaze-mirror.md says why):
 
 * full — never synced: walk /shows?page=0,1,2… until 404. Each page is one transaction and
   then a checkpoint (`last_tvmaze_page`), so a run killed anywhere resumes at the next page.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -36,12 +36,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.models import CycleSummary
 from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store, row_from_show
 from tvmaze_sync.tvmaze import plan
-from tvmaze_sync.tvmaze.client import PAGE_SIZE, TvmazeClient
+from tvmaze_sync.tvmaze.client import TvmazeClient
 from tvmaze_sync.tvmaze.mapping import (
     MAX_RAW_CHARS,
     RECORDS_SKIPPED,
@@ -53,10 +54,7 @@ from tvmaze_sync.tvmaze.mapping import (
     updated_of,
     updated_unusable,
 )
-from tvmaze_sync.tvmaze.plan import Mode, page_of
-
-if TYPE_CHECKING:
-    from tvmaze_sync.cycle.run import Runtime
+from tvmaze_sync.tvmaze.plan import PAGE_SIZE, Mode, page_of
 
 log = logging.getLogger(__name__)
 
@@ -145,18 +143,18 @@ class _Mirror:
     store: Store
     state: State
     state_file: StateFile
-    runtime: Runtime
+    context: CycleContext
     summary: CycleSummary
     tally: _Tally = field(default_factory=_Tally)
 
     def now(self) -> str:
-        return iso(self.runtime.clock())
+        return iso(self.context.clock())
 
     def run(self) -> None:
         """Bring the cache up to date with TVMaze; every step is checkpointed (module doc)."""
-        state, started = self.state, self.runtime.clock()
+        state, started = self.state, self.context.clock()
         self.check_cache_matches_state()
-        mode, since = plan.choose_mode(state, started, self.runtime.config.tvmaze.update_window)
+        mode, since = plan.choose_mode(state, started, self.context.config.tvmaze.update_window)
         self.summary.mode = mode.value
         if mode == Mode.INCREMENTAL:
             self.incremental(since)
@@ -316,7 +314,7 @@ class _Mirror:
 
     def read_updates(self, since: str | None) -> _Reading:
         """Read the updates map (`since` None: the whole map) and compare it with the cache."""
-        at = self.runtime.clock()
+        at = self.context.clock()
         announced = self.client.get_updates(since)
         if announced.skipped:
             log.warning(
@@ -392,7 +390,7 @@ class _Mirror:
         known_highest = state.highest_tvmaze_id if state.initial_sync_complete else None
         total = page_of(known_highest) + 1 if known_highest else None
         log.info("full_sync_started mode=%s page=%d", self.summary.mode, start_page)
-        progress = _Progress(self.runtime.progress, total, start_page)
+        progress = _Progress(self.context.progress, total, start_page)
         suspects: list[int] = []
         page = start_page
         try:
@@ -422,11 +420,11 @@ class _Mirror:
         The whole map serves when a census is due, and when no window is known to cover the
         pass (one resumed may have started weeks ago).
         """
-        now = self.runtime.clock()
+        now = self.context.clock()
         since = None
         if pass_started is not None and not plan.census_due(self.state, now):
             needed = now - pass_started + plan.INDEX_LAG + plan.UPDATES_LAG
-            since = plan.choose_window(needed, self.runtime.config.tvmaze.update_window)
+            since = plan.choose_window(needed, self.context.config.tvmaze.update_window)
         reading = self.read_updates(since)
         wanted = reading.wanted
         log.info(
@@ -483,9 +481,9 @@ def sync_mirror(
     store: Store,
     state: State,
     state_file: StateFile,
-    runtime: Runtime,
+    context: CycleContext,
     summary: CycleSummary,
 ) -> None:
     """Bring the cache up to date with TVMaze; every step is checkpointed (see module doc)."""
     client.count_into(summary.requests)
-    _Mirror(client, store, state, state_file, runtime, summary).run()
+    _Mirror(client, store, state, state_file, context, summary).run()

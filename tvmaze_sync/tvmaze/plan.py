@@ -13,9 +13,9 @@ from enum import StrEnum
 
 from tvmaze_sync.core.timeutil import parse_iso
 from tvmaze_sync.storage.state import State
-from tvmaze_sync.tvmaze.client import PAGE_SIZE
 
 DAY = 86_400
+PAGE_SIZE = 250  # /shows?page=N holds ids 250·N … 250·N+249
 #: The `since` windows of /updates/shows. TVMaze does not define "month"; 28 days is the
 #: shortest it can mean, so a month window is only trusted to cover that much.
 WINDOWS: dict[str, int] = {"day": DAY, "week": 7 * DAY, "month": 28 * DAY}

@@ -49,7 +49,6 @@ class TokenBucket:
         self._sleep = sleep
         self._due = clock()  # theoretical arrival time of the next request
         self._lock = threading.Lock()
-        self.waited = 0.0  # total seconds spent waiting, for logs and benchmarks
 
     def acquire(self) -> float:
         """Wait until a request may be sent; return how long this call waited."""
@@ -59,7 +58,6 @@ class TokenBucket:
             wait = max(0.0, allowed_at - now)
             if wait > 0:
                 self._sleep(wait)
-                self.waited += wait
             # Paced from when the request was allowed, not from when we woke up: oversleeping
             # must not shift every later slot.
             self._due = max(self._due, now + wait) + self.interval
