@@ -593,3 +593,51 @@ def test_serve_offers_one_custom_list_per_instance(
         assert state["instances"]["4k"]["by_status"]["added"] == len(HBO)
     finally:
         served.stop()
+
+
+# --- attack review: an instance's copy of a show must not go stale ------------------------------
+
+
+def _main_and_instance(tmp_path: Path) -> tuple[Store, Store]:
+    (tmp_path / "main").mkdir()
+    (tmp_path / "other").mkdir()
+    return Store.open(tmp_path / "main"), Store.open(tmp_path / "other")
+
+
+def _put(store: Store, show: Show, updated: int, status: str, reason: str | None = None) -> None:
+    store.upsert_shows([{**row_from_show(show), "tvmaze_updated_at": updated}], "2026-01-01")
+    with store.atomic():
+        store.db.execute(
+            "UPDATE shows SET processing_status = ?, filter_reason = ?, needs_filter = 0 "
+            "WHERE tvmaze_id = ?",
+            [status, reason, show.tvmaze_id],
+        )
+
+
+@pytest.mark.parametrize("main_status", ["filtered", "pending"])
+def test_an_instance_copy_follows_tvmaze_changes_even_once_the_show_left_the_route(
+    tmp_path: Path, main_status: str
+) -> None:
+    """True Detective was routed to 4k (HBO) and copied there, still waiting (add budget,
+    review). TVMaze then changes it: now on Max (so routed to default), or ended and rejected
+    by the filters. The 4k copy must take the new data, else 4k decides (and adds) on the
+    old data: an HBO show that is no longer one, a show the filters now reject."""
+    from tvmaze_sync.storage import instances
+
+    main, other = _main_and_instance(tmp_path)
+    try:
+        then = Show(tvmaze_id=5, title="True Detective", network="HBO", status="Running")
+        _put(main, then, 100, "pending")
+        routed = lambda show: show.network == "HBO"  # noqa: E731
+        assert instances.copy_routed(main, other, routed, "2026-01-02") == 1
+        now = Show(tvmaze_id=5, title="True Detective", network="Max", status="Ended")
+        reason = None if main_status == "pending" else "status"
+        _put(main, now, 200, main_status, reason)
+        instances.copy_routed(main, other, routed, "2026-01-03")
+        row = other.get_row(5)
+        assert row is not None
+        assert (row["tvmaze_updated_at"], row["network"]) == (200, "Max")
+        assert row["needs_filter"] == 1  # decided again on the new data
+    finally:
+        main.close()
+        other.close()
