@@ -641,3 +641,37 @@ def test_an_instance_copy_follows_tvmaze_changes_even_once_the_show_left_the_rou
     finally:
         main.close()
         other.close()
+
+
+def test_an_instance_list_is_503_until_its_cache_holds_a_completed_copy(tmp_path: Path) -> None:
+    """A cycle killed right after creating the 4k cache (before the shows routed there were
+    copied in) leaves an empty shows.db: Sonarr takes a 200 `[]` as the whole list and, with
+    Clean Library on, drops every series the list gave it. Not ready until a copy completed."""
+    from tvmaze_sync.serve.endpoints import ListNotReady
+    from tvmaze_sync.storage import instances
+    from tvmaze_sync.storage.state import StateFile
+
+    storage = tmp_path / "data"
+    storage.mkdir()
+    main = Store.open(storage)
+    show = Show(tvmaze_id=5, title="True Detective", tvdb_id=270633, network="HBO")
+    _put(main, show, 100, "pending")
+    main.record_full_mirror()
+    state_file = StateFile(storage)
+    state = state_file.load()
+    state.initial_sync_complete = True
+    state_file.save(state)
+    instances.open_store(storage, "4k").close()  # created, then killed
+    with pytest.raises(ListNotReady):
+        CustomList(storage, "4k").body()
+    other = instances.open_store(storage, "4k")
+    try:
+        instances.copy_routed(main, other, lambda _: True, "2026-01-02")
+        with pytest.raises(ListNotReady):  # copied, not yet decided
+            CustomList(storage, "4k").body()
+        with other.atomic():
+            other.db.execute("UPDATE shows SET needs_filter = 0")
+    finally:
+        other.close()
+        main.close()
+    assert json.loads(CustomList(storage, "4k").body())[0]["tvdbId"] == 270633

@@ -250,6 +250,8 @@ class CustomList:
             instances.open_store(self.storage_dir, self.instance, readonly=True).reading() as store,
             store.atomic(),
         ):
+            if not store.full_mirror_recorded():  # created, the shows not yet copied in
+                raise ListNotReady(f"instance {self.instance!r} has not run a cycle yet")
             return None if undecided_shows(store) else sonarr_list(store)
 
 

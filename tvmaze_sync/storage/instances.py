@@ -113,6 +113,9 @@ def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], 
     ]
     rows += _rows_by_id(main, stale)
     copied = store.upsert_shows(rows, now)
+    # The list served for this instance (serve's CustomList) waits for this mark: an empty
+    # cache, created by a cycle killed before this copy, is not an empty list.
+    store.record_full_mirror()
     log.info("instance_shows_copied path=%s copied=%d", store.path, copied)
     return copied
 
