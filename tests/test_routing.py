@@ -675,3 +675,27 @@ def test_an_instance_list_is_503_until_its_cache_holds_a_completed_copy(tmp_path
         other.close()
         main.close()
     assert json.loads(CustomList(storage, "4k").body())[0]["tvdbId"] == 270633
+
+
+def test_an_environment_override_for_an_instance_not_in_the_file_is_an_error() -> None:
+    """`INSTANCES_4L_URL` (a typo) or a whole instance given only by the environment (as a
+    container's manifest would try) was silently ignored: that Sonarr got nothing and no one
+    was told. The instance is declared in the file; the environment overrides its keys."""
+    data = {
+        "sonarr": {"url": "http://sonarr:8989", "api_key": "k1"},
+        "instances": {"4k": {"url": "http://s4k", "api_key": "k", "root_folder": "/tv4k"}},
+    }
+    data["instances"]["4k"]["quality_profile"] = "Ultra-HD"
+    env = {"INSTANCES_4L_API_KEY_FILE": "/run/secrets/4k", "INSTANCES_ANIME_URL": "http://a"}
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, env)
+    text = "\n".join(raised.value.problems)
+    assert "INSTANCES_4L_API_KEY_FILE: no instance '4l' in the file's `instances`" in text
+    assert "did you mean '4k'?" in text
+    assert "INSTANCES_ANIME_URL: no instance 'anime' in the file's `instances`" in text
+    # Unrelated variables that merely start with INSTANCES_ are none of our business.
+    assert build_config(data, {"INSTANCES_TOTAL": "3"}).instances["4k"].url == "http://s4k"
+    without = {"sonarr": data["sonarr"]}
+    with pytest.raises(ConfigError) as raised:
+        build_config(without, {"INSTANCES_4K_URL": "http://s4k"})
+    assert "INSTANCES_4K_URL: no instance '4k'" in "\n".join(raised.value.problems)

@@ -1212,6 +1212,7 @@ def build_config(
     if config.storage.path is None:
         config.storage.path = str(default_storage_path(env))
     config.instances = _read_instances(raw_instances, env, problems, notices)
+    problems.extend(_stray_instance_env(env, list(config.instances)))
     config.routes = _read_routes(raw_routes, problems)
     problems.extend(_cross_checks(config))
     if problems:
@@ -1287,6 +1288,43 @@ def _read_instances(
         values = _read_values(data, options, env, problems, notices)
         found[name] = SonarrConfig(**{path[-1]: value for path, value in values.items()})
     return found
+
+
+def _stray_instance_env(env: Mapping[str, str], names: list[str]) -> list[str]:
+    """`INSTANCES_<NAME>_<KEY>` for an instance the file does not declare: a typo, or an
+    instance given by the environment alone, would otherwise be ignored without a word."""
+    claimed = {
+        variable
+        for name in names
+        for option in instance_options(name)
+        for variable in (option.env, f"{option.env}_FILE")
+    }
+    suffixes = sorted(
+        (
+            option.env.removeprefix("SONARR_")
+            for option in iter_options()
+            if option.path[0] == "sonarr"
+        ),
+        key=len,
+        reverse=True,
+    )
+    problems = []
+    for variable in sorted(env):
+        if not variable.startswith("INSTANCES_") or variable in claimed:
+            continue
+        rest = variable.removeprefix("INSTANCES_").removesuffix("_FILE")
+        key = next((k for k in suffixes if rest.endswith(f"_{k}")), None)
+        if key is None:
+            continue  # not one of ours
+        name = rest.removesuffix(f"_{key}").lower()
+        hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+        guess = f"; did you mean {hint[0]!r}?" if hint else ""
+        problems.append(
+            f"{variable}: no instance {name!r} in the file's `instances`{guess} (an instance "
+            f"is declared in the file, e.g. `instances: {{{name}: {{}}}}`; the environment "
+            "overrides its keys)"
+        )
+    return problems
 
 
 def _read_routes(raw: Any, problems: list[str]) -> list[Route]:
