@@ -699,3 +699,43 @@ def test_an_environment_override_for_an_instance_not_in_the_file_is_an_error() -
     with pytest.raises(ConfigError) as raised:
         build_config(without, {"INSTANCES_4K_URL": "http://s4k"})
     assert "INSTANCES_4K_URL: no instance '4k'" in "\n".join(raised.value.problems)
+
+
+def test_another_instance_review_queue_can_be_listed_approved_and_denied(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """`instances.4k.require_approval` (every key of `sonarr` is accepted) queues 4k's shows
+    in 4k's cache; `review` only read default's, so that queue never ended: nothing could
+    approve or deny them. `review --instance 4k` lists, approves and denies them."""
+    shows = real_shows([*UNROUTED, *HBO])
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["instances"]["4k"]["require_approval"] = True
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = _fourk_env(fourk.url)
+
+    def cli(*args: str) -> Any:
+        return run_cli(tmp_path, "--config", str(config), *args, env=env, timeout=120)
+
+    assert cli("sync").returncode == 0
+    assert fourk.posts_to("/api/v3/series") == []
+    last = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))["last_cycle"]
+    assert last["review_waiting"] == len(HBO)  # the notification tells of them too
+    assert all(title.endswith(" [4k]") for title in last["review_titles"])
+    assert json.loads(cli("review", "--format", "json").stdout) == []  # default waits for none
+    waiting = json.loads(cli("review", "--instance", "4k", "--format", "json").stdout)
+    assert sorted(row["tvmaze_id"] for row in waiting) == sorted(HBO)
+    result = cli("review", "approve", str(HBO[0]), "--instance", "4k")
+    assert result.returncode == 0, result.stderr
+    result = cli("review", "deny", str(HBO[1]), "--instance", "4k")
+    assert result.returncode == 0, result.stderr
+    assert cli("review", "approve", "--all", "--instance", "4j").returncode == 2
+    assert cli("sync").returncode == 0
+    assert [body["title"] for body in fourk.posts_to("/api/v3/series")] == [
+        show["name"] for show in shows if show["id"] == HBO[0]
+    ]

@@ -670,23 +670,33 @@ def _settle_removals(
 # --- review --------------------------------------------------------------------------------
 
 
+ReviewInstance = Annotated[
+    str,
+    typer.Option("--instance", "-i", help="This Sonarr instance's queue (`instances`)."),
+]
+
+
 @review_app.callback()
 def review_list(
     ctx: typer.Context,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: ReviewInstance = "default",
 ) -> None:
     """List the shows waiting for review, most popular (TVMaze weight) first."""
     if ctx.invoked_subcommand is not None:
         return
     from tvmaze_sync.cli import render
     from tvmaze_sync.sonarr import review
-    from tvmaze_sync.storage.store import Store
+    from tvmaze_sync.storage import instances
 
     with exit_on_error():
         config = options(ctx).load()
-        with Store.open(config.storage_dir, readonly=True).reading() as store:
+        check_instance(config, instance)
+        storage = config.storage_dir
+        with instances.open_store(storage, instance, readonly=True).reading() as store:
             rows = review.list_queue(store)
-        render.review_queue(rows, fmt=fmt, enabled=config.sonarr.require_approval)
+        enabled = config.instance(instance).require_approval
+        render.review_queue(rows, fmt=fmt, enabled=enabled)
 
 
 ReviewIds = Annotated[
@@ -695,34 +705,47 @@ ReviewIds = Annotated[
 ReviewAll = Annotated[bool, typer.Option("--all", help="The whole queue.")]
 
 
-def _review(ctx: typer.Context, action: str, ids: list[int] | None, everything: bool) -> None:
+def _review(
+    ctx: typer.Context, action: str, ids: list[int] | None, everything: bool, instance: str
+) -> None:
     from tvmaze_sync.cli import render
     from tvmaze_sync.sonarr import review
 
     with exit_on_error():
         config = options(ctx).load()
-        decision = review.decide(config, action, ids or [], everything=everything)
+        check_instance(config, instance)
+        decision = review.decide(
+            config, action, ids or [], everything=everything, instance=instance
+        )
         render.review_decision(decision.to_json())
 
 
 @review_app.command("approve")
 def review_approve(
-    ctx: typer.Context, ids: ReviewIds = None, everything: ReviewAll = False
+    ctx: typer.Context,
+    ids: ReviewIds = None,
+    everything: ReviewAll = False,
+    instance: ReviewInstance = "default",
 ) -> None:
     """Approve shows: the next sync adds them (lookup, exclusions, library check as always).
 
     Example: `tvmaze-sync review approve 82 169`
     """
-    _review(ctx, "approve", ids, everything)
+    _review(ctx, "approve", ids, everything, instance)
 
 
 @review_app.command("deny")
-def review_deny(ctx: typer.Context, ids: ReviewIds = None, everything: ReviewAll = False) -> None:
+def review_deny(
+    ctx: typer.Context,
+    ids: ReviewIds = None,
+    everything: ReviewAll = False,
+    instance: ReviewInstance = "default",
+) -> None:
     """Deny shows: they become `skipped`, never added, kept through refilter and rescans.
 
     Example: `tvmaze-sync review deny --all`
     """
-    _review(ctx, "deny", ids, everything)
+    _review(ctx, "deny", ids, everything, instance)
 
 
 # --- notify --------------------------------------------------------------------------------
