@@ -739,3 +739,40 @@ def test_another_instance_review_queue_can_be_listed_approved_and_denied(
     assert [body["title"] for body in fourk.posts_to("/api/v3/series")] == [
         show["name"] for show in shows if show["id"] == HBO[0]
     ]
+
+
+def test_skip_and_unskip_reach_another_instance(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """`skip` only reached default's cache: a show the user wants in default but never in 4k
+    (waiting there for the add budget) could not be kept out of 4k by the user's word.
+    `skip --instance 4k` does; `unskip --instance 4k` lets the filters decide it again."""
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["instances"]["4k"]["max_adds_per_cycle"] = 1  # the other HBO show waits in 4k
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = _fourk_env(fourk.url)
+
+    def cli(*args: str) -> Any:
+        return run_cli(tmp_path, "--config", str(config), *args, env=env, timeout=120)
+
+    assert cli("sync").returncode == 0
+    [first] = _bodies(fourk)
+    [waiting] = [i for i in HBO if titles[i] != first]
+    result = cli("skip", str(waiting), "--instance", "4k")
+    assert result.returncode == 0, result.stderr
+    assert cli("skip", str(waiting), "--instance", "4j").returncode == 2
+    fourk.clear_log()
+    assert cli("sync").returncode == 0
+    assert fourk.posts_to("/api/v3/series") == []
+    assert titles[waiting] in _bodies(default)  # default's own decision stands
+    assert cli("unskip", str(waiting), "--instance", "4k").returncode == 0
+    assert cli("sync").returncode == 0
+    assert set(_bodies(fourk)) == {titles[waiting]}

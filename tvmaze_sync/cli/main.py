@@ -500,6 +500,10 @@ ShowIds = Annotated[
     typer.Argument(metavar="ID", help="TVMaze ids (see `tvmaze-sync shows`).", show_default=False),
 ]
 RetryStatus = Literal["failed", "pending_tvdb"]
+QueueInstance = Annotated[
+    str,
+    typer.Option("--instance", "-i", help="In this Sonarr instance (`instances`)."),
+]
 
 
 def _queue_action(
@@ -508,6 +512,7 @@ def _queue_action(
     ids: list[int] | None,
     fmt: OutputFormat,
     status: RetryStatus | None = None,
+    instance: str = "default",
 ) -> None:
     """Run one queue action under the writer lock and print what changed."""
     from tvmaze_sync.cli import render
@@ -521,11 +526,13 @@ def _queue_action(
         if not ids and status is None:
             either = " (or --status failed)" if action == "retry" else ""
             raise UsageError(f"{action}: name at least one TVMaze id{either}")
+        check_instance(config, instance)
         changes = queues.apply_action(
             config,
             queues.Action(action),
             list(ids or []),
             ProcessingStatus(status) if status else None,
+            instance=instance,
         )
         render.queue_changes(action, [c.to_json() for c in changes], fmt=fmt)
 
@@ -539,13 +546,14 @@ def retry(
         typer.Option("--status", "-s", help="Every show of this status instead of ids."),
     ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: QueueInstance = "default",
 ) -> None:
     """Put failed or pending_tvdb shows back in the queue now, with fresh retries.
 
     They go through today's filters, and the next sync adds them (within
     sonarr.max_adds_per_cycle). Example: `tvmaze-sync retry --status failed`
     """
-    _queue_action(ctx, "retry", ids, fmt, status)
+    _queue_action(ctx, "retry", ids, fmt, status, instance)
 
 
 @app.command()
@@ -553,12 +561,13 @@ def skip(
     ctx: typer.Context,
     ids: ShowIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: QueueInstance = "default",
 ) -> None:
     """Never add these shows, whatever the filters say (kept through refilter and rescans).
 
     Example: `tvmaze-sync skip 1371 82`
     """
-    _queue_action(ctx, "skip", ids, fmt)
+    _queue_action(ctx, "skip", ids, fmt, instance=instance)
 
 
 @app.command()
@@ -566,9 +575,10 @@ def unskip(
     ctx: typer.Context,
     ids: ShowIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: QueueInstance = "default",
 ) -> None:
     """Lift `skip`: today's filters decide these shows again. Example: `tvmaze-sync unskip 1371`"""
-    _queue_action(ctx, "unskip", ids, fmt)
+    _queue_action(ctx, "unskip", ids, fmt, instance=instance)
 
 
 # --- removals ------------------------------------------------------------------------------

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from tvmaze_sync.core.config import Config, SyncConfig
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, SyncConfig
 from tvmaze_sync.core.errors import UsageError
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, iso, parse_iso, system_clock
 from tvmaze_sync.decisions import filters
 from tvmaze_sync.sonarr import ledger
 from tvmaze_sync.sonarr.ledger import RETRIED_FAILURES, Reason
-from tvmaze_sync.storage.store import Store, open_for_writing
+from tvmaze_sync.storage import instances
+from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +171,14 @@ def apply_action(
     ids: list[int],
     status: ProcessingStatus | None = None,
     clock: Clock = system_clock,
+    instance: str = DEFAULT_INSTANCE,
 ) -> list[Change]:
     """`tvmaze-sync retry|skip|unskip`: change the named shows (or, for retry, every show of
     `status`) in one transaction under the writer lock, then let today's filters decide the
-    shows put back. Returns what changed; raises UsageError naming every bad id."""
+    shows put back. Returns what changed; raises UsageError naming every bad id.
+    `instance`: whose statuses (each instance keeps its own, in its own cache)."""
     stamp = iso(clock())
-    with open_for_writing(config.storage_dir) as store:
+    with instances.open_for_writing(config.storage_dir, instance) as store:
         if status is not None:
             ids = [r["tvmaze_id"] for r in store.rows_where("processing_status = ?", [status])]
         rows = _rows(store, ids, action)
@@ -185,7 +188,8 @@ def apply_action(
                     ledger.update(store, row["tvmaze_id"], stamp, P.SKIPPED, retry_after=None)
                 else:
                     _put_back(store, row, stamp)
-            filters.apply(store, filters.build_processor(config.filters, config.routes))
+            processor = filters.build_processor(config.filters, config.routes, instance)
+            filters.apply(store, processor)
         changes = []
         for row in rows:
             after = store.get_row(row["tvmaze_id"]) or row
