@@ -776,3 +776,40 @@ def test_skip_and_unskip_reach_another_instance(
     assert cli("unskip", str(waiting), "--instance", "4k").returncode == 0
     assert cli("sync").returncode == 0
     assert set(_bodies(fourk)) == {titles[waiting]}
+
+
+def test_another_instance_s_url_and_key_problems_name_that_instance(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """4k's URL redirecting, or 4k refusing its key, was reported as `sonarr.url` /
+    `sonarr.api_key`: the user would "fix" default's settings, which were right."""
+    import http.server
+    import threading
+
+    from tests.test_sonarr import _Redirector
+
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO]), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    handler = type("Handler", (_Redirector,), {"target": fourk.url, "keys_seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    try:
+        moved = f"http://127.0.0.1:{server.server_address[1]}"
+        result = run_cli(
+            tmp_path, "--config", str(config), "sync", env=_fourk_env(moved), timeout=120
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 2, result.stderr
+    assert "instances.4k.url redirects to" in result.stderr
+    assert "sonarr.url" not in result.stderr
+    wrong = {**_fourk_env(fourk.url), "INSTANCES_4K_API_KEY": "not-the-key"}
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=wrong, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert "check instances.4k.api_key" in result.stderr
+    assert "not-the-key" not in result.stderr
