@@ -813,3 +813,59 @@ def test_another_instance_s_url_and_key_problems_name_that_instance(
     assert result.returncode == 3, result.stderr
     assert "check instances.4k.api_key" in result.stderr
     assert "not-the-key" not in result.stderr
+
+
+def test_a_cycle_killed_between_instances_or_mid_add_ends_like_an_uninterrupted_one(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """kill -9 once default is done and 4k's phase starts (its cache just filled), and once
+    with 4k's add created in Sonarr but its 201 still on the way; one whole run after that
+    must leave both caches and both libraries as a never-interrupted run does."""
+    import time
+
+    from tests.helpers_faults import db_snapshot, duplicate_adds, run_sync, snapshot_diff
+    from tests.helpers_faults import spawn_sync, successful_adds
+
+    shows = real_shows([*UNROUTED, *HBO, *ANIME])
+
+    def world(home: Path) -> tuple[Path, SonarrSimulator, SonarrSimulator]:
+        home.mkdir()
+        tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+        default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+        fourk = sonarr_sim_factory(
+            api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+        )
+        config = _two_instance_config(home, tvmaze.url, default.url, fourk.url)
+        data = yaml.safe_load(config.read_text("utf-8"))
+        data["instances"]["4k"].update({"url": fourk.url, "api_key": "fourk-key"})
+        config.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return config, default, fourk
+
+    def kill_when(config: Path, ready: Any) -> None:
+        proc = spawn_sync(config.parent, config)
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and not ready():
+            assert time.monotonic() < deadline, "never reached the kill point"
+            time.sleep(0.001)
+        proc.kill()
+        assert proc.wait(timeout=30) == -9, "finished before the kill point"
+
+    ref_config, ref_default, ref_fourk = world(tmp_path / "reference")
+    assert run_sync(ref_config.parent, ref_config).returncode == 0
+    config, default, fourk = world(tmp_path / "kills")
+    kill_when(config, lambda: bool(fourk.requests_to("/api/v3/series", "GET")))
+    fourk.delay_next(1, seconds=5.0, path_prefix="/api/v3/series", method="POST")
+    kill_when(config, lambda: bool(successful_adds(fourk)))
+    fourk.reset_faults()
+    result = run_sync(config.parent, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    for got, want in ((default, ref_default), (fourk, ref_fourk)):
+        assert duplicate_adds(got) == {}
+        assert sorted(s["tvdbId"] for s in got.library()) == sorted(
+            s["tvdbId"] for s in want.library()
+        )
+    for sub in (Path("data"), Path("data") / "instances" / "4k"):
+        got_db = db_snapshot(config.parent / sub)
+        want_db = db_snapshot(ref_config.parent / sub)
+        assert snapshot_diff(got_db, want_db) == [], sub
