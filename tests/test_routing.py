@@ -823,8 +823,14 @@ def test_a_cycle_killed_between_instances_or_mid_add_ends_like_an_uninterrupted_
     must leave both caches and both libraries as a never-interrupted run does."""
     import time
 
-    from tests.helpers_faults import db_snapshot, duplicate_adds, run_sync, snapshot_diff
-    from tests.helpers_faults import spawn_sync, successful_adds
+    from tests.helpers_faults import (
+        db_snapshot,
+        duplicate_adds,
+        run_sync,
+        snapshot_diff,
+        spawn_sync,
+        successful_adds,
+    )
 
     shows = real_shows([*UNROUTED, *HBO, *ANIME])
 
