@@ -875,3 +875,22 @@ def test_a_cycle_killed_between_instances_or_mid_add_ends_like_an_uninterrupted_
         got_db = db_snapshot(config.parent / sub)
         want_db = db_snapshot(ref_config.parent / sub)
         assert snapshot_diff(got_db, want_db) == [], sub
+
+
+@pytest.mark.parametrize("key", ["sonarr", "4k"])
+def test_a_bad_url_is_echoed_without_its_password_or_query(key: str) -> None:
+    """A URL refused for its query (`?apikey=…`) was echoed whole in the error, password and
+    API key included, to the terminal and whatever collects cron's output."""
+    bad = "http://bob:pw-secret-1@sonarr:8989/?apikey=key-secret-2#frag-secret-3"
+    data: dict[str, Any] = {"sonarr": {"url": "http://sonarr:8989", "api_key": "k1"}}
+    if key == "sonarr":
+        data["sonarr"]["url"] = bad
+    else:
+        data["instances"] = {
+            "4k": {"url": bad, "api_key": "k", "root_folder": "/t", "quality_profile": "q"}
+        }
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, {})
+    text = "\n".join(raised.value.problems)
+    assert "url: 'http://***@sonarr:8989/?***' is not valid" in text
+    assert "secret" not in text

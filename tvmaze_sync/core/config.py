@@ -1401,8 +1401,21 @@ def _out_of_bounds(option: Option, value: Any) -> str | None:
 
 
 def shown(raw: Any, option: Option) -> str:
-    """The bad value as a user may see it: secrets never printed."""
-    return "'***'" if option.secret else repr(raw)
+    """The bad value as a user may see it: secrets never printed, nor a URL's credentials,
+    query or fragment (a URL refused for its `?apikey=…` would print the key)."""
+    if option.secret:
+        return "'***'"
+    if isinstance(raw, str) and "://" in raw:
+        return repr(_masked_url_text(raw))
+    return repr(raw)
+
+
+def _masked_url_text(text: str) -> str:
+    """`text` (a URL, valid or not) with its userinfo, query and fragment as `***`."""
+    base, query, _ = text.partition("?")
+    base, fragment, _ = base.partition("#")
+    base = re.sub(r"(?<=//)[^/?#]*@", "***@", base)
+    return base + ("?***" if query else "") + ("#***" if fragment else "")
 
 
 def _has_text(value: Any) -> bool:
