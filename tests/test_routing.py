@@ -31,7 +31,7 @@ from tvmaze_sync.core.models import Show
 from tvmaze_sync.cycle.metrics import build_registry
 from tvmaze_sync.decisions import routing
 from tvmaze_sync.serve.endpoints import CustomList
-from tvmaze_sync.storage.store import SCHEMA_VERSION, row_from_show
+from tvmaze_sync.storage.store import SCHEMA_VERSION, Store, row_from_show
 
 #: Real TVMaze shows: 1 Under the Dome and 2 Person of Interest (CBS), 5 True Detective and
 #: 82 Game of Thrones (HBO), 25 Hellsing and 40 Death Note (genre Anime, in Japanese).
@@ -594,3 +594,304 @@ def test_serve_offers_one_custom_list_per_instance(
         assert state["instances"]["4k"]["by_status"]["added"] == len(HBO)
     finally:
         served.stop()
+
+
+# --- attack review: an instance's copy of a show must not go stale ------------------------------
+
+
+def _main_and_instance(tmp_path: Path) -> tuple[Store, Store]:
+    (tmp_path / "main").mkdir()
+    (tmp_path / "other").mkdir()
+    return store_at(tmp_path / "main"), store_at(tmp_path / "other")
+
+
+def _put(store: Store, show: Show, updated: int, status: str, reason: str | None = None) -> None:
+    store.upsert_shows([{**row_from_show(show), "tvmaze_updated_at": updated}], "2026-01-01")
+    with store.atomic():
+        store.db.execute(
+            "UPDATE shows SET processing_status = ?, filter_reason = ?, needs_filter = 0 "
+            "WHERE tvmaze_id = ?",
+            [status, reason, show.tvmaze_id],
+        )
+
+
+@pytest.mark.parametrize("main_status", ["filtered", "pending"])
+def test_an_instance_copy_follows_tvmaze_changes_even_once_the_show_left_the_route(
+    tmp_path: Path, main_status: str
+) -> None:
+    """True Detective was routed to 4k (HBO) and copied there, still waiting (add budget,
+    review). TVMaze then changes it: now on Max (so routed to default), or ended and rejected
+    by the filters. The 4k copy must take the new data, else 4k decides (and adds) on the
+    old data: an HBO show that is no longer one, a show the filters now reject."""
+    from tvmaze_sync.storage import instances
+
+    main, other = _main_and_instance(tmp_path)
+    try:
+        then = Show(tvmaze_id=5, title="True Detective", network="HBO", status="Running")
+        _put(main, then, 100, "pending")
+        routed = lambda show: show.network == "HBO"  # noqa: E731
+        assert instances.copy_routed(main, other, routed, "2026-01-02") == 1
+        now = Show(tvmaze_id=5, title="True Detective", network="Max", status="Ended")
+        reason = None if main_status == "pending" else "status"
+        _put(main, now, 200, main_status, reason)
+        instances.copy_routed(main, other, routed, "2026-01-03")
+        row = other.get_row(5)
+        assert row is not None
+        assert (row["tvmaze_updated_at"], row["network"]) == (200, "Max")
+        assert row["needs_filter"] == 1  # decided again on the new data
+    finally:
+        main.close()
+        other.close()
+
+
+def test_an_instance_list_is_503_until_its_cache_holds_a_completed_copy(tmp_path: Path) -> None:
+    """A cycle killed right after creating the 4k cache (before the shows routed there were
+    copied in) leaves an empty shows.db: Sonarr takes a 200 `[]` as the whole list and, with
+    Clean Library on, drops every series the list gave it. Not ready until a copy completed."""
+    from tvmaze_sync.serve.endpoints import ListNotReady
+    from tvmaze_sync.storage import instances
+    from tvmaze_sync.storage.state import StateFile
+
+    storage = tmp_path / "data"
+    storage.mkdir()
+    main = store_at(storage)
+    show = Show(tvmaze_id=5, title="True Detective", tvdb_id=270633, network="HBO")
+    _put(main, show, 100, "pending")
+    main.record_full_mirror()
+    state_file = StateFile(storage)
+    state = state_file.load()
+    state.initial_sync_complete = True
+    state_file.save(state)
+    with instances.opened(storage, "4k", create=True):
+        pass  # created, then killed
+    with pytest.raises(ListNotReady):
+        CustomList(storage, "4k").body()
+    try:
+        with instances.opened(storage, "4k") as other:
+            instances.copy_routed(main, other, lambda _: True, "2026-01-02")
+            with pytest.raises(ListNotReady):  # copied, not yet decided
+                CustomList(storage, "4k").body()
+            with other.atomic():
+                other.db.execute("UPDATE shows SET needs_filter = 0")
+    finally:
+        main.close()
+    assert json.loads(CustomList(storage, "4k").body())[0]["tvdbId"] == 270633
+
+
+def test_an_environment_override_for_an_instance_not_in_the_file_is_an_error() -> None:
+    """`INSTANCES_4L_URL` (a typo) or a whole instance given only by the environment (as a
+    container's manifest would try) was silently ignored: that Sonarr got nothing and no one
+    was told. The instance is declared in the file; the environment overrides its keys."""
+    data = {
+        "sonarr": {"url": "http://sonarr:8989", "api_key": "k1"},
+        "instances": {"4k": {"url": "http://s4k", "api_key": "k", "root_folder": "/tv4k"}},
+    }
+    data["instances"]["4k"]["quality_profile"] = "Ultra-HD"
+    env = {"INSTANCES_4L_API_KEY_FILE": "/run/secrets/4k", "INSTANCES_ANIME_URL": "http://a"}
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, env)
+    text = "\n".join(raised.value.problems)
+    assert "INSTANCES_4L_API_KEY_FILE: no instance '4l' in the file's `instances`" in text
+    assert "did you mean '4k'?" in text
+    assert "INSTANCES_ANIME_URL: no instance 'anime' in the file's `instances`" in text
+    # Unrelated variables that merely start with INSTANCES_ are none of our business.
+    assert build_config(data, {"INSTANCES_TOTAL": "3"}).instances["4k"].url == "http://s4k"
+    without = {"sonarr": data["sonarr"]}
+    with pytest.raises(ConfigError) as raised:
+        build_config(without, {"INSTANCES_4K_URL": "http://s4k"})
+    assert "INSTANCES_4K_URL: no instance '4k'" in "\n".join(raised.value.problems)
+
+
+def test_another_instance_review_queue_can_be_listed_approved_and_denied(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """`instances.4k.require_approval` (every key of `sonarr` is accepted) queues 4k's shows
+    in 4k's cache; `review` only read default's, so that queue never ended: nothing could
+    approve or deny them. `review --instance 4k` lists, approves and denies them."""
+    shows = real_shows([*UNROUTED, *HBO])
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["instances"]["4k"]["require_approval"] = True
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = _fourk_env(fourk.url)
+
+    def cli(*args: str) -> Any:
+        return run_cli(tmp_path, "--config", str(config), *args, env=env, timeout=120)
+
+    assert cli("sync").returncode == 0
+    assert fourk.posts_to("/api/v3/series") == []
+    last = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))["last_cycle"]
+    assert last["review_waiting"] == len(HBO)  # the notification tells of them too
+    assert all(title.endswith(" [4k]") for title in last["review_titles"])
+    assert json.loads(cli("review", "--format", "json").stdout) == []  # default waits for none
+    waiting = json.loads(cli("review", "--instance", "4k", "--format", "json").stdout)
+    assert sorted(row["tvmaze_id"] for row in waiting) == sorted(HBO)
+    result = cli("review", "approve", str(HBO[0]), "--instance", "4k")
+    assert result.returncode == 0, result.stderr
+    result = cli("review", "deny", str(HBO[1]), "--instance", "4k")
+    assert result.returncode == 0, result.stderr
+    assert cli("review", "approve", "--all", "--instance", "4j").returncode == 2
+    assert cli("sync").returncode == 0
+    assert [body["title"] for body in fourk.posts_to("/api/v3/series")] == [
+        show["name"] for show in shows if show["id"] == HBO[0]
+    ]
+
+
+def test_skip_and_unskip_reach_another_instance(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """`skip` only reached default's cache: a show the user wants in default but never in 4k
+    (waiting there for the add budget) could not be kept out of 4k by the user's word.
+    `skip --instance 4k` does; `unskip --instance 4k` lets the filters decide it again."""
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["instances"]["4k"]["max_adds_per_cycle"] = 1  # the other HBO show waits in 4k
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = _fourk_env(fourk.url)
+
+    def cli(*args: str) -> Any:
+        return run_cli(tmp_path, "--config", str(config), *args, env=env, timeout=120)
+
+    assert cli("sync").returncode == 0
+    [first] = _bodies(fourk)
+    [waiting] = [i for i in HBO if titles[i] != first]
+    result = cli("skip", str(waiting), "--instance", "4k")
+    assert result.returncode == 0, result.stderr
+    assert cli("skip", str(waiting), "--instance", "4j").returncode == 2
+    fourk.clear_log()
+    assert cli("sync").returncode == 0
+    assert fourk.posts_to("/api/v3/series") == []
+    assert titles[waiting] in _bodies(default)  # default's own decision stands
+    assert cli("unskip", str(waiting), "--instance", "4k").returncode == 0
+    assert cli("sync").returncode == 0
+    assert set(_bodies(fourk)) == {titles[waiting]}
+
+
+def test_another_instance_s_url_and_key_problems_name_that_instance(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """4k's URL redirecting, or 4k refusing its key, was reported as `sonarr.url` /
+    `sonarr.api_key`: the user would "fix" default's settings, which were right."""
+    import http.server
+    import threading
+
+    from tests.test_sonarr import _Redirector
+
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO]), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    handler = type("Handler", (_Redirector,), {"target": fourk.url, "keys_seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    try:
+        moved = f"http://127.0.0.1:{server.server_address[1]}"
+        result = run_cli(
+            tmp_path, "--config", str(config), "sync", env=_fourk_env(moved), timeout=120
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 2, result.stderr
+    assert "instances.4k.url redirects to" in result.stderr
+    assert "sonarr.url" not in result.stderr
+    wrong = {**_fourk_env(fourk.url), "INSTANCES_4K_API_KEY": "not-the-key"}
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=wrong, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert "check instances.4k.api_key" in result.stderr
+    assert "not-the-key" not in result.stderr
+
+
+def test_a_cycle_killed_between_instances_or_mid_add_ends_like_an_uninterrupted_one(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """kill -9 once default is done and 4k's phase starts (its cache just filled), and once
+    with 4k's add created in Sonarr but its 201 still on the way; one whole run after that
+    must leave both caches and both libraries as a never-interrupted run does."""
+    import time
+
+    from tests.helpers_faults import (
+        db_snapshot,
+        duplicate_adds,
+        run_sync,
+        snapshot_diff,
+        spawn_sync,
+        successful_adds,
+    )
+
+    shows = real_shows([*UNROUTED, *HBO, *ANIME])
+
+    def world(home: Path) -> tuple[Path, SonarrSimulator, SonarrSimulator]:
+        home.mkdir()
+        tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+        default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+        fourk = sonarr_sim_factory(
+            api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+        )
+        config = _two_instance_config(home, tvmaze.url, default.url, fourk.url)
+        data = yaml.safe_load(config.read_text("utf-8"))
+        data["instances"]["4k"].update({"url": fourk.url, "api_key": "fourk-key"})
+        config.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return config, default, fourk
+
+    def kill_when(config: Path, ready: Any) -> None:
+        proc = spawn_sync(config.parent, config)
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and not ready():
+            assert time.monotonic() < deadline, "never reached the kill point"
+            time.sleep(0.001)
+        proc.kill()
+        assert proc.wait(timeout=30) == -9, "finished before the kill point"
+
+    ref_config, ref_default, ref_fourk = world(tmp_path / "reference")
+    assert run_sync(ref_config.parent, ref_config).returncode == 0
+    config, default, fourk = world(tmp_path / "kills")
+    kill_when(config, lambda: bool(fourk.requests_to("/api/v3/series", "GET")))
+    fourk.delay_next(1, seconds=5.0, path_prefix="/api/v3/series", method="POST")
+    kill_when(config, lambda: bool(successful_adds(fourk)))
+    fourk.reset_faults()
+    result = run_sync(config.parent, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    for got, want in ((default, ref_default), (fourk, ref_fourk)):
+        assert duplicate_adds(got) == {}
+        assert sorted(s["tvdbId"] for s in got.library()) == sorted(
+            s["tvdbId"] for s in want.library()
+        )
+    for sub in (Path("data"), Path("data") / "instances" / "4k"):
+        got_db = db_snapshot(config.parent / sub)
+        want_db = db_snapshot(ref_config.parent / sub)
+        assert snapshot_diff(got_db, want_db) == [], sub
+
+
+@pytest.mark.parametrize("key", ["sonarr", "4k"])
+def test_a_bad_url_is_echoed_without_its_password_or_query(key: str) -> None:
+    """A URL refused for its query (`?apikey=…`) was echoed whole in the error, password and
+    API key included, to the terminal and whatever collects cron's output."""
+    bad = "http://bob:pw-secret-1@sonarr:8989/?apikey=key-secret-2#frag-secret-3"
+    data: dict[str, Any] = {"sonarr": {"url": "http://sonarr:8989", "api_key": "k1"}}
+    if key == "sonarr":
+        data["sonarr"]["url"] = bad
+    else:
+        data["instances"] = {
+            "4k": {"url": bad, "api_key": "k", "root_folder": "/t", "quality_profile": "q"}
+        }
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, {})
+    text = "\n".join(raised.value.problems)
+    assert "url: 'http://***@sonarr:8989/?***' is not valid" in text
+    assert "secret" not in text

@@ -502,6 +502,10 @@ ShowIds = Annotated[
     typer.Argument(metavar="ID", help="TVMaze ids (see `tvmaze-sync shows`).", show_default=False),
 ]
 RetryStatus = Literal["failed", "pending_tvdb"]
+QueueInstance = Annotated[
+    str,
+    typer.Option("--instance", "-i", help="In this Sonarr instance (`instances`)."),
+]
 
 
 def _queue_action(
@@ -510,6 +514,7 @@ def _queue_action(
     ids: list[int] | None,
     fmt: OutputFormat,
     status: RetryStatus | None = None,
+    instance: str = "default",
 ) -> None:
     """Run one queue action under the writer lock and print what changed."""
     from tvmaze_sync.cli import render
@@ -523,11 +528,13 @@ def _queue_action(
         if not ids and status is None:
             either = " (or --status failed)" if action == "retry" else ""
             raise UsageError(f"{action}: name at least one TVMaze id{either}")
+        check_instance(config, instance)
         changes = queues.apply_action(
             config,
             queues.Action(action),
             list(ids or []),
             ProcessingStatus(status) if status else None,
+            instance=instance,
         )
         render.queue_changes(action, [c.to_json() for c in changes], fmt=fmt)
 
@@ -541,13 +548,14 @@ def retry(
         typer.Option("--status", "-s", help="Every show of this status instead of ids."),
     ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: QueueInstance = "default",
 ) -> None:
     """Put failed or pending_tvdb shows back in the queue now, with fresh retries.
 
     They go through today's filters, and the next sync adds them (within
     sonarr.max_adds_per_cycle). Example: `tvmaze-sync retry --status failed`
     """
-    _queue_action(ctx, "retry", ids, fmt, status)
+    _queue_action(ctx, "retry", ids, fmt, status, instance)
 
 
 @app.command()
@@ -555,12 +563,13 @@ def skip(
     ctx: typer.Context,
     ids: ShowIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: QueueInstance = "default",
 ) -> None:
     """Never add these shows, whatever the filters say (kept through refilter and rescans).
 
     Example: `tvmaze-sync skip 1371 82`
     """
-    _queue_action(ctx, "skip", ids, fmt)
+    _queue_action(ctx, "skip", ids, fmt, instance=instance)
 
 
 @app.command()
@@ -568,9 +577,10 @@ def unskip(
     ctx: typer.Context,
     ids: ShowIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: QueueInstance = "default",
 ) -> None:
     """Lift `skip`: today's filters decide these shows again. Example: `tvmaze-sync unskip 1371`"""
-    _queue_action(ctx, "unskip", ids, fmt)
+    _queue_action(ctx, "unskip", ids, fmt, instance=instance)
 
 
 # --- removals ------------------------------------------------------------------------------
@@ -672,23 +682,32 @@ def _settle_removals(
 # --- review --------------------------------------------------------------------------------
 
 
+ReviewInstance = Annotated[
+    str,
+    typer.Option("--instance", "-i", help="This Sonarr instance's queue (`instances`)."),
+]
+
+
 @review_app.callback()
 def review_list(
     ctx: typer.Context,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
+    instance: ReviewInstance = "default",
 ) -> None:
     """List the shows waiting for review, most popular (TVMaze weight) first."""
     if ctx.invoked_subcommand is not None:
         return
     from tvmaze_sync.cli import render
     from tvmaze_sync.sonarr import review
-    from tvmaze_sync.storage.store import Store
+    from tvmaze_sync.storage import instances
 
     with exit_on_error():
         config = options(ctx).load()
-        with Store.opened(config.storage_dir, readonly=True) as store:
+        check_instance(config, instance)
+        with instances.opened(config.storage_dir, instance, readonly=True) as store:
             rows = review.list_queue(store)
-        render.review_queue(rows, fmt=fmt, enabled=config.sonarr.require_approval)
+        enabled = config.instance(instance).require_approval
+        render.review_queue(rows, fmt=fmt, enabled=enabled)
 
 
 ReviewIds = Annotated[
@@ -697,34 +716,47 @@ ReviewIds = Annotated[
 ReviewAll = Annotated[bool, typer.Option("--all", help="The whole queue.")]
 
 
-def _review(ctx: typer.Context, action: str, ids: list[int] | None, everything: bool) -> None:
+def _review(
+    ctx: typer.Context, action: str, ids: list[int] | None, everything: bool, instance: str
+) -> None:
     from tvmaze_sync.cli import render
     from tvmaze_sync.sonarr import review
 
     with exit_on_error():
         config = options(ctx).load()
-        decision = review.decide(config, action, ids or [], everything=everything)
+        check_instance(config, instance)
+        decision = review.decide(
+            config, action, ids or [], everything=everything, instance=instance
+        )
         render.review_decision(decision.to_json())
 
 
 @review_app.command("approve")
 def review_approve(
-    ctx: typer.Context, ids: ReviewIds = None, everything: ReviewAll = False
+    ctx: typer.Context,
+    ids: ReviewIds = None,
+    everything: ReviewAll = False,
+    instance: ReviewInstance = "default",
 ) -> None:
     """Approve shows: the next sync adds them (lookup, exclusions, library check as always).
 
     Example: `tvmaze-sync review approve 82 169`
     """
-    _review(ctx, "approve", ids, everything)
+    _review(ctx, "approve", ids, everything, instance)
 
 
 @review_app.command("deny")
-def review_deny(ctx: typer.Context, ids: ReviewIds = None, everything: ReviewAll = False) -> None:
+def review_deny(
+    ctx: typer.Context,
+    ids: ReviewIds = None,
+    everything: ReviewAll = False,
+    instance: ReviewInstance = "default",
+) -> None:
     """Deny shows: they become `skipped`, never added, kept through refilter and rescans.
 
     Example: `tvmaze-sync review deny --all`
     """
-    _review(ctx, "deny", ids, everything)
+    _review(ctx, "deny", ids, everything, instance)
 
 
 # --- notify --------------------------------------------------------------------------------

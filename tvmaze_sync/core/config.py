@@ -1210,6 +1210,7 @@ def build_config(
     if config.storage.path is None:
         config.storage.path = str(default_storage_path(env))
     config.instances = _read_instances(raw_instances, env, problems, notices)
+    problems.extend(_stray_instance_env(env, list(config.instances)))
     config.routes = _read_routes(raw_routes, problems)
     problems.extend(_cross_checks(config))
     if problems:
@@ -1287,6 +1288,43 @@ def _read_instances(
     return found
 
 
+def _stray_instance_env(env: Mapping[str, str], names: list[str]) -> list[str]:
+    """`INSTANCES_<NAME>_<KEY>` for an instance the file does not declare: a typo, or an
+    instance given by the environment alone, would otherwise be ignored without a word."""
+    claimed = {
+        variable
+        for name in names
+        for option in instance_options(name)
+        for variable in (option.env, f"{option.env}_FILE")
+    }
+    suffixes = sorted(
+        (
+            option.env.removeprefix("SONARR_")
+            for option in iter_options()
+            if option.path[0] == "sonarr"
+        ),
+        key=len,
+        reverse=True,
+    )
+    problems = []
+    for variable in sorted(env):
+        if not variable.startswith("INSTANCES_") or variable in claimed:
+            continue
+        rest = variable.removeprefix("INSTANCES_").removesuffix("_FILE")
+        key = next((k for k in suffixes if rest.endswith(f"_{k}")), None)
+        if key is None:
+            continue  # not one of ours
+        name = rest.removesuffix(f"_{key}").lower()
+        hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+        guess = f"; did you mean {hint[0]!r}?" if hint else ""
+        problems.append(
+            f"{variable}: no instance {name!r} in the file's `instances`{guess} (an instance "
+            f"is declared in the file, e.g. `instances: {{{name}: {{}}}}`; the environment "
+            "overrides its keys)"
+        )
+    return problems
+
+
 def _read_routes(raw: Any, problems: list[str]) -> list[Route]:
     """`routes`, from the file only: a list of routes, each read like a section."""
     if raw is None:
@@ -1361,8 +1399,21 @@ def _out_of_bounds(option: Option, value: Any) -> str | None:
 
 
 def shown(raw: Any, option: Option) -> str:
-    """The bad value as a user may see it: secrets never printed."""
-    return "'***'" if option.secret else repr(raw)
+    """The bad value as a user may see it: secrets never printed, nor a URL's credentials,
+    query or fragment (a URL refused for its `?apikey=…` would print the key)."""
+    if option.secret:
+        return "'***'"
+    if isinstance(raw, str) and "://" in raw:
+        return repr(_masked_url_text(raw))
+    return repr(raw)
+
+
+def _masked_url_text(text: str) -> str:
+    """`text` (a URL, valid or not) with its userinfo, query and fragment as `***`."""
+    base, query, _ = text.partition("?")
+    base, fragment, _ = base.partition("#")
+    base = re.sub(r"(?<=//)[^/?#]*@", "***@", base)
+    return base + ("?***" if query else "") + ("#***" if fragment else "")
 
 
 def _has_text(value: Any) -> bool:

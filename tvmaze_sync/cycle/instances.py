@@ -143,6 +143,9 @@ def _run_one(
     summary.added_titles += [f"{title} [{name}]" for title in sub.added_titles]
     summary.added_ids += sub.added_ids
     summary.removals_held += sub.removals_held
+    summary.review_titles += [f"{title} [{name}]" for title in sub.review_titles]
+    summary.review_ids += sub.review_ids
+    summary.review_waiting += sub.review_waiting
     return {
         "ok": True,
         "error": None,
@@ -151,4 +154,5 @@ def _run_one(
         "added_count": len(sub.added_titles),
         "adds_waiting": sub.adds_waiting,
         "removals_held": sub.removals_held,
+        "review_waiting": sub.review_waiting,
     }

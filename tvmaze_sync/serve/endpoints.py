@@ -269,6 +269,8 @@ class CustomList:
             instances.opened(self.storage_dir, self.instance, readonly=True) as store,
             store.atomic(),
         ):
+            if not store.full_mirror_recorded():  # created, the shows not yet copied in
+                raise ListNotReady(f"instance {self.instance!r} has not run a cycle yet")
             return _listed(store), store.undecided_pending_ids()
 
 

@@ -298,15 +298,16 @@ class SonarrGateway:
         http(s) on sonarr.url's own host (a scheme upgrade, a URL base): advising to send the
         API key wherever a network or a hostile proxy pointed would be the leak the refusal
         to follow prevents."""
+        url = self.key("url")  # `instances.4k.url` for another instance
         try:
             target = response.request.url.join(response.headers["location"])
             base = self._redirect_base(response, target)
         except (httpx.InvalidURL, KeyError, ValueError, UnicodeError):
-            return "sonarr.url redirects to a malformed URL; check sonarr.url"
+            return f"{url} redirects to a malformed URL; check {url}"
         if target.scheme in ("http", "https") and target.host == response.request.url.host:
-            return f"sonarr.url redirects to {base}; set sonarr.url to that"
+            return f"{url} redirects to {base}; set {url} to that"
         elsewhere = shorten(ascii(f"{target.scheme}://{target.host}").strip("'"), 80)
-        return f"sonarr.url redirects elsewhere ({elsewhere}); check sonarr.url"
+        return f"{url} redirects elsewhere ({elsewhere}); check {url}"
 
     def _redirect_base(self, response: httpx.Response, target: httpx.URL) -> str:
         """Where a redirect points, as a sonarr.url (the API path and any query dropped)."""
@@ -421,8 +422,9 @@ class SonarrGateway:
         texts = [arg for arg in error.args if isinstance(arg, str)]
         text = texts[-1] if texts else str(error)
         if status in (401, 403):
+            key = self.key("api_key")
             raise SonarrRefused(
-                f"Sonarr at {self.url} refused the API key (HTTP {status}); check sonarr.api_key"
+                f"Sonarr at {self.url} refused the API key (HTTP {status}); check {key}"
             ) from None
         if status is None or status < 400:
             return f"unreadable answer ({type(error).__name__}, HTTP {status})"
@@ -449,7 +451,7 @@ class SonarrGateway:
             return self.call(endpoint_name("GET", path), fetch, expect=frozenset({404}))
         except _Answered:
             raise ConfigError(
-                f"sonarr.url: {self.url} answers 404 for /api/v3/{path}; is it Sonarr "
+                f"{self.key('url')}: {self.url} answers 404 for /api/v3/{path}; is it Sonarr "
                 "(with its URL base, e.g. http://host:8989/sonarr)?"
             ) from None
 

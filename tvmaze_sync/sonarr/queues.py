@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from tvmaze_sync.core.config import Config, SyncConfig
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, SyncConfig
 from tvmaze_sync.core.errors import UsageError
 from tvmaze_sync.core.models import ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, iso, parse_iso, system_clock
 from tvmaze_sync.decisions import filters
 from tvmaze_sync.sonarr import ledger
 from tvmaze_sync.sonarr.ledger import RETRIED_FAILURES
+from tvmaze_sync.storage import instances
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -159,12 +160,14 @@ def apply_action(
     ids: list[int],
     status: ProcessingStatus | None = None,
     clock: Clock = system_clock,
+    instance: str = DEFAULT_INSTANCE,
 ) -> list[Change]:
     """`tvmaze-sync retry|skip|unskip`: change the named shows (or, for retry, every show of
     `status`) in one transaction under the writer lock, then let today's filters decide the
-    shows put back. Returns what changed; raises UsageError naming every bad id."""
+    shows put back. Returns what changed; raises UsageError naming every bad id.
+    `instance`: whose statuses (each instance keeps its own, in its own cache)."""
     stamp = iso(clock())
-    with Store.opened(config.storage_dir, lock=True) as store:
+    with instances.opened(config.storage_dir, instance, lock=True) as store:
         if status is not None:
             ids = [r["tvmaze_id"] for r in store.shows_in_status(status, ["tvmaze_id"])]
         rows = _rows(store, ids, action)
@@ -174,7 +177,8 @@ def apply_action(
                     ledger.skip(store, row["tvmaze_id"], stamp, StatusReason.SKIPPED_BY_USER)
                 else:
                     _put_back(store, row, stamp)
-            filters.apply(store, filters.build_processor(config.filters, config.routes))
+            processor = filters.build_processor(config.filters, config.routes, instance)
+            filters.apply(store, processor)
         changes = []
         for row in rows:
             after = store.get_row(row["tvmaze_id"]) or row

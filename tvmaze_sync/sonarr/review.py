@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tvmaze_sync.core.config import Config
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config
 from tvmaze_sync.core.errors import UsageError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, iso, system_clock
 from tvmaze_sync.sonarr import ledger
 from tvmaze_sync.sonarr.gateway import Exclusion, LibrarySeries
+from tvmaze_sync.storage import instances
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -119,18 +120,20 @@ def decide(
     *,
     everything: bool = False,
     clock: Clock = system_clock,
+    instance: str = DEFAULT_INSTANCE,
 ) -> Decision:
     """Approve or deny waiting shows under the writer lock, all or none.
 
     Every id must be waiting for review: an id that is not (a typo, a show already decided)
     is a UsageError naming its status, and nothing changes. `everything` takes the whole
-    queue; an empty queue is not an error (nothing waits).
+    queue; an empty queue is not an error (nothing waits). `instance`: whose queue (each
+    instance keeps its own, in its own cache).
     """
     if action not in ("approve", "deny"):
         raise UsageError(f"unknown review action {action!r}")
     if bool(ids) == everything:
         raise UsageError(f"review {action}: give TVMaze ids or --all (not both)")
-    with Store.opened(config.storage_dir, lock=True) as store:
+    with instances.opened(config.storage_dir, instance, lock=True) as store:
         rows = _chosen(store, ids, everything)
         stamp = iso(clock())
         with store.atomic():

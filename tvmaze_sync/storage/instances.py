@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
 from tvmaze_sync.core.models import ProcessingStatus, Show
@@ -76,18 +77,55 @@ def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], 
     """Bring the show data of every show routed here from `main` into `store`: new ones, and
     those whose TVMaze `updated` changed (each then waits for the filters, `needs_filter`).
     Statuses already here are kept; a show no longer routed here is decided by the filters
-    with the routes (`routed_elsewhere`). Returns the rows copied."""
+    with the routes (`routed_elsewhere`). Returns the rows copied.
+
+    A show already here is refreshed whenever its data changed, routed here or not and
+    whatever `main` decided: its copy must not go stale, or this instance would decide (and
+    add) it on data TVMaze has since changed (a network that moved it off the route, a
+    status the filters now reject)."""
     known = store.updated_map()
     rows = []
+    seen: set[int] = set()
     cursor = main.db.execute(_OFFERED_SQL, [ProcessingStatus.FILTERED.value])
-    names = [d[0] for d in cursor.description]
-    for values in cursor:
-        row = dict(zip(names, values, strict=True))
+    for row in _rows(cursor):
         tvmaze_id = row["tvmaze_id"]
-        if tvmaze_id in known and known[tvmaze_id] == row["tvmaze_updated_at"]:
-            continue
-        if routed_here(show_from_row(row)):
+        seen.add(tvmaze_id)
+        if tvmaze_id in known:
+            if known[tvmaze_id] != row["tvmaze_updated_at"]:
+                rows.append(row)
+        elif routed_here(show_from_row(row)):
             rows.append(row)
+    stale = [
+        tvmaze_id
+        for tvmaze_id, updated in main.updated_map().items()
+        if tvmaze_id in known and tvmaze_id not in seen and known[tvmaze_id] != updated
+    ]
+    rows += _rows_by_id(main, stale)
     copied = store.upsert_shows(rows, now)
+    # The list served for this instance (serve's CustomList) waits for this mark: an empty
+    # cache, created by a cycle killed before this copy, is not an empty list.
+    store.record_full_mirror()
     log.info("instance_shows_copied path=%s copied=%d", store.path, copied)
     return copied
+
+
+def _rows(cursor: Any) -> Iterator[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        yield dict(zip(names, values, strict=True))
+
+
+def _rows_by_id(main: Store, ids: list[int]) -> list[dict[str, Any]]:
+    """The show data of `ids` in `main` (those the offered rows left out)."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found += _rows(
+            main.db.execute(
+                f"SELECT tvmaze_id, {', '.join(METADATA_COLUMNS)} FROM shows "
+                f"WHERE tvmaze_id IN ({marks})",
+                chunk,
+            )
+        )
+    return found
