@@ -19,6 +19,7 @@ from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.helpers_notify import free_port, json_receiver, smtp_receiver
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
 from tvmaze_sync.core.config import build_config
 from tvmaze_sync.core.errors import ConfigError
@@ -40,11 +41,17 @@ def _config(
     **sonarr: Any,
 ) -> Path:
     data: dict[str, Any] = {
-        "tvmaze": {"base_url": tvmaze.url},
+        "tvmaze": {"base_url": tvmaze.url, "rate_limit": UNLIMITED},
         "storage": {"path": str(tmp_path / "data")},
         "filters": copy.deepcopy(OPEN_FILTERS),
         "logging": {"format": "json"},
-        "sonarr": {"url": sonarr_sim.url, "api_key": SONARR_API_KEY, **sonarr},
+        # a real process sleeps for real: no pause between adds (pacing is tested in-process)
+        "sonarr": {
+            "url": sonarr_sim.url,
+            "api_key": SONARR_API_KEY,
+            "add_interval": "0s",
+            **sonarr,
+        },
         "notify": {"urls": urls, **({"on": on} if on is not None else {})},
     }
     path = tmp_path / "config.yaml"

@@ -24,6 +24,7 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     OPEN_FILTERS,
     FakeClock,
@@ -56,13 +57,19 @@ class Cli:
         self, sonarr: SonarrSimulator | None, filters: dict[str, Any] | None = None, **opts: Any
     ) -> None:
         data: dict[str, Any] = {
-            "tvmaze": {"base_url": self.tvmaze.url},
+            "tvmaze": {"base_url": self.tvmaze.url, "rate_limit": UNLIMITED},
             "storage": {"path": str(self.storage)},
             "filters": copy.deepcopy(OPEN_FILTERS if filters is None else filters),
             "logging": {"format": "json"},
         }
         if sonarr is not None:
-            data["sonarr"] = {"url": sonarr.url, "api_key": SONARR_API_KEY, **opts}
+            # a real process sleeps for real: no pause between adds (pacing is tested in-process)
+            data["sonarr"] = {
+                "url": sonarr.url,
+                "api_key": SONARR_API_KEY,
+                "add_interval": "0s",
+                **opts,
+            }
         self.path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:

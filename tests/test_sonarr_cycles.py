@@ -23,6 +23,7 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_V3_VERSION, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, run_cli
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     DAY,
     OPEN_FILTERS,
@@ -203,7 +204,7 @@ def _sim_config(
     tmp_path: Path, sonarr_sim: SonarrSimulator | None, tvmaze: TvmazeSimulator, **sonarr: Any
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "tvmaze": {"base_url": tvmaze.url},
+        "tvmaze": {"base_url": tvmaze.url, "rate_limit": UNLIMITED},
         "storage": {"path": str(tmp_path / "data")},
         "filters": copy.deepcopy(OPEN_FILTERS),
         "logging": {"format": "json"},

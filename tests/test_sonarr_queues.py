@@ -19,6 +19,7 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     DAY,
     OPEN_FILTERS,
@@ -59,7 +60,7 @@ def _data(
         "sonarr": {"url": sonarr.url, "api_key": SONARR_API_KEY, **sonarr_options},
     }
     if tvmaze is not None:
-        data["tvmaze"] = {"base_url": tvmaze.url}
+        data["tvmaze"] = {"base_url": tvmaze.url, "rate_limit": UNLIMITED}
     if sync:
         data["sync"] = sync
     return data
