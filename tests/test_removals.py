@@ -24,6 +24,7 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_invoke import invoke_cli
 from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     OPEN_FILTERS,
@@ -72,12 +73,16 @@ class Cli:
             }
         self.path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(self.tmp_path, "--config", str(self.path), *args)
+    def run(self, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
+        """The command in-process; in a real process (`process`) where its exit code is the
+        point: cron and systemd read it."""
+        run = run_cli if process else invoke_cli
+        return run(self.tmp_path, "--config", str(self.path), *args)
 
     def sync(self, *args: str, code: int = 0) -> dict[str, Any]:
-        """Run `sync`, check its exit code, return its summary line."""
-        result = self.run("sync", *args)
+        """Run `sync`, check its exit code (a failure's from a real process), return its
+        summary line."""
+        result = self.run("sync", *args, process=code != 0)
         assert result.returncode == code, result.stderr
         assert "Traceback" not in result.stderr
         [line] = [json.loads(x) for x in result.stderr.splitlines() if '"sync_summary"' in x]
@@ -204,7 +209,7 @@ def test_removals_decides_one_series_at_a_time_and_refuses_an_unknown_id(
 ) -> None:
     _, new = _moved_to_a_new_sonarr(cli, sonarr_sim_factory)
     cli.sync(code=ExitCode.REMOVALS_HELD)
-    result = cli.run("removals", "accept", "999999999")
+    result = cli.run("removals", "accept", "999999999", process=True)
     assert result.returncode == ExitCode.USAGE
     assert "TheTVDB id 999999999 is not held" in _error_line(result.stderr)
     assert "Traceback" not in result.stderr

@@ -20,6 +20,7 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_invoke import invoke_cli
 from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import OPEN_FILTERS, posted_tvdb_ids, real_shows
 from tvmaze_sync.cycle.metrics import build_registry
@@ -54,7 +55,9 @@ def _config(
 
 
 def _cli(tmp_path: Path, config: Path, *args: str, code: int = 0) -> str:
-    result = run_cli(tmp_path, "--config", str(config), *args)
+    """The command in-process; a failure's exit code from a real process."""
+    run = run_cli if code else invoke_cli
+    result = run(tmp_path, "--config", str(config), *args)
     assert result.returncode == code, result.stderr
     return result.stdout
 
