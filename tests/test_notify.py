@@ -17,8 +17,7 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import run_cli
-from tests.helpers_invoke import invoke_cli
+from tests.helpers_cli import invoke_cli, run_cli
 from tests.helpers_notify import free_port, json_receiver, smtp_receiver
 from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows

@@ -18,7 +18,7 @@ import yaml
 from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import run_cli
+from tests.helpers_cli import invoke_cli, run_cli
 from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     DAY,
@@ -401,9 +401,9 @@ def test_retry_skip_and_unskip_through_the_cli(
     config = _config(data)
 
     def cli(*args: str) -> Any:
-        return run_cli(tmp_path, "--config", str(path), *args)
+        return invoke_cli(tmp_path, "--config", str(path), *args)
 
-    result = cli("skip", "3")
+    result = run_cli(tmp_path, "--config", str(path), "skip", "3")  # the exit code of a process
     assert result.returncode == 2 and "no cache" in result.stderr  # nothing to skip yet
     # Show 3 is skipped before its first add: the store is made by a dry run.
     cycle(config, clock, dry_run=True)
