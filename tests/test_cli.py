@@ -15,7 +15,7 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import clean_env, data_dir, run_cli
+from tests.helpers_cli import clean_env, data_dir, invoke_cli, run_cli
 from tvmaze_sync import __version__
 from tvmaze_sync.cli.main import main
 from tvmaze_sync.core.errors import ExitCode
@@ -412,3 +412,33 @@ def test_an_api_key_without_a_url_warns_of_a_dry_run(
     assert SONARR_API_KEY not in out + err
     code, _, err = call_main("config", "check")
     assert code == 0 and "warning" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--version",),
+        ("config", "check"),
+        ("--config", "bad.yaml", "config", "check"),
+        ("--log-level", "DEBUG", "state", "--format", "json"),
+        ("shows", "--status", "nope"),
+        ("explain", "1"),
+    ],
+)
+def test_invoke_cli_answers_as_the_real_process_does(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Tests that run commands in-process (helpers_cli.invoke_cli) see what a process shows:
+    the same exit code, stdout and stderr; and the test's own process is left as it was."""
+    (tmp_path / "config.yaml").write_text("logging:\n  format: json\n", encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text("sonarr:\n  url: [\n", encoding="utf-8")
+    before = (dict(os.environ), os.getcwd(), os.umask(0o022), sys.stdout, logging.root.handlers[:])
+    os.umask(before[2])
+    inside = invoke_cli(tmp_path, *args)
+    after = (dict(os.environ), os.getcwd(), os.umask(0o022), sys.stdout, logging.root.handlers[:])
+    os.umask(after[2])
+    assert after == before
+    real = run_cli(tmp_path, *args)
+    assert (inside.returncode, inside.stdout, inside.stderr) == (
+        real.returncode,
+        real.stdout,
+        real.stderr,
+    )
