@@ -16,6 +16,7 @@ from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, invoke_cli, run_cli
+from tests.helpers_tvmaze import UNLIMITED
 from tvmaze_sync import __version__
 from tvmaze_sync.cli.main import main
 from tvmaze_sync.core.errors import ExitCode
@@ -278,6 +279,7 @@ def test_sync_preview_is_a_dry_run_against_a_configured_sonarr(
     sim = tvmaze_sim_factory(shows=load_real_shows()[:60], rate_limit=None)
     env = {
         "TVMAZE_BASE_URL": sim.url,
+        "TVMAZE_RATE_LIMIT": str(UNLIMITED),  # the simulator does not throttle
         "SONARR_URL": sonarr_sim.url,
         "SONARR_API_KEY": SONARR_API_KEY,
     }
@@ -321,6 +323,7 @@ def test_a_password_in_sonarr_url_stays_out_of_logs_errors_and_state(
     with_password = sonarr_sim.url.replace("http://", "http://bob:pw123@")
     env = {
         "TVMAZE_BASE_URL": sim.url,
+        "TVMAZE_RATE_LIMIT": str(UNLIMITED),  # the simulator does not throttle
         "SONARR_URL": with_password,
         "SONARR_API_KEY": SONARR_API_KEY,
     }
