@@ -1,6 +1,7 @@
 """Issue 13: the removal guard and a dry run that writes no decision.
 
-Through the real CLI (a subprocess, as cron runs it) against both simulators: a sync against
+Through the real CLI (its `main()`, in-process; a real process wherever an exit code other
+than 0 is the point, as cron reads it) against both simulators: a sync against
 one Sonarr, then against a new, empty one (a reinstall, a second box, an old backup) holds
 every removal instead of concluding it; `removals readd` and `removals accept` are the two
 ways out. A few deletions at once are concluded as before. A dry run changes no decision in
@@ -45,7 +46,7 @@ TVDB = {show["id"]: show["externals"]["thetvdb"] for show in SHOWS}
 
 
 class Cli:
-    """`tvmaze-sync` as cron runs it, against whichever Sonarr the config names now."""
+    """`tvmaze-sync`'s entry point, against whichever Sonarr the config names now."""
 
     def __init__(self, tmp_path: Path, tvmaze: TvmazeSimulator) -> None:
         self.tmp_path = tmp_path

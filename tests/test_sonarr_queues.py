@@ -2,7 +2,7 @@
 nothing, queues that end (abandon, bounded retries of failed adds, retry/skip/unskip) and a
 polite client (Retry-After, short error bodies). Whole cycles and the Sonarr phase run
 in-process on an injected clock and sleep against both simulators over real sockets; the
-commands run as real processes through the CLI."""
+commands run through the CLI's `main()`, a refusal's exit code from a real process."""
 
 from __future__ import annotations
 
