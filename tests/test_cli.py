@@ -15,8 +15,9 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import clean_env, data_dir, run_cli
+from tests.helpers_cli import clean_env, data_dir, invoke_cli, run_cli
 from tests.helpers_store import store_at
+from tests.helpers_tvmaze import UNLIMITED
 from tvmaze_sync import __version__
 from tvmaze_sync.cli.main import main
 from tvmaze_sync.core.errors import ExitCode
@@ -277,6 +278,7 @@ def test_sync_preview_is_a_dry_run_against_a_configured_sonarr(
     sim = tvmaze_sim_factory(shows=load_real_shows()[:60], rate_limit=None)
     env = {
         "TVMAZE_BASE_URL": sim.url,
+        "TVMAZE_RATE_LIMIT": str(UNLIMITED),  # the simulator does not throttle
         "SONARR_URL": sonarr_sim.url,
         "SONARR_API_KEY": SONARR_API_KEY,
     }
@@ -320,6 +322,7 @@ def test_a_password_in_sonarr_url_stays_out_of_logs_errors_and_state(
     with_password = sonarr_sim.url.replace("http://", "http://bob:pw123@")
     env = {
         "TVMAZE_BASE_URL": sim.url,
+        "TVMAZE_RATE_LIMIT": str(UNLIMITED),  # the simulator does not throttle
         "SONARR_URL": with_password,
         "SONARR_API_KEY": SONARR_API_KEY,
     }
@@ -411,3 +414,33 @@ def test_an_api_key_without_a_url_warns_of_a_dry_run(
     assert SONARR_API_KEY not in out + err
     code, _, err = call_main("config", "check")
     assert code == 0 and "warning" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--version",),
+        ("config", "check"),
+        ("--config", "bad.yaml", "config", "check"),
+        ("--log-level", "DEBUG", "state", "--format", "json"),
+        ("shows", "--status", "nope"),
+        ("explain", "1"),
+    ],
+)
+def test_invoke_cli_answers_as_the_real_process_does(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Tests that run commands in-process (helpers_cli.invoke_cli) see what a process shows:
+    the same exit code, stdout and stderr; and the test's own process is left as it was."""
+    (tmp_path / "config.yaml").write_text("logging:\n  format: json\n", encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text("sonarr:\n  url: [\n", encoding="utf-8")
+    before = (dict(os.environ), os.getcwd(), os.umask(0o022), sys.stdout, logging.root.handlers[:])
+    os.umask(before[2])
+    inside = invoke_cli(tmp_path, *args)
+    after = (dict(os.environ), os.getcwd(), os.umask(0o022), sys.stdout, logging.root.handlers[:])
+    os.umask(after[2])
+    assert after == before
+    real = run_cli(tmp_path, *args)
+    assert (inside.returncode, inside.stdout, inside.stderr) == (
+        real.returncode,
+        real.stdout,
+        real.stderr,
+    )

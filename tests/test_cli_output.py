@@ -15,12 +15,15 @@ from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, run_cli
 from tests.helpers_store import store_at
+from tests.helpers_tvmaze import UNLIMITED
 from tvmaze_sync.core.errors import ExitCode
 from tvmaze_sync.storage.state import StateFile
 
 
 def _sync(tmp_path: Path, sim_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(tmp_path, *args, env={"TVMAZE_BASE_URL": sim_url}, timeout=120)
+    """A real `sync` against the simulator, which does not throttle: no client-side pacing."""
+    env = {"TVMAZE_BASE_URL": sim_url, "TVMAZE_RATE_LIMIT": str(UNLIMITED)}
+    return run_cli(tmp_path, *args, env=env, timeout=120)
 
 
 def test_a_first_sync_off_a_terminal_prints_one_summary_line(

@@ -13,6 +13,7 @@ API key, which may come from the environment), and NaN (JSON has none).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -138,7 +139,10 @@ def config_check(tmp_path: Path, name: str, text: str, env: dict[str, str]) -> b
     return result.exit_code == 0
 
 
+@functools.cache
 def validator() -> jsonschema.Draft202012Validator:
+    """The checked-in schema, itself checked against the meta-schema once per process (that
+    check costs more than a hundred validations)."""
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(

@@ -17,6 +17,7 @@ from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_tvmaze import UNLIMITED
 from tvmaze_sync.core.config import build_config
 from tvmaze_sync.core.errors import ExitCode
 from tvmaze_sync.core.logs import configure_logging, redact
@@ -163,6 +164,7 @@ def test_cli_log_lines_never_show_secrets(
         "SONARR_URL": sonarr.url,
         "SONARR_ADD_INTERVAL": "0s",  # a real process sleeps for real
         "TVMAZE_BASE_URL": tvmaze.url,
+        "TVMAZE_RATE_LIMIT": str(UNLIMITED),  # the simulator does not throttle
         "STORAGE_PATH": str(tmp_path / "data"),
     }
     result = run_cli(tmp_path, "--log-level", "DEBUG", "--log-format", "json", "sync", env=env)

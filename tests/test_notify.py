@@ -17,8 +17,9 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import run_cli
+from tests.helpers_cli import invoke_cli, run_cli
 from tests.helpers_notify import free_port, json_receiver, smtp_receiver
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
 from tvmaze_sync.core.config import build_config
 from tvmaze_sync.core.errors import ConfigError
@@ -40,11 +41,17 @@ def _config(
     **sonarr: Any,
 ) -> Path:
     data: dict[str, Any] = {
-        "tvmaze": {"base_url": tvmaze.url},
+        "tvmaze": {"base_url": tvmaze.url, "rate_limit": UNLIMITED},
         "storage": {"path": str(tmp_path / "data")},
         "filters": copy.deepcopy(OPEN_FILTERS),
         "logging": {"format": "json"},
-        "sonarr": {"url": sonarr_sim.url, "api_key": SONARR_API_KEY, **sonarr},
+        # a real process sleeps for real: no pause between adds (pacing is tested in-process)
+        "sonarr": {
+            "url": sonarr_sim.url,
+            "api_key": SONARR_API_KEY,
+            "add_interval": "0s",
+            **sonarr,
+        },
         "notify": {"urls": urls, **({"on": on} if on is not None else {})},
     }
     path = tmp_path / "config.yaml"
@@ -58,7 +65,9 @@ def _secret_url(url: str) -> str:
 
 
 def _sync(tmp_path: Path, config: Path, code: int = 0) -> str:
-    result = run_cli(tmp_path, "--config", str(config), "sync", "--verbose")
+    """`sync` in-process; a failure's exit code from a real process."""
+    run = run_cli if code else invoke_cli
+    result = run(tmp_path, "--config", str(config), "sync", "--verbose")
     assert result.returncode == code, result.stderr
     return result.stderr + result.stdout
 
@@ -152,7 +161,7 @@ def test_review_news_and_on_chooses_what_is_sent(
         assert "New for review (4; 4 waiting in all):" in message["json"]["message"]
         _sync(tmp_path, config)  # the queue merely still waits: not news
         assert len(hook.messages) == 1
-        run_cli(tmp_path, "--config", str(config), "review", "approve", str(shows[0]["id"]))
+        invoke_cli(tmp_path, "--config", str(config), "review", "approve", str(shows[0]["id"]))
         # Only failures are news now: the add of the approved show sends nothing.
         config = _config(
             tmp_path, tvmaze, sonarr_sim, [hook.url], on=["failure"], require_approval=True

@@ -1,6 +1,7 @@
 """Issue 13: the removal guard and a dry run that writes no decision.
 
-Through the real CLI (a subprocess, as cron runs it) against both simulators: a sync against
+Through the real CLI (its `main()`, in-process; a real process wherever an exit code other
+than 0 is the point, as cron reads it) against both simulators: a sync against
 one Sonarr, then against a new, empty one (a reinstall, a second box, an old backup) holds
 every removal instead of concluding it; `removals readd` and `removals accept` are the two
 ways out. A few deletions at once are concluded as before. A dry run changes no decision in
@@ -23,8 +24,9 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import run_cli
+from tests.helpers_cli import invoke_cli, run_cli
 from tests.helpers_store import store_at
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     OPEN_FILTERS,
     FakeClock,
@@ -44,7 +46,7 @@ TVDB = {show["id"]: show["externals"]["thetvdb"] for show in SHOWS}
 
 
 class Cli:
-    """`tvmaze-sync` as cron runs it, against whichever Sonarr the config names now."""
+    """`tvmaze-sync`'s entry point, against whichever Sonarr the config names now."""
 
     def __init__(self, tmp_path: Path, tvmaze: TvmazeSimulator) -> None:
         self.tmp_path = tmp_path
@@ -56,21 +58,31 @@ class Cli:
         self, sonarr: SonarrSimulator | None, filters: dict[str, Any] | None = None, **opts: Any
     ) -> None:
         data: dict[str, Any] = {
-            "tvmaze": {"base_url": self.tvmaze.url},
+            "tvmaze": {"base_url": self.tvmaze.url, "rate_limit": UNLIMITED},
             "storage": {"path": str(self.storage)},
             "filters": copy.deepcopy(OPEN_FILTERS if filters is None else filters),
             "logging": {"format": "json"},
         }
         if sonarr is not None:
-            data["sonarr"] = {"url": sonarr.url, "api_key": SONARR_API_KEY, **opts}
+            # a real process sleeps for real: no pause between adds (pacing is tested in-process)
+            data["sonarr"] = {
+                "url": sonarr.url,
+                "api_key": SONARR_API_KEY,
+                "add_interval": "0s",
+                **opts,
+            }
         self.path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(self.tmp_path, "--config", str(self.path), *args)
+    def run(self, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
+        """The command in-process; in a real process (`process`) where its exit code is the
+        point: cron and systemd read it."""
+        run = run_cli if process else invoke_cli
+        return run(self.tmp_path, "--config", str(self.path), *args)
 
     def sync(self, *args: str, code: int = 0) -> dict[str, Any]:
-        """Run `sync`, check its exit code, return its summary line."""
-        result = self.run("sync", *args)
+        """Run `sync`, check its exit code (a failure's from a real process), return its
+        summary line."""
+        result = self.run("sync", *args, process=code != 0)
         assert result.returncode == code, result.stderr
         assert "Traceback" not in result.stderr
         [line] = [json.loads(x) for x in result.stderr.splitlines() if '"sync_summary"' in x]
@@ -197,7 +209,7 @@ def test_removals_decides_one_series_at_a_time_and_refuses_an_unknown_id(
 ) -> None:
     _, new = _moved_to_a_new_sonarr(cli, sonarr_sim_factory)
     cli.sync(code=ExitCode.REMOVALS_HELD)
-    result = cli.run("removals", "accept", "999999999")
+    result = cli.run("removals", "accept", "999999999", process=True)
     assert result.returncode == ExitCode.USAGE
     assert "TheTVDB id 999999999 is not held" in _error_line(result.stderr)
     assert "Traceback" not in result.stderr

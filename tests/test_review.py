@@ -20,8 +20,9 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import run_cli
+from tests.helpers_cli import invoke_cli, run_cli
 from tests.helpers_store import store_at
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import OPEN_FILTERS, posted_tvdb_ids, real_shows
 from tvmaze_sync.cycle.metrics import build_registry
 from tvmaze_sync.storage.store import SCHEMA_VERSION
@@ -36,20 +37,28 @@ def _config(
     **sonarr: Any,
 ) -> Path:
     data: dict[str, Any] = {
-        "tvmaze": {"base_url": tvmaze.url},
+        "tvmaze": {"base_url": tvmaze.url, "rate_limit": UNLIMITED},
         "storage": {"path": str(tmp_path / "data")},
         "filters": {**copy.deepcopy(OPEN_FILTERS), **(filters or {})},
         "logging": {"format": "json"},
     }
     if sonarr_sim is not None:
-        data["sonarr"] = {"url": sonarr_sim.url, "api_key": SONARR_API_KEY, **sonarr}
+        # a real process sleeps for real: no pause between adds (pacing is tested in-process)
+        data["sonarr"] = {
+            "url": sonarr_sim.url,
+            "api_key": SONARR_API_KEY,
+            "add_interval": "0s",
+            **sonarr,
+        }
     path = tmp_path / "config.yaml"  # each call rewrites it: the last one is in force
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
 
 def _cli(tmp_path: Path, config: Path, *args: str, code: int = 0) -> str:
-    result = run_cli(tmp_path, "--config", str(config), *args)
+    """The command in-process; a failure's exit code from a real process."""
+    run = run_cli if code else invoke_cli
+    result = run(tmp_path, "--config", str(config), *args)
     assert result.returncode == code, result.stderr
     return result.stdout
 

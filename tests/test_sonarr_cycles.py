@@ -22,8 +22,9 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_V3_VERSION, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import clean_env, run_cli
+from tests.helpers_cli import clean_env, invoke_cli, run_cli
 from tests.helpers_store import store_at
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     DAY,
     OPEN_FILTERS,
@@ -203,7 +204,7 @@ def _sim_config(
     tmp_path: Path, sonarr_sim: SonarrSimulator | None, tvmaze: TvmazeSimulator, **sonarr: Any
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "tvmaze": {"base_url": tvmaze.url},
+        "tvmaze": {"base_url": tvmaze.url, "rate_limit": UNLIMITED},
         "storage": {"path": str(tmp_path / "data")},
         "filters": copy.deepcopy(OPEN_FILTERS),
         "logging": {"format": "json"},
@@ -314,17 +315,18 @@ def test_cli_dry_run_summary_shows_and_state(
     assert (line["added"], line["excluded"]) == (3, 1)
     assert sorted(line["added_titles"]) == sorted(s["name"] for s in shows[1:])
 
-    result = run_cli(
+    # The queries read what the real processes left: in-process is enough.
+    result = invoke_cli(
         tmp_path, "--config", str(config_path), "shows", "--status", "excluded", "--format", "json"
     )
     assert [r["title"] for r in json.loads(result.stdout)] == [shows[0]["name"]]
-    result = run_cli(
+    result = invoke_cli(
         tmp_path, "--config", str(config_path), "explain", str(shows[0]["id"]), "--format", "json"
     )
     notes = json.loads(result.stdout)["notes"]
     assert " ".join(notes).lower().count("list exclusions") == 1, notes  # said once
     assert any(f"lift TheTVDB id {shows[0]['externals']['thetvdb']}" in n for n in notes), notes
-    result = run_cli(tmp_path, "--config", str(config_path), "state", "--format", "json")
+    result = invoke_cli(tmp_path, "--config", str(config_path), "state", "--format", "json")
     by_status = json.loads(result.stdout)["shows"]["by_status"]
     assert (by_status["excluded"], by_status["removed_by_user"], by_status["added"]) == (1, 0, 3)
 

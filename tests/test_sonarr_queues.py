@@ -2,7 +2,7 @@
 nothing, queues that end (abandon, bounded retries of failed adds, retry/skip/unskip) and a
 polite client (Retry-After, short error bodies). Whole cycles and the Sonarr phase run
 in-process on an injected clock and sleep against both simulators over real sockets; the
-commands run as real processes through the CLI."""
+commands run through the CLI's `main()`, a refusal's exit code from a real process."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import yaml
 from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
-from tests.helpers_cli import run_cli
+from tests.helpers_cli import invoke_cli, run_cli
+from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import (
     DAY,
     OPEN_FILTERS,
@@ -59,7 +60,7 @@ def _data(
         "sonarr": {"url": sonarr.url, "api_key": SONARR_API_KEY, **sonarr_options},
     }
     if tvmaze is not None:
-        data["tvmaze"] = {"base_url": tvmaze.url}
+        data["tvmaze"] = {"base_url": tvmaze.url, "rate_limit": UNLIMITED}
     if sync:
         data["sync"] = sync
     return data
@@ -467,9 +468,9 @@ def test_retry_skip_and_unskip_through_the_cli(
     config = _config(data)
 
     def cli(*args: str) -> Any:
-        return run_cli(tmp_path, "--config", str(path), *args)
+        return invoke_cli(tmp_path, "--config", str(path), *args)
 
-    result = cli("skip", "3")
+    result = run_cli(tmp_path, "--config", str(path), "skip", "3")  # the exit code of a process
     assert result.returncode == 2 and "no cache" in result.stderr  # nothing to skip yet
     # Show 3 is skipped before its first add: the store is made by a dry run.
     cycle(config, clock, dry_run=True)
