@@ -77,6 +77,16 @@ LogFormat = Literal["json", "text"]
 OutputFormat = Literal["table", "json"]
 ListFormat = Literal["table", "json", "csv"]
 
+#: Every command that reads or changes statuses acts on one Sonarr instance's cache.
+Instance = Annotated[
+    str,
+    typer.Option(
+        "--instance",
+        "-i",
+        help="This Sonarr instance's statuses (`instances`; default: the `sonarr` one).",
+    ),
+]
+
 
 @dataclass
 class Options:
@@ -359,14 +369,7 @@ def shows(
         ),
     ] = "id",
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: Annotated[
-        str,
-        typer.Option(
-            "--instance",
-            "-i",
-            help="Statuses of this Sonarr instance (`instances`; default: the `sonarr` one).",
-        ),
-    ] = "default",
+    instance: Instance = "default",
 ) -> None:
     """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
     from tvmaze_sync.cli import render
@@ -502,10 +505,6 @@ ShowIds = Annotated[
     typer.Argument(metavar="ID", help="TVMaze ids (see `tvmaze-sync shows`).", show_default=False),
 ]
 RetryStatus = Literal["failed", "pending_tvdb"]
-QueueInstance = Annotated[
-    str,
-    typer.Option("--instance", "-i", help="In this Sonarr instance (`instances`)."),
-]
 
 
 def _queue_action(
@@ -548,7 +547,7 @@ def retry(
         typer.Option("--status", "-s", help="Every show of this status instead of ids."),
     ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: QueueInstance = "default",
+    instance: Instance = "default",
 ) -> None:
     """Put failed or pending_tvdb shows back in the queue now, with fresh retries.
 
@@ -563,7 +562,7 @@ def skip(
     ctx: typer.Context,
     ids: ShowIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: QueueInstance = "default",
+    instance: Instance = "default",
 ) -> None:
     """Never add these shows, whatever the filters say (kept through refilter and rescans).
 
@@ -577,7 +576,7 @@ def unskip(
     ctx: typer.Context,
     ids: ShowIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: QueueInstance = "default",
+    instance: Instance = "default",
 ) -> None:
     """Lift `skip`: today's filters decide these shows again. Example: `tvmaze-sync unskip 1371`"""
     _queue_action(ctx, "unskip", ids, fmt, instance=instance)
@@ -600,10 +599,7 @@ TvdbIds = Annotated[
 def removals_list(
     ctx: typer.Context,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: Annotated[
-        str,
-        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
-    ] = "default",
+    instance: Instance = "default",
 ) -> None:
     """Series that vanished from Sonarr all at once: list them, then accept or readd them.
 
@@ -629,10 +625,7 @@ def removals_accept(
     ctx: typer.Context,
     tvdb_ids: TvdbIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: Annotated[
-        str,
-        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
-    ] = "default",
+    instance: Instance = "default",
 ) -> None:
     """You deleted them: conclude the held series removed by you.
 
@@ -648,10 +641,7 @@ def removals_readd(
     ctx: typer.Context,
     tvdb_ids: TvdbIds = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: Annotated[
-        str,
-        typer.Option("--instance", "-i", help="This Sonarr instance's (`instances`)."),
-    ] = "default",
+    instance: Instance = "default",
 ) -> None:
     """They were lost with a replaced or reset Sonarr: add the held series again.
 
@@ -682,17 +672,11 @@ def _settle_removals(
 # --- review --------------------------------------------------------------------------------
 
 
-ReviewInstance = Annotated[
-    str,
-    typer.Option("--instance", "-i", help="This Sonarr instance's queue (`instances`)."),
-]
-
-
 @review_app.callback()
 def review_list(
     ctx: typer.Context,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
-    instance: ReviewInstance = "default",
+    instance: Instance = "default",
 ) -> None:
     """List the shows waiting for review, most popular (TVMaze weight) first."""
     if ctx.invoked_subcommand is not None:
@@ -736,7 +720,7 @@ def review_approve(
     ctx: typer.Context,
     ids: ReviewIds = None,
     everything: ReviewAll = False,
-    instance: ReviewInstance = "default",
+    instance: Instance = "default",
 ) -> None:
     """Approve shows: the next sync adds them (lookup, exclusions, library check as always).
 
@@ -750,7 +734,7 @@ def review_deny(
     ctx: typer.Context,
     ids: ReviewIds = None,
     everything: ReviewAll = False,
-    instance: ReviewInstance = "default",
+    instance: Instance = "default",
 ) -> None:
     """Deny shows: they become `skipped`, never added, kept through refilter and rescans.
 
