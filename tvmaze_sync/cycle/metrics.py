@@ -234,7 +234,12 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
             _read_store(snap, store)
     except StorageError as error:
         log.warning("metrics_store_unreadable error=%s", error)
-    for name in instances.existing(storage_dir):
+    try:
+        others = instances.existing(storage_dir)
+    except StorageError as error:
+        log.warning("metrics_store_unreadable error=%s", error)
+        others = []
+    for name in others:
         try:
             with instances.opened(storage_dir, name, readonly=True) as other:
                 snap.instances[name] = (other.count_by_status(), len(other.held_removals()))

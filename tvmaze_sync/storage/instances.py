@@ -13,17 +13,20 @@ runs on it unchanged.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tvmaze_sync.core.config import DEFAULT_INSTANCE
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, INSTANCE_NAME
 from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage.nofollow import own_dir
 from tvmaze_sync.storage.store import (
     DB_NAME,
     METADATA_COLUMNS,
     Store,
+    prepare_storage_dir,
     show_from_row,
 )
 
@@ -47,9 +50,16 @@ def storage_dir(storage: Path, instance: str) -> Path:
 def existing(storage: Path) -> list[str]:
     """The other instances that have a cache, by name (what the metrics report)."""
     root = storage / INSTANCES_DIR
-    if not root.is_dir():
+    if not own_dir(root, create=False):
         return []
-    return sorted(p.name for p in root.iterdir() if (p / DB_NAME).is_file())
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if re.fullmatch(INSTANCE_NAME, p.name)
+        and not p.is_symlink()
+        and p.is_dir()
+        and (p / DB_NAME).is_file()
+    )
 
 
 @contextmanager
@@ -62,7 +72,13 @@ def opened(
     create: bool = False,
 ) -> Iterator[Store]:
     """`instance`'s cache, opened like the main one (`Store.opened`, whose writer lock is
-    the storage directory's, one for every instance)."""
+    the storage directory's, one for every instance). Its folders are never links (a
+    StorageError naming the one that is), and are made (0700) only with `create`."""
+    if instance != DEFAULT_INSTANCE:
+        if create:
+            prepare_storage_dir(storage)
+        for folder in (storage / INSTANCES_DIR, storage_dir(storage, instance)):
+            own_dir(folder, create=create)
     with Store.opened(
         storage,
         readonly=readonly,

@@ -1,0 +1,73 @@
+"""The attack's leftovers on issue #16's instances: their folders in storage, the
+`instance` label's values, a broken instance cache, and instance names whose variables
+would collide."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tvmaze_sync.core.errors import StorageError
+from tvmaze_sync.storage import instances
+from tvmaze_sync.storage.store import DB_NAME, Store
+
+
+def _open(storage: Path, name: str, **options: bool) -> None:
+    with instances.opened(storage, name, **options):
+        pass
+
+
+def _main_cache(storage: Path) -> None:
+    with Store.opened(storage, create=True, lock=True):
+        pass
+
+
+@pytest.mark.parametrize("linked", ["instances", "instances/4k"])
+def test_a_linked_instance_folder_is_refused_naming_it_and_nothing_is_written_there(
+    tmp_path: Path, linked: str
+) -> None:
+    storage = tmp_path / "data"
+    _main_cache(storage)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "4k").mkdir(parents=True)
+    link = storage / linked
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(elsewhere if linked == "instances" else elsewhere / "4k")
+    for options in ({"create": True}, {"readonly": True}):
+        with pytest.raises(StorageError, match="is a symbolic link") as caught:
+            _open(storage, "4k", **options)
+        assert str(link) in str(caught.value)
+    assert list(elsewhere.rglob("*")) == [elsewhere / "4k"]  # no shows.db made through it
+    if linked == "instances":
+        with pytest.raises(StorageError, match="is a symbolic link"):
+            instances.existing(storage)
+    else:
+        assert instances.existing(storage) == []  # a linked folder is not an instance's cache
+
+
+def test_a_file_where_the_instance_folder_belongs_is_refused(tmp_path: Path) -> None:
+    storage = tmp_path / "data"
+    _main_cache(storage)
+    (storage / "instances").mkdir()
+    (storage / "instances" / "4k").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(StorageError, match="is not a directory") as caught:
+        _open(storage, "4k", create=True)
+    assert str(storage / "instances" / "4k") in str(caught.value)
+
+
+def test_a_missing_instance_folder_is_made_private_and_a_dangling_link_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    storage = tmp_path / "data"
+    _main_cache(storage)
+    with instances.opened(storage, "4k", create=True) as store:
+        store.record_full_mirror()
+    folder = storage / "instances" / "4k"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert (folder / DB_NAME).is_file() and instances.existing(storage) == ["4k"]
+    (storage / "instances" / "hd").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(StorageError, match="is a symbolic link"):
+        _open(storage, "hd", create=True)
+    assert not (tmp_path / "nowhere").exists()
