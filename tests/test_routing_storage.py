@@ -4,13 +4,17 @@ would collide."""
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from tvmaze_sync.core.errors import StorageError
+from tvmaze_sync.cycle.metrics import build_registry
 from tvmaze_sync.storage import instances
+from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import DB_NAME, Store
 
 
@@ -71,3 +75,28 @@ def test_a_missing_instance_folder_is_made_private_and_a_dangling_link_is_not_fo
     with pytest.raises(StorageError, match="is a symbolic link"):
         _open(storage, "hd", create=True)
     assert not (tmp_path / "nowhere").exists()
+
+
+def _healthy_labels(registry_text: str) -> set[str]:
+    return set(re.findall(r'tvmaze_sync_instance_healthy\{instance="([^"]*)"\}', registry_text))
+
+
+def test_the_instance_label_takes_only_configured_names_never_state_json_s_alone(
+    tmp_path: Path,
+) -> None:
+    storage = tmp_path / "data"
+    _main_cache(storage)
+    planted = {f"planted{i}": {"ok": True} for i in range(500)}
+    outcomes = {"default": {"ok": True}, "4k": {"ok": False}, **planted, 'x"}': {"ok": 1}}
+    StateFile(storage).save(State(last_cycle={"ok": False, "instances": outcomes}))
+
+    configured = generate_latest(build_registry(storage, instance_names=["default", "4k"]))
+    assert _healthy_labels(configured.decode()) == {"default", "4k"}
+    assert 'tvmaze_sync_instance_healthy{instance="4k"} 0.0' in configured.decode()
+    # Without a configuration at hand (a bare registry): default and the instances that
+    # have a cache, whose folder names are checked.
+    with instances.opened(storage, "hd", create=True):
+        pass
+    bare = generate_latest(build_registry(storage)).decode()
+    assert _healthy_labels(bare) == {"default"}
+    assert 'tvmaze_sync_instance_shows{instance="hd",status="added"} 0.0' in bare
