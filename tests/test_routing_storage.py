@@ -4,13 +4,22 @@ would collide."""
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import generate_latest
 
+from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
+from tests.fixtures_tvmaze import TvmazeSimFactory
+from tests.helpers_cli import run_cli
+from tests.sonarr_helpers import OPEN_FILTERS, real_shows
+from tests.test_routing import HBO, PROFILES, UNROUTED, _bodies
 from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.cycle.metrics import build_registry
 from tvmaze_sync.storage import instances
@@ -100,3 +109,61 @@ def test_the_instance_label_takes_only_configured_names_never_state_json_s_alone
     bare = generate_latest(build_registry(storage)).decode()
     assert _healthy_labels(bare) == {"default"}
     assert 'tvmaze_sync_instance_shows{instance="hd",status="added"} 0.0' in bare
+
+
+def _three_instance_config(tmp_path: Path, tvmaze_url: str, default_url: str) -> Path:
+    """default, then 4k, then hd: HBO to every one of them."""
+    instance = {"root_folder": "/tv4k", "quality_profile": "Ultra-HD", "add_interval": "0s"}
+    data: dict[str, Any] = {
+        "tvmaze": {"base_url": tvmaze_url},
+        "storage": {"path": str(tmp_path / "data")},
+        "filters": copy.deepcopy(OPEN_FILTERS),
+        "sonarr": {"url": default_url, "api_key": SONARR_API_KEY, "add_interval": "0s"},
+        "instances": {"4k": dict(instance), "hd": dict(instance)},
+        "routes": [
+            {
+                "name": "prestige",
+                "match": {"networks": ["HBO"]},
+                "instances": ["default", "4k", "hd"],
+            }
+        ],
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_a_damaged_instance_cache_fails_that_instance_only_and_the_run_exits_2(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    shows = real_shows([*UNROUTED, *HBO])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv"])
+    fourk, hd = (
+        sonarr_sim_factory(api_key="other-key", root_folders=["/tv4k"], quality_profiles=PROFILES)
+        for _ in range(2)
+    )
+    env = {
+        "INSTANCES_4K_URL": fourk.url,
+        "INSTANCES_4K_API_KEY": "other-key",
+        "INSTANCES_HD_URL": hd.url,
+        "INSTANCES_HD_API_KEY": "other-key",
+    }
+    damaged = tmp_path / "data" / "instances" / "4k" / DB_NAME
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"this is not a database" * 100)
+    config = _three_instance_config(tmp_path, tvmaze.url, default.url)
+
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Sonarr instance '4k' failed" in result.stderr and str(damaged) in result.stderr
+    assert "the others ran (default, hd)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert set(_bodies(default)) == {titles[i] for i in (*UNROUTED, *HBO)}
+    assert set(_bodies(hd)) == {titles[i] for i in HBO}  # after the failed one: still ran
+    assert fourk.posts_to("/api/v3/series") == []
+    state = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))
+    outcome = state["last_cycle"]["instances"]
+    assert outcome["4k"]["ok"] is False and outcome["hd"]["ok"] is True
+    assert state["last_cycle"]["exit_code"] == 2
