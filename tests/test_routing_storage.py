@@ -167,3 +167,35 @@ def test_a_damaged_instance_cache_fails_that_instance_only_and_the_run_exits_2(
     outcome = state["last_cycle"]["instances"]
     assert outcome["4k"]["ok"] is False and outcome["hd"]["ok"] is True
     assert state["last_cycle"]["exit_code"] == 2
+
+
+@pytest.mark.parametrize(
+    ("names", "variable"),
+    [
+        (["x", "x_create_missing"], "INSTANCES_X_CREATE_MISSING_TAGS"),
+        (["4k_create_missing", "4k"], "INSTANCES_4K_CREATE_MISSING_TAGS"),
+    ],
+)
+def test_instance_names_whose_variables_collide_are_exit_2_naming_both(
+    tmp_path: Path, names: list[str], variable: str
+) -> None:
+    data = {"instances": {name: {} for name in names}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = run_cli(tmp_path, "--config", str(path), "config", "check")
+    assert result.returncode == 2, result.stderr
+    assert variable in result.stderr and "Traceback" not in result.stderr
+    assert all(f"instances.{name}" in result.stderr for name in names)
+    assert "rename one instance" in result.stderr
+    # Names that merely share a start are fine: INSTANCES_HD_* and INSTANCES_HDR_*.
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "sonarr": {"url": "http://sonarr:8989", "api_key": "k"},
+                "instances": {"hd": {}, "hdr": {}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = run_cli(tmp_path, "--config", str(path), "config", "check")
+    assert "rename one instance" not in result.stderr
