@@ -119,11 +119,10 @@ def run_others(
         gateway = gateways.get(name)
         if gateway is None:
             continue
-        if context.effective_dry_run:  # its cache is not written; validated and read only
-            gateway.close()
-            summary.instances[name] = {"ok": True, "error": None, "dry_run": True}
-            continue
         try:
+            if context.effective_dry_run:  # its cache is not written: a scratch copy is
+                summary.instances[name] = _preview_one(context, name, main, gateway, summary)
+                continue
             summary.instances[name] = _run_one(context, name, main, gateway, summary)
         except (DependencyError, StorageError) as error:
             _failed(summary, name, error)
@@ -142,6 +141,50 @@ def run_others(
         )
 
 
+def _preview_one(
+    context: CycleContext,
+    name: str,
+    main: Store,
+    gateway: SonarrGateway,
+    summary: CycleSummary,
+) -> dict[str, Any]:
+    """Dry run: what `_run_one` would add, decided on a scratch copy of the instance's
+    cache against its Sonarr read (never written). Returns its outcome for the summary."""
+    config = context.config
+    mine = dataclasses.replace(
+        context, config=dataclasses.replace(config, sonarr=config.instance(name))
+    )
+    sub = CycleSummary(started_at=summary.started_at, dry_run=True)
+    sub.requests = summary.requests
+    with instances.scratch(config.storage_dir, name) as store:
+        _decide_here(context, name, main, store)
+        queues.release_failed(store, context.clock(), False)  # on the copy only
+        filters.apply(store, filters.build_processor(config.filters, config.routes, name))
+        phase.process(store, gateway, mine, sub)
+    summary.would_add_titles += [f"{title} [{name}]" for title in sub.would_add_titles]
+    return {
+        "ok": True,
+        "error": None,
+        "dry_run": True,
+        "would_add_titles": sub.would_add_titles[:TITLES_KEPT],
+        "would_add_count": len(sub.would_add_titles),
+        "adds_waiting": sub.adds_waiting,
+    }
+
+
+def _decide_here(context: CycleContext, name: str, main: Store, store: Store) -> None:
+    """Copy the shows routed to `name` into its cache `store` and decide them with the
+    filters and the routes (what `_run_one` and `_preview_one` share)."""
+    config = context.config
+    processor = filters.build_processor(config.filters, config.routes, name)
+
+    def routed_here(show: Any) -> bool:
+        return name in routing.instances_for(config.routes, show)
+
+    instances.copy_routed(main, store, routed_here, iso(context.clock()))
+    filters.refilter(store, processor)  # routes or filters may have changed: re-decide
+
+
 def _run_one(
     context: CycleContext,
     name: str,
@@ -158,13 +201,8 @@ def _run_one(
     sub = CycleSummary(started_at=summary.started_at, dry_run=False)
     sub.requests = summary.requests  # one count of requests per cycle
     with instances.opened(config.storage_dir, name, create=True) as store:
+        _decide_here(context, name, main, store)
         processor = filters.build_processor(config.filters, config.routes, name)
-
-        def routed_here(show: Any) -> bool:
-            return name in routing.instances_for(config.routes, show)
-
-        instances.copy_routed(main, store, routed_here, iso(context.clock()))
-        filters.refilter(store, processor)  # routes or filters may have changed: re-decide
         phase.retry_pending_tvdb(store, mine, sub)
         queues.release_failed(store, context.clock(), False)
         filters.apply(store, processor)

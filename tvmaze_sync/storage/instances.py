@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,6 +88,25 @@ def opened(
         folder=storage_dir(storage, instance),
     ) as store:
         yield store
+
+
+@contextmanager
+def scratch(storage: Path, instance: str) -> Iterator[Store]:
+    """A throwaway copy of `instance`'s cache (an empty one before its first cycle), in a
+    temporary folder outside the storage directory: a dry run decides on it as a real
+    cycle would, and the real cache is never written (it is only read, without the lock)."""
+    with tempfile.TemporaryDirectory(prefix="tvmaze-sync-dry-run-") as temporary:
+        where = Path(temporary)
+        folder = storage_dir(storage, instance)
+        if (
+            own_dir(storage / INSTANCES_DIR, create=False)  # a link: refused, as for real
+            and own_dir(folder, create=False)
+            and (folder / DB_NAME).exists()
+        ):
+            with opened(storage, instance, readonly=True) as real:
+                real.copy_to(where / DB_NAME)
+        with Store.opened(where, create=True) as store:
+            yield store
 
 
 def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], now: str) -> int:
