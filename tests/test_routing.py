@@ -895,3 +895,41 @@ def test_a_bad_url_is_echoed_without_its_password_or_query(key: str) -> None:
     text = "\n".join(raised.value.problems)
     assert "url: 'http://***@sonarr:8989/?***' is not valid" in text
     assert "secret" not in text
+
+
+def test_a_dry_run_previews_every_instance_and_writes_no_instance_cache(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """`sync --dry-run` says what each instance would get (titles marked with the instance),
+    posts nothing anywhere, and leaves every instance cache as it was (none before the first
+    real cycle; unchanged after it)."""
+    from tests.helpers_faults import db_snapshot, snapshot_diff
+
+    shows = real_shows([*UNROUTED, *HBO, *ANIME])
+    titles = {show["id"]: show["name"] for show in shows}
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    env = _fourk_env(fourk.url)
+    fourk_cache = tmp_path / "data" / "instances" / "4k"
+
+    result = run_cli(tmp_path, "--config", str(config), "sync", "--dry-run", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert default.posts_to("/api/v3/series") == [] and fourk.posts_to("/api/v3/series") == []
+    for tvmaze_id in HBO:
+        assert f"{titles[tvmaze_id]} [4k]" in result.stderr
+    for tvmaze_id in (*UNROUTED, *ANIME):
+        assert f"{titles[tvmaze_id]} [4k]" not in result.stderr
+    assert not fourk_cache.exists()
+
+    assert run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120).returncode == 0
+    assert sorted(_bodies(fourk)) == sorted(titles[i] for i in HBO)
+    before = db_snapshot(fourk_cache)
+    fourk.delete_series(fourk.library()[0]["id"])  # the user deleted one
+    result = run_cli(tmp_path, "--config", str(config), "sync", "--dry-run", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "[4k]" not in result.stderr  # a user's deletion is not re-added, even in preview
+    assert snapshot_diff(db_snapshot(fourk_cache), before) == []

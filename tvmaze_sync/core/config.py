@@ -1210,6 +1210,7 @@ def build_config(
     if config.storage.path is None:
         config.storage.path = str(default_storage_path(env))
     config.instances = _read_instances(raw_instances, env, problems, notices)
+    problems.extend(_ambiguous_instance_env(list(config.instances)))
     problems.extend(_stray_instance_env(env, list(config.instances)))
     config.routes = _read_routes(raw_routes, problems)
     problems.extend(_cross_checks(config))
@@ -1286,6 +1287,25 @@ def _read_instances(
         values = _read_values(data, options, env, problems, notices)
         found[name] = SonarrConfig(**{path[-1]: value for path, value in values.items()})
     return found
+
+
+def _ambiguous_instance_env(names: list[str]) -> list[str]:
+    """Two instances whose variables share a name (`x` and `x_create_missing` would both
+    read INSTANCES_X_CREATE_MISSING_TAGS): one value would silently set the other's key,
+    so such names are refused, whatever the environment holds today."""
+    owner: dict[str, tuple[str, str]] = {}
+    problems = []
+    for name in names:
+        for option in instance_options(name):
+            key = ".".join(option.path[2:])
+            first = owner.setdefault(option.env, (name, key))  # and so its _FILE too
+            if first[0] != name:
+                problems.append(
+                    f"instances.{name}: its variable {option.env} (key {key}) is also "
+                    f"instances.{first[0]}'s (key {first[1]}); rename one instance so "
+                    "that neither name is the other's followed by `_` and a key"
+                )
+    return problems
 
 
 def _stray_instance_env(env: Mapping[str, str], names: list[str]) -> list[str]:

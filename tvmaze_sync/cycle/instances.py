@@ -20,20 +20,33 @@ from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
 from tvmaze_sync.core.context import CycleContext
-from tvmaze_sync.core.errors import DependencyError
+from tvmaze_sync.core.errors import (
+    CycleError,
+    DependencyError,
+    ExitCode,
+    StorageError,
+    TvmazeSyncError,
+)
 from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
 from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.decisions import filters, routing
 from tvmaze_sync.sonarr import phase, queues
 from tvmaze_sync.sonarr.gateway import SonarrGateway
-from tvmaze_sync.storage import instances
+from tvmaze_sync.storage import instances, sqlitefile
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class InstancesFailed(DependencyError):
-    """Some Sonarr instances failed this cycle; the others ran (exit 3)."""
+    """Some Sonarr instances failed this cycle; the others ran. Exit 3 when each failed
+    Sonarr was down or refused us; 2 when an instance's cache cannot be used (a damaged or
+    unreadable shows.db, a linked folder: it needs a hand, as the main cache's would), 1
+    when its cache failed mid-run (`_exit_code`)."""
+
+    def __init__(self, exit_code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def connect_all(
@@ -62,9 +75,21 @@ def connect_all(
     return gateways
 
 
-def _failed(summary: CycleSummary, name: str, error: Exception) -> None:
+def _failed(summary: CycleSummary, name: str, error: TvmazeSyncError) -> None:
     log.warning("sonarr_instance_failed instance=%s error=%r", name, str(error))
-    summary.instances.setdefault(name, {}).update({"ok": False, "error": str(error)})
+    outcome = {"ok": False, "error": str(error), "exit_code": int(error.exit_code)}
+    summary.instances.setdefault(name, {}).update(outcome)
+
+
+def _exit_code(failed: list[dict[str, Any]]) -> ExitCode:
+    """The run's code when instances failed: a cache that needs a hand (exit 2, storage)
+    outranks a cache that failed mid-run (1), which outranks a Sonarr that is down (3,
+    which the next run may simply get past)."""
+    codes = {o.get("exit_code", ExitCode.DEPENDENCY) for o in failed}
+    for code in (ExitCode.USAGE, ExitCode.CYCLE_FAILED):
+        if code in codes:
+            return code
+    return ExitCode.DEPENDENCY
 
 
 def run_default(
@@ -94,23 +119,70 @@ def run_others(
         gateway = gateways.get(name)
         if gateway is None:
             continue
-        if context.effective_dry_run:  # its cache is not written; validated and read only
-            gateway.close()
-            summary.instances[name] = {"ok": True, "error": None, "dry_run": True}
-            continue
         try:
+            if context.effective_dry_run:  # its cache is not written: a scratch copy is
+                summary.instances[name] = _preview_one(context, name, main, gateway, summary)
+                continue
             summary.instances[name] = _run_one(context, name, main, gateway, summary)
-        except DependencyError as error:
+        except (DependencyError, StorageError) as error:
             _failed(summary, name, error)
+        except sqlitefile.Error as error:  # its cache failed mid-run (the disk, a damaged page)
+            _failed(summary, name, CycleError(f"its cache failed mid-run: {error}"))
     failed = {n: o["error"] for n, o in summary.instances.items() if not o.get("ok")}
     if failed:
         ran = [n for n, o in summary.instances.items() if o.get("ok")]
+        outcomes = [o for o in summary.instances.values() if not o.get("ok")]
         raise InstancesFailed(
+            _exit_code(outcomes),
             "Sonarr instance"
             + ("s " if len(failed) > 1 else " ")
             + "; ".join(f"{name!r} failed: {error}" for name, error in failed.items())
-            + (f"; the others ran ({', '.join(ran)})" if ran else "")
+            + (f"; the others ran ({', '.join(ran)})" if ran else ""),
         )
+
+
+def _preview_one(
+    context: CycleContext,
+    name: str,
+    main: Store,
+    gateway: SonarrGateway,
+    summary: CycleSummary,
+) -> dict[str, Any]:
+    """Dry run: what `_run_one` would add, decided on a scratch copy of the instance's
+    cache against its Sonarr read (never written). Returns its outcome for the summary."""
+    config = context.config
+    mine = dataclasses.replace(
+        context, config=dataclasses.replace(config, sonarr=config.instance(name))
+    )
+    sub = CycleSummary(started_at=summary.started_at, dry_run=True)
+    sub.requests = summary.requests
+    with instances.scratch(config.storage_dir, name) as store:
+        _decide_here(context, name, main, store)
+        queues.release_failed(store, context.clock(), False)  # on the copy only
+        filters.apply(store, filters.build_processor(config.filters, config.routes, name))
+        phase.process(store, gateway, mine, sub)
+    summary.would_add_titles += [f"{title} [{name}]" for title in sub.would_add_titles]
+    return {
+        "ok": True,
+        "error": None,
+        "dry_run": True,
+        "would_add_titles": sub.would_add_titles[:TITLES_KEPT],
+        "would_add_count": len(sub.would_add_titles),
+        "adds_waiting": sub.adds_waiting,
+    }
+
+
+def _decide_here(context: CycleContext, name: str, main: Store, store: Store) -> None:
+    """Copy the shows routed to `name` into its cache `store` and decide them with the
+    filters and the routes (what `_run_one` and `_preview_one` share)."""
+    config = context.config
+    processor = filters.build_processor(config.filters, config.routes, name)
+
+    def routed_here(show: Any) -> bool:
+        return name in routing.instances_for(config.routes, show)
+
+    instances.copy_routed(main, store, routed_here, iso(context.clock()))
+    filters.refilter(store, processor)  # routes or filters may have changed: re-decide
 
 
 def _run_one(
@@ -129,13 +201,8 @@ def _run_one(
     sub = CycleSummary(started_at=summary.started_at, dry_run=False)
     sub.requests = summary.requests  # one count of requests per cycle
     with instances.opened(config.storage_dir, name, create=True) as store:
+        _decide_here(context, name, main, store)
         processor = filters.build_processor(config.filters, config.routes, name)
-
-        def routed_here(show: Any) -> bool:
-            return name in routing.instances_for(config.routes, show)
-
-        instances.copy_routed(main, store, routed_here, iso(context.clock()))
-        filters.refilter(store, processor)  # routes or filters may have changed: re-decide
         phase.retry_pending_tvdb(store, mine, sub)
         queues.release_failed(store, context.clock(), False)
         filters.apply(store, processor)

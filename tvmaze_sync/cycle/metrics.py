@@ -20,7 +20,7 @@ import functools
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -234,7 +234,12 @@ def read_snapshot(storage_dir: Path) -> Snapshot:
             _read_store(snap, store)
     except StorageError as error:
         log.warning("metrics_store_unreadable error=%s", error)
-    for name in instances.existing(storage_dir):
+    try:
+        others = instances.existing(storage_dir)
+    except StorageError as error:
+        log.warning("metrics_store_unreadable error=%s", error)
+        others = []
+    for name in others:
         try:
             with instances.opened(storage_dir, name, readonly=True) as other:
                 snap.instances[name] = (other.count_by_status(), len(other.held_removals()))
@@ -295,8 +300,10 @@ class SyncCollector(Collector):
         next_run: Callable[[], float | None] | None = None,
         sonarr_healthy: Callable[[], bool | None] | None = None,
         healthy_override: bool | None = None,
+        instance_names: Collection[str] | None = None,
     ) -> None:
         self.storage_dir = storage_dir
+        self.instance_names = instance_names
         self.next_run = next_run or (lambda: None)
         self.sonarr_healthy = sonarr_healthy or (lambda: None)
         self.healthy_override = healthy_override
@@ -375,12 +382,20 @@ class SyncCollector(Collector):
             ("tvmaze_sync_notifications_failed_total", snap.notifications_failed),
         ):
             yield CounterMetricFamily(name, SPECS[name].help, value=sum(counts.values()))
-        yield from _instance_metrics(snap, last)
+        yield from _instance_metrics(snap, last, self.instance_names)
 
 
-def _instance_metrics(snap: Snapshot, last: dict[str, Any]) -> Iterator[Metric]:
+def _instance_metrics(
+    snap: Snapshot, last: dict[str, Any], configured: Collection[str] | None
+) -> Iterator[Metric]:
     """The per-instance families, labelled `instance`: `default` (the main cache) always,
-    each other instance once it has a cache."""
+    each other instance once it has a cache.
+
+    The label's values never come from state.json alone (storage is untrusted: a planted
+    `last_cycle.instances` with a million names would be a million series): only the
+    configured instances, or without a configuration at hand `default` and the instances
+    with a cache (folder names checked against INSTANCE_NAME), may be one."""
+    known = set(configured) if configured is not None else {DEFAULT_INSTANCE, *snap.instances}
     every = {DEFAULT_INSTANCE: (snap.by_status, snap.removals_held), **snap.instances}
     shows = _gauge("tvmaze_sync_instance_shows")
     held = _gauge("tvmaze_sync_instance_removals_held")
@@ -393,7 +408,7 @@ def _instance_metrics(snap: Snapshot, last: dict[str, Any]) -> Iterator[Metric]:
     if not outcomes and last:  # one instance: its outcome is the cycle's
         outcomes = {DEFAULT_INSTANCE: {"ok": last.get("ok")}}
     for name, outcome in sorted((outcomes or {}).items()):
-        if isinstance(outcome, dict):
+        if name in known and isinstance(outcome, dict):
             healthy.add_metric([str(name)], 1.0 if outcome.get("ok") else 0.0)
     yield from (shows, healthy, held)
 
@@ -503,6 +518,7 @@ def export(
         config.storage_dir,
         sonarr_healthy=lambda: None if probe is None else probe.ok,
         healthy_override=None if cycle_ok is None or cycle_ok else False,
+        instance_names=config.instance_names,
     )
     if metrics_file is not None:
         try:

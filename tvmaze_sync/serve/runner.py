@@ -70,6 +70,7 @@ class Service:
             self.storage_dir,
             next_run=lambda: self.next_run,
             sonarr_healthy=lambda: None if self._probe is None else self._probe.ok,
+            instance_names=config.instance_names,
         )
 
     # --- cycles ------------------------------------------------------------------------

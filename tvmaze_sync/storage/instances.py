@@ -13,17 +13,21 @@ runs on it unchanged.
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tvmaze_sync.core.config import DEFAULT_INSTANCE
+from tvmaze_sync.core.config import DEFAULT_INSTANCE, INSTANCE_NAME
 from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage.nofollow import own_dir
 from tvmaze_sync.storage.store import (
     DB_NAME,
     METADATA_COLUMNS,
     Store,
+    prepare_storage_dir,
     show_from_row,
 )
 
@@ -47,9 +51,16 @@ def storage_dir(storage: Path, instance: str) -> Path:
 def existing(storage: Path) -> list[str]:
     """The other instances that have a cache, by name (what the metrics report)."""
     root = storage / INSTANCES_DIR
-    if not root.is_dir():
+    if not own_dir(root, create=False):
         return []
-    return sorted(p.name for p in root.iterdir() if (p / DB_NAME).is_file())
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if re.fullmatch(INSTANCE_NAME, p.name)
+        and not p.is_symlink()
+        and p.is_dir()
+        and (p / DB_NAME).is_file()
+    )
 
 
 @contextmanager
@@ -62,7 +73,13 @@ def opened(
     create: bool = False,
 ) -> Iterator[Store]:
     """`instance`'s cache, opened like the main one (`Store.opened`, whose writer lock is
-    the storage directory's, one for every instance)."""
+    the storage directory's, one for every instance). Its folders are never links (a
+    StorageError naming the one that is), and are made (0700) only with `create`."""
+    if instance != DEFAULT_INSTANCE:
+        if create:
+            prepare_storage_dir(storage)
+        for folder in (storage / INSTANCES_DIR, storage_dir(storage, instance)):
+            own_dir(folder, create=create)
     with Store.opened(
         storage,
         readonly=readonly,
@@ -71,6 +88,25 @@ def opened(
         folder=storage_dir(storage, instance),
     ) as store:
         yield store
+
+
+@contextmanager
+def scratch(storage: Path, instance: str) -> Iterator[Store]:
+    """A throwaway copy of `instance`'s cache (an empty one before its first cycle), in a
+    temporary folder outside the storage directory: a dry run decides on it as a real
+    cycle would, and the real cache is never written (it is only read, without the lock)."""
+    with tempfile.TemporaryDirectory(prefix="tvmaze-sync-dry-run-") as temporary:
+        where = Path(temporary)
+        folder = storage_dir(storage, instance)
+        if (
+            own_dir(storage / INSTANCES_DIR, create=False)  # a link: refused, as for real
+            and own_dir(folder, create=False)
+            and (folder / DB_NAME).exists()
+        ):
+            with opened(storage, instance, readonly=True) as real:
+                real.copy_to(where / DB_NAME)
+        with Store.opened(where, create=True) as store:
+            yield store
 
 
 def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], now: str) -> int:

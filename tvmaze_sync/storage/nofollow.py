@@ -88,3 +88,32 @@ def create_fresh(path: Path, mode: int = 0o666) -> int:
     """A new, empty file at `path` for writing, whatever was there (a link is only unlinked)."""
     path.unlink(missing_ok=True)
     return open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+
+
+def own_dir(path: Path, *, create: bool) -> bool:
+    """Check that `path` (a folder of ours below the storage directory, such as an instance's)
+    is a real directory, not a link to one elsewhere: a link there would put a cache, and
+    every write to it, wherever it points. Made (0700) when missing and `create`; returns
+    whether it exists. A link or anything but a directory is a StorageError naming it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        if not create:
+            return False
+        try:
+            path.mkdir(mode=0o700)  # mkdir never follows a link planted at `path` meanwhile
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise StorageError(f"cannot create {path}: {error.strerror}") from None
+        mode = os.lstat(path).st_mode
+    except OSError as error:
+        raise StorageError(f"cannot use {path}: {error.strerror}") from None
+    if stat.S_ISLNK(mode):
+        raise link_refused(path)
+    if not stat.S_ISDIR(mode):
+        raise StorageError(
+            f"{path} is not a directory; tvmaze-sync keeps an instance's cache in a folder "
+            "of its own there: remove it"
+        )
+    return True

@@ -417,6 +417,15 @@ class Store(StatusQueries, LedgerTable, CountersTable):
     def close(self) -> None:
         self.db.close()
 
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of this database at `path` (SQLite's backup: a dry run works on
+        such a scratch copy, so nothing it decides lands in the real cache)."""
+        target = sqlite3.connect(path)
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()
+
     def read_error(self, error: sqlite3.Error) -> StorageError:
         """What a failed read means. A column or table missing from a cache older than this
         build is a migration only `sync` makes (the read-only commands never write, so they
