@@ -21,6 +21,7 @@ from typing import Any
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
 from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import (
+    ConfigError,
     CycleError,
     DependencyError,
     ExitCode,
@@ -30,7 +31,7 @@ from tvmaze_sync.core.errors import (
 from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
 from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.decisions import filters, routing
-from tvmaze_sync.sonarr import phase, queues
+from tvmaze_sync.sonarr import phase, queues, validation
 from tvmaze_sync.sonarr.gateway import SonarrGateway
 from tvmaze_sync.storage import instances, sqlitefile
 from tvmaze_sync.storage.store import Store
@@ -53,25 +54,38 @@ def connect_all(
     context: CycleContext, closing: ExitStack, summary: CycleSummary
 ) -> dict[str, SonarrGateway | None]:
     """Every instance validated, by name; None for one that could not be reached (its
-    failure is in `summary.instances`). A ConfigError anywhere raises: nothing is written."""
+    failure is in `summary.instances`). Every instance is checked before any is finished
+    (a tag created): a ConfigError names the problems of all of them, and nothing is
+    written."""
     config = context.config
+    checked: dict[str, validation.Checked] = {}
     gateways: dict[str, SonarrGateway | None] = {}
     for name in config.instance_names:
+        gateways[name] = None
         try:
-            gateways[name] = closing.enter_context(
-                phase.connect(
-                    config.instance(name),
-                    clock=context.clock,
-                    sleep=context.sleep,
-                    requests=summary.requests,
-                    read_only=context.effective_dry_run,
-                    routes=config.routes,
-                    name=name,
-                )
+            checked[name] = phase.check(
+                config.instance(name),
+                context.clock,
+                sleep=context.sleep,
+                requests=summary.requests,
+                read_only=context.effective_dry_run,
+                routes=config.routes,
+                name=name,
             )
         except DependencyError as error:
             _failed(summary, name, error)
-            gateways[name] = None
+            continue
+        closing.callback(checked[name].lists.gateway.close)
+    problems = [p for one in checked.values() for p in one.problems]
+    if problems:
+        raise ConfigError(problems + [u for one in checked.values() for u in one.unavailable])
+    for name, one in checked.items():
+        try:
+            validation.finish(one)
+        except DependencyError as error:
+            _failed(summary, name, error)
+            continue
+        gateways[name] = one.lists.gateway
     return gateways
 
 

@@ -234,7 +234,7 @@ class SonarrGateway:
         #: Tries per request; the Sonarr phase drops it to 1 once Sonarr stops answering.
         self.attempts = ATTEMPTS
         self.info: ServerInfo | None = None
-        #: Each route adding here: its settings and their ids (validation.validate).
+        #: Each route adding here: its settings and their ids (validation.finish).
         self.routed: dict[str, tuple[SonarrConfig, ServerInfo]] = {}
         self._status: int | None = None
         self._retry_after: str | None = None  # the last answer's Retry-After header
@@ -640,7 +640,7 @@ class SonarrGateway:
         """The POST /series body: the lookup result plus our settings (`route`'s, if the
         show follows one that adds here)."""
         config, info = self.routed.get(route or "", (self.config, self.info))
-        assert info is not None, "validate() first"
+        assert info is not None, "validation.finish() first"
         body = dict(lookup)
         body.pop("path", None)  # let Sonarr build the folder under rootFolderPath
         body.update(

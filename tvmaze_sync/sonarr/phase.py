@@ -30,7 +30,7 @@ from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Route, SonarrConfig
 from tvmaze_sync.core.context import CycleContext
-from tvmaze_sync.core.errors import TvmazeSyncError
+from tvmaze_sync.core.errors import ConfigError, TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, Sleep, iso, parse_iso
 from tvmaze_sync.decisions import filters, routing
@@ -77,15 +77,42 @@ def connect(
     without creating missing tags. Requests are counted into `requests` (the cycle summary's).
     Every route adding to this instance (`name`) has its settings validated too.
     """
+    checked = check(
+        config, clock, sleep=sleep, requests=requests, read_only=read_only, routes=routes, name=name
+    )
+    try:
+        if checked.problems:
+            raise ConfigError(checked.problems + checked.unavailable)
+        validation.finish(checked)
+    except BaseException:
+        checked.lists.gateway.close()
+        raise
+    return checked.lists.gateway
+
+
+def check(
+    config: SonarrConfig,
+    clock: Clock,
+    *,
+    sleep: Sleep = time.sleep,
+    requests: dict[str, int] | None = None,
+    read_only: bool = False,
+    routes: Sequence[Route] = (),
+    name: str = DEFAULT_INSTANCE,
+) -> validation.Checked:
+    """A gateway to one Sonarr with its settings checked and nothing written
+    (validation.check; `validation.finish` makes it ready to add). Several instances are
+    all checked before any is finished, so every problem of every instance is reported at
+    once and no tag is created by a run that ends in exit 2. Raises DependencyError (exit 3)
+    when Sonarr is unreachable or refuses the key (the gateway is then closed)."""
     gateway = SonarrGateway(
         config, clock=clock, sleep=sleep, requests=requests, read_only=read_only, name=name
     )
     try:
-        validation.validate(gateway, routes)
+        return validation.check(gateway, routes)
     except BaseException:
         gateway.close()
         raise
-    return gateway
 
 
 # --- the TVDB retry queue ----------------------------------------------------------------

@@ -3,9 +3,12 @@ written, and the names a user configures resolved to the ids an add needs.
 
 A wrong setting is a ConfigError (exit 2) naming the bad value and the valid choices
 ("quality profile 'HD-1080' not found in Sonarr; available: Any, HD-1080p"); all of them are
-reported at once. An unreachable or refusing Sonarr is a DependencyError (exit 3) from the
-gateway. Sonarr v4 has no language profiles: a configured one is ignored with one warning;
-v3 requires one, and knows fewer `monitor` modes (and `lastSeason` as `latestSeason`).
+reported at once, of every instance (`check` reads and collects, writing nothing; `finish`
+then creates the missing tags, so a run that ends in exit 2 has created none). An
+unreachable or refusing Sonarr is a DependencyError (exit 3) from the gateway, and so is a
+root folder Sonarr reports inaccessible (an unmounted disk: every add would fail). Sonarr v4
+has no language profiles: a configured one is ignored with one warning; v3 requires one,
+and knows fewer `monitor` modes (and `lastSeason` as `latestSeason`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tvmaze_sync.core.config import Route, SonarrConfig
-from tvmaze_sync.core.errors import ConfigError
 from tvmaze_sync.sonarr.gateway import (
     ServerInfo,
     SonarrGateway,
@@ -51,49 +53,85 @@ def _names(items: list[str]) -> str:
     return ", ".join(items) if items else "(none)"
 
 
-def validate(gateway: SonarrGateway, routes: Sequence[Route] = ()) -> ServerInfo:
-    """Check every setting against the server before anything is written.
+@dataclasses.dataclass
+class Checked:
+    """One instance read and checked, nothing written: its problems (exit 2), its
+    inaccessible root folders (exit 3), and the lists `finish` resolves ids from."""
 
-    `routes`: the configuration's routes; each one that adds to this instance has its `set`
-    overrides resolved too (`gateway.routed`), and its problems name the route.
-    Raises DependencyError (exit 3) when Sonarr cannot be reached or refuses the key,
-    ConfigError (exit 2) naming the bad value and the valid choices otherwise.
-    """
+    lists: _Lists
+    problems: list[str]
+    unavailable: list[str]
+    info: ServerInfo | None = None
+    routed: dict[str, tuple[SonarrConfig, ServerInfo]] = dataclasses.field(default_factory=dict)
+
+
+def check(gateway: SonarrGateway, routes: Sequence[Route] = ()) -> Checked:
+    """Read what the settings name and collect every problem; write nothing (a missing tag
+    is only noted). `routes`: each one adding to this instance has its `set` overrides
+    checked too, its problems naming the route. Raises DependencyError (exit 3) when Sonarr
+    cannot be reached or refuses the key."""
     status = gateway.get("system/status", gateway.client.system.get_status)
+    lists = _Lists(gateway)
+    checked = Checked(lists, [], lists.unavailable)
+    server = _sonarr_version(gateway, status, checked.problems)
+    if server is not None:
+        lists.version, lists.major = server
+        checked.info, checked.routed = _resolve_all(lists, routes, checked.problems)
+    return checked
+
+
+def _sonarr_version(
+    gateway: SonarrGateway, status: Any, problems: list[str]
+) -> tuple[str, int] | None:
+    """The version and major version /system/status gives, or None with the problem added
+    when the answer is not a Sonarr we can use."""
     if not isinstance(status, Mapping) or not status.get("version"):
-        raise ConfigError(
+        problems.append(
             f"{gateway.key('url')}: {gateway.url} does not answer like Sonarr (no version in "
             "/api/v3/system/status); check the URL and its URL base"
         )
+        return None
     app = str(status.get("appName") or "Sonarr")
     if app.lower() != "sonarr":
-        raise ConfigError(f"{gateway.key('url')}: {gateway.url} is {app}, not Sonarr")
+        problems.append(f"{gateway.key('url')}: {gateway.url} is {app}, not Sonarr")
+        return None
     version = str(status["version"])
     match = re.match(r"(\d+)", version)
-    major = int(match.group(1)) if match else 0
-    if major < 3:
-        raise ConfigError(
-            f"{gateway.key('url')}: Sonarr {version} is too old; tvmaze-sync needs v3+"
-        )
-    problems: list[str] = []
-    lists = _Lists(gateway)
-    info = _resolve(lists, gateway.config, major, version, gateway.key, problems)
-    routed: dict[str, tuple[SonarrConfig, ServerInfo]] = {}
-    for index, route in enumerate(routes):
-        if gateway.name in route.instances:
-            resolved = _resolve_route(lists, info, index, route, problems)
-            if resolved is not None:
-                routed[route.name] = resolved
-    if problems:
-        raise ConfigError(problems)
-    assert info is not None
+    if not match or int(match.group(1)) < 3:
+        problems.append(f"{gateway.key('url')}: Sonarr {version} is too old; tvmaze-sync needs v3+")
+        return None
+    return version, int(match.group(1))
+
+
+def finish(checked: Checked) -> ServerInfo:
+    """After every instance checked clean: create the missing tags (not in a dry run) and
+    give the gateway its ids (`gateway.info`, `gateway.routed`). Raises DependencyError
+    (exit 3) for an inaccessible root folder or a tag Sonarr would not create."""
+    lists = checked.lists
+    gateway = lists.gateway
+    if checked.unavailable:
+        raise SonarrUnavailable("; ".join(checked.unavailable))
+    info, routed = checked.info, checked.routed
+    assert info is not None and not checked.problems, "finish() only what check() passed"
+    if lists.missing_tags and gateway.read_only:
+        log.warning("sonarr_tags_not_created dry_run=true labels=%s", ",".join(lists.missing_tags))
+    elif lists.missing_tags:
+        tags = lists.get("tag")
+        for label in lists.missing_tags:
+            tags.append({"id": gateway.create_tag(label), "label": label.lower()})
+            log.info("sonarr_tag_created label=%r id=%d", label, tags[-1]["id"])
+        info = dataclasses.replace(info, tag_ids=_tag_ids(lists, gateway.config.tags))
+        routed = {
+            name: (settings, dataclasses.replace(ids, tag_ids=_tag_ids(lists, settings.tags)))
+            for name, (settings, ids) in routed.items()
+        }
     gateway.info = info
     gateway.routed = routed
     log.info(
         "sonarr_validated url=%s version=%s root_folder=%r quality_profile_id=%d tags=%s "
         "instance=%s routes=%d",
         gateway.url,
-        version,
+        info.version,
         info.root_folder,
         info.quality_profile_id,
         ",".join(map(str, info.tag_ids)) or "-",
@@ -101,6 +139,21 @@ def validate(gateway: SonarrGateway, routes: Sequence[Route] = ()) -> ServerInfo
         len(routed),
     )
     return info
+
+
+def _resolve_all(
+    lists: _Lists, routes: Sequence[Route], problems: list[str]
+) -> tuple[ServerInfo | None, dict[str, tuple[SonarrConfig, ServerInfo]]]:
+    """The instance's settings and every route adding to it, as ids; problems added."""
+    gateway = lists.gateway
+    info = _resolve(lists, gateway.config, gateway.key, problems)
+    routed: dict[str, tuple[SonarrConfig, ServerInfo]] = {}
+    for index, route in enumerate(routes):
+        if gateway.name in route.instances:
+            resolved = _resolve_route(lists, info, index, route, problems)
+            if resolved is not None:
+                routed[route.name] = resolved
+    return info, routed
 
 
 def _resolve_route(
@@ -128,9 +181,7 @@ def _resolve_route(
         if isinstance(quality, str):
             found.append(quality)
     if "monitor" in overrides:
-        major = info.major if info else 4
-        version = info.version if info else "?"
-        changed["monitor"] = _monitor(settings, key("monitor"), major, version, found)
+        changed["monitor"] = _monitor(settings, key("monitor"), lists.major, lists.version, found)
     if "tags" in overrides:
         changed["tag_ids"] = _tags(lists, settings, key("tags"), found)
     problems.extend(found)
@@ -140,11 +191,16 @@ def _resolve_route(
 
 
 class _Lists:
-    """Sonarr's root folders, profiles and tags, each read once however many routes ask."""
+    """Sonarr's root folders, profiles and tags, each read once however many routes ask;
+    with what the checks found that is not a configuration error: tags to create, and root
+    folders Sonarr cannot reach."""
 
     def __init__(self, gateway: SonarrGateway) -> None:
         self.gateway = gateway
         self._read: dict[str, list[dict[str, Any]]] = {}
+        self.version, self.major = "?", 4
+        self.missing_tags: list[str] = []  # create_missing_tags: made by `finish`
+        self.unavailable: list[str] = []
 
     def get(self, path: str) -> list[dict[str, Any]]:
         if path not in self._read:
@@ -162,14 +218,10 @@ class _Lists:
 
 
 def _resolve(
-    lists: _Lists,
-    config: SonarrConfig,
-    major: int,
-    version: str,
-    key: Callable[[str], str],
-    problems: list[str],
+    lists: _Lists, config: SonarrConfig, key: Callable[[str], str], problems: list[str]
 ) -> ServerInfo | None:
     """`config`'s names as the ids an add needs, or None with its problems added."""
+    major, version = lists.major, lists.version
     found: list[str] = []
     root = _root_folder(lists, config, key("root_folder"), found)
     quality = _by_name(
@@ -240,11 +292,13 @@ def _root_folder(lists: _Lists, config: SonarrConfig, key: str, problems: list[s
     for folder in folders:
         if norm(str(folder.get("path", ""))) == norm(wanted):
             if folder.get("accessible") is False:
-                # Every add would be rejected and wrongly marked failed: stop instead.
-                raise SonarrUnavailable(
+                # Every add would be rejected and wrongly marked failed: `finish` stops.
+                message = (
                     f"Sonarr at {lists.gateway.url}: root folder '{folder['path']}'{_for(key)} "
                     "is not accessible to Sonarr (missing or unmounted); fix it in Sonarr"
                 )
+                if message not in lists.unavailable:
+                    lists.unavailable.append(message)
             return str(folder["path"])
     problems.append(
         f"{key}: root folder '{wanted}' not found in Sonarr; available: {_names(paths)}"
@@ -288,29 +342,39 @@ def _monitor(config: SonarrConfig, key: str, major: int, version: str, problems:
 
 
 def _tags(lists: _Lists, config: SonarrConfig, key: str, problems: list[str]) -> list[int]:
+    """The ids of `config.tags` Sonarr has; a missing one is a problem, or, with
+    `create_missing_tags`, noted for `finish` to create."""
     gateway = lists.gateway
     wanted = list(dict.fromkeys(config.tags))
     if not wanted:
         return []
-    tags = lists.get("tag")
-    # Sonarr stores labels lower-cased, so compare without case.
-    by_label = {
-        str(t.get("label", "")).lower(): gateway.read_int(t, "id", "tag") for t in tags if "id" in t
-    }
+    by_label = _by_label(lists)
     missing = [label for label in wanted if label.lower() not in by_label]
     if missing and not config.create_missing_tags:
         problems.append(
             f"{key}: tag{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing)} not found in Sonarr; available: "
-            f"{_names([str(t.get('label', '')) for t in tags])} "
+            f"{_names([str(t.get('label', '')) for t in lists.get('tag')])} "
             f"(or set {gateway.key('create_missing_tags')}: true)"
         )
         return []
-    if missing and gateway.read_only:
-        log.warning("sonarr_tags_not_created dry_run=true labels=%s", ",".join(missing))
-        return [by_label[label.lower()] for label in wanted if label.lower() in by_label]
-    for label in missing:
-        by_label[label.lower()] = gateway.create_tag(label)
-        tags.append({"id": by_label[label.lower()], "label": label.lower()})
-        log.info("sonarr_tag_created label=%r id=%d", label, by_label[label.lower()])
-    return [by_label[label.lower()] for label in wanted]
+    folded = {label.lower() for label in lists.missing_tags}
+    lists.missing_tags += [label for label in missing if label.lower() not in folded]
+    return _tag_ids(lists, wanted)
+
+
+def _by_label(lists: _Lists) -> dict[str, int]:
+    # Sonarr stores labels lower-cased, so compare without case.
+    read_int = lists.gateway.read_int
+    return {
+        str(t.get("label", "")).lower(): read_int(t, "id", "tag")
+        for t in lists.get("tag")
+        if "id" in t
+    }
+
+
+def _tag_ids(lists: _Lists, labels: Sequence[str]) -> list[int]:
+    """The ids of the `labels` Sonarr has, in order, once each."""
+    by_label = _by_label(lists)
+    ids = [by_label[label.lower()] for label in labels if label.lower() in by_label]
+    return list(dict.fromkeys(ids))
