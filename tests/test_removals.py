@@ -263,7 +263,7 @@ def test_an_empty_library_holds_even_a_few_removals(
     assert summary.ok and summary.removals_held == 3
     assert summary.results.get("removed_by_user", 0) == 0 and posted_tvdb_ids(new) == []
     with pytest.raises(Exception) as raised:
-        removals.check(summary, config.sonarr.max_removals)
+        removals.check(summary, config)
     assert getattr(raised.value, "exit_code", None) == ExitCode.REMOVALS_HELD
     # The user's own first series in the new Sonarr makes the library non-empty: three of
     # ours missing is then under the limit, but held ones stay held until decided.

@@ -552,7 +552,10 @@ def test_each_instance_has_its_own_removal_guard_and_way_out(
         requests.delete(url, headers=key, timeout=10).raise_for_status()
     result = cli("sync")
     assert result.returncode == 4, result.stderr
-    assert "--instance NAME" in result.stderr
+    assert "missing from Sonarr instance '4k'" in result.stderr
+    assert "instances.4k.max_removals=10" in result.stderr
+    assert "`tvmaze-sync removals readd --instance 4k`" in result.stderr
+    assert "missing from Sonarr," not in result.stderr  # default holds none
     held = json.loads(cli("removals", "--instance", "4k", "--format", "json").stdout)
     assert len(held) == len(HBO)
     assert json.loads(cli("removals", "--format", "json").stdout) == []  # default holds none

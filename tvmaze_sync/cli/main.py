@@ -278,7 +278,7 @@ def sync(
         export(cycle_ok=True)
         if not options(ctx).quiet:
             render.cycle_summary(summary, fmt=config.logging.format)
-        removals.check(summary, config.sonarr.max_removals)  # exit 4 while any is held
+        removals.check(summary, config)  # exit 4 while any is held
 
 
 # --- state ---------------------------------------------------------------------------------

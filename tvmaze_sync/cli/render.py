@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tvmaze_sync.cli.terminal import Terminal, printable, printable_lines, write_stdout
+from tvmaze_sync.core.config import DEFAULT_INSTANCE
 from tvmaze_sync.core.logs import redact
 from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
 
@@ -96,17 +97,23 @@ def state_table(data: Mapping[str, Any]) -> None:
         table.add_row(
             "  adds waiting (sonarr.max_adds_per_cycle)", str(last.get("adds_waiting", 0))
         )
+    outcomes = last.get("instances") or {}
+
+    def ran(name: str) -> str:
+        outcome = outcomes.get(name) or {}
+        return "" if not outcome else (" ok" if outcome.get("ok") else " FAILED last cycle")
+
     shows_info = data["shows"]
-    table.add_row("shows (total)", str(shows_info["total"]))
+    others = data.get("instances") or {}
+    # With instances, the main cache's statuses are default's (the others' follow).
+    label = f"instance {DEFAULT_INSTANCE}{ran(DEFAULT_INSTANCE)}" if others else "shows (total)"
+    table.add_row(label, str(shows_info["total"]))
     for status, count in shows_info["by_status"].items():
         table.add_row(f"  {status}", str(count))
     held = data.get("removals_held", 0)
     table.add_row("removals held", f"{held} (see `tvmaze-sync removals`)" if held else "0")
-    outcomes = last.get("instances") or {}
-    for name, counts in (data.get("instances") or {}).items():
-        outcome = outcomes.get(name) or {}
-        ran = "" if not outcome else (" ok" if outcome.get("ok") else " FAILED last cycle")
-        table.add_row(f"instance {name}{ran}", str(sum(counts["by_status"].values())))
+    for name, counts in others.items():
+        table.add_row(f"instance {name}{ran(name)}", str(sum(counts["by_status"].values())))
         for status, count in counts["by_status"].items():
             table.add_row(f"  {status}", str(count))
         if counts.get("removals_held"):

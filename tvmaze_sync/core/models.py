@@ -141,8 +141,8 @@ class CycleSummary:
     exclusions_distrusted: int = 0
     error: str | None = None
     exit_code: int | None = None  # a failed cycle: the exit code the process ends with
-    # With `instances`: each instance's outcome by name ({"ok", "error"}, and for the others
-    # than `default`, whose counts are the fields above, their own results and adds).
+    # With `instances`: each instance's outcome by name ({"ok", "error"}, its own results,
+    # adds and holds); the fields above are then the totals over every instance.
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_state(self) -> dict[str, object]:

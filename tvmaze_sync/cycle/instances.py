@@ -117,7 +117,13 @@ def run_default(
     except DependencyError as error:
         _failed(summary, DEFAULT_INSTANCE, error)
         return
-    summary.instances[DEFAULT_INSTANCE] = {"ok": True, "error": None}
+    summary.instances[DEFAULT_INSTANCE] = {  # the summary's counts so far are default's
+        "ok": True,
+        "error": None,
+        "results": dict(summary.results),
+        "adds_waiting": summary.adds_waiting,
+        "removals_held": summary.removals_held,
+    }
 
 
 def run_others(
@@ -175,14 +181,16 @@ def _preview_one(
         queues.release_failed(store, context.clock(), False)  # on the copy only
         filters.apply(store, filters.build_processor(config.filters, config.routes, name))
         phase.process(store, gateway, mine, sub)
-    summary.would_add_titles += [f"{title} [{name}]" for title in sub.would_add_titles]
+    _fold(summary, sub, name)
     return {
         "ok": True,
         "error": None,
         "dry_run": True,
         "would_add_titles": sub.would_add_titles[:TITLES_KEPT],
         "would_add_count": len(sub.would_add_titles),
+        "results": sub.results,
         "adds_waiting": sub.adds_waiting,
+        "removals_held": sub.removals_held,
     }
 
 
@@ -221,12 +229,7 @@ def _run_one(
         queues.release_failed(store, context.clock(), False)
         filters.apply(store, processor)
         phase.process(store, gateway, mine, sub)
-    summary.added_titles += [f"{title} [{name}]" for title in sub.added_titles]
-    summary.added_ids += sub.added_ids
-    summary.removals_held += sub.removals_held
-    summary.review_titles += [f"{title} [{name}]" for title in sub.review_titles]
-    summary.review_ids += sub.review_ids
-    summary.review_waiting += sub.review_waiting
+    _fold(summary, sub, name)
     return {
         "ok": True,
         "error": None,
@@ -237,3 +240,22 @@ def _run_one(
         "removals_held": sub.removals_held,
         "review_waiting": sub.review_waiting,
     }
+
+
+def _fold(summary: CycleSummary, sub: CycleSummary, name: str) -> None:
+    """Add instance `name`'s outcome to the cycle's: its counts to the totals (the summary
+    line, the notification, `adds_waiting` and exit 4 cover every instance), its titles
+    marked with its name."""
+    for result, count in sub.results.items():
+        summary.results[result] = summary.results.get(result, 0) + count
+    summary.adds_waiting += sub.adds_waiting
+    summary.removals_held += sub.removals_held
+    summary.review_waiting += sub.review_waiting
+    summary.added_ids += sub.added_ids
+    summary.review_ids += sub.review_ids
+    for titles, more in (
+        (summary.added_titles, sub.added_titles),
+        (summary.would_add_titles, sub.would_add_titles),
+        (summary.review_titles, sub.review_titles),
+    ):
+        titles += [f"{title} [{name}]" for title in more]

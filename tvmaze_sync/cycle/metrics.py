@@ -139,7 +139,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "gauge",
         (),
         "Shows ready to add that sonarr.max_adds_per_cycle left for later cycles, in the last "
-        "cycle.",
+        "cycle (with instances, over every instance).",
     ),
     MetricSpec(
         "tvmaze_sync_removals_held",

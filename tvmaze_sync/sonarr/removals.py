@@ -96,26 +96,44 @@ def _apply(
         )
 
 
-def check(summary: CycleSummary, max_removals: int) -> None:
+def check(summary: CycleSummary, config: Config) -> None:
     """Raise RemovalsHeld (exit 4) after a cycle that holds series: cron and systemd must
-    see that a decision waits, though the cycle itself went through."""
-    if summary.removals_held:
-        message = held_message(summary.removals_held, max_removals, summary.dry_run)
-        if summary.instances:
-            message += "; with several instances, add --instance NAME for another instance's"
-        raise RemovalsHeld(message)
+    see that a decision waits, though the cycle itself went through. With several
+    instances, the message names each instance that holds some, with its own way out."""
+    if not summary.removals_held:
+        return
+    held = {DEFAULT_INSTANCE: summary.removals_held}
+    if summary.instances:
+        held = {
+            name: outcome["removals_held"]
+            for name, outcome in summary.instances.items()
+            if outcome.get("removals_held")
+        }
+    raise RemovalsHeld(
+        "; ".join(
+            held_message(count, config.instance(name).max_removals, summary.dry_run, name)
+            for name, count in held.items()
+        )
+    )
 
 
-def held_message(count: int, max_removals: int, dry_run: bool) -> str:
+def held_message(
+    count: int, max_removals: int, dry_run: bool, instance: str = DEFAULT_INSTANCE
+) -> str:
+    default = instance == DEFAULT_INSTANCE
+    key = "sonarr" if default else f"instances.{instance}"
+    where = "Sonarr" if default else f"Sonarr instance '{instance}'"
     head = (
-        f"{count} series tvmaze-sync added are missing from Sonarr, too many to conclude you "
-        f"deleted them (more than sonarr.max_removals={max_removals} at once, or every "
+        f"{count} series tvmaze-sync added are missing from {where}, too many to conclude you "
+        f"deleted them (more than {key}.max_removals={max_removals} at once, or every "
         "series); "
     )
     if dry_run:
         return head + "a real sync holds them and concludes nothing (this dry run wrote nothing)"
+    option = "" if default else f" --instance {instance}"
     return head + (
-        "none is concluded removed until you decide: `tvmaze-sync removals` lists them, "
-        "`tvmaze-sync removals accept` if you deleted them, `tvmaze-sync removals readd` if "
-        "Sonarr was replaced or reset (they are added again)"
+        f"none is concluded removed until you decide: `tvmaze-sync removals{option}` lists "
+        f"them, `tvmaze-sync removals accept{option}` if you deleted them, "
+        f"`tvmaze-sync removals readd{option}` if Sonarr was replaced or reset (they are "
+        "added again)"
     )

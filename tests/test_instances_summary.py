@@ -1,0 +1,42 @@
+"""With several Sonarr instances, the cycle's summary, its exit 4 and `state` speak for every
+instance (issue #16): the counts are totals, each instance's own are in `instances`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.fixtures_sonarr import SonarrFactory
+from tests.fixtures_tvmaze import TvmazeSimFactory
+from tests.helpers_cli import run_cli
+from tests.sonarr_helpers import real_shows
+from tests.test_routing import ANIME, HBO, PROFILES, UNROUTED, _fourk_env, _two_instance_config
+
+
+def test_the_summary_counts_every_instance_and_state_names_default(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO, *ANIME]), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    env = _fourk_env(fourk.url)
+    for args, posted in ((["--dry-run"], 0), ([], len(UNROUTED + ANIME) + 2 * len(HBO))):
+        result = run_cli(tmp_path, "--config", str(config), "sync", *args, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        sent = default.posts_to("/api/v3/series") + fourk.posts_to("/api/v3/series")
+        assert len(sent) == posted
+    counted = re.search(r"sync_summary .* added=(\d+) ", result.stderr)
+    assert counted and int(counted.group(1)) == posted, result.stderr
+    last = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))["last_cycle"]
+    assert last["results"]["added"] == posted
+    assert last["instances"]["default"]["results"]["added"] == len(UNROUTED + ANIME + HBO)
+    assert last["instances"]["4k"]["results"]["added"] == len(HBO)
+
+    shown = run_cli(tmp_path, "--config", str(config), "state", env=env).stdout
+    assert re.search(r"instance default ok\s*│\s*6", shown), shown
+    assert re.search(r"instance 4k ok\s*│\s*2", shown), shown
+    assert "shows (total)" not in shown
