@@ -1569,6 +1569,7 @@ def _route_problems(config: Config) -> list[str]:
                 + ", ".join(f.name for f in dataclasses.fields(RouteMatch))
                 + " (a show matching no route goes to `default`)"
             )
+        problems.extend(_never_matching(route.match, f"{where}.match"))
         if not route.instances:
             problems.append(f"{where}.instances: empty; name at least one instance")
         for name in route.instances:
@@ -1580,6 +1581,25 @@ def _route_problems(config: Config) -> list[str]:
                     f"(known: {', '.join(known)})"
                 )
         route.instances = list(dict.fromkeys(route.instances))
+    return problems
+
+
+def _never_matching(match: RouteMatch, where: str) -> list[str]:
+    """Values no show can have: a blank text (values are stripped; a blank title keyword
+    is skipped and a blank genre equals none) or an id below 1 (TVMaze's start at 1). Either
+    would leave its key, and so the route, matching nothing without a word."""
+    problems: list[str] = []
+    for key, values in dataclasses.asdict(match).items():
+        if key == "ids":
+            problems.extend(
+                f"{where}.ids: {i} is not a TVMaze id; expected a whole number of at least 1"
+                for i in values
+                if i < 1
+            )
+        elif any(not value.strip() for value in values):
+            problems.append(
+                f"{where}.{key}: a blank value matches no show; remove it or give a value"
+            )
     return problems
 
 

@@ -1,0 +1,73 @@
+"""The configuration's checks of `routes` and `instances` (issue #16): a value that can never
+match is an error naming its key, a null means the default, and each problem is reported
+once, without a follow-on error caused by the first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import pytest
+
+from tests.helpers_cli import run_cli
+from tvmaze_sync.core.config import RouteMatch, build_config
+from tvmaze_sync.core.errors import ConfigError
+
+TEXT_KEYS = [key for key, tp in get_type_hints(RouteMatch).items() if tp == list[str]]
+
+
+def _problems(data: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, env or {})
+    return raised.value.problems
+
+
+def _route(**match: Any) -> dict[str, Any]:
+    return {"routes": [{"name": "r", "match": match}]}
+
+
+def test_every_text_match_key_is_checked() -> None:
+    assert TEXT_KEYS == ["genres", "types", "networks", "languages", "countries", "title"]
+
+
+@pytest.mark.parametrize("key", TEXT_KEYS)
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_match_value_is_an_error_naming_its_key(key: str, blank: str) -> None:
+    """A blank value never matches a show (a blank title keyword was skipped, a blank genre
+    equals none): the route would be dead without a word."""
+    good = {"countries": "GB", "title": "Gundam"}.get(key, "Anime")
+    assert _problems(_route(**{key: [good, blank]})) == [
+        f"routes[0].match.{key}: a blank value matches no show; remove it or give a value"
+    ]
+
+
+@pytest.mark.parametrize("ids", [[0], [-5], [82, 0, -5]])
+def test_a_match_id_below_1_is_an_error_naming_the_key(ids: list[int]) -> None:
+    bad = [i for i in ids if i < 1]
+    assert _problems(_route(ids=ids)) == [
+        f"routes[0].match.ids: {i} is not a TVMaze id; expected a whole number of at least 1"
+        for i in bad
+    ]
+
+
+def test_duplicates_and_good_values_are_accepted() -> None:
+    config = build_config(_route(title=["Gundam", "gundam"], ids=[1, 1], genres=["Anime"]), {})
+    assert config.routes[0].match.ids == [1, 1]
+
+
+def test_config_check_refuses_a_blank_keyword_and_id_0_with_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "routes:\n"
+        "  - name: gundam\n"
+        "    match: {title: ['  ']}\n"
+        "  - name: picked\n"
+        "    match: {ids: [0, -5]}\n",
+        encoding="utf-8",
+    )
+    result = run_cli(tmp_path, "--config", str(path), "config", "check")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "routes[0].match.title: a blank value matches no show" in result.stderr
+    assert "routes[1].match.ids: 0 is not a TVMaze id" in result.stderr
+    assert "routes[1].match.ids: -5 is not a TVMaze id" in result.stderr
