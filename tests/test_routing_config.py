@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 import pytest
+import yaml
 
 from tests.helpers_cli import run_cli
 from tvmaze_sync.core.config import RouteMatch, build_config
@@ -71,3 +72,18 @@ def test_config_check_refuses_a_blank_keyword_and_id_0_with_exit_2(tmp_path: Pat
     assert "routes[0].match.title: a blank value matches no show" in result.stderr
     assert "routes[1].match.ids: 0 is not a TVMaze id" in result.stderr
     assert "routes[1].match.ids: -5 is not a TVMaze id" in result.stderr
+
+
+def test_instances_with_no_value_means_the_default_as_if_absent() -> None:
+    """`instances:` with nothing after it (a list emptied by commenting its items out)."""
+    data = yaml.safe_load("routes:\n  - name: r\n    match: {ids: [82]}\n    instances:\n")
+    assert data["routes"][0]["instances"] is None
+    assert build_config(data, {}).routes[0].instances == ["default"]
+
+
+def test_an_explicit_empty_instances_list_is_an_error() -> None:
+    data = yaml.safe_load("routes:\n  - name: r\n    match: {ids: [82]}\n    instances: []\n")
+    assert _problems(data) == [
+        "routes[0].instances: empty; a route must target at least one instance "
+        "(leave `instances` out for `[default]`)"
+    ]

@@ -1358,6 +1358,10 @@ def _read_routes(raw: Any, problems: list[str]) -> list[Route]:
         if not isinstance(item, dict):
             problems.append(f"{prefix}: {item!r} is not valid; expected a route (mapping)")
             continue
+        if "instances" in item and item["instances"] is None:
+            # `instances:` with no value (its items commented out) is the default, as if
+            # absent; only an explicit `[]` asks for no instance, and is refused below.
+            item = {k: v for k, v in item.items() if k != "instances"}
         options = {
             (prefix, *o.path): dataclasses.replace(o, path=(prefix, *o.path))
             for o in route_options()
@@ -1571,7 +1575,10 @@ def _route_problems(config: Config) -> list[str]:
             )
         problems.extend(_never_matching(route.match, f"{where}.match"))
         if not route.instances:
-            problems.append(f"{where}.instances: empty; name at least one instance")
+            problems.append(
+                f"{where}.instances: empty; a route must target at least one instance "
+                "(leave `instances` out for `[default]`)"
+            )
         for name in route.instances:
             if name not in known:
                 hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
