@@ -87,3 +87,28 @@ def test_an_explicit_empty_instances_list_is_an_error() -> None:
         "routes[0].instances: empty; a route must target at least one instance "
         "(leave `instances` out for `[default]`)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("match", "problem"),
+    [
+        ({"genres": "Anime"}, "routes[0].match.genres: 'Anime' is not valid; expected a list"),
+        ({"ids": 82}, "routes[0].match.ids: 82 is not valid; expected a list"),
+        ({"genre": ["Anime"]}, "routes[0].match.genre: unknown key; did you mean"),
+        ("Anime", "routes[0].match: 'Anime' is not valid; expected a section (mapping)"),
+    ],
+)
+def test_a_refused_match_is_reported_once_without_a_follow_on(match: Any, problem: str) -> None:
+    """A scalar where a list is expected is refused, as `filters.genres.include: Anime` is;
+    the refused key is not then reported again as a match that gives nothing."""
+    [reported] = _problems({"routes": [{"name": "r", "match": match}]})
+    assert reported.startswith(problem), reported
+    assert _problems({"filters": {"genres": {"include": "Anime"}}}) == [
+        "filters.genres.include: 'Anime' is not valid; expected a list of text"
+    ]
+
+
+@pytest.mark.parametrize("match", [None, {}, {"genres": []}, {"genres": None}])
+def test_a_match_that_gives_nothing_is_still_an_error(match: Any) -> None:
+    [reported] = _problems({"routes": [{"name": "r", "match": match}]})
+    assert reported.startswith("routes[0].match: give at least one of genres, types"), reported

@@ -1366,10 +1366,26 @@ def _read_routes(raw: Any, problems: list[str]) -> list[Route]:
             (prefix, *o.path): dataclasses.replace(o, path=(prefix, *o.path))
             for o in route_options()
         }
+        before = len(problems)
         _check_unknown_keys(item, (prefix,), options, problems)
         values = _read_values({prefix: item}, options, None, problems, [])
-        routes.append(_assemble(values, Route, (prefix,)))
+        route = _assemble(values, Route, (prefix,))
+        if not any(p.startswith(f"{prefix}.match") for p in problems[before:]):
+            problems.extend(_empty_match(route.match, prefix))
+        routes.append(route)
     return routes
+
+
+def _empty_match(match: RouteMatch, prefix: str) -> list[str]:
+    """A match that gives no value says nothing of its shows. Only asked of a match read
+    without a problem: a key refused (`genres: Anime`, a typo) is the problem to report,
+    not the empty match it leaves behind."""
+    if any(dataclasses.asdict(match).values()):
+        return []
+    keys = ", ".join(f.name for f in dataclasses.fields(RouteMatch))
+    return [
+        f"{prefix}.match: give at least one of {keys} (a show matching no route goes to `default`)"
+    ]
 
 
 _MISSING = object()
@@ -1556,7 +1572,7 @@ def _instance_problems(config: Config) -> list[str]:
 
 
 def _route_problems(config: Config) -> list[str]:
-    """Names given and unique, a match that says something, instances that exist."""
+    """Names given and unique, match values that can match, instances that exist."""
     problems: list[str] = []
     known = config.instance_names
     seen: set[str] = set()
@@ -1567,12 +1583,6 @@ def _route_problems(config: Config) -> list[str]:
         elif route.name in seen:
             problems.append(f"{where}.name: {route.name!r} is the name of an earlier route")
         seen.add(route.name)
-        if not any(dataclasses.asdict(route.match).values()):
-            problems.append(
-                f"{where}.match: give at least one of "
-                + ", ".join(f.name for f in dataclasses.fields(RouteMatch))
-                + " (a show matching no route goes to `default`)"
-            )
         problems.extend(_never_matching(route.match, f"{where}.match"))
         if not route.instances:
             problems.append(
