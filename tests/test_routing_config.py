@@ -112,3 +112,40 @@ def test_a_refused_match_is_reported_once_without_a_follow_on(match: Any, proble
 def test_a_match_that_gives_nothing_is_still_an_error(match: Any) -> None:
     [reported] = _problems({"routes": [{"name": "r", "match": match}]})
     assert reported.startswith("routes[0].match: give at least one of genres, types"), reported
+
+
+SONARR = {"url": "http://sonarr:8989", "root_folder": "/tv", "quality_profile": "HD"}
+FOURK = {"url": "http://sonarr4k:8989", "root_folder": "/tv4k", "quality_profile": "UHD"}
+
+
+@pytest.mark.parametrize(
+    ("instance", "variable"),
+    [
+        ("sonarr", "SONARR_API_KEY_FILE"),
+        ("4k", "INSTANCES_4K_API_KEY_FILE"),
+        ("4k", "INSTANCES_4K_URL_FILE"),
+        ("sonarr", "SONARR_URL_FILE"),
+    ],
+)
+def test_a_missing_secret_file_is_the_one_problem_reported(
+    tmp_path: Path, instance: str, variable: str
+) -> None:
+    """The file is the problem; its key is not then also `required` (the default instance
+    and another one alike)."""
+    data = {"sonarr": dict(SONARR, api_key="k"), "instances": {"4k": dict(FOURK, api_key="k")}}
+    section = data["sonarr"] if instance == "sonarr" else data["instances"]["4k"]
+    key = "url" if variable.endswith("_URL_FILE") else "api_key"
+    del section[key]
+    missing = tmp_path / "nonexistent"
+    assert _problems(data, {variable: str(missing)}) == [
+        f"{variable}: cannot read {missing}: No such file or directory"
+    ]
+
+
+@pytest.mark.parametrize("instance", ["sonarr", "4k"])
+def test_a_refused_api_key_is_not_also_reported_missing(tmp_path: Path, instance: str) -> None:
+    data = {"sonarr": dict(SONARR, api_key="k"), "instances": {"4k": dict(FOURK, api_key="k")}}
+    section = data["sonarr"] if instance == "sonarr" else data["instances"]["4k"]
+    section["api_key"] = "abc\x01def"
+    [reported] = _problems(data)
+    assert "contains a control character" in reported and "abc" not in reported

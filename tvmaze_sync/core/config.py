@@ -1198,22 +1198,25 @@ def build_config(
 ) -> Config:
     problems: list[str] = []
     notices: list[str] = []
+    refused: set[str] = set()
     data = _resolve_refs(data, "", env, problems)
     data = dict(data)
     raw_instances, raw_routes = data.pop("instances", None), data.pop("routes", None)
     options = {option.path: option for option in iter_options()}
     _check_unknown_keys(data, (), options, problems)
-    values = _read_values(data, options, env, problems, notices)
+    values = _read_values(data, options, env, problems, notices, refused)
     config = _assemble(values)
     config.source = source
     config.notices = notices
     if config.storage.path is None:
         config.storage.path = str(default_storage_path(env))
-    config.instances = _read_instances(raw_instances, env, problems, notices)
+    config.instances = _read_instances(raw_instances, env, problems, notices, refused)
     problems.extend(_ambiguous_instance_env(list(config.instances)))
     problems.extend(_stray_instance_env(env, list(config.instances)))
     config.routes = _read_routes(raw_routes, problems)
-    problems.extend(_cross_checks(config))
+    # A key refused above (an unreadable *_FILE, a bad value) is that problem only: the
+    # checks across keys would see its default and call it missing too.
+    problems.extend(p for p in _cross_checks(config) if p.split(":", 1)[0] not in refused)
     if problems:
         raise ConfigError(problems)
     return config
@@ -1225,16 +1228,19 @@ def _read_values(
     env: Mapping[str, str] | None,
     problems: list[str],
     notices: list[str],
+    refused: set[str] | None = None,
 ) -> dict[tuple[str, ...], Any]:
     """Each option's value: the environment's (unless `env` is None), else the file's, else
-    its default; every bad one is a problem."""
+    its default; every bad one is a problem, and its key goes in `refused`."""
     values: dict[tuple[str, ...], Any] = {}
+    refused = set() if refused is None else refused
     for path, option in options.items():
         raw, present, from_env, origin = _lookup(data, path), True, False, option.key
         try:
             env_value = None if env is None else read_env_value(option.env, env)
         except ConfigError as error:
             problems.extend(error.problems)
+            refused.add(option.key)
             continue
         if env_value is not None and env_value.strip() == "" and _empty_env_ignored(option):
             applies = "the default" if raw is _MISSING else "the file's value"
@@ -1251,17 +1257,23 @@ def _read_values(
             value = coerce(option.type, raw, from_env)
         except ValueError as error:
             problems.append(f"{origin}: {shown(raw, option)} is not valid; expected {error}")
+            refused.add(option.key)
             continue
         problem = _out_of_bounds(option, value) or _unsendable_secret(option, value)
         if problem:
             problems.append(f"{origin}: {shown(raw, option)} {problem}")
+            refused.add(option.key)
             continue
         values[path] = value
     return values
 
 
 def _read_instances(
-    raw: Any, env: Mapping[str, str], problems: list[str], notices: list[str]
+    raw: Any,
+    env: Mapping[str, str],
+    problems: list[str],
+    notices: list[str],
+    refused: set[str] | None = None,
 ) -> dict[str, SonarrConfig]:
     """`instances`: each name's settings, read like `sonarr` (environment included)."""
     if raw is None:
@@ -1284,7 +1296,7 @@ def _read_instances(
         options = {o.path: o for o in instance_options(name)}
         data = {"instances": {name: settings}}
         _check_unknown_keys(settings, ("instances", name), options, problems)
-        values = _read_values(data, options, env, problems, notices)
+        values = _read_values(data, options, env, problems, notices, refused)
         found[name] = SonarrConfig(**{path[-1]: value for path, value in values.items()})
     return found
 
