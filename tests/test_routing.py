@@ -5,6 +5,7 @@ properties; the configuration's checks of `routes` and `instances`; the ledger m
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -332,6 +333,29 @@ def test_the_routing_guide_worked_examples_match_the_routing_code(
         route, [target] = routing.targets(config, parse_facts(facts, 90000 + n, title))
         assert (route.name if route else "-") == route_name, title
         assert target["root_folder"] == folder, title
+
+
+@pytest.mark.parametrize("example", _guide_examples(), ids=lambda e: e[0])
+def test_every_match_key_of_a_guide_example_decides_one_of_its_rows(
+    example: tuple[str, str, list[tuple[str, str, str, str]]],
+) -> None:
+    """An example shows what each key it gives does: for every key, some row would go
+    another way without it (a key no row depends on, or one missing from the YAML that the
+    heading promises, is a gap in the guide)."""
+    name, config_yaml, rows = example
+    config = build_config(yaml.safe_load(config_yaml), {})
+    shows = [parse_facts(facts, 90000 + n, title) for n, (title, facts, _, _) in enumerate(rows)]
+    for route in config.routes:
+        for key, value in dataclasses.asdict(route.match).items():
+            if not value:
+                continue
+            without = dataclasses.replace(route.match, **{key: []})
+            decided = [
+                show.title
+                for show in shows
+                if routing.matches(route.match, show) != routing.matches(without, show)
+            ]
+            assert decided, f"{name}: no row shows what {route.name}'s match.{key} does"
 
 
 # --- several instances ------------------------------------------------------------------------
