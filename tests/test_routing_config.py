@@ -13,6 +13,8 @@ import yaml
 from tests.helpers_cli import run_cli
 from tvmaze_sync.core.config import RouteMatch, build_config
 from tvmaze_sync.core.errors import ConfigError
+from tvmaze_sync.core.models import Show
+from tvmaze_sync.decisions import routing
 
 TEXT_KEYS = [key for key, tp in get_type_hints(RouteMatch).items() if tp == list[str]]
 
@@ -149,3 +151,17 @@ def test_a_refused_api_key_is_not_also_reported_missing(tmp_path: Path, instance
     section["api_key"] = "abc\x01def"
     [reported] = _problems(data)
     assert "contains a control character" in reported and "abc" not in reported
+
+
+def test_set_tags_replaces_the_instance_s_tags_as_documented() -> None:
+    """docs/routing.md: a route names the complete set of tags; none is merged in."""
+    routes = [
+        {"name": "anime", "match": {"genres": ["Anime"]}, "set": {"tags": ["anime"]}},
+        {"name": "bare", "match": {"genres": ["Drama"]}, "set": {"tags": []}},
+        {"name": "kept", "match": {"genres": ["Comedy"]}, "set": {"root_folder": "/c"}},
+    ]
+    config = build_config({"sonarr": {"tags": ["tvmaze"]}, "routes": routes}, {})
+    for genre, tags in (("Anime", ["anime"]), ("Drama", []), ("Comedy", ["tvmaze"])):
+        show = Show(tvmaze_id=1, title="A show", genres=(genre,))
+        _, [target] = routing.targets(config, show)
+        assert target["tags"] == tags, genre
