@@ -5,6 +5,7 @@ properties; the configuration's checks of `routes` and `instances`; the ledger m
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -205,32 +206,45 @@ def test_routes_come_from_the_file_only() -> None:
 # --- the matcher ------------------------------------------------------------------------------
 
 WORDS = st.sampled_from(["Anime", "Drama", "Comedy", "HBO", "Netflix", "US", "GB", "Japanese"])
+TYPES = st.sampled_from(["Scripted", "Animation", "Reality", "Documentary"])
+LANGUAGES = st.sampled_from(["English", "Japanese", "German"])
+#: Title words, and keywords: whole words, parts of them ("gun", "ones", "of t" across a
+#: space) and words no title has, in mixed case.
+TITLE_WORDS = st.sampled_from(["The", "Gundam", "Wing", "of", "Thrones", "Dome"])
+KEYWORDS = st.sampled_from(["gundam", "GUN", "ones", "Of T", "the", "wing", "Hellsing", "x"])
 
 
-def _show(tvmaze_id: int, genres: list[str], network: str | None, country: str | None) -> Show:
-    return Show(
-        tvmaze_id=tvmaze_id,
-        title=f"Show {tvmaze_id}",
-        genres=tuple(genres),
-        network=network,
-        country=country,
-        language="Japanese" if "Anime" in genres else "English",
-    )
+def _maybe(values: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
+    return st.one_of(st.none(), values)
 
 
 shows = st.builds(
-    _show,
-    st.integers(1, 50),
-    st.lists(WORDS, max_size=3),
-    st.one_of(st.none(), WORDS),
-    st.one_of(st.none(), st.sampled_from(["US", "GB", "JP"])),
+    Show,
+    tvmaze_id=st.integers(1, 50),
+    title=st.lists(TITLE_WORDS, min_size=1, max_size=4).map(" ".join),
+    genres=st.lists(WORDS, max_size=3).map(tuple),
+    network=_maybe(WORDS),
+    web_channel=_maybe(WORDS),
+    country=_maybe(st.sampled_from(["US", "GB", "JP"])),
+    type=_maybe(TYPES),
+    language=_maybe(LANGUAGES),
 )
 matches = st.builds(
     RouteMatch,
     genres=st.lists(WORDS, max_size=2),
+    types=st.lists(st.one_of(TYPES, TYPES.map(str.upper)), max_size=2),
     networks=st.lists(WORDS, max_size=2),
+    languages=st.lists(st.one_of(LANGUAGES, LANGUAGES.map(str.lower)), max_size=2),
     countries=st.lists(st.sampled_from(["US", "UK", "gb", "JP"]), max_size=2),
+    title=st.lists(KEYWORDS, max_size=2),
     ids=st.lists(st.integers(1, 50), max_size=2),
+)
+#: A match of one or two keys: with every key drawn, a show rarely holds all but one, so
+#: what one key does alone would be left to chance.
+narrow_matches = st.builds(
+    lambda m, keys: RouteMatch(**{key: getattr(m, key) for key in keys}),
+    matches,
+    st.lists(st.sampled_from([f.name for f in dataclasses.fields(RouteMatch)]), max_size=2),
 )
 route_lists = st.lists(
     st.builds(lambda i, m: Route(name=f"r{i}", match=m), st.integers(0, 99), matches), max_size=4
@@ -247,20 +261,27 @@ def test_the_first_matching_route_wins_and_none_means_default(
     assert routing.instances_for(routes, show) == (chosen.instances if chosen else ["default"])
 
 
-@given(matches, shows)
+@given(st.one_of(matches, narrow_matches), shows)
 def test_a_match_holds_when_every_key_given_holds(match: RouteMatch, show: Show) -> None:
     def folded(values: Any) -> set[str]:
         return {str(v).casefold() for v in values if v}
 
+    def any_of(wanted: list[str], *values: str | None) -> bool:
+        return bool(folded(wanted) & folded(values))
+
     country = {"UK": "GB"}.get((show.country or "").upper(), (show.country or "").upper())
     expected = [
-        not match.genres or bool(folded(match.genres) & folded(show.genres)),
-        not match.networks or bool(folded(match.networks) & folded([show.network])),
+        not match.genres or any_of(match.genres, *show.genres),
+        not match.types or any_of(match.types, show.type),
+        not match.networks or any_of(match.networks, show.network, show.web_channel),
+        not match.languages or any_of(match.languages, show.language),
         not match.countries
         or country in {{"UK": "GB"}.get(c.upper(), c.upper()) for c in match.countries},
+        not match.title
+        or any(re.search(re.escape(k), show.title, re.IGNORECASE) for k in match.title),
         not match.ids or show.tvmaze_id in match.ids,
     ]
-    given_any = any([match.genres, match.networks, match.countries, match.ids])
+    given_any = any(dataclasses.asdict(match).values())
     assert routing.matches(match, show) is (given_any and all(expected))
 
 
@@ -268,6 +289,48 @@ def test_a_match_holds_when_every_key_given_holds(match: RouteMatch, show: Show)
 def test_a_match_ignores_case_and_spaces_as_the_filters_do(show: Show, spelled: str) -> None:
     match = RouteMatch(genres=[spelled])
     assert routing.matches(match, show) is ("Anime" in show.genres)
+
+
+@given(shows, st.data())
+def test_any_part_of_the_title_in_any_case_is_a_keyword_that_matches(
+    show: Show, data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(0, len(show.title) - 1))
+    end = data.draw(st.integers(start + 1, len(show.title)))
+    keyword = show.title[start:end]
+    if not keyword.strip():
+        return  # a blank keyword is a configuration error (test_routing_config.py)
+    spelled = data.draw(st.sampled_from([keyword, keyword.upper(), keyword.lower()]))
+    assert routing.matches(RouteMatch(title=[f" {spelled} "]), show)
+    assert not routing.matches(RouteMatch(title=[show.title + "x"]), show)
+
+
+SPELLINGS = st.sampled_from([str, str.upper, str.lower, lambda w: f"  {w} "])
+
+
+@given(shows, SPELLINGS)
+def test_a_show_s_own_value_in_any_case_matches_its_key(show: Show, spell: Any) -> None:
+    own = {
+        "genres": list(show.genres),
+        "types": [show.type],
+        "networks": [show.network, show.web_channel],  # either one
+        "languages": [show.language],
+        "countries": [show.country, "UK" if show.country == "GB" else None],
+    }
+    for key, values in own.items():
+        for value in values:
+            if value is not None:
+                assert routing.matches(RouteMatch(**{key: [spell(value)]}), show), (key, value)
+
+
+@given(shows, SPELLINGS)
+def test_a_type_or_language_matches_in_any_case_and_unknown_matches_none(
+    show: Show, spell: Any
+) -> None:
+    for key, value in (("types", show.type), ("languages", show.language)):
+        for word in ("Scripted", "English"):
+            match = RouteMatch(**{key: [spell(word)]})
+            assert routing.matches(match, show) is (value == word), (key, word)
 
 
 # --- the migration ------------------------------------------------------------------------------
@@ -332,6 +395,29 @@ def test_the_routing_guide_worked_examples_match_the_routing_code(
         route, [target] = routing.targets(config, parse_facts(facts, 90000 + n, title))
         assert (route.name if route else "-") == route_name, title
         assert target["root_folder"] == folder, title
+
+
+@pytest.mark.parametrize("example", _guide_examples(), ids=lambda e: e[0])
+def test_every_match_key_of_a_guide_example_decides_one_of_its_rows(
+    example: tuple[str, str, list[tuple[str, str, str, str]]],
+) -> None:
+    """An example shows what each key it gives does: for every key, some row would go
+    another way without it (a key no row depends on, or one missing from the YAML that the
+    heading promises, is a gap in the guide)."""
+    name, config_yaml, rows = example
+    config = build_config(yaml.safe_load(config_yaml), {})
+    shows = [parse_facts(facts, 90000 + n, title) for n, (title, facts, _, _) in enumerate(rows)]
+    for route in config.routes:
+        for key, value in dataclasses.asdict(route.match).items():
+            if not value:
+                continue
+            without = dataclasses.replace(route.match, **{key: []})
+            decided = [
+                show.title
+                for show in shows
+                if routing.matches(route.match, show) != routing.matches(without, show)
+            ]
+            assert decided, f"{name}: no row shows what {route.name}'s match.{key} does"
 
 
 # --- several instances ------------------------------------------------------------------------

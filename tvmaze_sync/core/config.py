@@ -1198,22 +1198,25 @@ def build_config(
 ) -> Config:
     problems: list[str] = []
     notices: list[str] = []
+    refused: set[str] = set()
     data = _resolve_refs(data, "", env, problems)
     data = dict(data)
     raw_instances, raw_routes = data.pop("instances", None), data.pop("routes", None)
     options = {option.path: option for option in iter_options()}
     _check_unknown_keys(data, (), options, problems)
-    values = _read_values(data, options, env, problems, notices)
+    values = _read_values(data, options, env, problems, notices, refused)
     config = _assemble(values)
     config.source = source
     config.notices = notices
     if config.storage.path is None:
         config.storage.path = str(default_storage_path(env))
-    config.instances = _read_instances(raw_instances, env, problems, notices)
+    config.instances = _read_instances(raw_instances, env, problems, notices, refused)
     problems.extend(_ambiguous_instance_env(list(config.instances)))
     problems.extend(_stray_instance_env(env, list(config.instances)))
     config.routes = _read_routes(raw_routes, problems)
-    problems.extend(_cross_checks(config))
+    # A key refused above (an unreadable *_FILE, a bad value) is that problem only: the
+    # checks across keys would see its default and call it missing too.
+    problems.extend(p for p in _cross_checks(config) if p.split(":", 1)[0] not in refused)
     if problems:
         raise ConfigError(problems)
     return config
@@ -1225,16 +1228,19 @@ def _read_values(
     env: Mapping[str, str] | None,
     problems: list[str],
     notices: list[str],
+    refused: set[str] | None = None,
 ) -> dict[tuple[str, ...], Any]:
     """Each option's value: the environment's (unless `env` is None), else the file's, else
-    its default; every bad one is a problem."""
+    its default; every bad one is a problem, and its key goes in `refused`."""
     values: dict[tuple[str, ...], Any] = {}
+    refused = set() if refused is None else refused
     for path, option in options.items():
         raw, present, from_env, origin = _lookup(data, path), True, False, option.key
         try:
             env_value = None if env is None else read_env_value(option.env, env)
         except ConfigError as error:
             problems.extend(error.problems)
+            refused.add(option.key)
             continue
         if env_value is not None and env_value.strip() == "" and _empty_env_ignored(option):
             applies = "the default" if raw is _MISSING else "the file's value"
@@ -1251,17 +1257,23 @@ def _read_values(
             value = coerce(option.type, raw, from_env)
         except ValueError as error:
             problems.append(f"{origin}: {shown(raw, option)} is not valid; expected {error}")
+            refused.add(option.key)
             continue
         problem = _out_of_bounds(option, value) or _unsendable_secret(option, value)
         if problem:
             problems.append(f"{origin}: {shown(raw, option)} {problem}")
+            refused.add(option.key)
             continue
         values[path] = value
     return values
 
 
 def _read_instances(
-    raw: Any, env: Mapping[str, str], problems: list[str], notices: list[str]
+    raw: Any,
+    env: Mapping[str, str],
+    problems: list[str],
+    notices: list[str],
+    refused: set[str] | None = None,
 ) -> dict[str, SonarrConfig]:
     """`instances`: each name's settings, read like `sonarr` (environment included)."""
     if raw is None:
@@ -1284,7 +1296,7 @@ def _read_instances(
         options = {o.path: o for o in instance_options(name)}
         data = {"instances": {name: settings}}
         _check_unknown_keys(settings, ("instances", name), options, problems)
-        values = _read_values(data, options, env, problems, notices)
+        values = _read_values(data, options, env, problems, notices, refused)
         found[name] = SonarrConfig(**{path[-1]: value for path, value in values.items()})
     return found
 
@@ -1358,14 +1370,34 @@ def _read_routes(raw: Any, problems: list[str]) -> list[Route]:
         if not isinstance(item, dict):
             problems.append(f"{prefix}: {item!r} is not valid; expected a route (mapping)")
             continue
+        if "instances" in item and item["instances"] is None:
+            # `instances:` with no value (its items commented out) is the default, as if
+            # absent; only an explicit `[]` asks for no instance, and is refused below.
+            item = {k: v for k, v in item.items() if k != "instances"}
         options = {
             (prefix, *o.path): dataclasses.replace(o, path=(prefix, *o.path))
             for o in route_options()
         }
+        before = len(problems)
         _check_unknown_keys(item, (prefix,), options, problems)
         values = _read_values({prefix: item}, options, None, problems, [])
-        routes.append(_assemble(values, Route, (prefix,)))
+        route = _assemble(values, Route, (prefix,))
+        if not any(p.startswith(f"{prefix}.match") for p in problems[before:]):
+            problems.extend(_empty_match(route.match, prefix))
+        routes.append(route)
     return routes
+
+
+def _empty_match(match: RouteMatch, prefix: str) -> list[str]:
+    """A match that gives no value says nothing of its shows. Only asked of a match read
+    without a problem: a key refused (`genres: Anime`, a typo) is the problem to report,
+    not the empty match it leaves behind."""
+    if any(dataclasses.asdict(match).values()):
+        return []
+    keys = ", ".join(f.name for f in dataclasses.fields(RouteMatch))
+    return [
+        f"{prefix}.match: give at least one of {keys} (a show matching no route goes to `default`)"
+    ]
 
 
 _MISSING = object()
@@ -1552,7 +1584,7 @@ def _instance_problems(config: Config) -> list[str]:
 
 
 def _route_problems(config: Config) -> list[str]:
-    """Names given and unique, a match that says something, instances that exist."""
+    """Names given and unique, match values that can match, instances that exist."""
     problems: list[str] = []
     known = config.instance_names
     seen: set[str] = set()
@@ -1563,14 +1595,12 @@ def _route_problems(config: Config) -> list[str]:
         elif route.name in seen:
             problems.append(f"{where}.name: {route.name!r} is the name of an earlier route")
         seen.add(route.name)
-        if not any(dataclasses.asdict(route.match).values()):
-            problems.append(
-                f"{where}.match: give at least one of "
-                + ", ".join(f.name for f in dataclasses.fields(RouteMatch))
-                + " (a show matching no route goes to `default`)"
-            )
+        problems.extend(_never_matching(route.match, f"{where}.match"))
         if not route.instances:
-            problems.append(f"{where}.instances: empty; name at least one instance")
+            problems.append(
+                f"{where}.instances: empty; a route must target at least one instance "
+                "(leave `instances` out for `[default]`)"
+            )
         for name in route.instances:
             if name not in known:
                 hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
@@ -1580,6 +1610,25 @@ def _route_problems(config: Config) -> list[str]:
                     f"(known: {', '.join(known)})"
                 )
         route.instances = list(dict.fromkeys(route.instances))
+    return problems
+
+
+def _never_matching(match: RouteMatch, where: str) -> list[str]:
+    """Values no show can have: a blank text (values are stripped; a blank title keyword
+    is skipped and a blank genre equals none) or an id below 1 (TVMaze's start at 1). Either
+    would leave its key, and so the route, matching nothing without a word."""
+    problems: list[str] = []
+    for key, values in dataclasses.asdict(match).items():
+        if key == "ids":
+            problems.extend(
+                f"{where}.ids: {i} is not a TVMaze id; expected a whole number of at least 1"
+                for i in values
+                if i < 1
+            )
+        elif any(not value.strip() for value in values):
+            problems.append(
+                f"{where}.{key}: a blank value matches no show; remove it or give a value"
+            )
     return problems
 
 
