@@ -662,3 +662,22 @@ def test_yaml_timestamps_give_a_config_or_a_config_error(
         load_config(path, {})
     except ConfigError as error:
         assert error.problems
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"filters": {"genres": {"include": ["  "]}}},  # would keep no show
+        {"filters": {"title": {"exclude": ["Idol", ""]}}},  # every title contains ""
+        {"filters": {"networks": {"exclude": ["\t"]}}},
+        {"sonarr": {"tags": [" "]}},
+    ],
+)
+def test_a_blank_item_in_a_list_of_text_is_an_error_naming_its_key(data: dict[str, Any]) -> None:
+    """A stray comma or an unset template variable must not silently keep or drop shows."""
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, {})
+    [problem] = raised.value.problems
+    assert problem.endswith("is not valid; expected a list of text with no blank item")
+    section, option = next(iter(data.items()))
+    assert problem.startswith(f"{section}.{next(iter(option))}")

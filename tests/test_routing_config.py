@@ -40,7 +40,8 @@ def test_a_blank_match_value_is_an_error_naming_its_key(key: str, blank: str) ->
     equals none): the route would be dead without a word."""
     good = {"countries": "GB", "title": "Gundam"}.get(key, "Anime")
     assert _problems(_route(**{key: [good, blank]})) == [
-        f"routes[0].match.{key}: a blank value matches no show; remove it or give a value"
+        f"routes[0].match.{key}: {[good, blank]!r} is not valid; "
+        "expected a list of text with no blank item"
     ]
 
 
@@ -71,7 +72,9 @@ def test_config_check_refuses_a_blank_keyword_and_id_0_with_exit_2(tmp_path: Pat
     result = run_cli(tmp_path, "--config", str(path), "config", "check")
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert "routes[0].match.title: a blank value matches no show" in result.stderr
+    assert "routes[0].match.title: ['  '] is not valid; expected a list of text with no blank" in (
+        result.stderr
+    )
     assert "routes[1].match.ids: 0 is not a TVMaze id" in result.stderr
     assert "routes[1].match.ids: -5 is not a TVMaze id" in result.stderr
 

@@ -714,7 +714,10 @@ def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
             return []
         if not isinstance(value, list):
             raise ValueError(f"a list of {type_name(item)}")
-        return [coerce(item, v, from_env) for v in value]
+        items = [coerce(item, v, from_env) for v in value]
+        if item is str and not all(items):  # a blank word matches nothing, or every title
+            raise ValueError("a list of text with no blank item")
+        return items
     if tp in (int, float, Duration):
         return _coerce_number(tp, value, from_env)
     return _coerce_text(tp, value, from_env)
@@ -854,7 +857,10 @@ def value_schema(tp: Any, option: Option) -> dict[str, Any]:
         any_case = "^(" + "|".join(_any_case(a) for a in allowed) + ")$"
         return {"anyOf": [{"enum": allowed}, {"type": "string", "pattern": any_case}]}
     if origin is list:
-        item = value_schema(typing.get_args(tp)[0], option)
+        inner = typing.get_args(tp)[0]
+        item = value_schema(inner, option)
+        if inner is str:  # no blank item (a number is never blank)
+            item = {**item, "pattern": r"\S"}
         return {"type": ["array", "null"], "items": {"anyOf": [item, ENV_REFERENCE]}}
     if tp is Duration:
         return {"anyOf": [_duration_text(option), _whole_schema(option, least=0)]}
@@ -1614,22 +1620,13 @@ def _route_problems(config: Config) -> list[str]:
 
 
 def _never_matching(match: RouteMatch, where: str) -> list[str]:
-    """Values no show can have: a blank text (values are stripped; a blank title keyword
-    is skipped and a blank genre equals none) or an id below 1 (TVMaze's start at 1). Either
-    would leave its key, and so the route, matching nothing without a word."""
-    problems: list[str] = []
-    for key, values in dataclasses.asdict(match).items():
-        if key == "ids":
-            problems.extend(
-                f"{where}.ids: {i} is not a TVMaze id; expected a whole number of at least 1"
-                for i in values
-                if i < 1
-            )
-        elif any(not value.strip() for value in values):
-            problems.append(
-                f"{where}.{key}: a blank value matches no show; remove it or give a value"
-            )
-    return problems
+    """Ids no show can have (TVMaze's start at 1): the key, and so the route, would match
+    nothing without a word. (A blank text is refused for every list of text, by `coerce`.)"""
+    return [
+        f"{where}.ids: {i} is not a TVMaze id; expected a whole number of at least 1"
+        for i in match.ids
+        if i < 1
+    ]
 
 
 def _notify_url_problems(urls: list[str]) -> list[str]:
