@@ -371,7 +371,10 @@ def shows(
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
     instance: Instance = "default",
 ) -> None:
-    """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
+    """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`.
+
+    The table shows a few columns; JSON and CSV carry every column, as GET /shows does.
+    """
     from tvmaze_sync.cli import render
     from tvmaze_sync.core.errors import UsageError
     from tvmaze_sync.decisions import vocabulary
@@ -397,8 +400,9 @@ def shows(
         check_instance(config, instance)
         with instances.opened(config.storage_dir, instance, readonly=True) as store:
             rows = query.query_shows(store, wanted)
+            columns = query.listed_columns(store)
             total = query.count_shows(store, wanted) if fmt == "table" else None
-        render.shows(rows, fmt=fmt, total=total)
+        render.shows(rows, columns, fmt=fmt, total=total)
 
 
 def check_instance(config: Config, name: str) -> None:
