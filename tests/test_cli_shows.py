@@ -20,9 +20,10 @@ from tests.helpers_store import store_at
 from tvmaze_sync.cli import render
 from tvmaze_sync.cli.main import app
 from tvmaze_sync.cli.terminal import Terminal, printable
-from tvmaze_sync.core.config import FiltersConfig
+from tvmaze_sync.core.config import FiltersConfig, load_config
 from tvmaze_sync.core.errors import ExitCode
 from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.cycle.explain import explain
 from tvmaze_sync.decisions.filters import FilterProcessor, apply
 from tvmaze_sync.serve.endpoints import shows_page
 from tvmaze_sync.storage.columns import SHOW_COLUMNS
@@ -494,6 +495,17 @@ def test_explain_says_when_filters_would_change_the_stored_status(cli: Any) -> N
     )
     assert data["passed"] is True and data["stored_status"] == "filtered"
     assert any("makes it pending" in note for note in data["notes"])
+
+
+@pytest.mark.parametrize("key", ["doctor who (2023)", "8", "9", "11", "12"])
+def test_explain_is_one_library_call_the_cli_renders(
+    cli: Any, storage: Path, tmp_path: Path, key: str
+) -> None:
+    """Every note `explain` prints is composed by cycle/explain.py, not by the command: the
+    library call gives what `explain --format json` prints."""
+    config = load_config(None, clean_env(tmp_path, {"STORAGE_PATH": str(storage)}))
+    printed = json.loads(cli("explain", key, "--format", "json").stdout)
+    assert explain(config, key).to_json() == printed and printed["notes"]
 
 
 def test_explain_ids_allow(cli: Any) -> None:

@@ -9,7 +9,7 @@ TYPE_CHECKING included):
     cli        the command line: the Typer commands, rendering, the terminal
     serve      `tvmaze-sync serve`: the bounded HTTP loop, the endpoints, the runner
     cycle      one whole cycle: the orchestrator (the only module that knows every phase),
-               its notification, its metrics
+               its notification, its metrics; `explain`, which reads both sides too
     sonarr     the Sonarr side: the gateway (the only pyarr user), settings validation,
                the ownership ledger, the Sonarr phase, its queues (retry, review, removals)
     decisions  which shows are wanted: the rules, the filter phase, explain, the vocabulary
