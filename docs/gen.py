@@ -7,7 +7,7 @@ Generated: docs/configuration.md and docs/config.schema.json (from the config sc
 docs/cli.md (from the real
 `--help` of every command), examples/config.yaml (what `config init` writes) and the
 marked blocks of hand-written pages (e.g. the metric table in docs/metrics.md).
-This lives outside the package on purpose: it imports cli.py, which nothing in
+This lives outside the package on purpose: it imports cli/main.py, which nothing in
 tvmaze_sync may import, and no installed copy of tvmaze-sync needs it.
 """
 

@@ -102,7 +102,7 @@ class Options:
         `default_level` applies when neither a flag nor `logging.level` names one: one-shot
         commands stay quiet (cron mails what they print), `serve` logs its cycles.
         Every command reads its configuration here, so every one refuses a filter value
-        TVMaze never uses (vocabulary.py) and warns of one in the wrong filter.
+        TVMaze never uses (decisions/vocabulary.py) and warns of one in the wrong filter.
         """
         from tvmaze_sync.core.config import load_config
         from tvmaze_sync.decisions.vocabulary import check_config

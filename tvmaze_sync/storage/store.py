@@ -111,7 +111,7 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     shows.add_column("needs_filter", int, not_null_default=1)
     # Lifetime counters survive the short cron processes, so metrics add up across runs.
     db.table("counters").create({"name": str, "label": str, "value": int}, pk=("name", "label"))
-    # Series this tool added; no refilter or rescan rewrites it (see sonarr.py).
+    # Series this tool added; no refilter or rescan rewrites it (see sonarr/ledger.py).
     db.table("sonarr_ledger").create(
         {
             "tvdb_id": int,
@@ -159,7 +159,7 @@ def _migration_5(db: sqlite_utils.Database) -> None:
 def _migration_6(db: sqlite_utils.Database) -> None:
     """When the removal guard held a series this tool added that vanished from Sonarr."""
     # Set while the series is missing but too many vanished at once to conclude the user
-    # deleted them (ledger.py); cleared when it reappears or by `tvmaze-sync removals`.
+    # deleted them (sonarr/ledger.py); cleared when it reappears or by `tvmaze-sync removals`.
     # The read-only commands check for the column (Store.held_removals), so
     # READABLE_SCHEMA_VERSION is unaffected.
     db.table("sonarr_ledger").add_column("held_at", str)
@@ -167,8 +167,8 @@ def _migration_6(db: sqlite_utils.Database) -> None:
 
 def _migration_7(db: sqlite_utils.Database) -> None:
     """TVMaze's popularity (`weight`, 0-100) as a column, for `filters.weight`."""
-    # Filled from the stored JSON, asking TVMaze nothing; the same bounds as
-    # the mapping (tvmaze_json._Fields.weight): a stored value not an integer 0-100 stays unknown.
+    # Filled from the stored JSON, asking TVMaze nothing; the same bounds as the mapping
+    # (tvmaze/mapping.py, _Fields.weight): a stored value not an integer 0-100 stays unknown.
     db.table("shows").add_column("weight", int)
     db.execute(
         "UPDATE shows SET weight = json_extract(raw, '$.weight') "
