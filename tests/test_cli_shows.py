@@ -19,17 +19,18 @@ from tests.helpers_cli import clean_env
 from tests.helpers_store import store_at
 from tvmaze_sync.cli import render
 from tvmaze_sync.cli.main import app
-from tvmaze_sync.cli.terminal import Terminal, printable
+from tvmaze_sync.cli.terminal import Terminal
 from tvmaze_sync.core.config import FiltersConfig, load_config
 from tvmaze_sync.core.errors import ExitCode
+from tvmaze_sync.core.logs import printable
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.cycle.explain import explain
 from tvmaze_sync.decisions.filters import FilterProcessor, apply
 from tvmaze_sync.serve.endpoints import shows_page
-from tvmaze_sync.storage.columns import SHOW_COLUMNS
+from tvmaze_sync.storage.columns import SHOW_COLUMNS, row_from_show
 from tvmaze_sync.storage.query import SORT_KEYS, ShowQuery, count_shows, query_shows
 from tvmaze_sync.storage.state import StateFile
-from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
+from tvmaze_sync.storage.store import prepare_storage_dir
 
 P = ProcessingStatus
 

@@ -175,3 +175,57 @@ def test_the_check_finds_each_kind_of_bad_import(tmp_path: Path) -> None:
     assert f"{tmp_path}/tvmaze_sync/extra/x.py: layer 'extra' is not drawn" in found[-2]
     assert found[-1].startswith("an import cycle within a layer: ") and "c.py:1" in found[-1]
     assert len(found) == 7, found
+
+
+def _top_level_names(source: str) -> tuple[set[str], set[str]]:
+    """(names a module defines, names it imports) at its top level."""
+    defined: set[str] = set()
+    imported: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defined |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imported |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    return defined, imported
+
+
+def borrowed_imports(modules: dict[str, tuple[Path, str]], readers: list[Path]) -> list[str]:
+    """One line per `from tvmaze_sync.x import name` (in `readers`) where x only imports
+    `name` from elsewhere: each name has one import path, its defining module's."""
+    names = {module: _top_level_names(source) for module, (_, source) in modules.items()}
+    found = []
+    for path in readers:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level or node.module not in names:
+                continue
+            defined, imported = names[node.module]
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}" in modules
+                if alias.name in imported and alias.name not in defined and not submodule:
+                    found.append(f"{path}:{node.lineno} imports {alias.name} from {node.module}")
+    return found
+
+
+def test_each_name_is_imported_from_the_module_that_defines_it() -> None:
+    """No module passes on another's name (store.py once re-exported row_from_show, filters.py
+    ReasonCode): one name, one import path, for the package, the tests and the benchmarks."""
+    top = ROOT.parent
+    readers = [*ROOT.rglob("*.py"), *(top / "tests").rglob("*.py"), *(top / "bench").rglob("*.py")]
+    assert borrowed_imports(sources(), [*readers, top / "docs/gen.py"]) == []
+
+
+def test_the_borrowed_import_check_finds_one(tmp_path: Path) -> None:
+    planted = _planted(
+        tmp_path,
+        {
+            "tvmaze_sync.storage.columns": "def row_from_show(): ...\n",
+            "tvmaze_sync.storage.store": "from tvmaze_sync.storage.columns import row_from_show\n",
+        },
+    )
+    reader = tmp_path / "test_x.py"
+    reader.write_text("from tvmaze_sync.storage.store import row_from_show\n")
+    found = borrowed_imports(planted, [reader])
+    assert found == [f"{reader}:1 imports row_from_show from tvmaze_sync.storage.store"]

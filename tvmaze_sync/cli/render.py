@@ -16,8 +16,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from tvmaze_sync.cli.terminal import Terminal, printable, printable_lines, write_stdout
-from tvmaze_sync.core.logs import redact
+from tvmaze_sync.cli.terminal import Terminal, printable_lines, write_stdout
+from tvmaze_sync.core.logs import printable, redact
 from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.decisions import routing
 from tvmaze_sync.decisions.filters import OPEN_STATUSES, FilterProcessor
 from tvmaze_sync.decisions.rules import RuleVerdict
-from tvmaze_sync.storage.store import show_from_row
+from tvmaze_sync.storage.columns import show_from_row
 
 P = ProcessingStatus
 

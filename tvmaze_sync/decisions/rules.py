@@ -113,12 +113,15 @@ class RuleVerdict:
         return self.reason is None
 
 
-def _fold(text: str) -> str:
+def fold_word(text: str) -> str:
+    """A word as every filter compares it (any case, surrounding spaces ignored); routes and
+    the vocabulary check compare with it too, so they agree with the filters."""
     return text.strip().casefold()
 
 
-def _country(code: str) -> str:
-    """GB is the ISO code, but UK is what people write."""
+def fold_country(code: str) -> str:
+    """A country code as the filters compare it: any case, and UK is GB (GB is the ISO code,
+    but UK is what people write)."""
     code = code.strip().upper()
     return "GB" if code == "UK" else code
 
@@ -132,7 +135,7 @@ def _list_rule(
     config: ListFilter,
     codes: tuple[ReasonCode, ReasonCode, ReasonCode],
     key: Callable[[Show], Hashable],
-    normalise: Callable[[str], str] = _fold,
+    normalise: Callable[[str], str] = fold_word,
 ) -> Rule:
     """include / exclude / allow_unknown over the value(s) of a show.
 
@@ -168,14 +171,14 @@ def _list_rule(
 
 
 def _status_rule(config: StatusFilter) -> Rule:
-    include = frozenset(_fold(v) for v in config.include)
-    exclude = frozenset(_fold(v) for v in config.exclude)
+    include = frozenset(fold_word(v) for v in config.include)
+    exclude = frozenset(fold_word(v) for v in config.exclude)
     unknown = _reason(ReasonCode.STATUS_UNKNOWN) if include and not config.allow_unknown else None
 
     def judge(status: str | None) -> str | None:
         if not status:
             return unknown
-        folded = _fold(status)
+        folded = fold_word(status)
         if config.exclude_ended and folded == "ended":
             return _reason(ReasonCode.STATUS_ENDED)
         if folded in exclude:
@@ -237,7 +240,7 @@ def build_rules(config: FiltersConfig) -> list[Rule]:
     `ids.allow` is not a rule: the processor lets those shows through before any rule runs.
     """
     id_exclude = frozenset(config.ids.exclude)
-    keywords = tuple((_fold(k), k) for k in config.title.exclude if k.strip())
+    keywords = tuple((fold_word(k), k) for k in config.title.exclude if k.strip())
 
     def ids(tvmaze_id: int) -> str | None:
         return _reason(ReasonCode.ID_EXCLUDED, tvmaze_id) if tvmaze_id in id_exclude else None
@@ -277,7 +280,7 @@ def build_rules(config: FiltersConfig) -> list[Rule]:
             config.countries,
             (C.COUNTRY_EXCLUDED, C.COUNTRY_NOT_INCLUDED, C.COUNTRY_UNKNOWN),
             attrgetter("country"),
-            _country,
+            fold_country,
         ),
         _list_rule(
             "languages",

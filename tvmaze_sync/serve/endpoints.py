@@ -182,18 +182,14 @@ def shows_page(store: Store, wanted: ShowQuery) -> dict[str, Any]:
     }
 
 
-def sonarr_list(store: Store) -> list[dict[str, Any]]:
-    """The shows Sonarr's "Custom List" import list should hold, in its wire format.
+def _listed(store: Store) -> dict[int, dict[str, Any]]:
+    """The shows Sonarr's "Custom List" import list should hold, in its wire format, by
+    TVMaze id in TVMaze id order.
 
     Sonarr reads `[{"title": str, "tvdbId": int}]` (ImportLists/Custom/CustomAPIResource.cs)
     and ignores other keys; `imdbId` rides along for other consumers. A `pending` row still
     marked needs_filter has not been judged by the filters yet, so it is not offered.
     """
-    return list(_listed(store).values())
-
-
-def _listed(store: Store) -> dict[int, dict[str, Any]]:
-    """`sonarr_list` by TVMaze id, in TVMaze id order."""
     return {
         row["tvmaze_id"]: {
             "title": row["title"],

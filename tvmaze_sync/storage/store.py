@@ -24,14 +24,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from tvmaze_sync.core.errors import StorageError
-from tvmaze_sync.storage.columns import (
-    FACET_COLUMNS,
-    METADATA_COLUMNS,
-    FacetColumn,
-    row_from_show,
-    show_from_row,
-)
-from tvmaze_sync.storage.counters import FULL_MIRRORS, CountersTable
+from tvmaze_sync.storage.counters import CountersTable
 from tvmaze_sync.storage.ledger import LedgerTable
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.nofollow import refuse_links, sqlite_files
@@ -40,18 +33,6 @@ from tvmaze_sync.storage.statuses import StatusQueries
 log = logging.getLogger(__name__)
 
 DB_NAME = "shows.db"
-
-__all__ = [
-    "DB_NAME",
-    "FACET_COLUMNS",
-    "FULL_MIRRORS",
-    "METADATA_COLUMNS",
-    "FacetColumn",
-    "Store",
-    "prepare_storage_dir",
-    "row_from_show",
-    "show_from_row",
-]
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:

@@ -222,11 +222,6 @@ class _Fields:
         return self.text(country.get("code"), f"{name}.country.code")
 
 
-def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
-    """`map_show(data).show`, for callers that need no word about dropped fields."""
-    return map_show(data).show
-
-
 def map_show(data: Mapping[str, Any]) -> Mapped:
     """Map one TVMaze show object to a `Show` (each field names the key it is read from).
 
