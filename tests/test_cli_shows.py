@@ -26,6 +26,7 @@ from tvmaze_sync.core.logs import printable
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.cycle.explain import explain
 from tvmaze_sync.decisions.filters import FilterProcessor, apply
+from tvmaze_sync.decisions.rules import build_rules
 from tvmaze_sync.serve.endpoints import shows_page
 from tvmaze_sync.storage.columns import SHOW_COLUMNS, row_from_show
 from tvmaze_sync.storage.query import SORT_KEYS, ShowQuery, count_shows, query_shows
@@ -457,20 +458,9 @@ def test_explain_json_by_title(cli: Any) -> None:
     assert data["tvmaze_id"] == 5 and data["passed"] is True
     countries = next(v for v in data["verdicts"] if v["rule"] == "countries")
     assert countries["value"] == "(unknown)" and countries["passed"] is True
-    assert [v["rule"] for v in data["verdicts"]] == [
-        "ids",
-        "title",
-        "genres",
-        "types",
-        "countries",
-        "languages",
-        "networks",
-        "status",
-        "premiered",
-        "runtime",
-        "rating",
-        "weight",
-    ]
+    # every rule, in the order they run (a new rule shows here with no change to this test)
+    assert [v["rule"] for v in data["verdicts"]] == [r.name for r in build_rules(FiltersConfig())]
+    assert len(data["verdicts"]) >= 12
     assert "queued for Sonarr" in " ".join(data["notes"])
 
 
