@@ -5,7 +5,7 @@ same table (`SELECT *`, the rows as stored, full TVMaze JSON included). For a st
 also prints the time to read just the rows and columns the refilter reads.
 
 The cache is built offline through `Store.upsert_shows` from the recorded real TVMaze shows
-(mapped by `tvmaze_json.show_from_tvmaze`) renumbered to 100 000 ids, so rows carry real nulls,
+(mapped by `tvmaze.mapping.map_show`) renumbered to 100 000 ids, so rows carry real nulls,
 genres and JSON; it is decided under the default filters, then a tenth of the rows get a
 Sonarr outcome the refilter must leave alone. The changed filter moves about a quarter of
 the open rows between pending and filtered. Every figure is the best of three runs.
@@ -34,9 +34,10 @@ from tvmaze_sync.decisions.filters import (
     apply,
     refilter,
 )
+from tvmaze_sync.storage.columns import row_from_show
 from tvmaze_sync.storage.shows import decision_sql
-from tvmaze_sync.storage.store import Store, row_from_show
-from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
+from tvmaze_sync.storage.store import Store
+from tvmaze_sync.tvmaze.mapping import map_show
 
 SHOWS = 100_000
 TARGET_SECONDS = 2.0
@@ -47,7 +48,7 @@ def _rows(count: int) -> Iterator[dict[str, Any]]:
     templates = load_real_shows()
     for tvmaze_id in range(1, count + 1):
         data = {**templates[tvmaze_id % len(templates)], "id": tvmaze_id}
-        yield row_from_show(show_from_tvmaze(data), data)
+        yield row_from_show(map_show(data).show, data)
 
 
 def build_cache(directory: Path, count: int, config: FiltersConfig) -> Store:

@@ -27,9 +27,9 @@ from tvmaze_sync.core.config import Config, build_config
 from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.cycle.run import run_cycle
+from tvmaze_sync.storage.columns import row_from_show
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import row_from_show
-from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
+from tvmaze_sync.tvmaze.mapping import map_show
 
 DAY = 86_400
 T0 = 2_000_000_000.0
@@ -73,7 +73,7 @@ def _seed_mirror(sim: TvmazeSimulator, storage: Path, synced_at: float) -> None:
     try:
         batch = []
         for show in sim.iter_shows():
-            batch.append(row_from_show(show_from_tvmaze(show), show))
+            batch.append(row_from_show(map_show(show).show, show))
             if len(batch) == 1000:
                 store.upsert_shows(batch, iso(synced_at))
                 batch = []

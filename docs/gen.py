@@ -7,7 +7,7 @@ Generated: docs/configuration.md and docs/config.schema.json (from the config sc
 docs/cli.md (from the real
 `--help` of every command), examples/config.yaml (what `config init` writes) and the
 marked blocks of hand-written pages (e.g. the metric table in docs/metrics.md).
-This lives outside the package on purpose: it imports cli.py, which nothing in
+This lives outside the package on purpose: it imports cli/main.py, which nothing in
 tvmaze_sync may import, and no installed copy of tvmaze-sync needs it.
 """
 
@@ -289,7 +289,32 @@ def exit_codes_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"metrics": metrics_table, "exit-codes": exit_codes_table}
+def filter_rules_table() -> str:
+    """The rules in the order they run, from decisions/rules.py's build_rules (the one list)."""
+    from tvmaze_sync.core.config import FiltersConfig
+    from tvmaze_sync.decisions.rules import build_rules
+
+    rows = ["| order | rule | config | reads |", "| --- | --- | --- | --- |"]
+    for order, rule in enumerate(build_rules(FiltersConfig()), 1):
+        rows.append(f"| {order} | {rule.name} | {cell(rule.keys)} | {cell(rule.reads)} |")
+    return "\n".join(rows) + "\n"
+
+
+def reason_codes_table() -> str:
+    """Every reason code and its meaning, from decisions/rules.py's ReasonCode."""
+    from tvmaze_sync.decisions.rules import ReasonCode
+
+    rows = ["| code | meaning |", "| --- | --- |"]
+    rows += [f"| `{code.value}` | {cell(code.meaning)} |" for code in ReasonCode]
+    return "\n".join(rows) + "\n"
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "metrics": metrics_table,
+    "exit-codes": exit_codes_table,
+    "filter-rules": filter_rules_table,
+    "reason-codes": reason_codes_table,
+}
 
 
 def fill_blocks(text: str) -> str:

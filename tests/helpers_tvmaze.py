@@ -13,9 +13,9 @@ from tvmaze_sync.core.config import Config, build_config
 from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.models import CycleSummary
 from tvmaze_sync.cycle.run import run_cycle
+from tvmaze_sync.storage.columns import row_from_show
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import row_from_show
-from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
+from tvmaze_sync.tvmaze.mapping import map_show
 
 DAY_SECONDS = 86_400
 T0 = 2_000_000_000.0  # 2033: far after every recorded `updated`
@@ -107,7 +107,7 @@ def mismatches(sim: TvmazeSimulator, storage: Path) -> list[str]:
         row = rows.get(show["id"])
         if row is None:
             continue
-        expected = row_from_show(show_from_tvmaze(show), show)
+        expected = row_from_show(map_show(show).show, show)
         for column, value in expected.items():
             if column == "raw":
                 if json.loads(row["raw"]) != show:

@@ -17,7 +17,8 @@ from tvmaze_sync.core.models import CycleSummary, Show
 from tvmaze_sync.core.timeutil import iso
 from tvmaze_sync.cycle.run import run_cycle
 from tvmaze_sync.sonarr import phase
-from tvmaze_sync.storage.store import Store, row_from_show
+from tvmaze_sync.storage.columns import row_from_show
+from tvmaze_sync.storage.store import Store
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY = 86_400

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from tests.doubles.tvmaze_sim import load_real_shows
 from tests.helpers_store import store_at
 from tvmaze_sync.core.models import Show
-from tvmaze_sync.storage.store import Store, row_from_show, show_from_row
+from tvmaze_sync.storage.columns import row_from_show, show_from_row
+from tvmaze_sync.storage.store import Store
 from tvmaze_sync.tvmaze import plan
 from tvmaze_sync.tvmaze.mapping import (
     INT32_MAX,

@@ -16,8 +16,8 @@ from tests.helpers_cli import run_cli
 from tests.helpers_metrics import families, samples, write_config
 from tests.helpers_tvmaze import cache_rows, compact_real_shows, load_state
 from tvmaze_sync.core.errors import ExitCode
-from tvmaze_sync.storage.store import row_from_show
-from tvmaze_sync.tvmaze.mapping import INT64_MAX, SkipReason, show_from_tvmaze
+from tvmaze_sync.storage.columns import row_from_show
+from tvmaze_sync.tvmaze.mapping import INT64_MAX, SkipReason, map_show
 
 BEYOND = INT64_MAX + 1
 #: Shows whose id or `updated` no store can hold or trust: skipped whole.
@@ -104,7 +104,7 @@ def test_bad_records_are_skipped_and_counted_and_the_rest_is_mirrored(
     assert sorted(rows) == good_ids(sim)  # the rest of page 0 and every other page
     for show_id in good_ids(sim):
         show: Any = sim.get_show(show_id)
-        expected = row_from_show(show_from_tvmaze(show), show)
+        expected = row_from_show(map_show(show).show, show)
         expected.pop("raw")
         assert {k: rows[show_id][k] for k in expected} == expected, show_id
     dropped = rows[10]

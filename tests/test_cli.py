@@ -23,8 +23,9 @@ from tvmaze_sync.cli.main import main
 from tvmaze_sync.core.errors import ExitCode
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.storage import state
+from tvmaze_sync.storage.columns import row_from_show
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
+from tvmaze_sync.storage.store import prepare_storage_dir
 
 
 def _one_error_line(stderr: str) -> str:

@@ -78,7 +78,8 @@ def test_help_shows_no_type_for_on_off_flags(tmp_path: Path) -> None:
 def _seed_cache(tmp_path: Path, count: int = 3000) -> None:
     """A cache of `count` shows in the default storage of `clean_env(tmp_path)`."""
     from tvmaze_sync.core.models import Show
-    from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
+    from tvmaze_sync.storage.columns import row_from_show
+    from tvmaze_sync.storage.store import prepare_storage_dir
 
     store = store_at(prepare_storage_dir(data_dir(tmp_path)))
     rows = [row_from_show(Show(tvmaze_id=i, title=f"Show {i}"), {"id": i}) for i in range(1, count)]

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,19 @@ from tests.helpers_cli import clean_env
 from tests.helpers_store import store_at
 from tvmaze_sync.cli import render
 from tvmaze_sync.cli.main import app
-from tvmaze_sync.cli.terminal import Terminal, printable
-from tvmaze_sync.core.config import FiltersConfig
+from tvmaze_sync.cli.terminal import Terminal
+from tvmaze_sync.core.config import FiltersConfig, load_config
 from tvmaze_sync.core.errors import ExitCode
+from tvmaze_sync.core.logs import printable
 from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.cycle.explain import explain
 from tvmaze_sync.decisions.filters import FilterProcessor, apply
-from tvmaze_sync.storage.query import ShowQuery, count_shows, query_shows
+from tvmaze_sync.decisions.rules import build_rules
+from tvmaze_sync.serve.endpoints import shows_page
+from tvmaze_sync.storage.columns import SHOW_COLUMNS, row_from_show
+from tvmaze_sync.storage.query import SORT_KEYS, ShowQuery, count_shows, query_shows
 from tvmaze_sync.storage.state import StateFile
-from tvmaze_sync.storage.store import prepare_storage_dir, row_from_show
+from tvmaze_sync.storage.store import prepare_storage_dir
 
 P = ProcessingStatus
 
@@ -189,6 +194,48 @@ def test_shows_formats(cli: Any) -> None:
     assert cut.exit_code == 0, cut.output
     every = len(ids(cli("shows", "--format", "json")))
     assert f"2 of {every} shows" in cut.stdout  # --limit cut the list
+
+
+def test_json_and_csv_carry_every_column_get_shows_gives(cli: Any, storage: Path) -> None:
+    """`shows --format json|csv` is the listing GET /shows gives (serve/endpoints.shows_page),
+    every column of it: each Show field (a new one included, with no change here), the
+    status_reason docs/troubleshooting.md points to; never the raw JSON or the flag."""
+    store = store_at(storage, readonly=True)
+    try:
+        served = shows_page(store, ShowQuery(limit=None))["shows"]
+    finally:
+        store.close()
+    as_json = json.loads(cli("shows", "--format", "json", "-n", "1000").stdout)
+    assert as_json == served
+    columns = set(served[0])
+    assert {*SHOW_COLUMNS, "status_reason", "filter_reasons"} <= columns
+    assert not {"raw", "needs_filter"} & columns
+    as_csv = list(csv.DictReader(io.StringIO(cli("shows", "--format", "csv", "-n", "1000").stdout)))
+    assert set(as_csv[0]) == columns and len(as_csv) == len(served)
+    bake_off = next(r for r in as_csv if r["title"] == "Bake Off")
+    assert json.loads(bake_off["genres"]) == ["Sports", "Food"] and bake_off["imdb_id"] == ""
+    empty = cli("shows", "--format", "csv", "--search", "no such title")
+    assert empty.stdout.strip().split(",") == list(served[0])  # the header, in query order
+
+
+def test_every_single_valued_show_field_sorts_under_its_name() -> None:
+    """`--sort` is derived from the Show fields: a new fact sorts without a change to the
+    whitelist, and the names that have always worked keep their meaning."""
+    for f in fields(Show):
+        if f.name in ("genres", "network"):
+            continue  # a list has no order; `network` sorts by network or web channel
+        key = f"tvmaze_{f.name}" if f.name == "status" else f.name
+        assert SORT_KEYS[key].split()[0] == f.metadata.get("column", f.name), key
+    old = ("id", "title", "premiered", "rating", "weight", "runtime", "status", "reason")
+    assert set(old) | {"language", "country", "network", "updated"} <= set(SORT_KEYS)
+    assert (SORT_KEYS["status"], SORT_KEYS["reason"]) == ("processing_status", "filter_reason")
+
+
+def test_shows_sorts_by_a_tvmaze_fact_the_whitelist_never_named(cli: Any) -> None:
+    result = cli("shows", "--sort", "tvmaze_status", "--format", "json", "-n", "1000")
+    assert result.exit_code == 0, result.output
+    statuses = [row["status"] for row in json.loads(result.stdout)]
+    assert statuses == sorted(statuses) and statuses[0] == "Ended"
 
 
 @pytest.mark.parametrize(
@@ -411,20 +458,9 @@ def test_explain_json_by_title(cli: Any) -> None:
     assert data["tvmaze_id"] == 5 and data["passed"] is True
     countries = next(v for v in data["verdicts"] if v["rule"] == "countries")
     assert countries["value"] == "(unknown)" and countries["passed"] is True
-    assert [v["rule"] for v in data["verdicts"]] == [
-        "ids",
-        "title",
-        "genres",
-        "types",
-        "countries",
-        "languages",
-        "networks",
-        "status",
-        "premiered",
-        "runtime",
-        "rating",
-        "weight",
-    ]
+    # every rule, in the order they run (a new rule shows here with no change to this test)
+    assert [v["rule"] for v in data["verdicts"]] == [r.name for r in build_rules(FiltersConfig())]
+    assert len(data["verdicts"]) >= 12
     assert "queued for Sonarr" in " ".join(data["notes"])
 
 
@@ -450,6 +486,17 @@ def test_explain_says_when_filters_would_change_the_stored_status(cli: Any) -> N
     )
     assert data["passed"] is True and data["stored_status"] == "filtered"
     assert any("makes it pending" in note for note in data["notes"])
+
+
+@pytest.mark.parametrize("key", ["doctor who (2023)", "8", "9", "11", "12"])
+def test_explain_is_one_library_call_the_cli_renders(
+    cli: Any, storage: Path, tmp_path: Path, key: str
+) -> None:
+    """Every note `explain` prints is composed by cycle/explain.py, not by the command: the
+    library call gives what `explain --format json` prints."""
+    config = load_config(None, clean_env(tmp_path, {"STORAGE_PATH": str(storage)}))
+    printed = json.loads(cli("explain", key, "--format", "json").stdout)
+    assert explain(config, key).to_json() == printed and printed["notes"]
 
 
 def test_explain_ids_allow(cli: Any) -> None:

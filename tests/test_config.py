@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 import typing
@@ -21,6 +22,7 @@ from tvmaze_sync.core.config import (
     IsoDate,
     Option,
     Url,
+    _range_problems,
     build_config,
     iter_options,
     load_config,
@@ -329,6 +331,10 @@ def test_every_bad_value_is_reported_at_once_with_key_value_and_allowed() -> Non
         (
             {"FILTERS_MIN_RUNTIME": "60", "FILTERS_MAX_RUNTIME": "30"},
             "filters.min_runtime: 60 is above filters.max_runtime 30",
+        ),
+        (
+            {"FILTERS_WEIGHT_MIN": "60", "FILTERS_WEIGHT_MAX": "30"},
+            "filters.weight.min: 60 is above filters.weight.max 30",
         ),
         ({"FILTERS_PREMIERED_AFTER": "2020-02-30"}, "'2020-02-30' is not valid; expected a date"),
     ],
@@ -681,3 +687,28 @@ def test_a_blank_item_in_a_list_of_text_is_an_error_naming_its_key(data: dict[st
     assert problem.endswith("is not valid; expected a list of text with no blank item")
     section, option = next(iter(data.items()))
     assert problem.startswith(f"{section}.{next(iter(option))}")
+
+
+def test_a_new_range_section_has_its_bounds_checked_for_free() -> None:
+    """min <= max is checked for every section with a min/max pair (config._range_problems),
+    not written out per filter: a new range filter cannot miss it."""
+
+    @dataclasses.dataclass
+    class EpisodesFilter:  # a range filter that does not exist yet
+        min: int | None = None
+        max: int | None = None
+        allow_unknown: bool = False
+
+    @dataclasses.dataclass
+    class Filters:
+        episodes: EpisodesFilter
+        min_seasons: int | None = None
+        max_seasons: int | None = None
+
+    inverted = Filters(EpisodesFilter(12, 6), min_seasons=3, max_seasons=1)
+    assert _range_problems(inverted, "filters") == [
+        "filters.episodes.min: 12 is above filters.episodes.max 6",
+        "filters.min_seasons: 3 is above filters.max_seasons 1",
+    ]
+    assert _range_problems(Filters(EpisodesFilter(6, 6), 1, None), "filters") == []
+    assert _range_problems(build_config({}, {}).filters, "filters") == []

@@ -24,9 +24,15 @@ from tests.helpers_metrics import small_real_shows, write_config
 from tests.helpers_store import store_at
 from tests.test_server import cycle_done, free_port, start_serve, wait_for
 from tvmaze_sync.core.errors import StorageError
-from tvmaze_sync.serve.endpoints import LIST_RETRY_AFTER, CustomList, ListNotReady, sonarr_list
+from tvmaze_sync.serve.endpoints import (
+    LIST_RETRY_AFTER,
+    SONARR_LIST_STATUSES,
+    CustomList,
+    ListNotReady,
+)
+from tvmaze_sync.storage.counters import FULL_MIRRORS
 from tvmaze_sync.storage.state import StateFile
-from tvmaze_sync.storage.store import DB_NAME, FULL_MIRRORS, Store
+from tvmaze_sync.storage.store import DB_NAME, Store
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,11 @@ def storage(synced: Path, tmp_path: Path) -> Path:
 
 
 def expected_list(storage: Path) -> list[dict[str, Any]]:
+    """The list as the cache holds it now, in the wire format Sonarr reads
+    (ImportLists/Custom/CustomAPIResource.cs: title, tvdbId; imdbId rides along)."""
     with Store.opened(storage, readonly=True) as store:
-        return sonarr_list(store)
+        rows = store.sonarr_list_rows(SONARR_LIST_STATUSES)
+    return [{"title": r["title"], "tvdbId": r["tvdb_id"], "imdbId": r["imdb_id"]} for r in rows]
 
 
 def refetched(storage: Path, count: int) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+import typing
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +24,7 @@ from tests.commands import invocations, option_env_names, parse_invocation
 from tvmaze_sync.core.config import Config, build_config, iter_options, load_config
 from tvmaze_sync.core.models import Show
 from tvmaze_sync.decisions.filters import FilterProcessor
+from tvmaze_sync.storage.columns import SHOW_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -208,14 +210,12 @@ def parse_facts(facts: str, tvmaze_id: int, title: str) -> Show:
         if key == "id":
             values["tvmaze_id"] = int(raw)
             continue
-        if key == "genres":
+        kind = SHOW_TYPES[key]  # the field's type: a new fact parses with no change here
+        if typing.get_origin(kind) is tuple:
             value = tuple(raw.split(",")) if value else ()
-        elif key == "runtime" and value is not None:
-            value = int(value)
-        elif key == "rating" and value is not None:
-            value = float(value)
-        elif key == "weight" and value is not None:
-            value = int(value)
+        elif value is not None:
+            number = next((t for t in (int, float) if t in typing.get_args(kind)), None)
+            value = number(value) if number else value
         values[key] = value
     return Show(**values)
 

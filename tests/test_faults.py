@@ -132,7 +132,8 @@ def _damage(kind: str, good: bytes) -> bytes | None:
 
 
 def expected_recovery(state_kind: str, bak_kind: str) -> list[str]:
-    """The state module's log events for this pair, in order (the spec's recovery steps)."""
+    """storage/state.py's log events for this pair, in order: state.json, else its backup
+    state.json.bak, else a new state (StateFile.load), each step logged."""
     if state_kind == "good" or (state_kind == "missing" and bak_kind == "missing"):
         return []
     first = ["state_missing"] if state_kind == "missing" else ["state_corrupt"]

@@ -2,7 +2,7 @@
 
 The cycles run in-process (a hand-moved clock turns every backoff and Retry-After into an
 instant) but over real sockets, through the real requests session and pyarr; the exit code
-a process would end with is the raised error's `exit_code`, mapped by cli.py in one place.
+a process would end with is the raised error's `exit_code`, mapped by cli/main.py in one place.
 Where the exit code itself is the point and no backoff is involved (a 401), a real `sync`
 process runs.
 """

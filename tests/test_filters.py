@@ -38,17 +38,17 @@ from tvmaze_sync.decisions.filters import (
     OPEN_STATUSES,
     FilterProcessor,
     FilterReport,
-    ReasonCode,
     apply,
     filter_hash,
-    reason_rule,
     refilter,
     refilter_if_changed,
     run_refilter,
 )
+from tvmaze_sync.decisions.rules import ReasonCode, reason_rule
+from tvmaze_sync.storage.columns import row_from_show
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import Store, row_from_show
+from tvmaze_sync.storage.store import Store
 
 P = ProcessingStatus
 CLOSED = [s for s in ProcessingStatus if s not in OPEN_STATUSES]

@@ -21,8 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tvmaze_sync.serve.httpd import (
-    MAX_BODY,
     MAX_CONNECTIONS,
+    MAX_REQUEST_BODY,
     MIN_CONNECTIONS,
     QUEUE_PER_WORKER,
     WORKERS,
@@ -229,7 +229,7 @@ def test_frame_request() -> None:
     post = b"POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\n"
     assert frame_request(post + b"ab") is None
     assert frame_request(post + b"abcd") == (len(post) + 3, False)
-    big = f"POST / HTTP/1.1\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n".encode()
+    big = f"POST / HTTP/1.1\r\nContent-Length: {MAX_REQUEST_BODY + 1}\r\n\r\n".encode()
     assert frame_request(big) == (len(big), True)
     bad = b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"
     assert frame_request(bad) == (len(bad), True)

@@ -40,9 +40,9 @@ from tests.helpers_store import store_at
 from tests.helpers_tools import run, tool
 from tvmaze_sync.core.models import ProcessingStatus, Show, StatusReason
 from tvmaze_sync.cycle.metrics import METRICS, build_registry, read_snapshot, split_request_key
+from tvmaze_sync.storage.columns import row_from_show
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import row_from_show
 
 P = ProcessingStatus
 

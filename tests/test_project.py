@@ -148,7 +148,7 @@ def test_every_command_is_in_the_readme_table() -> None:
 
 def test_every_imported_module_is_declared() -> None:
     """deptry: each third-party module the program imports is in `dependencies` (httpx, which
-    sonarr_api.py imports, came only through pyarr once), and none is declared unused."""
+    sonarr/gateway.py imports, came only through pyarr once), and none is declared unused."""
     result = run(tool("deptry"), ".")
     assert result.returncode == 0, result.stdout + result.stderr
 

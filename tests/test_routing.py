@@ -32,7 +32,8 @@ from tvmaze_sync.core.models import Show
 from tvmaze_sync.cycle.metrics import build_registry
 from tvmaze_sync.decisions import routing
 from tvmaze_sync.serve.endpoints import CustomList
-from tvmaze_sync.storage.store import SCHEMA_VERSION, Store, row_from_show
+from tvmaze_sync.storage.columns import row_from_show
+from tvmaze_sync.storage.store import SCHEMA_VERSION, Store
 
 #: Real TVMaze shows: 1 Under the Dome and 2 Person of Interest (CBS), 5 True Detective and
 #: 82 Game of Thrones (HBO), 25 Hellsing and 40 Death Note (genre Anime, in Japanese).

@@ -1,6 +1,7 @@
-"""sonarr.py / sonarr_api.py: startup validation, every add outcome, v3 vs v4, dry run, crash
-safety. Real pyarr over real sockets against the Sonarr simulator; the Sonarr phase is run
-as sync.py runs it (`connect`, then `process`) on a cache seeded as the filters leave it."""
+"""sonarr/phase.py, sonarr/validation.py and sonarr/gateway.py: startup validation, every
+add outcome, v3 vs v4, dry run, crash safety. Real pyarr over real sockets against the Sonarr
+simulator; the Sonarr phase is run as cycle/run.py runs it (`connect`, then `process`) on a
+cache seeded as the filters leave it."""
 
 from __future__ import annotations
 

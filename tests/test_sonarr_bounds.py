@@ -13,7 +13,7 @@ import pytest
 
 from tests.doubles.tvmaze_sim.hostile import MB, HostileUpstream
 from tvmaze_sync.core.config import build_config
-from tvmaze_sync.core.httpbounds import MAX_BODY, SONARR_LIBRARY_LIMITS, SONARR_LIMITS
+from tvmaze_sync.core.httpbounds import MAX_RESPONSE_BODY, SONARR_LIBRARY_LIMITS, SONARR_LIMITS
 from tvmaze_sync.sonarr.gateway import SonarrGateway, SonarrUnavailable, answer_limits
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -69,7 +69,7 @@ def test_the_library_read_has_the_large_cap_and_still_refuses_a_dense_answer(
             gateway.library()
         sent = upstream.bytes_sent
     assert detail in str(failure.value)
-    assert sent < 8 * MB if mode == "dense" else sent < MAX_BODY + 16 * MB, sent
+    assert sent < 8 * MB if mode == "dense" else sent < MAX_RESPONSE_BODY + 16 * MB, sent
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from tests.helpers_cli import run_cli
 from tests.helpers_metrics import small_real_shows, write_config
 from tvmaze_sync.core.config import build_config
 from tvmaze_sync.core.errors import ConfigError
-from tvmaze_sync.core.httpbounds import MAX_BODY, ResponseTooLarge
+from tvmaze_sync.core.httpbounds import MAX_RESPONSE_BODY, ResponseTooLarge
 from tvmaze_sync.sonarr.gateway import SonarrGateway, SonarrUnavailable
 from tvmaze_sync.tvmaze.client import build_session
 from tvmaze_sync.tvmaze.ratelimit import TokenBucket
@@ -71,7 +71,7 @@ def test_a_proxied_request_keeps_the_deadline_and_the_cap(
     assert asked == [f"{NOWHERE}/api/v3/system/status"]
     assert detail in str(failure.value)
     assert took < 20, took
-    assert sent < MAX_BODY + 16 * MB, sent
+    assert sent < MAX_RESPONSE_BODY + 16 * MB, sent
 
 
 def test_a_redirect_through_the_proxy_is_not_followed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +124,7 @@ def test_tvmaze_through_a_proxy_keeps_the_cap(monkeypatch: pytest.MonkeyPatch) -
             session.get("http://tvmaze.example.invalid/updates/shows", timeout=5)
         asked, sent = list(proxy.requests), proxy.bytes_sent
     assert asked == ["http://tvmaze.example.invalid/updates/shows"]
-    assert sent < MAX_BODY + 16 * MB, sent
+    assert sent < MAX_RESPONSE_BODY + 16 * MB, sent
 
 
 @pytest.fixture

@@ -171,7 +171,7 @@ def test_ready_metrics_and_healthcheck_under_serve(
 
 
 def test_only_the_gateway_builds_an_http_client_for_sonarr() -> None:
-    """pyarr and httpx are imported by sonarr_api.py alone (the simulators aside), so no
+    """pyarr and httpx are imported by sonarr/gateway.py alone (the simulators aside), so no
     other module can build a client that follows redirects with the key."""
     offenders = []
     for path in sorted((ROOT / "tvmaze_sync").rglob("*.py")):

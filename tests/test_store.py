@@ -18,14 +18,8 @@ from tests.helpers_store import store_at
 from tvmaze_sync.core.errors import ExitCode, StorageError
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.storage import store as store_module
-from tvmaze_sync.storage.store import (
-    DB_NAME,
-    SCHEMA_VERSION,
-    Store,
-    prepare_storage_dir,
-    row_from_show,
-    show_from_row,
-)
+from tvmaze_sync.storage.columns import row_from_show, show_from_row
+from tvmaze_sync.storage.store import DB_NAME, SCHEMA_VERSION, Store, prepare_storage_dir
 
 SPEC_INDEXES = {
     "idx_processing_status",
@@ -425,7 +419,7 @@ def test_read_only_file_system_after_a_killed_writer(mount: Path) -> None:
         "from pathlib import Path\n"
         "from tests.test_store import make_show\n"
         "from tests.helpers_store import store_at\n"
-        "from tvmaze_sync.storage.store import row_from_show\n"
+        "from tvmaze_sync.storage.columns import row_from_show\n"
         "store = store_at(Path(sys.argv[1]))\n"
         "store.upsert_shows([row_from_show(make_show(i)) for i in range(6, 9)], 'now')\n"
         "os._exit(9)\n"

@@ -32,7 +32,7 @@ from tvmaze_sync.tvmaze.client import (
     basic_auth,
     connect,
 )
-from tvmaze_sync.tvmaze.mapping import show_from_tvmaze
+from tvmaze_sync.tvmaze.mapping import map_show
 
 # --- the client against the simulator ----------------------------------------------------
 
@@ -385,7 +385,7 @@ def test_changed_fields_reach_the_mapping(sim: TvmazeSimulator, tmp_path: Path, 
     with client_for(sim, tmp_path, clock) as client:
         data = client.get_show(10)
     assert data is not None
-    show = show_from_tvmaze(data)
+    show = map_show(data).show
     assert (show.network, show.web_channel, show.country, show.runtime) == (None,) * 4
 
 

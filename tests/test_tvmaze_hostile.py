@@ -37,7 +37,7 @@ from tests.helpers_faults import (
 from tests.helpers_tvmaze import compact_real_shows
 from tvmaze_sync.core.config import build_config
 from tvmaze_sync.core.errors import ConfigError, ExitCode
-from tvmaze_sync.core.httpbounds import MAX_BODY
+from tvmaze_sync.core.httpbounds import MAX_RESPONSE_BODY
 from tvmaze_sync.tvmaze.client import CACHE_NAME, MAX_JSON_DEPTH, _too_deep, split_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +132,7 @@ def test_a_hostile_answer_fails_the_cycle_naming_url_and_cause(
     assert snapshot_diff(db_snapshot(storage), before) == []
     if mode.startswith("huge"):
         # Refused without reading it all: at most the cap (plus socket buffers) per try.
-        assert sent < 2 * (MAX_BODY + 16 * MB) < 500 * MB, sent
+        assert sent < 2 * (MAX_RESPONSE_BODY + 16 * MB) < 500 * MB, sent
     if mode == "dense":  # refused as soon as its objects would pass the budget
         assert sent < 2 * 8 * MB, sent
 

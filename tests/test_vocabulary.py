@@ -31,7 +31,8 @@ from tvmaze_sync.decisions.vocabulary import (
     check,
     edit_distance,
 )
-from tvmaze_sync.storage.store import DB_NAME, FACET_COLUMNS, row_from_show
+from tvmaze_sync.storage.columns import FACET_COLUMNS, row_from_show
+from tvmaze_sync.storage.store import DB_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_MIRROR = Mirror(None)

@@ -102,7 +102,7 @@ class Options:
         `default_level` applies when neither a flag nor `logging.level` names one: one-shot
         commands stay quiet (cron mails what they print), `serve` logs its cycles.
         Every command reads its configuration here, so every one refuses a filter value
-        TVMaze never uses (vocabulary.py) and warns of one in the wrong filter.
+        TVMaze never uses (decisions/vocabulary.py) and warns of one in the wrong filter.
         """
         from tvmaze_sync.core.config import load_config
         from tvmaze_sync.decisions.vocabulary import check_config
@@ -371,7 +371,10 @@ def shows(
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
     instance: Instance = "default",
 ) -> None:
-    """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`."""
+    """List cached shows. Example: `tvmaze-sync shows -r language_not_included -q tokyo`.
+
+    The table shows a few columns; JSON and CSV carry every column, as GET /shows does.
+    """
     from tvmaze_sync.cli import render
     from tvmaze_sync.core.errors import UsageError
     from tvmaze_sync.decisions import vocabulary
@@ -397,8 +400,9 @@ def shows(
         check_instance(config, instance)
         with instances.opened(config.storage_dir, instance, readonly=True) as store:
             rows = query.query_shows(store, wanted)
+            columns = query.listed_columns(store)
             total = query.count_shows(store, wanted) if fmt == "table" else None
-        render.shows(rows, fmt=fmt, total=total)
+        render.shows(rows, columns, fmt=fmt, total=total)
 
 
 def check_instance(config: Config, name: str) -> None:
@@ -449,53 +453,11 @@ def explain(
     Example: `tvmaze-sync explain "Under the Dome"`
     """
     from tvmaze_sync.cli import render
-    from tvmaze_sync.decisions import filters
-    from tvmaze_sync.decisions.explain import explain_show
-    from tvmaze_sync.sonarr import ledger, phase, queues
-    from tvmaze_sync.storage import query
-    from tvmaze_sync.storage.store import Store
+    from tvmaze_sync.cycle.explain import explain as explained
 
     with exit_on_error():
-        config = options(ctx).load()
-        with Store.opened(config.storage_dir, readonly=True) as store:
-            row = query.find_show(store, show)
-            sonarr_note = ledger.explain(store, row)  # removal date, exclusion, ownership
-            added_route = phase.added_route(store, row)
-        processor = filters.build_processor(config.filters, config.routes)
-        explanation = explain_show(processor, row, config)
-        moved = phase.route_changed_note(row, added_route, explanation.route)
-        for note in (sonarr_note, queues.note(row, config.sync), moved):  # which queue, till when
-            if note:
-                explanation.notes.append(note)
-        if config.instances:  # the stored status above is default's
-            explanation.notes.append(f"instance default: {row['processing_status']}")
-            explanation.notes += _other_instances(config, row["tvmaze_id"], explanation.route)
+        explanation = explained(options(ctx).load(), show)
         render.explanation(explanation.to_json(), fmt=fmt)
-
-
-def _other_instances(config: Config, tvmaze_id: int, route: str | None) -> list[str]:
-    """`explain`: the show's status in each other instance's cache, and whether the route
-    it was added there with has changed since."""
-    from tvmaze_sync.sonarr import phase
-    from tvmaze_sync.storage import instances
-
-    notes = []
-    for name in config.instances:
-        if name not in instances.existing(config.storage_dir):
-            notes.append(f"instance {name}: no cycle has run for it yet")
-            continue
-        with instances.opened(config.storage_dir, name, readonly=True) as store:
-            row = store.get_row(tvmaze_id)
-            if row is None:
-                notes.append(f"instance {name}: never routed there")
-                continue
-            status = row["processing_status"]
-            why = f" ({row['filter_reason']})" if status == "filtered" else ""
-            notes.append(f"instance {name}: {status}{why}")
-            moved = phase.route_changed_note(row, phase.added_route(store, row), route)
-            if moved:
-                notes.append(f"instance {name}: {moved}")
-    return notes
 
 
 # --- the queues: retry, skip, unskip ---------------------------------------------------------

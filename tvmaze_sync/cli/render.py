@@ -16,9 +16,9 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from tvmaze_sync.cli.terminal import Terminal, printable, printable_lines, write_stdout
+from tvmaze_sync.cli.terminal import Terminal, printable_lines, write_stdout
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
-from tvmaze_sync.core.logs import redact
+from tvmaze_sync.core.logs import printable, redact
 from tvmaze_sync.core.models import TITLES_KEPT, CycleSummary
 
 log = logging.getLogger(__name__)
@@ -27,24 +27,9 @@ log = logging.getLogger(__name__)
 #: full disks); every value from data through `_cells` or `printable`.
 stdout = Terminal()
 
-SHOW_COLUMNS = (
-    "tvmaze_id",
-    "title",
-    "processing_status",
-    "filter_reason",
-    "tvdb_id",
-    "language",
-    "country",
-    "network",
-    "web_channel",
-    "type",
-    "status",
-    "premiered",
-    "runtime",
-    "rating",
-    "weight",
-    "sonarr_series_id",
-)
+#: The columns of the `shows` table on a terminal, chosen to fit a line; JSON and CSV carry
+#: every column the listing query gives (storage/query.py), as GET /shows does.
+TABLE_COLUMNS = ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id", "weight")
 
 
 def _json(data: Any) -> None:
@@ -59,24 +44,32 @@ def _csv(fieldnames: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
     write_stdout(buffer.getvalue())
 
 
-def shows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", total: int | None = None) -> None:
-    """The listing; on a terminal also how many match in all (`--limit` may cut the list)."""
-    records = [{column: row.get(column) for column in SHOW_COLUMNS} for row in rows]
+def shows(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    fmt: str = "table",
+    total: int | None = None,
+) -> None:
+    """The listing (`columns`: the query's, in its order); on a terminal also how many match
+    in all (`--limit` may cut the list). CSV writes a list (genres) as JSON text."""
     if fmt == "json":
-        _json(records)
+        _json([{column: row.get(column) for column in columns} for row in rows])
         return
     if fmt == "csv":
-        _csv(SHOW_COLUMNS, records)
+        _csv(columns, [{c: _csv_value(row.get(c)) for c in columns} for row in rows])
         return
     table = Table(show_lines=False)
-    shown = ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id", "weight")
-    for column in shown:
+    for column in TABLE_COLUMNS:
         table.add_column(column)
-    for record in records:
-        table.add_row(*_cells(*(record[c] for c in shown)))
+    for row in rows:
+        table.add_row(*_cells(*(row.get(c) for c in TABLE_COLUMNS)))
     stdout.print(table)
-    matching = f" of {total}" if total is not None and total != len(records) else ""
-    stdout.print(f"{len(records)}{matching} shows")
+    matching = f" of {total}" if total is not None and total != len(rows) else ""
+    stdout.print(f"{len(rows)}{matching} shows")
+
+
+def _csv_value(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
 
 
 def state_table(data: Mapping[str, Any]) -> None:

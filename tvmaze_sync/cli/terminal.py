@@ -21,7 +21,7 @@ from rich.console import Console
 from tvmaze_sync.core.errors import OutputError
 from tvmaze_sync.core.logs import printable
 
-__all__ = ["Terminal", "printable", "printable_lines", "write_stdout"]
+__all__ = ["Terminal", "printable_lines", "write_stdout"]
 
 
 def printable_lines(text: str) -> str:

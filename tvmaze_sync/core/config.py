@@ -1556,16 +1556,29 @@ def _cross_checks(config: Config) -> list[str]:
         problems.append(
             f"filters.premiered: after {f.premiered.after!r} is not before {f.premiered.before!r}"
         )
-    if f.min_runtime is not None and f.max_runtime is not None and f.min_runtime > f.max_runtime:
-        problems.append(
-            f"filters.min_runtime: {f.min_runtime} is above filters.max_runtime {f.max_runtime}"
-        )
-    w = f.weight
-    if w.min is not None and w.max is not None and w.min > w.max:
-        problems.append(f"filters.weight.min: {w.min} is above filters.weight.max {w.max}")
+    problems.extend(_range_problems(f, "filters"))
     problems.extend(_notify_url_problems(config.notify.urls))
     problems.extend(_instance_problems(config))
     problems.extend(_route_problems(config))
+    return problems
+
+
+def _range_problems(section: Any, path: str) -> list[str]:
+    """Every bound pair of `section` and the sections in it, `min`/`max` or
+    `min_<x>`/`max_<x>` (filters.weight, filters.min_runtime): the lower one must not be
+    above the other, or no show could pass. A new range section is checked with no change
+    here."""
+    problems = []
+    names = [f.name for f in dataclasses.fields(section)]
+    for name in names:
+        value = getattr(section, name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            problems.extend(_range_problems(value, f"{path}.{name}"))
+        elif name == "min" or name.startswith("min_"):
+            high_name = "max" + name[3:]
+            high = getattr(section, high_name, None) if high_name in names else None
+            if value is not None and high is not None and value > high:
+                problems.append(f"{path}.{name}: {value} is above {path}.{high_name} {high}")
     return problems
 
 

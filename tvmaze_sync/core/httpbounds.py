@@ -3,10 +3,10 @@
 Both HTTP stacks time out per socket operation only: a server that sends one byte a second
 never trips a 30 s read timeout, and one that streams 500 MB is read to the end. Here:
 
-- TVMaze (requests/urllib3): `BoundedAdapter` reads every body itself, under `MAX_BODY`, and
-  a watchdog thread shuts the socket of a request still running at its deadline (headers
-  trickled, body trickled: whatever the phase). The body it hands up is complete, so
-  requests-cache above it never reads a socket.
+- TVMaze (requests/urllib3): `BoundedAdapter` reads every body itself, under
+  `MAX_RESPONSE_BODY`, and a watchdog thread shuts the socket of a request still running at
+  its deadline (headers trickled, body trickled: whatever the phase). The body it hands up
+  is complete, so requests-cache above it never reads a socket.
 - Sonarr (httpx, also under pyarr): `BoundedTransport` gives every socket read and write at
   most the time left before the request's deadline (a network backend wrapping httpcore's),
   and refuses a body over the cap while it streams in.
@@ -38,7 +38,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 #: The largest body read from an upstream. A TVMaze page is ~1 MB, Sonarr's series list a
 #: few MB for a very large library; a body over this is refused, never read whole.
-MAX_BODY = 32 * 1024 * 1024
+MAX_RESPONSE_BODY = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
 _MB = 1024 * 1024
 
@@ -49,17 +49,17 @@ class Limits:
     (`decoded_estimate`). The size cap alone lets 32 MB of `[{},{},…]` through, which
     json.loads turns into eleven million dicts (~750 MB)."""
 
-    body: int = MAX_BODY
-    decoded: int = 4 * MAX_BODY
+    body: int = MAX_RESPONSE_BODY
+    decoded: int = 4 * MAX_RESPONSE_BODY
 
 
 #: TVMaze: its largest answer, the whole `/updates/shows` map, estimates at ~7 MB (a page at
 #: ~1 MB): four times that, whatever the body's size.
-TVMAZE_LIMITS = Limits(MAX_BODY, 32 * _MB)
+TVMAZE_LIMITS = Limits(MAX_RESPONSE_BODY, 32 * _MB)
 #: Sonarr's library (GET /series, and the other reads that grow with it) is its one large
 #: answer: a real one estimates at two to three times its size, so a library at the size
 #: cap still fits.
-SONARR_LIBRARY_LIMITS = Limits(MAX_BODY, 4 * MAX_BODY)
+SONARR_LIBRARY_LIMITS = Limits(MAX_RESPONSE_BODY, 4 * MAX_RESPONSE_BODY)
 #: Every other Sonarr answer (a lookup, a page of exclusions, the profiles, root folders
 #: with their unmapped folders) is kilobytes, rarely a megabyte.
 SONARR_LIMITS = Limits(4 * _MB, 16 * _MB)
@@ -180,7 +180,7 @@ _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 class BoundedAdapter(HTTPAdapter):
-    """Sends with a deadline on the whole exchange and reads the body under `MAX_BODY`.
+    """Sends with a deadline on the whole exchange; reads the body under `MAX_RESPONSE_BODY`.
 
     `deadline` is seconds from the start of a request to the last byte of its body.
     """

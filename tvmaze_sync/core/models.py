@@ -137,7 +137,7 @@ class CycleSummary:
     # Removals newly held by the removal guard this cycle (set by ledger.reconcile's guard).
     removals_held: int = 0
     # Excluded shows whose exclusion vanished from a read too surprising to believe (more
-    # than sonarr.max_removals at once, or an empty list): kept excluded (ledger.py).
+    # than sonarr.max_removals at once, or an empty list): kept excluded (sonarr/ledger.py).
     exclusions_distrusted: int = 0
     error: str | None = None
     exit_code: int | None = None  # a failed cycle: the exit code the process ends with

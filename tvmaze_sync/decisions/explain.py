@@ -1,8 +1,9 @@
 """Why a cached show is (not) wanted: every rule's verdict, and what its stored status means.
 
-The `explain` command's core. It lives apart from query.py because it needs the filters (and
-through them the SQLite layer), while query.py stays cheap to import: the CLI names its sort
-keys in `--help`.
+The filters' half of the `explain` command (cycle/explain.py adds what the Sonarr side and
+the other instances know). It lives apart from storage/query.py because it needs the filters
+(and through them the SQLite layer), while query.py stays cheap to import: the CLI names its
+sort keys in `--help`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.decisions import routing
 from tvmaze_sync.decisions.filters import OPEN_STATUSES, FilterProcessor
 from tvmaze_sync.decisions.rules import RuleVerdict
-from tvmaze_sync.storage.store import show_from_row
+from tvmaze_sync.storage.columns import show_from_row
 
 P = ProcessingStatus
 

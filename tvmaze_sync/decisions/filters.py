@@ -20,7 +20,7 @@ from typing import Any
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, FiltersConfig, Route
 from tvmaze_sync.core.models import ProcessingResult, ProcessingStatus, Show
 from tvmaze_sync.decisions import routing
-from tvmaze_sync.decisions.rules import ReasonCode, RuleVerdict, build_rules, reason_rule
+from tvmaze_sync.decisions.rules import ReasonCode, RuleVerdict, build_rules
 from tvmaze_sync.storage.shows import Decision
 from tvmaze_sync.storage.state import State, StateFile
 from tvmaze_sync.storage.store import Store
@@ -29,13 +29,10 @@ __all__ = [
     "OPEN_STATUSES",
     "FilterProcessor",
     "FilterReport",
-    "ReasonCode",
     "RoutedProcessor",
-    "RuleVerdict",
     "apply",
     "build_processor",
     "filter_hash",
-    "reason_rule",
     "refilter",
     "refilter_if_changed",
     "run_refilter",

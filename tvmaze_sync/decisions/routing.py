@@ -18,7 +18,7 @@ from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Config, Route, RouteMatch
 from tvmaze_sync.core.models import Show
-from tvmaze_sync.decisions.rules import _country, _fold
+from tvmaze_sync.decisions.rules import fold_country, fold_word
 
 
 def _any(wanted: Iterable[str], values: Iterable[str | None], norm: Callable[[str], str]) -> bool:
@@ -31,15 +31,15 @@ def matches(match: RouteMatch, show: Show) -> bool:
     the configuration refuses one)."""
     checks: list[bool] = []
     if match.genres:
-        checks.append(_any(match.genres, show.genres, _fold))
+        checks.append(_any(match.genres, show.genres, fold_word))
     if match.types:
-        checks.append(_any(match.types, (show.type,), _fold))
+        checks.append(_any(match.types, (show.type,), fold_word))
     if match.networks:
-        checks.append(_any(match.networks, (show.network, show.web_channel), _fold))
+        checks.append(_any(match.networks, (show.network, show.web_channel), fold_word))
     if match.languages:
-        checks.append(_any(match.languages, (show.language,), _fold))
+        checks.append(_any(match.languages, (show.language,), fold_word))
     if match.countries:
-        checks.append(_any(match.countries, (show.country,), _country))
+        checks.append(_any(match.countries, (show.country,), fold_country))
     if match.title:
         title = show.title.casefold()
         checks.append(any(k.strip().casefold() in title for k in match.title if k.strip()))

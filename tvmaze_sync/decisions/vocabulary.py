@@ -36,8 +36,8 @@ import iso3166
 
 from tvmaze_sync.core.config import Config, FiltersConfig, Route
 from tvmaze_sync.core.errors import StorageError
-from tvmaze_sync.decisions.rules import ReasonCode, _country, _fold
-from tvmaze_sync.storage.store import FacetColumn
+from tvmaze_sync.decisions.rules import ReasonCode, fold_country, fold_word
+from tvmaze_sync.storage.columns import FacetColumn
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Facet:
     noun: str  # with its article: "a TVMaze genre"
     column: FacetColumn
     known: tuple[str, ...]
-    normalise: Callable[[str], str] = _fold
+    normalise: Callable[[str], str] = fold_word
 
     def key(self, value: str) -> str:
         return self.normalise(value)
@@ -100,7 +100,7 @@ FACETS = (
     Facet("types", "a TVMaze show type", "type", TYPES),
     Facet("status", "a TVMaze status", "status", STATUSES),
     Facet("languages", "a TVMaze language", "language", LANGUAGES),
-    Facet("countries", "an ISO 3166-1 alpha-2 country code", "country", COUNTRIES, _country),
+    Facet("countries", "an ISO 3166-1 alpha-2 country code", "country", COUNTRIES, fold_country),
 )
 _TEXT_FACETS = tuple(f for f in FACETS if f.section != "countries")
 

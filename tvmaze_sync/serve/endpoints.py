@@ -34,7 +34,7 @@ from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import Clock, system_clock
 from tvmaze_sync.decisions import vocabulary
 from tvmaze_sync.serve.httpd import BoundedHTTPServer, BufferedHandler
-from tvmaze_sync.serve.runner import Service
+from tvmaze_sync.serve.runner import CycleRunner
 from tvmaze_sync.storage import instances
 from tvmaze_sync.storage.query import ShowQuery, count_shows, query_shows
 from tvmaze_sync.storage.state import StateFile, read_state
@@ -182,18 +182,14 @@ def shows_page(store: Store, wanted: ShowQuery) -> dict[str, Any]:
     }
 
 
-def sonarr_list(store: Store) -> list[dict[str, Any]]:
-    """The shows Sonarr's "Custom List" import list should hold, in its wire format.
+def _listed(store: Store) -> dict[int, dict[str, Any]]:
+    """The shows Sonarr's "Custom List" import list should hold, in its wire format, by
+    TVMaze id in TVMaze id order.
 
     Sonarr reads `[{"title": str, "tvdbId": int}]` (ImportLists/Custom/CustomAPIResource.cs)
     and ignores other keys; `imdbId` rides along for other consumers. A `pending` row still
     marked needs_filter has not been judged by the filters yet, so it is not offered.
     """
-    return list(_listed(store).values())
-
-
-def _listed(store: Store) -> dict[int, dict[str, Any]]:
-    """`sonarr_list` by TVMaze id, in TVMaze id order."""
     return {
         row["tvmaze_id"]: {
             "title": row["title"],
@@ -283,7 +279,7 @@ def custom_lists(config: Config, storage_dir: Path) -> dict[str, CustomList]:
 
 
 class _HttpServer(BoundedHTTPServer):
-    service: Service
+    runner: CycleRunner
     custom_list: CustomList
     custom_lists: dict[str, CustomList]
 
@@ -339,23 +335,23 @@ class Handler(BufferedHandler):
 
     def do_GET(self) -> None:
         path, query = self._route()
-        service = self.server.service
+        runner = self.server.runner
         try:
             if path == "/health":
-                self._json(HTTPStatus.OK, service.health())
+                self._json(HTTPStatus.OK, runner.health())
             elif path == "/ready":
-                self._json(*service.readiness())
+                self._json(*runner.readiness())
             elif path == "/metrics":
-                self._send(HTTPStatus.OK, generate_latest(service.registry), CONTENT_TYPE_LATEST)
+                self._send(HTTPStatus.OK, generate_latest(runner.registry), CONTENT_TYPE_LATEST)
             elif path == "/state":
                 self._json(
-                    HTTPStatus.OK, read_state(service.storage_dir, list(service.config.instances))
+                    HTTPStatus.OK, read_state(runner.storage_dir, list(runner.config.instances))
                 )
             elif path == "/shows":
-                wanted = parse_shows_query(query, vocabulary.Mirror(service.storage_dir))
+                wanted = parse_shows_query(query, vocabulary.Mirror(runner.storage_dir))
                 # A connection per request: never shared between threads, never a writer;
                 # a failed read is a StorageError (503 with its reason), not a 500.
-                with Store.opened(service.storage_dir, readonly=True) as store:
+                with Store.opened(runner.storage_dir, readonly=True) as store:
                     self._json(HTTPStatus.OK, shows_page(store, wanted))
             elif path == "/sonarr/list":
                 self._sonarr_list()
@@ -401,7 +397,7 @@ class Handler(BufferedHandler):
 
     def do_POST(self) -> None:
         path, _ = self._route()
-        service = self.server.service
+        runner = self.server.runner
         length = self.headers.get("Content-Length") or "0"
         if length.isdigit() and int(length) <= 65536:
             self.rfile.read(int(length))  # no endpoint takes a body; drain it for keep-alive
@@ -414,16 +410,16 @@ class Handler(BufferedHandler):
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {path}"})
             return
         refusal = authorize(
-            self.headers.get("Authorization"), self.client_address[0], service.config.server.token
+            self.headers.get("Authorization"), self.client_address[0], runner.config.server.token
         )
         if refusal is not None:
             self._json(refusal[0], {"error": refusal[1]})
             return
         try:
             if path == "/trigger":
-                self._json(*service.trigger())
+                self._json(*runner.trigger())
             else:
-                self._json(*service.refilter())
+                self._json(*runner.refilter())
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as error:
@@ -435,17 +431,17 @@ class Handler(BufferedHandler):
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, headers=[("Allow", allowed)])
 
 
-def make_http_server(service: Service) -> _HttpServer:
+def make_http_server(runner: CycleRunner) -> _HttpServer:
     """Bind `server.host:server.port`; a bind failure is a configuration error (exit 2)."""
-    host, port = service.config.server.host, service.config.server.port
+    host, port = runner.config.server.host, runner.config.server.port
     try:
         httpd = _HttpServer((host, port), Handler, inline_paths=INLINE_PATHS)
     except OSError as error:
         raise ConfigError(
             f"server.port: cannot listen on {host}:{port}: {error.strerror or error}"
         ) from None
-    httpd.service = service
-    httpd.custom_lists = custom_lists(service.config, service.storage_dir)
+    httpd.runner = runner
+    httpd.custom_lists = custom_lists(runner.config, runner.storage_dir)
     httpd.custom_list = httpd.custom_lists[DEFAULT_INSTANCE]
     return httpd
 
@@ -485,13 +481,13 @@ def serve(config: Config, clock: Clock = system_clock) -> None:
 
     Raises ConfigError/StorageError (exit 2) or DependencyError (exit 3) at startup only.
     """
-    service = Service(config, clock)
-    service.prepare()
-    httpd = make_http_server(service) if config.server.enabled else None
+    runner = CycleRunner(config, clock)
+    runner.prepare()
+    httpd = make_http_server(runner) if config.server.enabled else None
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal_received signal=%s", signal.Signals(signum).name)
-        service.stopping.set()
+        runner.stopping.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     threads: list[threading.Thread] = []
@@ -499,8 +495,8 @@ def serve(config: Config, clock: Clock = system_clock) -> None:
         threads.append(
             threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
         )
-    threads.append(threading.Thread(target=service.schedule, name="scheduler", daemon=True))
-    probe = service._probe
+    threads.append(threading.Thread(target=runner.schedule, name="scheduler", daemon=True))
+    probe = runner._probe
     log.info(
         "serve_started version=%s listen=%s storage=%s sonarr=%s sonarr_version=%s "
         "poll_interval=%s",
@@ -515,9 +511,9 @@ def serve(config: Config, clock: Clock = system_clock) -> None:
     for thread in threads:
         thread.start()
     try:
-        while not service.stopping.wait(0.5):
+        while not runner.stopping.wait(0.5):
             pass
-        finished = service.shutdown()
+        finished = runner.shutdown()
         log.info("shutdown_complete cycle_finished=%s", finished)
     finally:
         if httpd is not None:

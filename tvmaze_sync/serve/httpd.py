@@ -56,9 +56,9 @@ QUEUE_PER_WORKER = 8
 #: Open connections at most, whatever the descriptor limit allows.
 MAX_CONNECTIONS = 512
 MIN_CONNECTIONS = 16
-#: Request heads above this are refused (431); bodies above MAX_BODY are not read.
+#: Request heads above this are refused (431); bodies above MAX_REQUEST_BODY are not read.
 MAX_HEAD = 32 * 1024
-MAX_BODY = 64 * 1024
+MAX_REQUEST_BODY = 64 * 1024
 #: How often deadlines are checked, and evictions summarised in the log.
 SWEEP_EVERY = 0.25
 EVICTION_LOG_EVERY = 60.0
@@ -96,7 +96,7 @@ def frame_request(buffer: bytes | bytearray) -> tuple[int, bool] | None:
     if match is None:
         return end, False
     value = match.group(1).strip()
-    if not value.isdigit() or int(value) > MAX_BODY:
+    if not value.isdigit() or int(value) > MAX_REQUEST_BODY:
         return end, True
     if len(buffer) < end + int(value):
         return None
@@ -227,7 +227,7 @@ class BoundedHTTPServer:
 
     Same lifecycle as socketserver: `serve_forever()` in a thread, `shutdown()` from another,
     then `server_close()`. Attributes set on the instance are visible to handlers as
-    `self.server.<name>` (serve sets `service`).
+    `self.server.<name>` (serve sets `runner`).
     """
 
     def __init__(

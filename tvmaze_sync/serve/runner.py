@@ -50,8 +50,9 @@ PROBE_MAX_AGE = 2.0
 PROBE_WAIT = 2.0
 
 
-class Service:
-    """Everything `serve` runs: the schedule, the cycle, the probes, the endpoints' logic."""
+class CycleRunner:
+    """What `serve` runs between requests: the schedule, one cycle or refilter at a time
+    (scheduled or triggered), the Sonarr probe, and the health and readiness they give."""
 
     def __init__(self, config: Config, clock: Clock = system_clock) -> None:
         self.config = config

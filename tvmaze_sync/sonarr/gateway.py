@@ -246,7 +246,7 @@ class SonarrGateway:
         timeout = float(config.timeout)
         self.http = httpx.Client(
             timeout=timeout,
-            # The whole exchange within the timeout, the answer under the cap (httpbounds.py);
+            # The whole exchange within the timeout, the answer under the cap (core/httpbounds.py);
             # uncompressed, so the bytes capped are the bytes decoded. Through a proxy of
             # the environment too: each is mounted on a bounded transport of its own.
             transport=BoundedTransport(timeout, answer_limits),

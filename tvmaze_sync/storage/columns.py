@@ -24,10 +24,11 @@ FIELD_COLUMNS: dict[str, str] = {
 }
 #: The show columns, in the dataclass's order.
 SHOW_COLUMNS: tuple[str, ...] = tuple(FIELD_COLUMNS.values())
-_TYPES = typing.get_type_hints(Show)
+#: Show field name -> its type.
+SHOW_TYPES: dict[str, Any] = typing.get_type_hints(Show)
 #: Positions (in SHOW_COLUMNS) of the tuple fields, stored as JSON lists.
 JSON_POSITIONS: tuple[int, ...] = tuple(
-    i for i, name in enumerate(FIELD_COLUMNS) if typing.get_origin(_TYPES[name]) is tuple
+    i for i, name in enumerate(FIELD_COLUMNS) if typing.get_origin(SHOW_TYPES[name]) is tuple
 )
 #: The show's full TVMaze JSON: stored beside its facts so a new filter needs no refetch.
 RAW = "raw"

@@ -22,14 +22,9 @@ from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, INSTANCE_NAME
 from tvmaze_sync.core.models import ProcessingStatus, Show
+from tvmaze_sync.storage.columns import METADATA_COLUMNS, show_from_row
 from tvmaze_sync.storage.nofollow import own_dir
-from tvmaze_sync.storage.store import (
-    DB_NAME,
-    METADATA_COLUMNS,
-    Store,
-    prepare_storage_dir,
-    show_from_row,
-)
+from tvmaze_sync.storage.store import DB_NAME, Store, prepare_storage_dir
 
 log = logging.getLogger(__name__)
 

@@ -13,35 +13,54 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tvmaze_sync.core.errors import UsageError
 from tvmaze_sync.core.models import ProcessingStatus
-from tvmaze_sync.storage.columns import listed
+from tvmaze_sync.storage.columns import FIELD_COLUMNS, SHOW_TYPES, listed
 
 if TYPE_CHECKING:
     import sqlite3
 
     from tvmaze_sync.storage.store import Store
 
-#: `--sort` name -> SQL expression (the whitelist; append `:desc` to reverse).
-SORT_KEYS: dict[str, str] = {
+#: `--sort` names that are not a Show field's own: `status` and `reason` sort by this tool's
+#: decision (as `--status` and `--reason` filter), `id` is short for the TVMaze id, and
+#: `network` sorts a web channel's shows among the networks'.
+_SORT_NAMED: dict[str, str] = {
     "id": "tvmaze_id",
-    "title": "title COLLATE NOCASE",
-    "premiered": "premiered",
-    "rating": "rating",
-    "weight": "weight",
-    "runtime": "runtime",
     "status": "processing_status",
     "reason": "filter_reason",
-    "language": "language COLLATE NOCASE",
-    "country": "country",
     "network": "coalesce(network, web_channel) COLLATE NOCASE",
-    "updated": "tvmaze_updated_at",
 }
 
-#: Columns a listing leaves out: the full TVMaze JSON (large) and the filters' bookkeeping.
+
+def _sort_keys() -> dict[str, str]:
+    """`--sort` name -> SQL expression: every single-valued Show field by its name (text
+    without regard to case; an ISO date sorts the same either way), then the names above. A
+    field whose name those take is sorted as `tvmaze_<name>` (`tvmaze_status`: Running,
+    Ended)."""
+    derived: dict[str, str] = {}
+    for name, column in FIELD_COLUMNS.items():
+        kind = SHOW_TYPES[name]
+        if typing.get_origin(kind) is tuple:
+            continue  # a JSON list has no order worth sorting by
+        if name == "network":
+            continue  # `network` above sorts by network or web channel
+        text = kind is str or str in typing.get_args(kind)
+        key = f"tvmaze_{name}" if name in _SORT_NAMED else name
+        derived[key] = f"{column} COLLATE NOCASE" if text else column
+    return {**_SORT_NAMED, **derived}
+
+
+#: `--sort` name -> SQL expression (the whitelist; append `:desc` to reverse).
+SORT_KEYS: dict[str, str] = _sort_keys()
+
+#: Columns a listing leaves out: the full TVMaze JSON (large; its facts are the show columns,
+#: and a new fact becomes one) and `needs_filter`, a flag the next filter phase clears, whose
+#: meaning `processing_status` and `filter_reasons` already carry for a reader.
 HIDDEN_COLUMNS = frozenset({"raw", "needs_filter"})
 #: Columns stored as JSON lists; a listing gives them as lists.
 JSON_COLUMNS = ("genres", "filter_reasons")
@@ -67,7 +86,7 @@ def _casefold(value: str | None) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-def _columns(store: Store) -> list[str]:
+def listed_columns(store: Store) -> list[str]:
     """The declared columns (storage/columns.py) this cache has, in table order: a cache the
     next `sync` has yet to migrate lacks the newer ones."""
     table = [row[1] for row in store.db.execute("PRAGMA table_info(shows)")]
@@ -150,7 +169,8 @@ def query_shows(store: Store, query: ShowQuery) -> list[dict[str, Any]]:
     if query.offset < 0:
         raise UsageError(f"offset {query.offset} is not valid; expected at least 0")
     params += [-1 if query.limit is None else query.limit, query.offset]  # -1: no limit
-    sql = f"SELECT {', '.join(_columns(store))} FROM shows{where} ORDER BY {order} LIMIT ? OFFSET ?"
+    columns = ", ".join(listed_columns(store))
+    sql = f"SELECT {columns} FROM shows{where} ORDER BY {order} LIMIT ? OFFSET ?"
     cursor = _execute(store, sql, params)
     names = [d[0] for d in cursor.description]
     return [_decode_lists(dict(zip(names, row, strict=True))) for row in cursor]

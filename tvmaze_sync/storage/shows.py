@@ -198,7 +198,7 @@ class ShowsTable:
         )
 
     def bump_retry_count(self, tvmaze_id: int) -> None:
-        """One more retry of a queued show (the TVDB lookup retry, `sonarr.py`)."""
+        """One more retry of a queued show (the TVDB lookup retry, sonarr/phase.py)."""
         with self.db.atomic():
             self.db.execute(
                 "UPDATE shows SET retry_count = COALESCE(retry_count, 0) + 1 WHERE tvmaze_id = ?",

@@ -24,14 +24,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from tvmaze_sync.core.errors import StorageError
-from tvmaze_sync.storage.columns import (
-    FACET_COLUMNS,
-    METADATA_COLUMNS,
-    FacetColumn,
-    row_from_show,
-    show_from_row,
-)
-from tvmaze_sync.storage.counters import FULL_MIRRORS, CountersTable
+from tvmaze_sync.storage.counters import CountersTable
 from tvmaze_sync.storage.ledger import LedgerTable
 from tvmaze_sync.storage.lock import writer_lock
 from tvmaze_sync.storage.nofollow import refuse_links, sqlite_files
@@ -40,18 +33,6 @@ from tvmaze_sync.storage.statuses import StatusQueries
 log = logging.getLogger(__name__)
 
 DB_NAME = "shows.db"
-
-__all__ = [
-    "DB_NAME",
-    "FACET_COLUMNS",
-    "FULL_MIRRORS",
-    "METADATA_COLUMNS",
-    "FacetColumn",
-    "Store",
-    "prepare_storage_dir",
-    "row_from_show",
-    "show_from_row",
-]
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -111,7 +92,7 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     shows.add_column("needs_filter", int, not_null_default=1)
     # Lifetime counters survive the short cron processes, so metrics add up across runs.
     db.table("counters").create({"name": str, "label": str, "value": int}, pk=("name", "label"))
-    # Series this tool added; no refilter or rescan rewrites it (see sonarr.py).
+    # Series this tool added; no refilter or rescan rewrites it (see sonarr/ledger.py).
     db.table("sonarr_ledger").create(
         {
             "tvdb_id": int,
@@ -159,7 +140,7 @@ def _migration_5(db: sqlite_utils.Database) -> None:
 def _migration_6(db: sqlite_utils.Database) -> None:
     """When the removal guard held a series this tool added that vanished from Sonarr."""
     # Set while the series is missing but too many vanished at once to conclude the user
-    # deleted them (ledger.py); cleared when it reappears or by `tvmaze-sync removals`.
+    # deleted them (sonarr/ledger.py); cleared when it reappears or by `tvmaze-sync removals`.
     # The read-only commands check for the column (Store.held_removals), so
     # READABLE_SCHEMA_VERSION is unaffected.
     db.table("sonarr_ledger").add_column("held_at", str)
@@ -167,8 +148,8 @@ def _migration_6(db: sqlite_utils.Database) -> None:
 
 def _migration_7(db: sqlite_utils.Database) -> None:
     """TVMaze's popularity (`weight`, 0-100) as a column, for `filters.weight`."""
-    # Filled from the stored JSON, asking TVMaze nothing; the same bounds as
-    # the mapping (tvmaze_json._Fields.weight): a stored value not an integer 0-100 stays unknown.
+    # Filled from the stored JSON, asking TVMaze nothing; the same bounds as the mapping
+    # (tvmaze/mapping.py, _Fields.weight): a stored value not an integer 0-100 stays unknown.
     db.table("shows").add_column("weight", int)
     db.execute(
         "UPDATE shows SET weight = json_extract(raw, '$.weight') "

@@ -50,7 +50,7 @@ SECRET_PARAMETERS = ("Authorization", "Proxy-Authorization", "apikey", "api_key"
 
 class RateLimitedAdapter(BoundedAdapter):
     """Takes a token for every request that really goes on the wire, and bounds it: the
-    whole response within `deadline` seconds, its body under the cap (httpbounds.py).
+    whole response within `deadline` seconds, its body under the cap (core/httpbounds.py).
 
     Sitting below requests-cache, it never sees cache hits, so they cost no allowance.
     """
@@ -501,7 +501,7 @@ class _CachedSession(_NoRedirects, CachedSession):
 def _open_cache(path: Path) -> CachedSession:
     """The cached session; a corrupt cache file is deleted and made anew, as the cache is
     disposable (a lost entry costs one request) and a bad one would fail every cycle."""
-    refuse_links(*sqlite_files(path))  # SQLite would follow them (nofollow.py)
+    refuse_links(*sqlite_files(path))  # SQLite would follow them (storage/nofollow.py)
     try:
         return _cached_session(path)
     except sqlitefile.OperationalError as error:  # a full or read-only disk: nothing to reset

@@ -1,7 +1,7 @@
 """TVMaze show JSON -> `Show`: the one place that interprets a show object's fields.
 
 Pure and total over any JSON (tested with hypothesis in tests/test_tvmaze_json.py and
-tests/test_bad_records.py); the HTTP client (tvmaze.py) and the mirror read TVMaze's ids and
+tests/test_bad_records.py); the HTTP client (client.py) and the mirror read TVMaze's ids and
 times through the helpers here, and every show object through `map_show`.
 
 A bad record is one bad record (issue #14): every value that reaches the store is one SQLite
@@ -220,11 +220,6 @@ class _Fields:
     def country(self, channel: Mapping[str, Any], name: str) -> str | None:
         country = self.obj(channel.get("country"), f"{name}.country")
         return self.text(country.get("code"), f"{name}.country.code")
-
-
-def show_from_tvmaze(data: Mapping[str, Any]) -> Show:
-    """`map_show(data).show`, for callers that need no word about dropped fields."""
-    return map_show(data).show
 
 
 def map_show(data: Mapping[str, Any]) -> Mapped:

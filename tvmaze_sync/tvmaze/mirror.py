@@ -39,8 +39,9 @@ from rich.text import Text
 from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.models import CycleSummary
 from tvmaze_sync.core.timeutil import iso
+from tvmaze_sync.storage.columns import row_from_show
 from tvmaze_sync.storage.state import State, StateFile
-from tvmaze_sync.storage.store import Store, row_from_show
+from tvmaze_sync.storage.store import Store
 from tvmaze_sync.tvmaze import plan
 from tvmaze_sync.tvmaze.client import TvmazeClient
 from tvmaze_sync.tvmaze.mapping import (

@@ -16,12 +16,12 @@ from tests.doubles.tvmaze_sim.hostile import HostileUpstream
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.sonarr_helpers import open_store
 from tvmaze_sync.core.config import build_config
-from tvmaze_sync.serve.runner import PROBE_WAIT, Service
+from tvmaze_sync.serve.runner import PROBE_WAIT, CycleRunner
 
 TIMEOUT = 3.0
 
 
-def _service(tmp_path: Path, url: str) -> Service:
+def _runner(tmp_path: Path, url: str) -> CycleRunner:
     config = build_config(
         {
             "storage": {"path": str(tmp_path / "data")},
@@ -30,15 +30,15 @@ def _service(tmp_path: Path, url: str) -> Service:
         env={},
     )
     open_store(config).close()
-    return Service(config)
+    return CycleRunner(config)
 
 
-def _concurrently(service: Service, n: int) -> list[tuple[HTTPStatus, dict[str, Any], float]]:
+def _concurrently(runner: CycleRunner, n: int) -> list[tuple[HTTPStatus, dict[str, Any], float]]:
     answers: list[tuple[HTTPStatus, dict[str, Any], float]] = []
     started = time.monotonic()
 
     def ask() -> None:
-        status, body = service.readiness()
+        status, body = runner.readiness()
         answers.append((status, body, time.monotonic() - started))
 
     threads = [threading.Thread(target=ask) for _ in range(n)]
@@ -51,8 +51,8 @@ def _concurrently(service: Service, n: int) -> list[tuple[HTTPStatus, dict[str, 
 
 def test_ten_concurrent_ready_against_a_slow_sonarr_start_one_probe(tmp_path: Path) -> None:
     with HostileUpstream("trickle_headers", interval=0.5) as sonarr:
-        service = _service(tmp_path, sonarr.url)
-        answers = _concurrently(service, 10)
+        runner = _runner(tmp_path, sonarr.url)
+        answers = _concurrently(runner, 10)
         probes = len(sonarr.requests)
     assert len(answers) == 10
     assert {status for status, _, _ in answers} == {HTTPStatus.SERVICE_UNAVAILABLE}
@@ -69,11 +69,11 @@ def test_ten_concurrent_ready_against_a_slow_sonarr_start_one_probe(tmp_path: Pa
 def test_a_recent_answer_is_served_without_asking_sonarr_again(
     tmp_path: Path, sonarr_sim: SonarrSimulator
 ) -> None:
-    service = _service(tmp_path, sonarr_sim.url)
-    answers = _concurrently(service, 8)
+    runner = _runner(tmp_path, sonarr_sim.url)
+    answers = _concurrently(runner, 8)
     assert [status for status, _, _ in answers] == [HTTPStatus.OK] * 8
     assert all(body["sonarr_version"] for _, body, _ in answers)
     assert len(sonarr_sim.requests_to("/api/v3/system/status")) == 1
-    status, _ = service.readiness()  # within PROBE_MAX_AGE (unless this machine stalls)
+    status, _ = runner.readiness()  # within PROBE_MAX_AGE (unless this machine stalls)
     assert status == HTTPStatus.OK
     assert len(sonarr_sim.requests_to("/api/v3/system/status")) <= 2
