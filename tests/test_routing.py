@@ -127,6 +127,25 @@ def test_each_show_goes_where_its_route_says_the_rest_with_the_defaults(
     text = run_cli(tmp_path, "--config", str(config), "explain", "82").stdout
     assert "not moved" not in text  # Game of Thrones is Fantasy: still 'prestige'
 
+    # The same route with other settings, and the instance's own profile changed: the
+    # series keep what they got; explain names what changed.
+    moved_anime = dict(ROUTES[0], set={"root_folder": "/anime2", "series_type": "anime"})
+    config = _config(tmp_path, tvmaze.url, sonarr, [moved_anime, ROUTES[1]])
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["sonarr"]["quality_profile"] = "Any"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    text = run_cli(tmp_path, "--config", str(config), "explain", "25").stdout
+    assert (
+        "added with root_folder /anime, quality_profile HD-1080p, tags [anime]; its target now "
+        "has root_folder /anime2, quality_profile Any, tags []: not moved"
+    ) in " ".join(text.split())
+    text = run_cli(tmp_path, "--config", str(config), "explain", "1").stdout
+    assert "added with quality_profile HD-1080p; its target now has quality_profile Any" in (
+        " ".join(text.split())
+    )
+    text = run_cli(tmp_path, "--config", str(config), "explain", "82").stdout
+    assert "not moved" not in text  # 'prestige' sets its own profile: unchanged
+
 
 def test_a_route_target_missing_in_sonarr_is_exit_2_naming_the_route_before_any_add(
     tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
@@ -356,6 +375,7 @@ def test_an_existing_cache_migrates_keeping_every_status_and_the_ledger(tmp_path
         store.db.table("sonarr_ledger").insert(
             {"tvdb_id": 1002, "tvmaze_id": 2, "title": "Show 2", "sonarr_series_id": 9}
         )
+        store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN target")
         store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
         store.db.execute("PRAGMA user_version = 8")
     store.close()
@@ -366,6 +386,7 @@ def test_an_existing_cache_migrates_keeping_every_status_and_the_ledger(tmp_path
         assert got == {row["tvmaze_id"]: row["processing_status"] for row in rows}
         [item] = store.db.table("sonarr_ledger").rows
         assert (item["tvdb_id"], item["sonarr_series_id"], item["route"]) == (1002, 9, None)
+        assert item["target"] is None  # nothing claimed about a series added before
     finally:
         store.close()
 
@@ -506,6 +527,15 @@ def test_two_instances_anime_apart_hbo_to_both_the_rest_to_default(
     assert "instance default: added" in text and "instance 4k: added" in text
     text = run_cli(tmp_path, "--config", str(config), "explain", "1", env=env).stdout
     assert "instance 4k: never routed there" in text
+    moved = {**env, "INSTANCES_4K_QUALITY_PROFILE": "Any"}
+    text = " ".join(
+        run_cli(tmp_path, "--config", str(config), "explain", "82", env=moved).stdout.split()
+    )
+    assert (
+        "instance 4k: added with quality_profile Ultra-HD; its target now has quality_profile "
+        "Any: not moved"
+    ) in text
+    assert "instance default: added with" not in text
     shown = json.loads(
         run_cli(tmp_path, "--config", str(config), "state", "--format", "json", env=env).stdout
     )

@@ -13,6 +13,7 @@ Pure: a Show and the configuration in, a Route out; the Sonarr phase applies it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -89,6 +90,45 @@ SHOWN_SETTINGS = (
     "season_folder",
     "search_on_add",
 )
+
+
+#: The settings a series keeps in Sonarr once added (where it lives, how it is fetched):
+#: recorded in the ledger at the add, so `explain` can say when its target has changed
+#: since. (`monitor` and `search_on_add` act once, at the add.)
+LASTING_SETTINGS = ("root_folder", "quality_profile", "series_type", "tags", "season_folder")
+
+
+def lasting(settings: Any) -> dict[str, Any]:
+    """The LASTING_SETTINGS of `settings` (a SonarrConfig, or a `targets` entry)."""
+    if isinstance(settings, dict):
+        return {key: settings.get(key) for key in LASTING_SETTINGS}
+    return {key: getattr(settings, key) for key in LASTING_SETTINGS}
+
+
+def changed_settings(recorded: Any, current: dict[str, Any]) -> tuple[str, str] | None:
+    """(what the series got, what its target is now) for the lasting settings that differ,
+    or None. `recorded` is the ledger's JSON text (untrusted storage: anything unreadable
+    says nothing)."""
+    try:
+        then = json.loads(recorded) if isinstance(recorded, str) else None
+    except ValueError:
+        return None
+    if not isinstance(then, dict):
+        return None
+    changed = [key for key in LASTING_SETTINGS if key in then and then[key] != current.get(key)]
+    if not changed:
+        return None
+
+    def shown(values: dict[str, Any]) -> str:
+        return ", ".join(f"{key} {_value(values.get(key))}" for key in changed)
+
+    return shown(then), shown(current)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return "unset" if value is None else str(value)
 
 
 def targets(config: Config, show: Show) -> tuple[Route | None, list[dict[str, Any]]]:

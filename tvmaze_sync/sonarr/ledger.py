@@ -195,10 +195,13 @@ def decide(
 # --- the ledger table -----------------------------------------------------------------------
 
 
-def record_intent(store: Store, row: Mapping[str, Any], route: str | None = None) -> None:
+def record_intent(
+    store: Store, row: Mapping[str, Any], route: str | None = None, target: str | None = None
+) -> None:
     """Committed before the POST: an add is about to be tried (see the module docstring),
-    following `route` (its name; None: the instance's own settings)."""
-    store.ledger_record_intent(row, route)
+    following `route` (its name; None: the instance's own settings) with the lasting
+    settings `target` (JSON, routing.lasting)."""
+    store.ledger_record_intent(row, route, target)
 
 
 def drop(store: Store, tvdb_id: int) -> None:

@@ -23,6 +23,7 @@ ownership ledger in ledger.py; this module runs the phase:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -536,7 +537,9 @@ class _Cycle:
         route = self._route(tvmaze_id)
         body = self.gateway.add_body(found, route)
         self._pace(route)
-        ledger.record_intent(self.store, row, route)
+        settings = self.gateway.routed.get(route or "", (self.config, None))[0]
+        target = json.dumps(routing.lasting(settings), sort_keys=True)
+        ledger.record_intent(self.store, row, route, target)
         self.unanswered_posts = 0
         try:
             created = self._post(body, tvdb_id)
@@ -654,15 +657,29 @@ def added_route(store: Store, row: Mapping[str, Any]) -> str | None:
 
 
 def route_changed_note(
-    row: Mapping[str, Any], added: str | None, current: str | None
+    store: Store,
+    row: Mapping[str, Any],
+    current: str | None,
+    target: Mapping[str, Any] | None = None,
 ) -> str | None:
-    """`explain`: the show was added following another route than it would follow now.
-    It is not moved: Sonarr owns the series once added (move it there if you wish)."""
-    if added is None or row.get("processing_status") != P.ADDED or added == (current or ""):
+    """`explain`: the show was added following another route than it would follow now, or
+    the same route (or none) whose lasting settings have changed since (`target`: the
+    settings an add would get now, routing.targets). It is not moved: Sonarr owns the
+    series once added (move it there if you wish)."""
+    added = added_route(store, row)
+    if added is None or row.get("processing_status") != P.ADDED:
         return None
-    then = f"route {added!r}" if added else "no route"
-    now = f"route {current!r}" if current else "no route"
+    if added != (current or ""):
+        then = f"route {added!r}" if added else "no route"
+        now = f"route {current!r}" if current else "no route"
+        change = f"added following {then}; it now follows {now}"
+    else:
+        item = store.ledger_entry(row.get("tvdb_id")) or {}
+        changed = routing.changed_settings(item.get("target"), routing.lasting(dict(target or {})))
+        if target is None or changed is None:
+            return None
+        change = f"added with {changed[0]}; its target now has {changed[1]}"
     return (
-        f"added following {then}; it now follows {now}: not moved, Sonarr owns the series "
+        f"{change}: not moved, Sonarr owns the series "
         "(change its folder or profile in Sonarr if you wish)"
     )

@@ -42,9 +42,12 @@ class LedgerTable:
         rows = list(self._ledger().rows_where("tvdb_id = ?", [tvdb_id]))
         return rows[0] if rows else None
 
-    def ledger_record_intent(self, row: Mapping[str, Any], route: str | None = None) -> None:
+    def ledger_record_intent(
+        self, row: Mapping[str, Any], route: str | None = None, target: str | None = None
+    ) -> None:
         """A fresh intent row for `row` (tvdb_id, tvmaze_id, title) following `route` (its
-        name; None: the instance's own settings): no moment recorded."""
+        name; None: the instance's own settings) with the lasting settings `target` (JSON):
+        no moment recorded."""
         with self.db.atomic():
             self._ledger().upsert(
                 {
@@ -56,6 +59,7 @@ class LedgerTable:
                     "removed_at": None,
                     "exclusion_posted_at": None,
                     "route": route,
+                    "target": target,
                 },
                 pk="tvdb_id",
             )

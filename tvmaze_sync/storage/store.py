@@ -172,6 +172,13 @@ def _migration_9(db: sqlite_utils.Database) -> None:
     db.table("sonarr_ledger").add_column("route", str)
 
 
+def _migration_10(db: sqlite_utils.Database) -> None:
+    """The lasting settings (routing.LASTING_SETTINGS, as JSON) a series this tool added
+    got: `explain` says when its target has changed since (the series is not moved). NULL
+    for series added before: nothing is claimed about them."""
+    db.table("sonarr_ledger").add_column("target", str)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1,
     _migration_2,
@@ -182,6 +189,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_7,
     _migration_8,
     _migration_9,
+    _migration_10,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The oldest schema the read-only commands can query: later migrations add only indexes and
