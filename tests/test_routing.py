@@ -525,6 +525,7 @@ def test_two_instances_anime_apart_hbo_to_both_the_rest_to_default(
     assert "route 'prestige' -> default: root_folder /tv, quality_profile HD-1080p" in text
     assert "route 'prestige' -> 4k: root_folder /tv4k, quality_profile Ultra-HD" in text
     assert "instance default: added" in text and "instance 4k: added" in text
+    assert "instance default: tvmaze-sync added it to Sonarr on " in text  # whose ledger
     text = run_cli(tmp_path, "--config", str(config), "explain", "1", env=env).stdout
     assert "instance 4k: never routed there" in text
     moved = {**env, "INSTANCES_4K_QUALITY_PROFILE": "Any"}

@@ -32,9 +32,11 @@ def explain(config: Config, key: str) -> Explanation:
         moved = phase.route_changed_note(
             store, row, explanation.route, targets.get(DEFAULT_INSTANCE)
         )
+    # With instances, the main cache's notes are default's: say so.
+    mine = f"instance {DEFAULT_INSTANCE}: " if config.instances else ""
     for note in (sonarr_note, queues.note(row, config.sync), moved):  # which queue, till when
         if note:
-            explanation.notes.append(note)
+            explanation.notes.append(mine + note)
     if config.instances:  # the stored status above is default's
         explanation.notes.append(f"instance default: {row['processing_status']}")
         explanation.notes += _other_instances(config, row["tvmaze_id"], explanation.route, targets)
