@@ -4,7 +4,6 @@ SMTP server (aiosmtpd) for `mailto://`, both on 127.0.0.1, recording what arrive
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +12,8 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.helpers_ports import free_port
+
 
 @dataclass
 class Received:
@@ -20,12 +21,6 @@ class Received:
 
     url: str
     messages: list[dict[str, Any]] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

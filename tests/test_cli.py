@@ -16,6 +16,7 @@ from tests.doubles.tvmaze_sim import load_real_shows
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import clean_env, data_dir, invoke_cli, run_cli
+from tests.helpers_ports import refused_port
 from tests.helpers_store import store_at
 from tests.helpers_tvmaze import UNLIMITED
 from tvmaze_sync import __version__
@@ -292,14 +293,6 @@ def test_sync_preview_is_a_dry_run_against_a_configured_sonarr(
     assert sonarr_sim.requests_to("/api/v3/series")  # the library was read
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_password_in_a_url_is_never_shown(
     tmp_path: Path, call_main: Callable[..., tuple[int, str, str]]
 ) -> None:
@@ -332,8 +325,9 @@ def test_a_password_in_sonarr_url_stays_out_of_logs_errors_and_state(
     assert "sonarr_validated url=" in result.stderr
     assert "pw123" not in result.stdout + result.stderr
 
-    env["SONARR_URL"] = f"http://bob:pw123@127.0.0.1:{_free_port()}"  # nobody listens
-    result = run_cli(tmp_path, "sync", env=env, timeout=120)
+    with refused_port() as port:
+        env["SONARR_URL"] = f"http://bob:pw123@127.0.0.1:{port}"  # nobody listens
+        result = run_cli(tmp_path, "sync", env=env, timeout=120)
     assert result.returncode == ExitCode.DEPENDENCY, result.stderr
     assert "is unavailable" in result.stderr
     assert "pw123" not in result.stdout + result.stderr

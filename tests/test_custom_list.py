@@ -21,8 +21,9 @@ import requests
 from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import small_real_shows, write_config
+from tests.helpers_ports import free_port
 from tests.helpers_store import store_at
-from tests.test_server import cycle_done, free_port, start_serve, wait_for
+from tests.test_server import cycle_done, start_serve, wait_for
 from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.serve.endpoints import (
     LIST_RETRY_AFTER,

@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import yaml
 
 from tests.commands import invocations, option_env_names, parse_invocation
 from tests.doubles.httpserver import LoopbackServer
+from tests.helpers_ports import free_port
 from tests.helpers_tools import run, tool
 from tvmaze_sync.core.config import Config, build_config
 
@@ -180,12 +180,6 @@ def run_healthcheck(env_overrides: dict[str, str], home: Path) -> subprocess.Com
         text=True,
         timeout=60,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_healthcheck_command_follows_the_server(tmp_path: Path) -> None:

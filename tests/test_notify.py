@@ -18,7 +18,8 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import invoke_cli, run_cli
-from tests.helpers_notify import free_port, json_receiver, smtp_receiver
+from tests.helpers_notify import json_receiver, smtp_receiver
+from tests.helpers_ports import refused_port
 from tests.helpers_tvmaze import UNLIMITED
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
 from tvmaze_sync.core.config import build_config
@@ -115,8 +116,8 @@ def test_an_undeliverable_url_is_a_warning_and_a_metric_never_a_failed_cycle(
     tmp_path: Path, sonarr_sim: SonarrSimulator, tvmaze_sim_factory: TvmazeSimFactory
 ) -> None:
     tvmaze = tvmaze_sim_factory(shows=real_shows(range(1, 3)), rate_limit=None)
-    dead = _secret_url(f"json://127.0.0.1:{free_port()}")  # nothing listens there
-    with json_receiver(status=500) as refusing, json_receiver() as hook:
+    with refused_port() as port, json_receiver(status=500) as refusing, json_receiver() as hook:
+        dead = _secret_url(f"json://127.0.0.1:{port}")  # nothing listens there
         urls = [dead, _secret_url(refusing.url), hook.url]
         out = _sync(tmp_path, _config(tmp_path, tvmaze, sonarr_sim, urls))
         assert len(hook.messages) == 1  # the good URL still gets its message
@@ -176,8 +177,9 @@ def test_notify_test_command(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "notify.urls[0] (json://): delivered"
         assert hook.messages[0]["json"]["title"] == "tvmaze-sync: test notification"
-    dead = _secret_url(f"json://127.0.0.1:{free_port()}")
-    result = run_cli(tmp_path, "notify", "test", env={"NOTIFY_URLS": dead})
+    with refused_port() as port:
+        dead = _secret_url(f"json://127.0.0.1:{port}")
+        result = run_cli(tmp_path, "notify", "test", env={"NOTIFY_URLS": dead})
     assert result.returncode == 3
     assert "1 of 1 notification URLs failed" in result.stderr
     _no_secret_anywhere_text(result.stdout + result.stderr)

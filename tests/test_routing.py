@@ -22,10 +22,10 @@ from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
+from tests.helpers_ports import free_port, refused_port
 from tests.helpers_store import store_at
 from tests.sonarr_helpers import OPEN_FILTERS, real_shows
 from tests.test_docs import parse_facts
-from tests.test_server import free_port
 from tvmaze_sync.core.config import Route, RouteMatch, build_config
 from tvmaze_sync.core.errors import ConfigError
 from tvmaze_sync.core.models import Show
@@ -567,9 +567,11 @@ def test_one_instance_down_the_other_still_gets_its_adds_and_the_exit_code_says_
     titles = {show["id"]: show["name"] for show in shows}
     tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
     default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    down = f"http://127.0.0.1:{free_port()}"  # nothing listens: the 4k Sonarr is down
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, down)
-    result = run_cli(tmp_path, "--config", str(config), "sync", env=_fourk_env(down), timeout=120)
+    with refused_port() as port:
+        down = f"http://127.0.0.1:{port}"  # nothing listens: the 4k Sonarr is down
+        config = _two_instance_config(tmp_path, tvmaze.url, default.url, down)
+        env = _fourk_env(down)
+        result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
     assert result.returncode == 3, result.stderr
     assert "Sonarr instance '4k' failed" in result.stderr
     assert "the others ran (default)" in result.stderr

@@ -33,6 +33,7 @@ from tests.helpers_metrics import (
     value,
     write_config,
 )
+from tests.helpers_ports import free_port
 from tests.helpers_store import store_at
 from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.core.timeutil import parse_iso
@@ -44,12 +45,6 @@ from tvmaze_sync.storage.state import StateFile
 
 TOKEN = "serve-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from tests.helpers_metrics import small_real_shows, write_config
-from tests.test_server import cycle_done, free_port, start_serve, wait_for
+from tests.helpers_ports import free_port
+from tests.test_server import cycle_done, start_serve, wait_for
 
 SLOW_CLIENTS = 1000
 SERVE_NOFILE = 1024

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tests.doubles.sonarr_sim import SonarrSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SONARR_V3_VERSION, SonarrFactory
+from tests.helpers_ports import refused_port
 from tests.sonarr_helpers import (
     START,
     WEEK,
@@ -141,15 +142,14 @@ def test_wrong_key_is_exit_3_naming_the_url_never_the_key(
 
 
 def test_unreachable_sonarr_retries_with_backoff_then_exit_3(tmp_path: Path) -> None:
-    sim = SonarrSimulator("k").start()
-    url = sim.url
-    sim.stop()  # nothing listens there any more
     config = make_config(tmp_path, None)
-    config.sonarr.url, config.sonarr.api_key = url, "k"  # type: ignore[assignment]
     sleeps = Sleeps()
     requests: dict[str, int] = {}
-    with pytest.raises(DependencyError, match=rf"Sonarr at {url} is unavailable") as caught:
-        phase.connect(config.sonarr, FakeClock(), sleep=sleeps, requests=requests)
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}"  # nothing listens there
+        config.sonarr.url, config.sonarr.api_key = url, "k"  # type: ignore[assignment]
+        with pytest.raises(DependencyError, match=rf"Sonarr at {url} is unavailable") as caught:
+            phase.connect(config.sonarr, FakeClock(), sleep=sleeps, requests=requests)
     assert "gave up after 3 attempts" in str(caught.value)
     assert sleeps == [1.0, 4.0]
     assert requests == {"sonarr:system_status:error": 3}
@@ -310,6 +310,16 @@ def test_201_is_added_with_id_time_ledger_and_counters(
         "exclusion_posted_at": None,
         "held_at": None,
         "route": None,  # no route configured: the instance's own settings
+        "target": json.dumps(  # what the series got that lasts (explain compares it)
+            {
+                "quality_profile": "HD-1080p",
+                "root_folder": "/tv",
+                "season_folder": True,
+                "series_type": None,
+                "tags": ["auto-sync"],
+            },
+            sort_keys=True,
+        ),
     }
     assert summary.results == {"added": 1} and summary.added_titles == [show.title]
     assert store.counters("shows_processed") == {"added": 1}

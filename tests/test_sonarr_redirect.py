@@ -26,7 +26,8 @@ from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY
 from tests.helpers_cli import run_cli
 from tests.helpers_metrics import small_real_shows, write_config
-from tests.test_server import free_port, start_serve, wait_for
+from tests.helpers_ports import free_port
+from tests.test_server import start_serve, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
