@@ -155,7 +155,8 @@ def _decode_lists(row: dict[str, Any]) -> dict[str, Any]:
     for column in JSON_COLUMNS:
         text = row.get(column)
         if isinstance(text, str):
-            with contextlib.suppress(ValueError):  # not JSON: a listing shows what is stored
+            # Not JSON (or nested beyond reason): a listing shows what is stored.
+            with contextlib.suppress(ValueError, RecursionError):
                 row[column] = json.loads(text)
     return row
 
