@@ -310,6 +310,17 @@ def test_201_is_added_with_id_time_ledger_and_counters(
         "exclusion_posted_at": None,
         "held_at": None,
         "route": None,  # no route configured: the instance's own settings
+        # The lasting settings the add got (migration 10): `explain` compares them.
+        "target": json.dumps(
+            {
+                "quality_profile": "HD-1080p",
+                "root_folder": "/tv",
+                "season_folder": True,
+                "series_type": None,
+                "tags": ["auto-sync"],
+            },
+            sort_keys=True,
+        ),
     }
     assert summary.results == {"added": 1} and summary.added_titles == [show.title]
     assert store.counters("shows_processed") == {"added": 1}
