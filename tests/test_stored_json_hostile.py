@@ -66,3 +66,24 @@ def test_shows_json_with_deeply_nested_stored_lists_gives_the_text(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     (listed,) = json.loads(result.stdout)
     assert listed["genres"] == DEEP  # a listing shows what is stored
+
+
+HOSTILE_TITLE = "Evil\x1b]52;c;cHduZWQ=\x07\x1b[2J\x9b31m\x7f\r\n=cmd|' /C calc'!A0"
+
+
+def test_shows_csv_and_json_never_write_a_raw_control_character(tmp_path: Path) -> None:
+    """A title is TVMaze's (community-edited, untrusted) and CSV or JSON is often read on
+    a terminal: an escape sequence in it is written escaped, never obeyed (an OSC 52
+    writes the clipboard, a CSI clears the screen), as the table shows it. JSON escapes
+    are lossless (the title reads back exactly). A leading '=' is left as it is: CSV is for
+    programs, and real titles begin with '@' or '+'."""
+    _cache(tmp_path, title=HOSTILE_TITLE)
+    for fmt in ("csv", "json"):
+        result = invoke_cli(tmp_path, "shows", "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        raw = [c for c in result.stdout if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+        assert raw == [], (fmt, raw)
+    (listed,) = json.loads(invoke_cli(tmp_path, "shows", "--format", "json").stdout)
+    assert listed["title"] == HOSTILE_TITLE
+    csv_text = invoke_cli(tmp_path, "shows", "--format", "csv").stdout
+    assert "=cmd|" in csv_text and "\\x1b]52" in csv_text
