@@ -126,10 +126,11 @@ def test_the_migration_fills_weight_from_the_stored_json(
     with store.atomic():  # back to the schema before the weight column
         store.db.execute("ALTER TABLE shows DROP COLUMN approved_at")
         store.db.execute("ALTER TABLE shows DROP COLUMN weight")
+        store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN target")
         store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
         store.db.execute("PRAGMA user_version = 6")
     store.close()
-    assert SCHEMA_VERSION == 9
+    assert SCHEMA_VERSION == 10
     store = store_at(tmp_path / "data")  # migrates
     try:
         got = dict(store.db.execute("SELECT tvmaze_id, weight FROM shows").fetchall())
@@ -157,6 +158,7 @@ def test_readers_on_an_unmigrated_cache_say_run_sync(
     with store.atomic():
         store.db.execute("ALTER TABLE shows DROP COLUMN approved_at")
         store.db.execute("ALTER TABLE shows DROP COLUMN weight")
+        store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN target")
         store.db.execute("ALTER TABLE sonarr_ledger DROP COLUMN route")
         store.db.execute("PRAGMA user_version = 6")
     store.close()
