@@ -79,3 +79,5 @@ def test_an_instance_failing_mid_run_still_counts_what_it_added(
     last = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))["last_cycle"]
     assert last["results"]["added"] == in_sonarr, last
     assert any(title.endswith(" [4k]") for title in last["added_titles"]), last
+    assert last["instances"]["4k"]["ok"] is False
+    assert last["instances"]["4k"]["results"] == {"added": 1}, last["instances"]

@@ -249,7 +249,9 @@ def _run_one(
 def _fold(summary: CycleSummary, sub: CycleSummary, name: str) -> None:
     """Add instance `name`'s outcome to the cycle's: its counts to the totals (the summary
     line, the notification, `adds_waiting` and exit 4 cover every instance), its titles
-    marked with its name."""
+    marked with its name. Its own counts go in its outcome too, kept when it then fails
+    (`_failed` adds to it), so the totals and the instances' counts agree."""
+    summary.instances.setdefault(name, {})["results"] = sub.results
     for result, count in sub.results.items():
         summary.results[result] = summary.results.get(result, 0) + count
     summary.adds_waiting += sub.adds_waiting
