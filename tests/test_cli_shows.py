@@ -588,3 +588,13 @@ def test_the_summary_and_review_tables_escape_control_characters(
 def test_printable_escapes_every_c0_and_c1_control(char: str) -> None:
     assert printable(f"a{char}b") == f"a{char!r}b".replace("'", "") or char == "'"
     assert all(c.isprintable() for c in printable(char))
+
+
+def test_a_sort_typo_gets_a_suggestion_and_the_direction_any_case(cli: Any) -> None:
+    """A typo is an error with a suggestion (`titel` -> `title`); `:DESC` is `:desc`, as a
+    choice is matched in any case."""
+    result = cli("shows", "--sort", "titel")
+    assert result.exit_code == 2
+    assert "did you mean 'title'?" in result.output
+    j = ("--format", "json")
+    assert ids(cli("shows", "--sort", "id:DESC", "-n", "2", *j)) == [13, 12]

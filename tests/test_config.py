@@ -712,3 +712,25 @@ def test_a_new_range_section_has_its_bounds_checked_for_free() -> None:
     ]
     assert _range_problems(Filters(EpisodesFilter(6, 6), 1, None), "filters") == []
     assert _range_problems(build_config({}, {}).filters, "filters") == []
+
+
+@pytest.mark.parametrize(
+    ("data", "env", "key"),
+    [
+        ({}, {"FILTERS_GENRES_INCLUDE": " , "}, "FILTERS_GENRES_INCLUDE"),  # ${A},${B}: unset
+        ({}, {"FILTERS_GENRES_EXCLUDE": ","}, "FILTERS_GENRES_EXCLUDE"),  # drops Sports
+        ({}, {"FILTERS_TITLE_EXCLUDE": "Idol,"}, "FILTERS_TITLE_EXCLUDE"),
+        ({}, {"SONARR_TAGS": "tv,,4k"}, "SONARR_TAGS"),
+        ({"filters": {"types": {"include": "${TYPES}"}}}, {"TYPES": ""}, "filters.types"),
+    ],
+)
+def test_a_blank_item_in_a_list_from_the_environment_is_an_error_too(
+    data: dict[str, Any], env: dict[str, str], key: str
+) -> None:
+    """Comma-separated, a list item left blank (a stray comma, `${A},${B}` with both unset)
+    is the same mistake as in the file: taken as given it switched a filter off (`include`
+    of nothing is any show) or dropped its default, without a word."""
+    with pytest.raises(ConfigError) as raised:
+        build_config(data, env)
+    [problem] = raised.value.problems
+    assert problem.startswith(key) and "with no blank item" in problem, problem

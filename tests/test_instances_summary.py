@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
+from tests.doubles.sonarr_sim.faults import _Fault
 from tests.fixtures_sonarr import SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
@@ -40,3 +42,42 @@ def test_the_summary_counts_every_instance_and_state_names_default(
     assert re.search(r"instance default ok\s*│\s*6", shown), shown
     assert re.search(r"instance 4k ok\s*│\s*2", shown), shown
     assert "shows (total)" not in shown
+
+
+class _AfterFirst(_Fault):
+    """A fault that lets the first matching request through, then answers the next ones."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if not super().matches(method, path):
+            return False
+        self.seen += 1
+        return self.seen > 1
+
+
+def test_an_instance_failing_mid_run_still_counts_what_it_added(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """4k adds one series, then refuses the key: that series is in Sonarr, so the cycle's
+    summary (the line, state, the notification) counts it, as it counts default's adds
+    when default fails mid-run."""
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO, *ANIME]), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    fourk._faults.append(_AfterFirst(99, 401, "/api/v3/series", "POST"))
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=_fourk_env(fourk.url))
+    assert result.returncode == 3, result.stderr
+    added_4k = [r for r in fourk.requests_to("/api/v3/series", "POST") if r.status < 300]
+    assert len(added_4k) == 1
+    in_sonarr = len(default.posts_to("/api/v3/series")) + len(added_4k)
+    last = json.loads((tmp_path / "data" / "state.json").read_text("utf-8"))["last_cycle"]
+    assert last["results"]["added"] == in_sonarr, last
+    assert any(title.endswith(" [4k]") for title in last["added_titles"]), last
+    assert last["instances"]["4k"]["ok"] is False
+    assert last["instances"]["4k"]["results"] == {"added": 1}, last["instances"]

@@ -152,3 +152,24 @@ def test_sonarr_v3_route_and_instance_problems_come_together(
     assert "sonarr.language_profile: required by Sonarr v3" in result.stderr
     assert "route 'hbo' (routes[0].set.monitor): 'recent' needs Sonarr v4" in result.stderr
     _nothing_written(sonarr)
+
+
+def test_one_missing_tag_named_in_two_cases_is_created_once(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """Sonarr's labels have no case ('NewTag' is 'newtag'): a tag named in two cases, by
+    the instance and a route alike, is one tag to create. Asked twice, Sonarr refuses the
+    second (409, its UNIQUE label), and the instance failed its first run with no add."""
+    tvmaze = tvmaze_sim_factory(shows=real_shows(SHOWS), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    route = dict(ROUTES[0], set={"root_folder": "/anime", "tags": ["NEWTAG"]})
+    config = _write(
+        tmp_path,
+        tvmaze.url,
+        {"url": default.url, "tags": ["newtag", "NewTag"], "create_missing_tags": True},
+        routes=[route],
+    )
+    result = run_cli(tmp_path, "--config", str(config), "sync", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [t["label"] for t in default.posts_to("/api/v3/tag")] == ["newtag"]
+    assert len(default.posts_to("/api/v3/series")) == len(SHOWS)

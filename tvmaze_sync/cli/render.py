@@ -32,8 +32,14 @@ stdout = Terminal()
 TABLE_COLUMNS = ("tvmaze_id", "title", "processing_status", "filter_reason", "tvdb_id", "weight")
 
 
+#: DEL and the C1 controls, which json.dumps leaves raw with ensure_ascii=False (it escapes
+#: C0): as `\u` escapes, lossless, so no TVMaze text writes a raw CSI to a terminal.
+_JSON_RAW = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
 def _json(data: Any) -> None:
-    write_stdout(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    write_stdout(text.translate(_JSON_RAW) + "\n")
 
 
 def _csv(fieldnames: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -69,7 +75,12 @@ def shows(
 
 
 def _csv_value(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
+    """A cell: a list as JSON text; text with any control character but a line break
+    escaped (`\\x1b`), as the table shows it: CSV has no escape of its own, and is read on
+    terminals too."""
+    if isinstance(value, list):
+        value = json.dumps(value, ensure_ascii=False).translate(_JSON_RAW)
+    return printable_lines(value) if isinstance(value, str) else value
 
 
 def state_table(data: Mapping[str, Any]) -> None:

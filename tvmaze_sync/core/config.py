@@ -709,7 +709,10 @@ def coerce(tp: Any, value: Any, from_env: bool = False) -> Any:
     if origin is list:
         item = typing.get_args(tp)[0]
         if isinstance(value, str) and from_env:
-            value = [EnvText(part.strip()) for part in value.split(",") if part.strip()]
+            parts = [part.strip() for part in value.split(",")]
+            if not all(parts):  # a stray comma, `${A},${B}` unset: as a blank item in the file
+                raise ValueError(f"a comma-separated list of {type_name(item)} with no blank item")
+            value = [EnvText(part) for part in parts]
         if value is None:
             return []
         if not isinstance(value, list):

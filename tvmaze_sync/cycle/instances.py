@@ -176,12 +176,14 @@ def _preview_one(
     )
     sub = CycleSummary(started_at=summary.started_at, dry_run=True)
     sub.requests = summary.requests
-    with instances.scratch(config.storage_dir, name) as store:
-        _decide_here(context, name, main, store)
-        queues.release_failed(store, context.clock(), False)  # on the copy only
-        filters.apply(store, filters.build_processor(config.filters, config.routes, name))
-        phase.process(store, gateway, mine, sub)
-    _fold(summary, sub, name)
+    try:
+        with instances.scratch(config.storage_dir, name) as store:
+            _decide_here(context, name, main, store)
+            queues.release_failed(store, context.clock(), False)  # on the copy only
+            filters.apply(store, filters.build_processor(config.filters, config.routes, name))
+            phase.process(store, gateway, mine, sub)
+    finally:  # what it did before failing counts too
+        _fold(summary, sub, name)
     return {
         "ok": True,
         "error": None,
@@ -222,14 +224,16 @@ def _run_one(
     )
     sub = CycleSummary(started_at=summary.started_at, dry_run=False)
     sub.requests = summary.requests  # one count of requests per cycle
-    with instances.opened(config.storage_dir, name, create=True) as store:
-        _decide_here(context, name, main, store)
-        processor = filters.build_processor(config.filters, config.routes, name)
-        phase.retry_pending_tvdb(store, mine, sub)
-        queues.release_failed(store, context.clock(), False)
-        filters.apply(store, processor)
-        phase.process(store, gateway, mine, sub)
-    _fold(summary, sub, name)
+    try:
+        with instances.opened(config.storage_dir, name, create=True) as store:
+            _decide_here(context, name, main, store)
+            processor = filters.build_processor(config.filters, config.routes, name)
+            phase.retry_pending_tvdb(store, mine, sub)
+            queues.release_failed(store, context.clock(), False)
+            filters.apply(store, processor)
+            phase.process(store, gateway, mine, sub)
+    finally:  # a series added before the instance failed is in its Sonarr: it counts
+        _fold(summary, sub, name)
     return {
         "ok": True,
         "error": None,
@@ -245,7 +249,9 @@ def _run_one(
 def _fold(summary: CycleSummary, sub: CycleSummary, name: str) -> None:
     """Add instance `name`'s outcome to the cycle's: its counts to the totals (the summary
     line, the notification, `adds_waiting` and exit 4 cover every instance), its titles
-    marked with its name."""
+    marked with its name. Its own counts go in its outcome too, kept when it then fails
+    (`_failed` adds to it), so the totals and the instances' counts agree."""
+    summary.instances.setdefault(name, {})["results"] = sub.results
     for result, count in sub.results.items():
         summary.results[result] = summary.results.get(result, 0) + count
     summary.adds_waiting += sub.adds_waiting

@@ -104,7 +104,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "tvmaze_sync_last_run_shows",
         "gauge",
         ("result",),
-        "Shows that reached each result in the last cycle.",
+        "Shows that reached each result in the last cycle (with instances, over every instance).",
     ),
     MetricSpec(
         "tvmaze_sync_http_requests_total",

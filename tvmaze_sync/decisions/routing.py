@@ -111,7 +111,7 @@ def changed_settings(recorded: Any, current: dict[str, Any]) -> tuple[str, str] 
     says nothing)."""
     try:
         then = json.loads(recorded) if isinstance(recorded, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested beyond reason
         return None
     if not isinstance(then, dict):
         return None

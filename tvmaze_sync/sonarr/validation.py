@@ -345,7 +345,12 @@ def _tags(lists: _Lists, config: SonarrConfig, key: str, problems: list[str]) ->
     """The ids of `config.tags` Sonarr has; a missing one is a problem, or, with
     `create_missing_tags`, noted for `finish` to create."""
     gateway = lists.gateway
-    wanted = list(dict.fromkeys(config.tags))
+    # One tag per label in any case (Sonarr's are lower-cased, UNIQUE): asked to create
+    # 'NewTag' after 'newtag', Sonarr answers 409.
+    firsts: dict[str, str] = {}
+    for label in config.tags:
+        firsts.setdefault(label.lower(), label)
+    wanted = list(firsts.values())
     if not wanted:
         return []
     by_label = _by_label(lists)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, INSTANCE_NAME
+from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.models import ProcessingStatus, Show
 from tvmaze_sync.storage.columns import METADATA_COLUMNS, show_from_row
 from tvmaze_sync.storage.nofollow import own_dir
@@ -90,8 +92,15 @@ def scratch(storage: Path, instance: str) -> Iterator[Store]:
     """A throwaway copy of `instance`'s cache (an empty one before its first cycle), in a
     temporary folder outside the storage directory: a dry run decides on it as a real
     cycle would, and the real cache is never written (it is only read, without the lock)."""
-    with tempfile.TemporaryDirectory(prefix="tvmaze-sync-dry-run-") as temporary:
-        where = Path(temporary)
+    try:
+        temporary = tempfile.TemporaryDirectory(prefix="tvmaze-sync-dry-run-")
+    except OSError as error:  # a read-only root file system, a TMPDIR that is not there
+        raise StorageError(
+            f"a dry run previews instance {instance!r} on a copy of its cache in a temporary "
+            f"folder, and none can be made ({error}); set TMPDIR to a writable folder"
+        ) from None
+    with temporary as made:
+        where = Path(made)
         folder = storage_dir(storage, instance)
         if (
             own_dir(storage / INSTANCES_DIR, create=False)  # a link: refused, as for real
@@ -99,9 +108,23 @@ def scratch(storage: Path, instance: str) -> Iterator[Store]:
             and (folder / DB_NAME).exists()
         ):
             with opened(storage, instance, readonly=True) as real:
-                real.copy_to(where / DB_NAME)
+                _copy(real, where, instance)
         with Store.opened(where, create=True) as store:
             yield store
+
+
+def _copy(real: Store, where: Path, instance: str) -> None:
+    """`real` copied into the dry run's temporary folder `where`: a full one (a small /tmp
+    that a large cache fills) is the folder's fault, not the instance cache's."""
+    try:
+        real.copy_to(where / DB_NAME)
+    except sqlite3.Error as error:
+        if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
+        raise StorageError(
+            f"a dry run cannot copy instance {instance!r}'s cache to {where} ({error}); set "
+            "TMPDIR to a folder with room for it"
+        ) from None
 
 
 def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], now: str) -> int:

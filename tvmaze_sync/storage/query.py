@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import json
 import typing
 from dataclasses import dataclass
@@ -95,9 +96,12 @@ def listed_columns(store: Store) -> list[str]:
 
 def _order_by(sort: str) -> str:
     key, _, direction = sort.partition(":")
+    direction = direction.lower()  # a choice in any case, as the configuration's
     if key not in SORT_KEYS or direction not in ("", "asc", "desc"):
+        hint = difflib.get_close_matches(key, SORT_KEYS, n=1, cutoff=0.6)
+        guess = f"; did you mean {hint[0]!r}?" if hint and key not in SORT_KEYS else ""
         raise UsageError(
-            f"--sort {sort!r} is not one of: {', '.join(SORT_KEYS)} (add :desc to reverse)"
+            f"--sort {sort!r} is not one of: {', '.join(SORT_KEYS)} (add :desc to reverse)" + guess
         )
     return f"{SORT_KEYS[key]} {direction.upper() or 'ASC'} NULLS LAST, tvmaze_id"
 
@@ -155,7 +159,8 @@ def _decode_lists(row: dict[str, Any]) -> dict[str, Any]:
     for column in JSON_COLUMNS:
         text = row.get(column)
         if isinstance(text, str):
-            with contextlib.suppress(ValueError):  # not JSON: a listing shows what is stored
+            # Not JSON (or nested beyond reason): a listing shows what is stored.
+            with contextlib.suppress(ValueError, RecursionError):
                 row[column] = json.loads(text)
     return row
 
