@@ -9,7 +9,6 @@ sort keys in `--help`.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from tvmaze_sync.core.models import ProcessingStatus
 from tvmaze_sync.decisions import routing
 from tvmaze_sync.decisions.filters import OPEN_STATUSES, FilterProcessor
 from tvmaze_sync.decisions.rules import RuleVerdict
-from tvmaze_sync.storage.columns import show_from_row
+from tvmaze_sync.storage.columns import DamagedRow, decode_list, show_from_row
 
 P = ProcessingStatus
 
@@ -82,7 +81,12 @@ def explain_show(
     result = processor.process(show)
     verdicts = processor.explain(show)
     status = str(row["processing_status"])
-    stored = json.loads(row["filter_reasons"]) if row.get("filter_reasons") else []
+    try:
+        stored = list(
+            decode_list(row.get("filter_reasons"), row.get("tvmaze_id"), "filter_reasons")
+        )
+    except DamagedRow:
+        stored = ["(unreadable: the next sync decides it again)"]
     notes = _status_notes(row)
     if status in OPEN_STATUSES:
         if not result.passed:

@@ -50,6 +50,7 @@ from tvmaze_sync.sonarr.gateway import (
     shorten,
     sonarr_int,
 )
+from tvmaze_sync.storage.columns import DamagedRow
 from tvmaze_sync.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -516,6 +517,11 @@ class _Cycle:
         queued).
         """
         tvmaze_id, tvdb_id, title = row["tvmaze_id"], row["tvdb_id"], row["title"]
+        try:
+            route = self._route(tvmaze_id)
+        except DamagedRow as damaged:  # queued until the next sync rebuilds its row
+            log.warning("sonarr_add_postponed tvmaze_id=%d error=%r", tvmaze_id, str(damaged))
+            return
         if row.get("processing_status") == P.PENDING_TVDB:  # a due retry of the lookup
             self.store.bump_retry_count(tvmaze_id)
             row = {**row, "retry_count": (row.get("retry_count") or 0) + 1}
@@ -534,7 +540,6 @@ class _Cycle:
             self.library[tvdb_id] = series
             ledger.settle_exists(self.store, self.summary, tvmaze_id, stamp, series.series_id)
             return
-        route = self._route(tvmaze_id)
         body = self.gateway.add_body(found, route)
         self._pace(route)
         settings = self.gateway.routed.get(route or "", (self.config, None))[0]

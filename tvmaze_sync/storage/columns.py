@@ -16,6 +16,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.models import Show
 
 #: Show field name -> its column, in the dataclass's order (the order `Show(*values)` takes).
@@ -64,11 +65,38 @@ FacetColumn = Literal["genres", "type", "status", "language", "country"]
 FACET_COLUMNS: tuple[FacetColumn, ...] = typing.get_args(FacetColumn)
 
 
+#: The columns holding a JSON list of text: the show's lists, and the filters' reasons.
+LIST_COLUMNS: tuple[str, ...] = (*(SHOW_COLUMNS[i] for i in JSON_POSITIONS), "filter_reasons")
+
+
+class DamagedRow(StorageError):
+    """A cached row whose JSON list is not a list of text: storage is untrusted (a disk
+    error, a hand edit). Never a reason to stop every later cycle: the filters pass such a
+    row by, and the next sync rebuilds it (tvmaze/mirror.py `repair`)."""
+
+
+def decode_list(text: Any, tvmaze_id: Any, column: str) -> tuple[str, ...]:
+    """A stored JSON list of text as a tuple; DamagedRow when it is anything else."""
+    if not text:
+        return ()
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise DamagedRow(
+            f"the cached record of TVMaze show {tvmaze_id} is damaged ({column} is not a "
+            "list of text); the next `tvmaze-sync sync` rebuilds it"
+        )
+    return tuple(value)
+
+
 def show_from_row(row: Mapping[str, Any]) -> Show:
-    """Rebuild the domain object from a cached row (no network: refilter works offline)."""
+    """Rebuild the domain object from a cached row (no network: refilter works offline).
+    Raises DamagedRow for a row whose stored lists cannot be read."""
     values: list[Any] = [row.get(column) for column in SHOW_COLUMNS]
     for i in JSON_POSITIONS:
-        values[i] = tuple(json.loads(values[i])) if values[i] else ()
+        values[i] = decode_list(values[i], values[0], SHOW_COLUMNS[i])
     return Show(*values)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, INSTANCE_NAME
 from tvmaze_sync.core.errors import StorageError
 from tvmaze_sync.core.models import ProcessingStatus, Show
-from tvmaze_sync.storage.columns import METADATA_COLUMNS, show_from_row
+from tvmaze_sync.storage.columns import METADATA_COLUMNS, DamagedRow, show_from_row
 from tvmaze_sync.storage.nofollow import own_dir
 from tvmaze_sync.storage.store import DB_NAME, Store, prepare_storage_dir
 
@@ -147,8 +147,14 @@ def copy_routed(main: Store, store: Store, routed_here: Callable[[Show], bool], 
         if tvmaze_id in known:
             if known[tvmaze_id] != row["tvmaze_updated_at"]:
                 rows.append(row)
-        elif routed_here(show_from_row(row)):
-            rows.append(row)
+        else:
+            try:
+                show = show_from_row(row)
+            except DamagedRow:  # copied once the next sync has rebuilt it in `main`
+                log.warning("instance_copy_postponed tvmaze_id=%d reason=damaged_row", tvmaze_id)
+                continue
+            if routed_here(show):
+                rows.append(row)
     stale = [
         tvmaze_id
         for tvmaze_id, updated in main.updated_map().items()

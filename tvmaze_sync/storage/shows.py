@@ -8,7 +8,7 @@ against the one declaration of the table's columns (columns.py).
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -19,11 +19,16 @@ from tvmaze_sync.storage.columns import (
     ALL_COLUMNS,
     FACET_COLUMNS,
     JSON_POSITIONS,
+    LIST_COLUMNS,
     METADATA_COLUMNS,
     SHOW_COLUMNS,
+    DamagedRow,
     FacetColumn,
+    decode_list,
     show_from_row,
 )
+
+log = logging.getLogger(__name__)
 
 P = ProcessingStatus
 
@@ -115,6 +120,42 @@ class ShowsTable:
                 f"SELECT tvmaze_id FROM shows WHERE tvmaze_id IN ({marks(chunk)})", chunk
             ):
                 yield tvmaze_id
+
+    def damaged_rows(self) -> list[tuple[int, str | None, bool]]:
+        """(tvmaze_id, raw, whether its filter reasons are damaged) of every row with a JSON
+        list column that is not a list of text (LIST_COLUMNS): what `mirror.repair` rebuilds.
+        One pass of SQLite's JSON functions over the table, no row decoded in Python."""
+
+        def broken(column: str) -> str:
+            return (
+                f"(CASE WHEN {column} IS NULL OR {column} = '' THEN 0 "
+                f"WHEN json_valid({column}) THEN json_type({column}) != 'array' OR EXISTS "
+                f"(SELECT 1 FROM json_each({column}) WHERE type != 'text') ELSE 1 END)"
+            )
+
+        shows = " OR ".join(broken(c) for c in LIST_COLUMNS if c != "filter_reasons")
+        sql = (
+            f"SELECT tvmaze_id, raw, {broken('filter_reasons')} FROM shows "
+            f"WHERE {shows} OR {broken('filter_reasons')}"
+        )
+        return [(i, raw, bool(reasons)) for i, raw, reasons in self.db.execute(sql)]
+
+    def forget_filter_reasons(self, tvmaze_id: int) -> None:
+        """Unreadable reasons: dropped, and the show decided again by the next filter run."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE shows SET filter_reasons = NULL, needs_filter = 1 WHERE tvmaze_id = ?",
+                [tvmaze_id],
+            )
+
+    def forget_updated(self, tvmaze_id: int) -> None:
+        """An unusable stored copy: its TVMaze `updated` is forgotten, so the mirror takes
+        any copy TVMaze announces as newer (at the latest, the weekly read of the whole
+        updates map)."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE shows SET tvmaze_updated_at = NULL WHERE tvmaze_id = ?", [tvmaze_id]
+            )
 
     def updated_map(self) -> dict[int, int | None]:
         """tvmaze_id -> stored `updated`, for comparing with TVMaze's updates map."""
@@ -282,12 +323,16 @@ class ShowsTable:
         lists: dict[Any, tuple[str, ...]] = {None: (), "": (), "[]": ()}
         for row in self.db.execute(sql, values):
             fields = list(row[:width])
-            for i in positions:  # show_from_values, inlined: this loop is the refilter
-                text = fields[i]
-                try:
-                    fields[i] = lists[text]
-                except KeyError:
-                    fields[i] = lists[text] = tuple(json.loads(text))
+            try:
+                for i in positions:  # show_from_values, inlined: this loop is the refilter
+                    text = fields[i]
+                    try:
+                        fields[i] = lists[text]
+                    except KeyError:
+                        fields[i] = lists[text] = decode_list(text, fields[0], SHOW_COLUMNS[i])
+            except DamagedRow as damaged:  # decided once the next sync has rebuilt it
+                log.warning("show_row_damaged tvmaze_id=%s error=%r", fields[0], str(damaged))
+                continue
             yield Show(*fields), row[width], row[width + 1], row[width + 2]
 
     def record_decisions(self, decisions: Iterable[Decision]) -> None:

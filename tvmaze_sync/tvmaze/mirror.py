@@ -19,6 +19,7 @@ names every show TVMaze has: stored shows it lacks are asked for alone, and drop
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -155,6 +156,7 @@ class _Mirror:
         """Bring the cache up to date with TVMaze; every step is checkpointed (module doc)."""
         state, started = self.state, self.context.clock()
         self.check_cache_matches_state()
+        self.repair()
         mode, since = plan.choose_mode(state, started, self.context.config.tvmaze.update_window)
         self.summary.mode = mode.value
         if mode == Mode.INCREMENTAL:
@@ -175,6 +177,28 @@ class _Mirror:
             tally.skipped,
             sum(v for k, v in self.summary.requests.items() if k.startswith("tvmaze:")),
         )
+
+    def repair(self) -> None:
+        """Rebuild every row whose stored JSON lists cannot be read (storage is untrusted: a
+        disk error, a hand edit), so one bad row never stops the cycles after it: its facts
+        from its stored TVMaze JSON (`raw`), at once and offline; when that is unusable too,
+        its `updated` is forgotten so the next copy TVMaze gives replaces it (until then
+        the filters pass it by). Unreadable filter reasons are dropped and decided again."""
+        for tvmaze_id, raw, reasons in self.store.damaged_rows():
+            if reasons:
+                self.store.forget_filter_reasons(tvmaze_id)
+            try:
+                obj = json.loads(raw) if isinstance(raw, str) else None
+            except (ValueError, RecursionError):
+                obj = None
+            ours = isinstance(obj, dict) and show_id_of(obj) == tvmaze_id
+            row = self._row(obj) if ours and isinstance(obj, dict) else None
+            if row is not None:
+                self.store.upsert_shows([row], self.now())
+                log.warning("show_row_repaired tvmaze_id=%d source=raw", tvmaze_id)
+            else:
+                self.store.forget_updated(tvmaze_id)
+                log.warning("show_row_damaged tvmaze_id=%d action=refetch", tvmaze_id)
 
     # --- storing -------------------------------------------------------------------------
 
