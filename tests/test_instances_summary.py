@@ -81,3 +81,25 @@ def test_an_instance_failing_mid_run_still_counts_what_it_added(
     assert any(title.endswith(" [4k]") for title in last["added_titles"]), last
     assert last["instances"]["4k"]["ok"] is False
     assert last["instances"]["4k"]["results"] == {"added": 1}, last["instances"]
+
+
+def test_exit_3_for_a_down_instance_still_says_removals_are_held_elsewhere(
+    tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
+) -> None:
+    """default is down (exit 3) while 4k came back empty (its series held): the one line
+    cron mails must say both, since exit 3 outranks exit 4."""
+    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO]), rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
+    env = _fourk_env(fourk.url)
+    assert run_cli(tmp_path, "--config", str(config), "sync", env=env).returncode == 0
+    for series in fourk.library():
+        fourk.delete_series(series["id"])
+    default.stop()
+    result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert "Sonarr instance 'default' failed" in result.stderr
+    assert f"{len(HBO)} series missing from Sonarr are held for your decision" in result.stderr

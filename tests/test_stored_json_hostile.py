@@ -87,3 +87,12 @@ def test_shows_csv_and_json_never_write_a_raw_control_character(tmp_path: Path) 
     assert listed["title"] == HOSTILE_TITLE
     csv_text = invoke_cli(tmp_path, "shows", "--format", "csv").stdout
     assert "=cmd|" in csv_text and "\\x1b]52" in csv_text
+
+
+def test_tags_in_another_order_or_case_are_no_change() -> None:
+    """Sonarr stores tag labels lower-cased, and their order means nothing."""
+    recorded = json.dumps({"tags": ["Anime", "kids"], "root_folder": "/tv"})
+    same = routing.lasting({"tags": ["kids", "anime"], "root_folder": "/tv"})
+    assert routing.changed_settings(recorded, same) is None
+    other = routing.lasting({"tags": ["kids"], "root_folder": "/tv"})
+    assert routing.changed_settings(recorded, other) == ("tags [Anime, kids]", "tags [kids]")

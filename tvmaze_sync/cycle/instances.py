@@ -157,7 +157,13 @@ def run_others(
             "Sonarr instance"
             + ("s " if len(failed) > 1 else " ")
             + "; ".join(f"{name!r} failed: {error}" for name, error in failed.items())
-            + (f"; the others ran ({', '.join(ran)})" if ran else ""),
+            + (f"; the others ran ({', '.join(ran)})" if ran else "")
+            + (  # exit 3 (or 2) outranks 4: a decision waiting must still be said
+                f"; {summary.removals_held} series missing from Sonarr are held for your "
+                "decision (`tvmaze-sync removals`, with --instance NAME for another instance)"
+                if summary.removals_held
+                else ""
+            ),
         )
 
 

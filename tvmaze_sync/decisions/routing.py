@@ -115,7 +115,11 @@ def changed_settings(recorded: Any, current: dict[str, Any]) -> tuple[str, str] 
         return None
     if not isinstance(then, dict):
         return None
-    changed = [key for key in LASTING_SETTINGS if key in then and then[key] != current.get(key)]
+    changed = [
+        key
+        for key in LASTING_SETTINGS
+        if key in then and _same(then[key]) != _same(current.get(key))
+    ]
     if not changed:
         return None
 
@@ -123,6 +127,14 @@ def changed_settings(recorded: Any, current: dict[str, Any]) -> tuple[str, str] 
         return ", ".join(f"{key} {_value(values.get(key))}" for key in changed)
 
     return shown(then), shown(current)
+
+
+def _same(value: Any) -> Any:
+    """A setting as Sonarr holds it: tags as a set of lower-case labels (Sonarr stores
+    labels lower-cased, and their order means nothing)."""
+    if isinstance(value, list):
+        return frozenset(str(item).lower() for item in value)
+    return value
 
 
 def _value(value: Any) -> str:
