@@ -21,7 +21,6 @@ from typing import Any
 from tvmaze_sync.core.config import DEFAULT_INSTANCE
 from tvmaze_sync.core.context import CycleContext
 from tvmaze_sync.core.errors import (
-    ConfigError,
     CycleError,
     DependencyError,
     ExitCode,
@@ -76,9 +75,7 @@ def connect_all(
             _failed(summary, name, error)
             continue
         closing.callback(checked[name].lists.gateway.close)
-    problems = [p for one in checked.values() for p in one.problems]
-    if problems:
-        raise ConfigError(problems + [u for one in checked.values() for u in one.unavailable])
+    validation.refuse(checked.values())
     for name, one in checked.items():
         try:
             validation.finish(one)

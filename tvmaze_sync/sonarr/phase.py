@@ -31,7 +31,7 @@ from typing import Any
 
 from tvmaze_sync.core.config import DEFAULT_INSTANCE, Route, SonarrConfig
 from tvmaze_sync.core.context import CycleContext
-from tvmaze_sync.core.errors import ConfigError, TvmazeSyncError
+from tvmaze_sync.core.errors import TvmazeSyncError
 from tvmaze_sync.core.models import CycleSummary, ProcessingStatus, StatusReason
 from tvmaze_sync.core.timeutil import Clock, Sleep, iso, parse_iso
 from tvmaze_sync.decisions import filters, routing
@@ -83,8 +83,7 @@ def connect(
         config, clock, sleep=sleep, requests=requests, read_only=read_only, routes=routes, name=name
     )
     try:
-        if checked.problems:
-            raise ConfigError(checked.problems + checked.unavailable)
+        validation.refuse([checked])
         validation.finish(checked)
     except BaseException:
         checked.lists.gateway.close()

@@ -3,8 +3,9 @@ written, and the names a user configures resolved to the ids an add needs.
 
 A wrong setting is a ConfigError (exit 2) naming the bad value and the valid choices
 ("quality profile 'HD-1080' not found in Sonarr; available: Any, HD-1080p"); all of them are
-reported at once, of every instance (`check` reads and collects, writing nothing; `finish`
-then creates the missing tags, so a run that ends in exit 2 has created none). An
+reported at once, of every instance (`check` reads and collects, writing nothing; `refuse`
+raises them all;
+`finish` then creates the missing tags, so a run that ends in exit 2 has created none). An
 unreachable or refusing Sonarr is a DependencyError (exit 3) from the gateway, and so is a
 root folder Sonarr reports inaccessible (an unmounted disk: every add would fail). Sonarr v4
 has no language profiles: a configured one is ignored with one warning; v3 requires one,
@@ -16,10 +17,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tvmaze_sync.core.config import Route, SonarrConfig
+from tvmaze_sync.core.errors import ConfigError
 from tvmaze_sync.sonarr.gateway import (
     ServerInfo,
     SonarrGateway,
@@ -101,6 +103,15 @@ def _sonarr_version(
         problems.append(f"{gateway.key('url')}: Sonarr {version} is too old; tvmaze-sync needs v3+")
         return None
     return version, int(match.group(1))
+
+
+def refuse(checked: Iterable[Checked]) -> None:
+    """Raise one ConfigError (exit 2) with the problems of every checked instance, when any
+    has one; an inaccessible root folder is listed with them (every problem at once)."""
+    every = list(checked)
+    problems = [problem for one in every for problem in one.problems]
+    if problems:
+        raise ConfigError(problems + [line for one in every for line in one.unavailable])
 
 
 def finish(checked: Checked) -> ServerInfo:
