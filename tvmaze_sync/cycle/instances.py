@@ -173,17 +173,12 @@ def _preview_one(
 ) -> dict[str, Any]:
     """Dry run: what `_run_one` would add, decided on a scratch copy of the instance's
     cache against its Sonarr read (never written). Returns its outcome for the summary."""
-    config = context.config
-    mine = dataclasses.replace(
-        context, config=dataclasses.replace(config, sonarr=config.instance(name))
-    )
-    sub = CycleSummary(started_at=summary.started_at, dry_run=True)
-    sub.requests = summary.requests
+    mine, sub = _instance_cycle(context, name, summary)
     try:
-        with instances.scratch(config.storage_dir, name) as store:
-            _decide_here(context, name, main, store)
+        with instances.scratch(context.config.storage_dir, name) as store:
+            processor = _decide_here(context, name, main, store)
             queues.release_failed(store, context.clock(), False)  # on the copy only
-            filters.apply(store, filters.build_processor(config.filters, config.routes, name))
+            filters.apply(store, processor)
             phase.process(store, gateway, mine, sub)
     finally:  # what it did before failing counts too
         _fold(summary, sub, name)
@@ -199,9 +194,26 @@ def _preview_one(
     }
 
 
-def _decide_here(context: CycleContext, name: str, main: Store, store: Store) -> None:
+def _instance_cycle(
+    context: CycleContext, name: str, summary: CycleSummary
+) -> tuple[CycleContext, CycleSummary]:
+    """The cycle's context with instance `name`'s settings as `sonarr`, and a summary of
+    its own (`_fold` adds it to the cycle's) sharing the cycle's count of requests."""
+    config = context.config
+    mine = dataclasses.replace(
+        context, config=dataclasses.replace(config, sonarr=config.instance(name))
+    )
+    sub = CycleSummary(started_at=summary.started_at, dry_run=context.effective_dry_run)
+    sub.requests = summary.requests  # one count of requests per cycle
+    return mine, sub
+
+
+def _decide_here(
+    context: CycleContext, name: str, main: Store, store: Store
+) -> filters.FilterProcessor:
     """Copy the shows routed to `name` into its cache `store` and decide them with the
-    filters and the routes (what `_run_one` and `_preview_one` share)."""
+    filters and the routes (what `_run_one` and `_preview_one` share). Returns the
+    processor, for the shows the later steps release."""
     config = context.config
     processor = filters.build_processor(config.filters, config.routes, name)
 
@@ -210,6 +222,7 @@ def _decide_here(context: CycleContext, name: str, main: Store, store: Store) ->
 
     instances.copy_routed(main, store, routed_here, iso(context.clock()))
     filters.refilter(store, processor)  # routes or filters may have changed: re-decide
+    return processor
 
 
 def _run_one(
@@ -221,16 +234,10 @@ def _run_one(
 ) -> dict[str, Any]:
     """One instance: copy the shows routed to it, decide them, run the phase. Returns its
     outcome for the summary."""
-    config = context.config
-    mine = dataclasses.replace(
-        context, config=dataclasses.replace(config, sonarr=config.instance(name))
-    )
-    sub = CycleSummary(started_at=summary.started_at, dry_run=False)
-    sub.requests = summary.requests  # one count of requests per cycle
+    mine, sub = _instance_cycle(context, name, summary)
     try:
-        with instances.opened(config.storage_dir, name, create=True) as store:
-            _decide_here(context, name, main, store)
-            processor = filters.build_processor(config.filters, config.routes, name)
+        with instances.opened(context.config.storage_dir, name, create=True) as store:
+            processor = _decide_here(context, name, main, store)
             phase.retry_pending_tvdb(store, mine, sub)
             queues.release_failed(store, context.clock(), False)
             filters.apply(store, processor)

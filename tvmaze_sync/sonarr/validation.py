@@ -4,8 +4,8 @@ written, and the names a user configures resolved to the ids an add needs.
 A wrong setting is a ConfigError (exit 2) naming the bad value and the valid choices
 ("quality profile 'HD-1080' not found in Sonarr; available: Any, HD-1080p"); all of them are
 reported at once, of every instance (`check` reads and collects, writing nothing; `refuse`
-raises them all;
-`finish` then creates the missing tags, so a run that ends in exit 2 has created none). An
+raises them all; `finish` then creates the missing tags, so a run that ends in exit 2 has
+created none). An
 unreachable or refusing Sonarr is a DependencyError (exit 3) from the gateway, and so is a
 root folder Sonarr reports inaccessible (an unmounted disk: every add would fail). Sonarr v4
 has no language profiles: a configured one is ignored with one warning; v3 requires one,
