@@ -17,7 +17,7 @@ import json
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,24 +270,40 @@ BLOCK = re.compile(
 )
 
 
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A generated block's table: the header, then a line per row (cells already escaped
+    with `cell` where their text may hold a `|`)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def metrics_table() -> str:
     """The metric list as a table, from tvmaze_sync.cycle.metrics (the one list of metrics)."""
     from tvmaze_sync.cycle import metrics
 
-    rows = ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |"]
-    for spec in metrics.METRICS:
-        labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
-        rows.append(f"| `{spec.name}` | {spec.kind} | {labels} | {cell(spec.help)} |")
-    return "\n".join(rows) + "\n"
+    return markdown_table(
+        ("metric", "type", "labels", "meaning"),
+        (
+            (
+                f"`{spec.name}`",
+                spec.kind,
+                ", ".join(f"`{label}`" for label in spec.labels) or "—",
+                cell(spec.help),
+            )
+            for spec in metrics.METRICS
+        ),
+    )
 
 
 def exit_codes_table() -> str:
     """The exit codes as a table, from tvmaze_sync.core.errors.ExitCode (their one list)."""
     from tvmaze_sync.core.errors import ExitCode
 
-    rows = ["| exit code | meaning | retry? |", "| --- | --- | --- |"]
-    rows += [f"| {int(code)} | {cell(code.detail)} | {cell(code.retry)} |" for code in ExitCode]
-    return "\n".join(rows) + "\n"
+    return markdown_table(
+        ("exit code", "meaning", "retry?"),
+        ((int(code), cell(code.detail), cell(code.retry)) for code in ExitCode),
+    )
 
 
 def filter_rules_table() -> str:
@@ -295,19 +311,22 @@ def filter_rules_table() -> str:
     from tvmaze_sync.core.config import FiltersConfig
     from tvmaze_sync.decisions.rules import build_rules
 
-    rows = ["| order | rule | config | reads |", "| --- | --- | --- | --- |"]
-    for order, rule in enumerate(build_rules(FiltersConfig()), 1):
-        rows.append(f"| {order} | {rule.name} | {cell(rule.keys)} | {cell(rule.reads)} |")
-    return "\n".join(rows) + "\n"
+    return markdown_table(
+        ("order", "rule", "config", "reads"),
+        (
+            (order, rule.name, cell(rule.keys), cell(rule.reads))
+            for order, rule in enumerate(build_rules(FiltersConfig()), 1)
+        ),
+    )
 
 
 def reason_codes_table() -> str:
     """Every reason code and its meaning, from decisions/rules.py's ReasonCode."""
     from tvmaze_sync.decisions.rules import ReasonCode
 
-    rows = ["| code | meaning |", "| --- | --- |"]
-    rows += [f"| `{code.value}` | {cell(code.meaning)} |" for code in ReasonCode]
-    return "\n".join(rows) + "\n"
+    return markdown_table(
+        ("code", "meaning"), ((f"`{code.value}`", cell(code.meaning)) for code in ReasonCode)
+    )
 
 
 BLOCKS: dict[str, Callable[[], str]] = {
