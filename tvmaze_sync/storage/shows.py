@@ -135,8 +135,8 @@ class ShowsTable:
 
         shows = " OR ".join(broken(c) for c in LIST_COLUMNS if c != "filter_reasons")
         sql = (
-            f"SELECT tvmaze_id, raw, {broken('filter_reasons')} FROM shows "
-            f"WHERE {shows} OR {broken('filter_reasons')}"
+            f"SELECT tvmaze_id, raw, reasons FROM (SELECT tvmaze_id, raw, {shows} AS facts, "
+            f"{broken('filter_reasons')} AS reasons FROM shows) WHERE facts OR reasons"
         )
         return [(i, raw, bool(reasons)) for i, raw, reasons in self.db.execute(sql)]
 
