@@ -14,7 +14,7 @@ from tests.fixtures_sonarr import SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import invoke_cli
 from tests.sonarr_helpers import real_shows
-from tests.test_routing import ANIME, HBO, PROFILES, UNROUTED, _fourk_env, _two_instance_config
+from tests.test_routing import ANIME, HBO, UNROUTED, _fourk_env, two_instances
 
 
 def test_a_dry_run_without_a_usable_temporary_folder_names_the_fix(
@@ -23,12 +23,9 @@ def test_a_dry_run_without_a_usable_temporary_folder_names_the_fix(
     sonarr_sim_factory: SonarrFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO, *ANIME]), rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, real_shows([*UNROUTED, *HBO, *ANIME])
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     missing = tmp_path / "no-such-tmp"
     monkeypatch.setattr(tempfile, "tempdir", str(missing))
     result = invoke_cli(
@@ -56,12 +53,9 @@ def test_a_dry_run_whose_temporary_folder_fills_up_says_so(
 
     from tvmaze_sync.storage.store import Store
 
-    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO, *ANIME]), rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, _default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, real_shows([*UNROUTED, *HBO, *ANIME])
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     env = _fourk_env(fourk.url)
     assert invoke_cli(tmp_path, "--config", str(config), "sync", env=env).returncode == 0
 

@@ -13,18 +13,15 @@ from tests.fixtures_sonarr import SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
 from tests.sonarr_helpers import real_shows
-from tests.test_routing import ANIME, HBO, PROFILES, UNROUTED, _fourk_env, _two_instance_config
+from tests.test_routing import ANIME, HBO, UNROUTED, _fourk_env, two_instances
 
 
 def test_the_summary_counts_every_instance_and_state_names_default(
     tmp_path: Path, tvmaze_sim_factory: TvmazeSimFactory, sonarr_sim_factory: SonarrFactory
 ) -> None:
-    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO, *ANIME]), rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, real_shows([*UNROUTED, *HBO, *ANIME])
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     env = _fourk_env(fourk.url)
     for args, posted in ((["--dry-run"], 0), ([], len(UNROUTED + ANIME) + 2 * len(HBO))):
         result = run_cli(tmp_path, "--config", str(config), "sync", *args, env=env, timeout=120)
@@ -64,13 +61,10 @@ def test_an_instance_failing_mid_run_still_counts_what_it_added(
     """4k adds one series, then refuses the key: that series is in Sonarr, so the cycle's
     summary (the line, state, the notification) counts it, as it counts default's adds
     when default fails mid-run."""
-    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO, *ANIME]), rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, real_shows([*UNROUTED, *HBO, *ANIME])
     )
     fourk._faults.append(_AfterFirst(99, 401, "/api/v3/series", "POST"))
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     result = run_cli(tmp_path, "--config", str(config), "sync", env=_fourk_env(fourk.url))
     assert result.returncode == 3, result.stderr
     added_4k = [r for r in fourk.requests_to("/api/v3/series", "POST") if r.status < 300]
@@ -88,12 +82,9 @@ def test_exit_3_for_a_down_instance_still_says_removals_are_held_elsewhere(
 ) -> None:
     """default is down (exit 3) while 4k came back empty (its series held): the one line
     cron mails must say both, since exit 3 outranks exit 4."""
-    tvmaze = tvmaze_sim_factory(shows=real_shows([*UNROUTED, *HBO]), rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, real_shows([*UNROUTED, *HBO])
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     env = _fourk_env(fourk.url)
     assert run_cli(tmp_path, "--config", str(config), "sync", env=env).returncode == 0
     for series in fourk.library():

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from tests.doubles.sonarr_sim import SonarrSimulator
+from tests.doubles.tvmaze_sim import TvmazeSimulator
 from tests.fixtures_sonarr import SONARR_API_KEY, SonarrFactory
 from tests.fixtures_tvmaze import TvmazeSimFactory
 from tests.helpers_cli import run_cli
@@ -468,6 +469,24 @@ def _two_instance_config(tmp_path: Path, tvmaze_url: str, default_url: str, four
     return path
 
 
+def two_instances(
+    home: Path,
+    tvmaze_sim_factory: TvmazeSimFactory,
+    sonarr_sim_factory: SonarrFactory,
+    shows: list[dict[str, Any]],
+) -> tuple[TvmazeSimulator, SonarrSimulator, SonarrSimulator, Path]:
+    """TVMaze serving `shows`; `default`'s Sonarr (/tv, /anime) and `4k`'s (/tv4k, with
+    Ultra-HD, key `fourk-key`); and `_two_instance_config` at `home`, which leaves 4k's URL
+    and key to the environment (`_fourk_env`)."""
+    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
+    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
+    fourk = sonarr_sim_factory(
+        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    )
+    config = _two_instance_config(home, tvmaze.url, default.url, "http://unused")
+    return tvmaze, default, fourk, config
+
+
 def _fourk_env(url: str) -> dict[str, str]:
     """The second instance's URL and key from the environment, as a container gets them."""
     return {"INSTANCES_4K_URL": url, "INSTANCES_4K_API_KEY": "fourk-key"}
@@ -478,12 +497,9 @@ def test_two_instances_anime_apart_hbo_to_both_the_rest_to_default(
 ) -> None:
     shows = real_shows([*UNROUTED, *HBO, *ANIME])
     titles = {show["id"]: show["name"] for show in shows}
-    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, shows
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     env = _fourk_env(fourk.url)
     result = run_cli(tmp_path, "--config", str(config), "sync", env=env, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -614,12 +630,9 @@ def test_a_route_to_another_instance_only_keeps_its_shows_out_of_default(
 ) -> None:
     shows = real_shows([*UNROUTED, *HBO])
     titles = {show["id"]: show["name"] for show in shows}
-    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, shows
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     data = yaml.safe_load(config.read_text("utf-8"))
     data["routes"][1]["instances"] = ["4k"]
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -654,12 +667,9 @@ def test_each_instance_has_its_own_removal_guard_and_way_out(
     """The 4k Sonarr comes back empty (reset): its series are held, not concluded deleted;
     default is untouched; `removals --instance 4k readd` adds them to 4k again."""
     shows = real_shows([*UNROUTED, *HBO])
-    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, _default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, shows
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     env = _fourk_env(fourk.url)
 
     def cli(*args: str) -> Any:
@@ -692,12 +702,9 @@ def test_serve_offers_one_custom_list_per_instance(
 
     shows = real_shows([*UNROUTED, *HBO])
     titles = {show["id"]: show["name"] for show in shows}
-    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, _default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, shows
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     port = free_port()
     data = yaml.safe_load(config.read_text("utf-8"))
     data["instances"]["4k"].update({"url": fourk.url, "api_key": "fourk-key"})
@@ -832,12 +839,9 @@ def test_another_instance_review_queue_can_be_listed_approved_and_denied(
     in 4k's cache; `review` only read default's, so that queue never ended: nothing could
     approve or deny them. `review --instance 4k` lists, approves and denies them."""
     shows = real_shows([*UNROUTED, *HBO])
-    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, _default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, shows
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     data = yaml.safe_load(config.read_text("utf-8"))
     data["instances"]["4k"]["require_approval"] = True
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -873,12 +877,9 @@ def test_skip_and_unskip_reach_another_instance(
     `skip --instance 4k` does; `unskip --instance 4k` lets the filters decide it again."""
     shows = real_shows([*UNROUTED, *HBO])
     titles = {show["id"]: show["name"] for show in shows}
-    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, shows
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     data = yaml.safe_load(config.read_text("utf-8"))
     data["instances"]["4k"]["max_adds_per_cycle"] = 1  # the other HBO show waits in 4k
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -1030,12 +1031,9 @@ def test_a_dry_run_previews_every_instance_and_writes_no_instance_cache(
 
     shows = real_shows([*UNROUTED, *HBO, *ANIME])
     titles = {show["id"]: show["name"] for show in shows}
-    tvmaze = tvmaze_sim_factory(shows=shows, rate_limit=None)
-    default = sonarr_sim_factory(root_folders=["/tv", "/anime"])
-    fourk = sonarr_sim_factory(
-        api_key="fourk-key", root_folders=["/tv4k"], quality_profiles=PROFILES
+    _tvmaze, default, fourk, config = two_instances(
+        tmp_path, tvmaze_sim_factory, sonarr_sim_factory, shows
     )
-    config = _two_instance_config(tmp_path, tvmaze.url, default.url, "http://unused")
     env = _fourk_env(fourk.url)
     fourk_cache = tmp_path / "data" / "instances" / "4k"
 
